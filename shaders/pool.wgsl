@@ -1,0 +1,67 @@
+// 2x2 max-pooling, stride 2 (floor: an odd last row/column is dropped, as Keras/PyTorch do).
+//
+// maxpool2x2_forward: src = x (N,C,H,W) -> dst = y (N,C,H/2,W/2), argmax (N,C,H/2,W/2)
+//   argmax holds the flat index into x of the maximum; ties go to the first in
+//   (0,0),(0,1),(1,0),(1,1) order. One invocation per y element.
+//   workgroups = ceil(len(y) / WG), spilling into y.
+// maxpool2x2_backward: src = dy (N,C,H/2,W/2), argmax -> dst = dx (N,C,H,W)
+//   dx[i] = dy[window of i] if argmax[window] == i else 0: a gather, one invocation per
+//   dx element, so dx is overwritten whole. workgroups = ceil(len(dx) / WG).
+
+struct PoolShape { n: u32, c: u32, h: u32, w: u32 }
+
+const WG: u32 = 256u;
+
+@group(0) @binding(0) var<storage, read> src: array<f32>;
+@group(0) @binding(1) var<storage, read_write> dst: array<f32>;
+// read_write in both entry points so that one buffer layout serves both.
+@group(0) @binding(2) var<storage, read_write> argmax: array<u32>;
+@group(0) @binding(3) var<uniform> s: PoolShape;
+
+fn linear_id(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
+    return (wid.x + wid.y * nwg.x) * WG + lid;
+}
+
+@compute @workgroup_size(WG)
+fn maxpool2x2_forward(@builtin(workgroup_id) wid: vec3<u32>,
+                      @builtin(num_workgroups) nwg: vec3<u32>,
+                      @builtin(local_invocation_index) lid: u32) {
+    let i = linear_id(wid, nwg, lid);
+    let oh_n = s.h / 2u;
+    let ow_n = s.w / 2u;
+    if (i >= s.n * s.c * oh_n * ow_n) { return; }
+    let ow = i % ow_n;
+    let oh = (i / ow_n) % oh_n;
+    let plane = i / (ow_n * oh_n); // n * C + c
+    let top_left = (plane * s.h + 2u * oh) * s.w + 2u * ow;
+    var best = top_left;
+    var best_v = src[top_left];
+    let others = array<u32, 3>(top_left + 1u, top_left + s.w, top_left + s.w + 1u);
+    for (var t = 0u; t < 3u; t++) {
+        let v = src[others[t]];
+        if (v > best_v) { best_v = v; best = others[t]; }
+    }
+    dst[i] = best_v;
+    argmax[i] = best;
+}
+
+@compute @workgroup_size(WG)
+fn maxpool2x2_backward(@builtin(workgroup_id) wid: vec3<u32>,
+                       @builtin(num_workgroups) nwg: vec3<u32>,
+                       @builtin(local_invocation_index) lid: u32) {
+    let i = linear_id(wid, nwg, lid);
+    if (i >= s.n * s.c * s.h * s.w) { return; }
+    let w = i % s.w;
+    let h = (i / s.w) % s.h;
+    let plane = i / (s.w * s.h);
+    let oh_n = s.h / 2u;
+    let ow_n = s.w / 2u;
+    let oh = h / 2u;
+    let ow = w / 2u;
+    var g = 0.0;
+    if (oh < oh_n && ow < ow_n) {
+        let window = (plane * oh_n + oh) * ow_n + ow;
+        if (argmax[window] == i) { g = src[window]; }
+    }
+    dst[i] = g;
+}

@@ -1,0 +1,38 @@
+// Channel sums: the bias gradients and the batch reduction of per-image weight gradients.
+//
+// sum_reduce: src = x (OUTER, C, INNER) -> dst = y (C),  y[c] = sum_{o,i} x[o, c, i]
+//   One workgroup of RWG invocations per channel: each lane sums a strided slice, then a
+//   fixed-order tree in workgroup memory, so the result is deterministic run to run.
+//   workgroups = C (spilling into y past 65,535).
+
+struct ReduceShape { outer: u32, channels: u32, inner: u32, _pad: u32 }
+
+const RWG: u32 = 64u;
+
+@group(0) @binding(0) var<storage, read> src: array<f32>;
+@group(0) @binding(1) var<storage, read_write> dst: array<f32>;
+@group(0) @binding(2) var<uniform> s: ReduceShape;
+
+var<workgroup> partial: array<f32, RWG>;
+
+@compute @workgroup_size(RWG)
+fn sum_reduce(@builtin(workgroup_id) wid: vec3<u32>,
+              @builtin(num_workgroups) nwg: vec3<u32>,
+              @builtin(local_invocation_index) lid: u32) {
+    let ch = wid.x + wid.y * nwg.x;
+    if (ch >= s.channels) { return; } // uniform per workgroup: safe before the barriers
+    var acc = 0.0;
+    let total = s.outer * s.inner;
+    for (var t = lid; t < total; t += RWG) {
+        let o = t / s.inner;
+        let i = t % s.inner;
+        acc += src[(o * s.channels + ch) * s.inner + i];
+    }
+    partial[lid] = acc;
+    workgroupBarrier();
+    for (var stride = RWG / 2u; stride > 0u; stride >>= 1u) {
+        if (lid < stride) { partial[lid] += partial[lid + stride]; }
+        workgroupBarrier();
+    }
+    if (lid == 0u) { dst[ch] = partial[0]; }
+}

@@ -1,0 +1,397 @@
+//! The GPU: adapter choice, device, buffers, cached pipelines, prepared dispatches.
+//!
+//! The life cycle is wgpu's `hello_compute`, split so that everything expensive (pipelines,
+//! buffers, bind groups) is made once and a training step only records [`Dispatch`]es.
+
+mod adapter;
+mod shader;
+
+use std::collections::HashMap;
+use std::num::NonZeroU64;
+use std::sync::{Arc, Mutex};
+
+use wgpu::util::DeviceExt;
+
+pub use adapter::{describe, list_adapters, rank, AdapterChoice, AdapterSummary};
+pub use shader::{validate_wgsl, Shader};
+
+use crate::error::{Error, Result};
+
+/// Invocations per workgroup of the 1-D kernels (must match `WG` in the shaders).
+pub const WG: u32 = 256;
+/// WebGPU's guaranteed limit on workgroups per grid dimension.
+const MAX_GROUPS_PER_DIM: u32 = 65_535;
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct PipelineKey {
+    shader: Shader,
+    entry: &'static str,
+    /// Override constants as (name, f64 bits): f64 is not `Hash`.
+    constants: Vec<(&'static str, u64)>,
+}
+
+/// An open device on one adapter, with the pipeline cache. Share it by reference.
+pub struct Gpu {
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    pub info: wgpu::AdapterInfo,
+    pub limits: wgpu::Limits,
+    pub features: wgpu::Features,
+    /// Errors wgpu reports outside an error scope; turned into `Err` by [`Gpu::check`].
+    uncaptured: Arc<Mutex<Vec<wgpu::Error>>>,
+    lost: Arc<Mutex<Option<String>>>,
+    modules: Mutex<HashMap<Shader, wgpu::ShaderModule>>,
+    pipelines: Mutex<HashMap<PipelineKey, wgpu::ComputePipeline>>,
+}
+
+impl Gpu {
+    /// Opens the adapter `choice` names (the best one for `auto`).
+    pub fn new(choice: AdapterChoice) -> Result<Gpu> {
+        let adapters = adapter::enumerate(choice);
+        let Some(adapter) = adapters.into_iter().next() else {
+            let seen = adapter::enumerate(AdapterChoice::Auto)
+                .iter()
+                .map(|a| describe(&a.get_info()))
+                .collect::<Vec<_>>();
+            let seen = if seen.is_empty() {
+                "no adapters at all".to_string()
+            } else {
+                seen.join("; ")
+            };
+            return Err(Error::NoAdapter {
+                requested: choice,
+                seen,
+            });
+        };
+        Self::from_adapter(adapter)
+    }
+
+    fn from_adapter(adapter: wgpu::Adapter) -> Result<Gpu> {
+        let info = adapter.get_info();
+        // Ask for everything the adapter offers: lavapipe's 128 MiB storage bindings, not
+        // WebGPU's 128 MiB default being a coincidence we rely on.
+        let limits = adapter.limits();
+        let features = adapter.features() & wgpu::Features::TIMESTAMP_QUERY;
+        let desc = wgpu::DeviceDescriptor {
+            label: Some("lenet-gpu"),
+            required_features: features,
+            required_limits: limits.clone(),
+            ..Default::default()
+        };
+        let (device, queue) =
+            pollster::block_on(adapter.request_device(&desc)).map_err(|e| {
+                Error::RequestDevice {
+                    adapter: describe(&info),
+                    message: e.to_string(),
+                }
+            })?;
+        let uncaptured = Arc::new(Mutex::new(Vec::new()));
+        let sink = uncaptured.clone();
+        // wgpu's default handler panics; we collect and report the error as an `Err` instead.
+        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+            sink.lock().expect("error sink poisoned").push(e);
+        }));
+        let lost = Arc::new(Mutex::new(None));
+        let lost_sink = lost.clone();
+        device.set_device_lost_callback(move |reason, message| {
+            *lost_sink.lock().expect("lost flag poisoned") = Some(format!("{reason:?}: {message}"));
+        });
+        Ok(Gpu {
+            device,
+            queue,
+            info,
+            limits,
+            features,
+            uncaptured,
+            lost,
+            modules: Mutex::new(HashMap::new()),
+            pipelines: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn is_software(&self) -> bool {
+        self.info.device_type == wgpu::DeviceType::Cpu
+    }
+
+    pub fn describe(&self) -> String {
+        describe(&self.info)
+    }
+
+    /// Turns errors wgpu reported since the last check into an `Err`.
+    pub fn check(&self) -> Result<()> {
+        if let Some(message) = self.lost.lock().expect("lost flag poisoned").clone() {
+            return Err(Error::DeviceLost(message));
+        }
+        let first = self.uncaptured.lock().expect("error sink poisoned").drain(..).next();
+        match first {
+            None => Ok(()),
+            Some(wgpu::Error::OutOfMemory { source }) => Err(Error::OutOfMemory(source.to_string())),
+            Some(e) => Err(Error::Validation(e.to_string())),
+        }
+    }
+
+    /// Blocks until the GPU has finished all submitted work, then reports any error.
+    pub fn wait(&self) -> Result<()> {
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| Error::DeviceLost(e.to_string()))?;
+        self.check()
+    }
+
+    // ---- buffers -------------------------------------------------------------------------
+
+    /// A zero-filled storage buffer of `len` 4-byte elements.
+    pub fn storage(&self, label: &str, len: usize) -> wgpu::Buffer {
+        self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(label),
+            size: (len.max(1) * 4) as u64,
+            usage: wgpu::BufferUsages::STORAGE
+                | wgpu::BufferUsages::COPY_SRC
+                | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        })
+    }
+
+    /// A storage buffer holding `data`.
+    pub fn storage_from<T: bytemuck::Pod>(&self, label: &str, data: &[T]) -> wgpu::Buffer {
+        if data.is_empty() {
+            return self.storage(label, 1);
+        }
+        self.device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some(label),
+                contents: bytemuck::cast_slice(data),
+                usage: wgpu::BufferUsages::STORAGE
+                    | wgpu::BufferUsages::COPY_SRC
+                    | wgpu::BufferUsages::COPY_DST,
+            })
+    }
+
+    /// A uniform buffer holding one shape/params struct.
+    pub fn uniform<T: bytemuck::Pod>(&self, label: &str, value: &T) -> wgpu::Buffer {
+        self.device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some(label),
+                contents: bytemuck::bytes_of(value),
+                usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            })
+    }
+
+    /// Overwrites part of a buffer (queued; happens before the next submission).
+    pub fn write<T: bytemuck::Pod>(&self, view: View<'_>, data: &[T]) {
+        debug_assert!(std::mem::size_of_val(data) as u64 <= view.len * 4);
+        self.queue
+            .write_buffer(view.buffer, view.offset * 4, bytemuck::cast_slice(data));
+    }
+
+    /// Copies a view back to the CPU. Waits for the GPU: never call it per training step.
+    pub fn read<T: bytemuck::Pod>(&self, view: View<'_>) -> Result<Vec<T>> {
+        let bytes = view.len * 4;
+        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("readback"),
+            size: bytes.max(4),
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut encoder = self.device.create_command_encoder(&Default::default());
+        encoder.copy_buffer_to_buffer(view.buffer, view.offset * 4, &staging, 0, bytes);
+        self.queue.submit([encoder.finish()]);
+        let (tx, rx) = std::sync::mpsc::channel();
+        staging.map_async(wgpu::MapMode::Read, .., move |r| {
+            let _ = tx.send(r);
+        });
+        self.wait()?;
+        rx.recv()
+            .map_err(|_| Error::DeviceLost("buffer map callback never ran".into()))?
+            .map_err(|e| Error::Validation(format!("mapping readback buffer: {e}")))?;
+        let data = {
+            let mapped = staging
+                .get_mapped_range(..)
+                .map_err(|e| Error::Validation(format!("reading mapped buffer: {e}")))?;
+            bytemuck::cast_slice::<u8, T>(&mapped).to_vec()
+        };
+        staging.unmap();
+        Ok(data)
+    }
+
+    // ---- pipelines and bind groups -------------------------------------------------------
+
+    /// The compute pipeline for `entry` in `shader`, specialized by WGSL `override`
+    /// constants. Compiled once, then cached; a bad shader is an `Err`, not a panic.
+    pub fn pipeline(
+        &self,
+        shader: Shader,
+        entry: &'static str,
+        constants: &[(&'static str, f64)],
+    ) -> Result<wgpu::ComputePipeline> {
+        let key = PipelineKey {
+            shader,
+            entry,
+            constants: constants.iter().map(|&(n, v)| (n, v.to_bits())).collect(),
+        };
+        if let Some(p) = self.pipelines.lock().expect("cache poisoned").get(&key) {
+            return Ok(p.clone());
+        }
+        let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let module = self
+            .modules
+            .lock()
+            .expect("cache poisoned")
+            .entry(shader)
+            .or_insert_with(|| {
+                self.device
+                    .create_shader_module(wgpu::ShaderModuleDescriptor {
+                        label: Some(shader.file()),
+                        source: wgpu::ShaderSource::Wgsl(shader.source().into()),
+                    })
+            })
+            .clone();
+        let label = if constants.is_empty() {
+            entry.to_string()
+        } else {
+            let c: Vec<String> = constants.iter().map(|(n, v)| format!("{n}={v}")).collect();
+            format!("{entry}[{}]", c.join(","))
+        };
+        let pipeline = self
+            .device
+            .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(&label),
+                layout: None,
+                module: &module,
+                entry_point: Some(entry),
+                compilation_options: wgpu::PipelineCompilationOptions {
+                    constants,
+                    zero_initialize_workgroup_memory: false,
+                },
+                cache: None,
+            });
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            self.modules.lock().expect("cache poisoned").remove(&shader);
+            return Err(Error::Shader {
+                file: shader.file(),
+                entry,
+                message: e.to_string(),
+            });
+        }
+        self.pipelines
+            .lock()
+            .expect("cache poisoned")
+            .insert(key, pipeline.clone());
+        Ok(pipeline)
+    }
+
+    /// A bind group for group 0 of `pipeline`; `views[i]` goes to `@binding(i)`. The layout
+    /// comes from the WGSL itself, so the shader is the one source of truth for bindings.
+    pub fn bind(
+        &self,
+        label: &str,
+        pipeline: &wgpu::ComputePipeline,
+        views: &[View<'_>],
+    ) -> wgpu::BindGroup {
+        let entries: Vec<wgpu::BindGroupEntry> = views
+            .iter()
+            .enumerate()
+            .map(|(i, v)| wgpu::BindGroupEntry {
+                binding: i as u32,
+                resource: v.binding(),
+            })
+            .collect();
+        self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some(label),
+            layout: &pipeline.get_bind_group_layout(0),
+            entries: &entries,
+        })
+    }
+
+    /// Records `dispatches` into one compute pass, submits, waits and checks for errors.
+    pub fn run(&self, dispatches: &[&Dispatch]) -> Result<()> {
+        let mut encoder = self.device.create_command_encoder(&Default::default());
+        {
+            let mut pass = encoder.begin_compute_pass(&Default::default());
+            for d in dispatches {
+                d.record(&mut pass);
+            }
+        }
+        self.queue.submit([encoder.finish()]);
+        self.wait()
+    }
+}
+
+/// A range of 4-byte elements inside a buffer: what one shader binding sees.
+#[derive(Clone, Copy, Debug)]
+pub struct View<'a> {
+    pub buffer: &'a wgpu::Buffer,
+    /// In elements; times 4 it must be a multiple of the storage offset alignment (256 B).
+    pub offset: u64,
+    pub len: u64,
+}
+
+impl<'a> View<'a> {
+    pub fn whole(buffer: &'a wgpu::Buffer) -> View<'a> {
+        View {
+            buffer,
+            offset: 0,
+            len: buffer.size() / 4,
+        }
+    }
+
+    fn binding(&self) -> wgpu::BindingResource<'a> {
+        wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+            buffer: self.buffer,
+            offset: self.offset * 4,
+            size: NonZeroU64::new(self.len * 4),
+        })
+    }
+
+    /// Errors unless the view holds at least `needed` elements.
+    pub fn require(&self, op: &'static str, what: &str, needed: u64) -> Result<()> {
+        if self.len < needed {
+            return Err(Error::ShapeMismatch {
+                op,
+                what: format!("{what} needs {needed} elements, its buffer view has {}", self.len),
+            });
+        }
+        Ok(())
+    }
+}
+
+impl<'a> From<&'a wgpu::Buffer> for View<'a> {
+    fn from(buffer: &'a wgpu::Buffer) -> Self {
+        View::whole(buffer)
+    }
+}
+
+/// One recorded kernel launch: pipeline, bind group and grid, all made in advance.
+pub struct Dispatch {
+    pub pipeline: wgpu::ComputePipeline,
+    pub bind_group: wgpu::BindGroup,
+    pub workgroups: [u32; 3],
+    /// The kernel's shape/params uniform; rewrite it to change e.g. a learning rate.
+    pub uniform: wgpu::Buffer,
+}
+
+impl Dispatch {
+    pub fn record(&self, pass: &mut wgpu::ComputePass<'_>) {
+        pass.set_pipeline(&self.pipeline);
+        pass.set_bind_group(0, &self.bind_group, &[]);
+        let [x, y, z] = self.workgroups;
+        pass.dispatch_workgroups(x, y, z);
+    }
+}
+
+/// Grid for `groups` workgroups in a 1-D kernel: x up to 65,535, the rest spills into y.
+/// Shaders rebuild the linear index as `wid.x + wid.y * nwg.x`.
+pub fn grid(groups: u32) -> [u32; 3] {
+    let groups = groups.max(1);
+    if groups <= MAX_GROUPS_PER_DIM {
+        [groups, 1, 1]
+    } else {
+        let x = MAX_GROUPS_PER_DIM;
+        [x, groups.div_ceil(x), 1]
+    }
+}
+
+/// Grid for one invocation per element in a kernel with [`WG`] invocations per workgroup.
+pub fn grid_1d(elements: u64) -> [u32; 3] {
+    grid(elements.div_ceil(WG as u64) as u32)
+}

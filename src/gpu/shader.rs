@@ -1,0 +1,67 @@
+//! The WGSL sources, compiled into the binary.
+
+/// One WGSL file in `shaders/`: one kernel family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Shader {
+    Im2col,
+    Gemm,
+    Pool,
+    Elementwise,
+    Reduce,
+    SoftmaxXent,
+    Metrics,
+    Optim,
+}
+
+impl Shader {
+    pub const ALL: [Shader; 8] = [
+        Shader::Im2col,
+        Shader::Gemm,
+        Shader::Pool,
+        Shader::Elementwise,
+        Shader::Reduce,
+        Shader::SoftmaxXent,
+        Shader::Metrics,
+        Shader::Optim,
+    ];
+
+    pub fn file(self) -> &'static str {
+        match self {
+            Shader::Im2col => "im2col.wgsl",
+            Shader::Gemm => "gemm.wgsl",
+            Shader::Pool => "pool.wgsl",
+            Shader::Elementwise => "elementwise.wgsl",
+            Shader::Reduce => "reduce.wgsl",
+            Shader::SoftmaxXent => "softmax_xent.wgsl",
+            Shader::Metrics => "metrics.wgsl",
+            Shader::Optim => "optim.wgsl",
+        }
+    }
+
+    pub fn source(self) -> &'static str {
+        match self {
+            Shader::Im2col => include_str!("../../shaders/im2col.wgsl"),
+            Shader::Gemm => include_str!("../../shaders/gemm.wgsl"),
+            Shader::Pool => include_str!("../../shaders/pool.wgsl"),
+            Shader::Elementwise => include_str!("../../shaders/elementwise.wgsl"),
+            Shader::Reduce => include_str!("../../shaders/reduce.wgsl"),
+            Shader::SoftmaxXent => include_str!("../../shaders/softmax_xent.wgsl"),
+            Shader::Metrics => include_str!("../../shaders/metrics.wgsl"),
+            Shader::Optim => include_str!("../../shaders/optim.wgsl"),
+        }
+    }
+}
+
+/// Parses and validates WGSL with naga, with no GPU: the error names the file and quotes
+/// naga's message with the offending source span.
+pub fn validate_wgsl(file: &str, source: &str) -> Result<naga::Module, String> {
+    let module = naga::front::wgsl::parse_str(source)
+        .map_err(|e| format!("{file}: WGSL parse error:\n{}", e.emit_to_string_with_path(source, file)))?;
+    naga::valid::Validator::new(
+        naga::valid::ValidationFlags::all(),
+        naga::valid::Capabilities::default(),
+    )
+    .validate(&module)
+    .map_err(|e| format!("{file}: WGSL validation error:\n{}", e.emit_to_string_with_path(source, file)))?;
+    Ok(module)
+}

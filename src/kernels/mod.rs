@@ -1,0 +1,61 @@
+//! Host side of the WGSL kernels: one module per file in `shaders/`, each with the same
+//! function names as its CPU twin in `crate::reference`. A wrapper checks shapes, then
+//! returns a prepared [`Dispatch`]; nothing here submits work.
+
+pub mod elementwise;
+pub mod gemm;
+pub mod im2col;
+pub mod metrics;
+pub mod optim;
+pub mod pool;
+pub mod reduce;
+pub mod softmax_xent;
+
+use crate::gpu::{Dispatch, Gpu, View};
+
+/// Binds `views` to bindings 0.. and a fresh uniform holding `shape` to the next one.
+fn prepare<T: bytemuck::Pod>(
+    gpu: &Gpu,
+    pipeline: &wgpu::ComputePipeline,
+    label: &str,
+    views: &[View<'_>],
+    shape: &T,
+    workgroups: [u32; 3],
+) -> Dispatch {
+    let uniform = gpu.uniform(label, shape);
+    let mut all = views.to_vec();
+    all.push(View::whole(&uniform));
+    Dispatch {
+        pipeline: pipeline.clone(),
+        bind_group: gpu.bind(label, pipeline, &all),
+        workgroups,
+        uniform,
+    }
+}
+
+/// Every kernel family, compiled once per device.
+pub struct Kernels {
+    pub im2col: im2col::Im2col,
+    pub gemm: gemm::Gemm,
+    pub pool: pool::MaxPool2x2,
+    pub elementwise: elementwise::Elementwise,
+    pub reduce: reduce::Reduce,
+    pub xent: softmax_xent::SoftmaxXent,
+    pub metrics: metrics::Metrics,
+    pub optim: optim::Optim,
+}
+
+impl Kernels {
+    pub fn new(gpu: &Gpu) -> crate::Result<Self> {
+        Ok(Kernels {
+            im2col: im2col::Im2col::new(gpu)?,
+            gemm: gemm::Gemm::new(gpu)?,
+            pool: pool::MaxPool2x2::new(gpu)?,
+            elementwise: elementwise::Elementwise::new(gpu)?,
+            reduce: reduce::Reduce::new(gpu)?,
+            xent: softmax_xent::SoftmaxXent::new(gpu)?,
+            metrics: metrics::Metrics::new(gpu)?,
+            optim: optim::Optim::new(gpu)?,
+        })
+    }
+}

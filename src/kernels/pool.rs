@@ -1,0 +1,55 @@
+//! Host side of `shaders/pool.wgsl`.
+
+use super::prepare;
+use crate::error::Result;
+use crate::gpu::{grid_1d, Dispatch, Gpu, Shader, View};
+use crate::shapes::PoolShape;
+
+pub const MAXPOOL2X2_FORWARD: &str = "maxpool2x2_forward";
+pub const MAXPOOL2X2_BACKWARD: &str = "maxpool2x2_backward";
+
+pub struct MaxPool2x2 {
+    forward: wgpu::ComputePipeline,
+    backward: wgpu::ComputePipeline,
+}
+
+impl MaxPool2x2 {
+    pub fn new(gpu: &Gpu) -> Result<Self> {
+        Ok(MaxPool2x2 {
+            forward: gpu.pipeline(Shader::Pool, MAXPOOL2X2_FORWARD, &[])?,
+            backward: gpu.pipeline(Shader::Pool, MAXPOOL2X2_BACKWARD, &[])?,
+        })
+    }
+
+    /// x (N,C,H,W) -> y (N,C,H/2,W/2) and argmax (flat index into x), both overwritten.
+    pub fn maxpool2x2_forward(
+        &self,
+        gpu: &Gpu,
+        s: PoolShape,
+        x: View,
+        y: View,
+        argmax: View,
+    ) -> Result<Dispatch> {
+        x.require(MAXPOOL2X2_FORWARD, "x", s.x_len())?;
+        y.require(MAXPOOL2X2_FORWARD, "y", s.y_len())?;
+        argmax.require(MAXPOOL2X2_FORWARD, "argmax", s.y_len())?;
+        let views = [x, y, argmax];
+        Ok(prepare(gpu, &self.forward, MAXPOOL2X2_FORWARD, &views, &s, grid_1d(s.y_len())))
+    }
+
+    /// dy (N,C,H/2,W/2), argmax -> dx (N,C,H,W), overwritten.
+    pub fn maxpool2x2_backward(
+        &self,
+        gpu: &Gpu,
+        s: PoolShape,
+        dy: View,
+        argmax: View,
+        dx: View,
+    ) -> Result<Dispatch> {
+        dy.require(MAXPOOL2X2_BACKWARD, "dy", s.y_len())?;
+        argmax.require(MAXPOOL2X2_BACKWARD, "argmax", s.y_len())?;
+        dx.require(MAXPOOL2X2_BACKWARD, "dx", s.x_len())?;
+        let views = [dy, dx, argmax];
+        Ok(prepare(gpu, &self.backward, MAXPOOL2X2_BACKWARD, &views, &s, grid_1d(s.x_len())))
+    }
+}

@@ -1,0 +1,13 @@
+//! lenet-gpu: LeNet-5 trained on MNIST entirely in WGSL compute shaders through wgpu.
+//!
+//! Layout: `gpu` (device, pipelines, dispatches), `kernels` (host side of each shader),
+//! `reference` (their CPU twins), `shapes` (the one place sizes are computed), `model`.
+
+pub mod error;
+pub mod gpu;
+pub mod kernels;
+pub mod model;
+pub mod reference;
+pub mod shapes;
+
+pub use error::{Error, Result};

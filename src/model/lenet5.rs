@@ -1,0 +1,297 @@
+//! The Keras-variant LeNet-5 on the GPU as a plan: buffers and bind groups made once for
+//! one batch size, forward and backward as lists of prepared dispatches.
+//!
+//! conv1 6@5x5 ReLU -> maxpool 2 -> conv2 16@5x5 ReLU -> maxpool 2 -> flatten (C,H,W)
+//! -> fc1 120 ReLU -> fc2 84 ReLU -> fc3 10 -> softmax + cross-entropy.
+//! Activations are NCHW, as in PyTorch, so flatten is free and checkpoints load there.
+
+use crate::error::Result;
+use crate::gpu::{Dispatch, Gpu, View};
+use crate::kernels::gemm::{Epilogue, Transpose};
+use crate::kernels::metrics::METRICS_LEN;
+use crate::kernels::softmax_xent::XentViews;
+use crate::kernels::Kernels;
+use crate::model::params::ParamLayout;
+use crate::shapes::{ConvShape, GemmShape, PoolShape, ReduceShape, XentShape};
+
+pub const IMAGE_SIDE: u32 = 28;
+pub const IMAGE_LEN: u32 = IMAGE_SIDE * IMAGE_SIDE;
+pub const CLASSES: u32 = 10;
+
+/// A dense layer y (N, OUT) = x (N, IN) · Wᵀ + b, W stored (OUT, IN) as in PyTorch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dense {
+    pub inputs: u32,
+    pub outputs: u32,
+}
+
+/// Every layer's shape at one batch size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lenet5Shapes {
+    pub batch: u32,
+    pub conv1: ConvShape, // (N,1,28,28) -> (N,6,24,24)
+    pub pool1: PoolShape, // -> (N,6,12,12)
+    pub conv2: ConvShape, // -> (N,16,8,8)
+    pub pool2: PoolShape, // -> (N,16,4,4) = (N,256)
+    pub fc1: Dense,       // 256 -> 120
+    pub fc2: Dense,       // 120 -> 84
+    pub fc3: Dense,       // 84 -> 10
+}
+
+impl Lenet5Shapes {
+    pub fn new(batch: u32) -> Self {
+        let conv1 = ConvShape::new(batch, 1, IMAGE_SIDE, IMAGE_SIDE, 6, 5);
+        let pool1 = PoolShape::new(batch, conv1.oc, conv1.out_h(), conv1.out_w());
+        let conv2 = ConvShape::new(batch, pool1.c, pool1.out_h(), pool1.out_w(), 16, 5);
+        let pool2 = PoolShape::new(batch, conv2.oc, conv2.out_h(), conv2.out_w());
+        let flat = pool2.c * pool2.out_h() * pool2.out_w();
+        Lenet5Shapes {
+            batch,
+            conv1,
+            pool1,
+            conv2,
+            pool2,
+            fc1: Dense { inputs: flat, outputs: 120 },
+            fc2: Dense { inputs: 120, outputs: 84 },
+            fc3: Dense { inputs: 84, outputs: CLASSES },
+        }
+    }
+
+    pub fn xent(&self) -> XentShape {
+        XentShape::new(self.batch, CLASSES)
+    }
+}
+
+/// Forward tensors, in layer order. Shapes for batch N in the comments.
+pub struct Activations {
+    pub col1: wgpu::Buffer,    // (N, 25, 576) im2col of x
+    pub conv1: wgpu::Buffer,   // (N, 6, 24, 24) after ReLU
+    pub pool1: wgpu::Buffer,   // (N, 6, 12, 12)
+    pub argmax1: wgpu::Buffer, // (N, 6, 12, 12) u32 index into conv1
+    pub col2: wgpu::Buffer,    // (N, 150, 64) im2col of pool1
+    pub conv2: wgpu::Buffer,   // (N, 16, 8, 8) after ReLU
+    pub pool2: wgpu::Buffer,   // (N, 16, 4, 4), read as (N, 256)
+    pub argmax2: wgpu::Buffer, // (N, 16, 4, 4) u32 index into conv2
+    pub fc1: wgpu::Buffer,     // (N, 120) after ReLU
+    pub fc2: wgpu::Buffer,     // (N, 84) after ReLU
+    pub logits: wgpu::Buffer,  // (N, 10)
+    pub probs: wgpu::Buffer,   // (N, 10) softmax
+    pub loss: wgpu::Buffer,    // (N) per-sample cross-entropy
+}
+
+/// Backward tensors: the gradient of the mean loss with respect to each activation.
+pub struct Gradients {
+    pub dlogits: wgpu::Buffer, // (N, 10)
+    pub dfc2: wgpu::Buffer,    // (N, 84)
+    pub dfc1: wgpu::Buffer,    // (N, 120)
+    pub dpool2: wgpu::Buffer,  // (N, 256)
+    pub dconv2: wgpu::Buffer,  // (N, 16, 8, 8)
+    pub dcol2: wgpu::Buffer,   // (N, 150, 64)
+    pub dpool1: wgpu::Buffer,  // (N, 6, 12, 12)
+    pub dconv1: wgpu::Buffer,  // (N, 6, 24, 24)
+    pub dcol1: wgpu::Buffer,   // (N, 25, 576), only with the input gradient
+    pub dx: wgpu::Buffer,      // (N, 1, 28, 28), only with the input gradient
+    /// Per-image conv weight gradients (N, OC*C*KH*KW) before the batch sum.
+    pub dw_per_image: wgpu::Buffer,
+}
+
+/// The model at one batch size: its input, activations, gradients and dispatches.
+/// `params` and `grads` belong to the caller and are shared by plans of other sizes.
+pub struct Plan {
+    pub shapes: Lenet5Shapes,
+    pub x: wgpu::Buffer,      // (N, 1, 28, 28) f32
+    pub labels: wgpu::Buffer, // (N) u32
+    pub act: Activations,
+    pub grad: Gradients,
+    /// Running [loss sum, correct, samples, _]; see `kernels::metrics`.
+    pub metrics: wgpu::Buffer,
+    forward: Vec<Dispatch>,
+    backward: Vec<Dispatch>,
+    input_grad: Vec<Dispatch>,
+    metrics_accumulate: Dispatch,
+}
+
+fn view<'a>(buffer: &'a wgpu::Buffer, layout: &ParamLayout, name: &str) -> View<'a> {
+    let t = layout.get(name);
+    View {
+        buffer,
+        offset: t.offset as u64,
+        len: t.len() as u64,
+    }
+}
+
+impl Plan {
+    /// Builds every buffer and bind group for `batch` images. With `input_grad`, the
+    /// backward pass also produces d loss / d x (for visualization and gradient checks).
+    pub fn new(
+        gpu: &Gpu,
+        k: &Kernels,
+        layout: &ParamLayout,
+        params: &wgpu::Buffer,
+        grads: &wgpu::Buffer,
+        batch: u32,
+        input_grad: bool,
+    ) -> Result<Plan> {
+        let s = Lenet5Shapes::new(batch);
+        let n = batch as usize;
+        let buf = |label: &str, len: u64| gpu.storage(label, len as usize);
+        let x = buf("x", s.conv1.x_len());
+        let labels = buf("labels", n as u64);
+        let act = Activations {
+            col1: buf("act.col1", s.conv1.col_len()),
+            conv1: buf("act.conv1", s.conv1.y_len()),
+            pool1: buf("act.pool1", s.pool1.y_len()),
+            argmax1: buf("act.argmax1", s.pool1.y_len()),
+            col2: buf("act.col2", s.conv2.col_len()),
+            conv2: buf("act.conv2", s.conv2.y_len()),
+            pool2: buf("act.pool2", s.pool2.y_len()),
+            argmax2: buf("act.argmax2", s.pool2.y_len()),
+            fc1: buf("act.fc1", (n * 120) as u64),
+            fc2: buf("act.fc2", (n * 84) as u64),
+            logits: buf("act.logits", s.xent().logits_len()),
+            probs: buf("act.probs", s.xent().logits_len()),
+            loss: buf("act.loss", n as u64),
+        };
+        let (col1_len, dx_len) = if input_grad {
+            (s.conv1.col_len(), s.conv1.x_len())
+        } else {
+            (1, 1)
+        };
+        let grad = Gradients {
+            dlogits: buf("grad.logits", s.xent().logits_len()),
+            dfc2: buf("grad.fc2", (n * 84) as u64),
+            dfc1: buf("grad.fc1", (n * 120) as u64),
+            dpool2: buf("grad.pool2", s.pool2.y_len()),
+            dconv2: buf("grad.conv2", s.conv2.y_len()),
+            dcol2: buf("grad.col2", s.conv2.col_len()),
+            dpool1: buf("grad.pool1", s.pool1.y_len()),
+            dconv1: buf("grad.conv1", s.conv1.y_len()),
+            dcol1: buf("grad.col1", col1_len),
+            dx: buf("grad.x", dx_len),
+            dw_per_image: buf("grad.dw_per_image", s.conv2.w_len().max(s.conv1.w_len()) * n as u64),
+        };
+        let metrics = gpu.storage("metrics", METRICS_LEN);
+
+        let p = |name| view(params, layout, name);
+        let g = |name| view(grads, layout, name);
+        fn v(buffer: &wgpu::Buffer) -> View<'_> {
+            View::whole(buffer)
+        }
+        let a = &act;
+        let d = &grad;
+
+        // ---- forward -------------------------------------------------------------------
+        let conv_forward = |c: ConvShape, x: View, col: View, w, b, y: View| -> Result<[Dispatch; 2]> {
+            let gs = GemmShape::batched(c.oc, c.out_pixels(), c.patch_len(), c.n, 0, c.patch_len() * c.out_pixels());
+            Ok([
+                k.im2col.im2col_forward(gpu, c, x, col)?,
+                k.gemm.gemm(gpu, Transpose::None, Epilogue::BiasRow { relu: true }, gs, p(w), col, Some(p(b)), y)?,
+            ])
+        };
+        let dense_forward = |l: Dense, x: View, w, b, relu, y: View| {
+            let gs = GemmShape::new(batch, l.outputs, l.inputs);
+            k.gemm.gemm(gpu, Transpose::B, Epilogue::BiasCol { relu }, gs, x, p(w), Some(p(b)), y)
+        };
+        let xent = XentViews {
+            logits: v(&a.logits),
+            labels: v(&labels),
+            probs: v(&a.probs),
+            dlogits: v(&d.dlogits),
+            loss: v(&a.loss),
+        };
+        let mut forward = Vec::new();
+        forward.extend(conv_forward(s.conv1, v(&x), v(&a.col1), "conv1.weight", "conv1.bias", v(&a.conv1))?);
+        forward.push(k.pool.maxpool2x2_forward(gpu, s.pool1, v(&a.conv1), v(&a.pool1), v(&a.argmax1))?);
+        forward.extend(conv_forward(s.conv2, v(&a.pool1), v(&a.col2), "conv2.weight", "conv2.bias", v(&a.conv2))?);
+        forward.push(k.pool.maxpool2x2_forward(gpu, s.pool2, v(&a.conv2), v(&a.pool2), v(&a.argmax2))?);
+        forward.push(dense_forward(s.fc1, v(&a.pool2), "fc1.weight", "fc1.bias", true, v(&a.fc1))?);
+        forward.push(dense_forward(s.fc2, v(&a.fc1), "fc2.weight", "fc2.bias", true, v(&a.fc2))?);
+        forward.push(dense_forward(s.fc3, v(&a.fc2), "fc3.weight", "fc3.bias", false, v(&a.logits))?);
+        // Fused: the loss's gradient is computed with the loss, so it is part of forward.
+        forward.push(k.xent.softmax_xent_forward_backward(gpu, s.xent(), xent)?);
+
+        // ---- backward (reverse order; every gradient is overwritten, never accumulated) -----
+        // dy arrives already masked by the layer's ReLU. Produces dW, db and (if dx) dx.
+        let dense_backward = |l: Dense, x: View, dy: View, w, b, dx: Option<View>| -> Result<Vec<Dispatch>> {
+            let mut out = vec![
+                k.gemm.gemm(gpu, Transpose::A, Epilogue::None, GemmShape::new(l.outputs, l.inputs, batch), dy, x, None, g(w))?,
+                k.reduce.sum_reduce(gpu, ReduceShape::new(batch, l.outputs, 1), dy, g(b))?,
+            ];
+            if let Some(dx) = dx {
+                out.push(k.gemm.gemm(gpu, Transpose::None, Epilogue::None, GemmShape::new(batch, l.inputs, l.outputs), dy, p(w), None, dx)?);
+            }
+            Ok(out)
+        };
+        let conv_weight_backward = |c: ConvShape, col: View, dy: View, w, b| -> Result<[Dispatch; 3]> {
+            let per_image = c.oc * c.patch_len();
+            let gs = GemmShape::batched(c.oc, c.patch_len(), c.out_pixels(), c.n, c.oc * c.out_pixels(), c.patch_len() * c.out_pixels());
+            Ok([
+                k.gemm.gemm(gpu, Transpose::B, Epilogue::None, gs, dy, col, None, v(&d.dw_per_image))?,
+                k.reduce.sum_reduce(gpu, ReduceShape::new(c.n, per_image, 1), v(&d.dw_per_image), g(w))?,
+                k.reduce.sum_reduce(gpu, ReduceShape::new(c.n, c.oc, c.out_pixels()), dy, g(b))?,
+            ])
+        };
+        let conv_input_backward = |c: ConvShape, dy: View, w, dcol: View, dx: View| -> Result<[Dispatch; 2]> {
+            let gs = GemmShape::batched(c.patch_len(), c.out_pixels(), c.oc, c.n, 0, c.oc * c.out_pixels());
+            Ok([
+                k.gemm.gemm(gpu, Transpose::A, Epilogue::None, gs, p(w), dy, None, dcol)?,
+                k.im2col.col2im_backward(gpu, c, dcol, dx)?,
+            ])
+        };
+        let relu = |y: &wgpu::Buffer, dy: &wgpu::Buffer, len: u64| k.elementwise.relu_backward(gpu, len as u32, v(y), v(dy));
+
+        let mut backward = Vec::new();
+        backward.extend(dense_backward(s.fc3, v(&a.fc2), v(&d.dlogits), "fc3.weight", "fc3.bias", Some(v(&d.dfc2)))?);
+        backward.push(relu(&a.fc2, &d.dfc2, (n * 84) as u64)?);
+        backward.extend(dense_backward(s.fc2, v(&a.fc1), v(&d.dfc2), "fc2.weight", "fc2.bias", Some(v(&d.dfc1)))?);
+        backward.push(relu(&a.fc1, &d.dfc1, (n * 120) as u64)?);
+        backward.extend(dense_backward(s.fc1, v(&a.pool2), v(&d.dfc1), "fc1.weight", "fc1.bias", Some(v(&d.dpool2)))?);
+        backward.push(k.pool.maxpool2x2_backward(gpu, s.pool2, v(&d.dpool2), v(&a.argmax2), v(&d.dconv2))?);
+        backward.push(relu(&a.conv2, &d.dconv2, s.conv2.y_len())?);
+        backward.extend(conv_weight_backward(s.conv2, v(&a.col2), v(&d.dconv2), "conv2.weight", "conv2.bias")?);
+        backward.extend(conv_input_backward(s.conv2, v(&d.dconv2), "conv2.weight", v(&d.dcol2), v(&d.dpool1))?);
+        backward.push(k.pool.maxpool2x2_backward(gpu, s.pool1, v(&d.dpool1), v(&a.argmax1), v(&d.dconv1))?);
+        backward.push(relu(&a.conv1, &d.dconv1, s.conv1.y_len())?);
+        backward.extend(conv_weight_backward(s.conv1, v(&a.col1), v(&d.dconv1), "conv1.weight", "conv1.bias")?);
+
+        let input_grad = if input_grad {
+            conv_input_backward(s.conv1, v(&d.dconv1), "conv1.weight", v(&d.dcol1), v(&d.dx))?.into()
+        } else {
+            Vec::new()
+        };
+        let metrics_accumulate = k.metrics.metrics_accumulate(gpu, s.xent(), v(&a.probs), v(&labels), v(&a.loss), v(&metrics))?;
+
+        Ok(Plan {
+            shapes: s,
+            x,
+            labels,
+            act,
+            grad,
+            metrics,
+            forward,
+            backward,
+            input_grad,
+            metrics_accumulate,
+        })
+    }
+
+    /// Forward pass through the loss (and its gradient w.r.t. the logits).
+    pub fn record_forward(&self, pass: &mut wgpu::ComputePass<'_>) {
+        self.forward.iter().for_each(|d| d.record(pass));
+    }
+
+    /// Parameter gradients into `grads` (and d loss/d x when the plan was built for it).
+    pub fn record_backward(&self, pass: &mut wgpu::ComputePass<'_>) {
+        self.backward.iter().for_each(|d| d.record(pass));
+        self.input_grad.iter().for_each(|d| d.record(pass));
+    }
+
+    /// Adds this batch's loss and correct count to `self.metrics`.
+    pub fn record_metrics(&self, pass: &mut wgpu::ComputePass<'_>) {
+        self.metrics_accumulate.record(pass);
+    }
+
+    pub fn dispatch_count(&self) -> usize {
+        self.forward.len() + self.backward.len() + self.input_grad.len() + 1
+    }
+}

@@ -1,0 +1,8 @@
+//! LeNet-5: the parameter layout, the GPU plan (forward/backward as prepared dispatches)
+//! and its CPU twin lives in `crate::reference::lenet5`.
+
+pub mod lenet5;
+pub mod params;
+
+pub use lenet5::{Lenet5Shapes, Plan};
+pub use params::{ParamLayout, TensorSpec};

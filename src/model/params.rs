@@ -1,0 +1,85 @@
+//! One flat parameter buffer with named views (llm.c's `ParameterTensors`): the optimizer
+//! is one dispatch over everything, a checkpoint is one readback.
+
+/// Offsets are multiples of this many f32s (256 bytes), the storage-buffer binding offset
+/// alignment wgpu guarantees, so every tensor can be bound as its own view.
+pub const ALIGN: usize = 64;
+
+/// One named tensor inside the flat buffer, in PyTorch's layout and naming.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TensorSpec {
+    pub name: &'static str,
+    pub shape: Vec<usize>,
+    /// In f32 elements from the start of the flat buffer.
+    pub offset: usize,
+}
+
+impl TensorSpec {
+    pub fn len(&self) -> usize {
+        self.shape.iter().product()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    pub fn range(&self) -> std::ops::Range<usize> {
+        self.offset..self.offset + self.len()
+    }
+}
+
+/// Where every tensor lives in the flat buffer. The padding between tensors is zero and
+/// stays zero (its gradient is never written, so every optimizer leaves it alone).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParamLayout {
+    pub tensors: Vec<TensorSpec>,
+    /// Length of the flat buffer, padding included.
+    pub padded_len: usize,
+}
+
+impl ParamLayout {
+    pub fn new(specs: &[(&'static str, &[usize])]) -> Self {
+        let mut offset = 0;
+        let mut tensors = Vec::new();
+        for (name, shape) in specs {
+            let t = TensorSpec {
+                name,
+                shape: shape.to_vec(),
+                offset,
+            };
+            offset = (offset + t.len()).div_ceil(ALIGN) * ALIGN;
+            tensors.push(t);
+        }
+        ParamLayout {
+            tensors,
+            padded_len: offset.max(ALIGN),
+        }
+    }
+
+    /// The Keras-variant LeNet-5, with PyTorch's `state_dict` names and shapes.
+    pub fn lenet5() -> Self {
+        ParamLayout::new(&[
+            ("conv1.weight", &[6, 1, 5, 5]),
+            ("conv1.bias", &[6]),
+            ("conv2.weight", &[16, 6, 5, 5]),
+            ("conv2.bias", &[16]),
+            ("fc1.weight", &[120, 256]),
+            ("fc1.bias", &[120]),
+            ("fc2.weight", &[84, 120]),
+            ("fc2.bias", &[84]),
+            ("fc3.weight", &[10, 84]),
+            ("fc3.bias", &[10]),
+        ])
+    }
+
+    /// The tensor called `name`. Panics on a name not in the layout: names are constants.
+    pub fn get(&self, name: &str) -> &TensorSpec {
+        self.tensors
+            .iter()
+            .find(|t| t.name == name)
+            .unwrap_or_else(|| panic!("no parameter tensor {name:?} in this layout"))
+    }
+
+    /// Trainable parameters, padding excluded (44,426 for LeNet-5).
+    pub fn count(&self) -> usize {
+        self.tensors.iter().map(TensorSpec::len).sum()
+    }
+}

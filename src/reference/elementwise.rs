@@ -1,0 +1,12 @@
+//! CPU twin of `shaders/elementwise.wgsl`.
+
+use super::Float;
+
+/// g <- g * (y > 0), with y the ReLU's output.
+pub fn relu_backward<T: Float>(y: &[T], g: &mut [T]) {
+    for (gi, &yi) in g.iter_mut().zip(y) {
+        if yi <= T::zero() {
+            *gi = T::zero();
+        }
+    }
+}

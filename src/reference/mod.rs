@@ -1,0 +1,15 @@
+//! Plain-Rust twins of the WGSL kernels, written for clarity, not speed: same file and
+//! function names as `crate::kernels`, same layouts, same overwrite semantics. Generic over
+//! the float type so the finite-difference checks can run them in f64.
+
+pub mod elementwise;
+pub mod gemm;
+pub mod im2col;
+pub mod lenet5;
+pub mod metrics;
+pub mod optim;
+pub mod pool;
+pub mod reduce;
+pub mod softmax_xent;
+
+pub use num_traits::Float;

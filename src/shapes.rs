@@ -1,0 +1,181 @@
+//! Shape structs: the only place output sizes are computed. Each one is also the WGSL
+//! uniform of its kernel (32-bit scalars only, padded to 16 bytes), the CPU reference's
+//! argument, and what sizes the buffers.
+
+use bytemuck::{Pod, Zeroable};
+
+/// A valid (no padding), stride-1 convolution: x (N,C,H,W) * w (OC,C,KH,KW) -> y (N,OC,OH,OW).
+#[repr(C)]
+#[derive(Pod, Zeroable, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvShape {
+    pub n: u32,
+    pub c: u32,
+    pub h: u32,
+    pub w: u32,
+    pub oc: u32,
+    pub kh: u32,
+    pub kw: u32,
+    pub _pad: u32,
+}
+
+impl ConvShape {
+    pub fn new(n: u32, c: u32, h: u32, w: u32, oc: u32, k: u32) -> Self {
+        assert!(h >= k && w >= k, "kernel {k}x{k} larger than input {h}x{w}");
+        ConvShape { n, c, h, w, oc, kh: k, kw: k, _pad: 0 }
+    }
+    pub fn out_h(&self) -> u32 {
+        self.h - self.kh + 1
+    }
+    pub fn out_w(&self) -> u32 {
+        self.w - self.kw + 1
+    }
+    /// Output pixels per image (OH*OW): the GEMM's N.
+    pub fn out_pixels(&self) -> u32 {
+        self.out_h() * self.out_w()
+    }
+    /// Rows of the im2col matrix (C*KH*KW): the GEMM's K.
+    pub fn patch_len(&self) -> u32 {
+        self.c * self.kh * self.kw
+    }
+    pub fn x_len(&self) -> u64 {
+        self.n as u64 * self.c as u64 * self.h as u64 * self.w as u64
+    }
+    /// im2col matrix: (N, C*KH*KW, OH*OW).
+    pub fn col_len(&self) -> u64 {
+        self.n as u64 * self.patch_len() as u64 * self.out_pixels() as u64
+    }
+    pub fn y_len(&self) -> u64 {
+        self.n as u64 * self.oc as u64 * self.out_pixels() as u64
+    }
+    pub fn w_len(&self) -> u64 {
+        self.oc as u64 * self.patch_len() as u64
+    }
+}
+
+/// 2x2 max-pooling, stride 2, floor: x (N,C,H,W) -> y (N,C,H/2,W/2).
+#[repr(C)]
+#[derive(Pod, Zeroable, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolShape {
+    pub n: u32,
+    pub c: u32,
+    pub h: u32,
+    pub w: u32,
+}
+
+impl PoolShape {
+    pub fn new(n: u32, c: u32, h: u32, w: u32) -> Self {
+        PoolShape { n, c, h, w }
+    }
+    pub fn out_h(&self) -> u32 {
+        self.h / 2
+    }
+    pub fn out_w(&self) -> u32 {
+        self.w / 2
+    }
+    pub fn x_len(&self) -> u64 {
+        self.n as u64 * self.c as u64 * self.h as u64 * self.w as u64
+    }
+    pub fn y_len(&self) -> u64 {
+        self.n as u64 * self.c as u64 * self.out_h() as u64 * self.out_w() as u64
+    }
+}
+
+/// Batched GEMM: for each b < batch, C_b (M,N) = op(A_b) (M,K) · op(B_b) (K,N), row-major.
+/// `op(A)` is A stored (M,K), or Aᵀ with A stored (K,M); same for B ((K,N) or (N,K)).
+/// Strides are in elements between consecutive batch items (0 broadcasts one matrix).
+#[repr(C)]
+#[derive(Pod, Zeroable, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GemmShape {
+    pub m: u32,
+    pub n: u32,
+    pub k: u32,
+    pub batch: u32,
+    pub stride_a: u32,
+    pub stride_b: u32,
+    pub stride_c: u32,
+    pub _pad: u32,
+}
+
+impl GemmShape {
+    /// One (unbatched) product.
+    pub fn new(m: u32, n: u32, k: u32) -> Self {
+        GemmShape { m, n, k, batch: 1, stride_a: 0, stride_b: 0, stride_c: 0, _pad: 0 }
+    }
+    /// `batch` products; a stride of 0 shares that operand between all of them.
+    pub fn batched(m: u32, n: u32, k: u32, batch: u32, stride_a: u32, stride_b: u32) -> Self {
+        GemmShape { m, n, k, batch, stride_a, stride_b, stride_c: m * n, _pad: 0 }
+    }
+    /// Elements the A operand spans.
+    pub fn a_len(&self) -> u64 {
+        (self.batch as u64 - 1) * self.stride_a as u64 + self.m as u64 * self.k as u64
+    }
+    pub fn b_len(&self) -> u64 {
+        (self.batch as u64 - 1) * self.stride_b as u64 + self.k as u64 * self.n as u64
+    }
+    pub fn c_len(&self) -> u64 {
+        (self.batch as u64 - 1) * self.stride_c as u64 + self.m as u64 * self.n as u64
+    }
+}
+
+/// Sum over the outer and inner axes of x (OUTER, C, INNER) -> y (C).
+/// Bias gradients (conv: (N, OC, OH*OW); dense: (N, OUT, 1)) and per-sample partials.
+#[repr(C)]
+#[derive(Pod, Zeroable, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReduceShape {
+    pub outer: u32,
+    pub channels: u32,
+    pub inner: u32,
+    pub _pad: u32,
+}
+
+impl ReduceShape {
+    pub fn new(outer: u32, channels: u32, inner: u32) -> Self {
+        ReduceShape { outer, channels, inner, _pad: 0 }
+    }
+    pub fn x_len(&self) -> u64 {
+        self.outer as u64 * self.channels as u64 * self.inner as u64
+    }
+}
+
+/// Softmax + cross-entropy over logits (N, CLASSES) with integer labels (N).
+#[repr(C)]
+#[derive(Pod, Zeroable, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct XentShape {
+    pub n: u32,
+    pub classes: u32,
+    pub _pad: [u32; 2],
+}
+
+impl XentShape {
+    pub fn new(n: u32, classes: u32) -> Self {
+        XentShape { n, classes, _pad: [0; 2] }
+    }
+    pub fn logits_len(&self) -> u64 {
+        self.n as u64 * self.classes as u64
+    }
+}
+
+/// Element count of a flat 1-D kernel (ReLU backward).
+#[repr(C)]
+#[derive(Pod, Zeroable, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Len {
+    pub len: u32,
+    pub _pad: [u32; 3],
+}
+
+impl Len {
+    pub fn new(len: u32) -> Self {
+        Len { len, _pad: [0; 3] }
+    }
+}
+
+/// SGD hyper-parameters, PyTorch's convention:
+/// g' = g + weight_decay·w;  v = momentum·v + g';  w -= lr·v.
+#[repr(C)]
+#[derive(Pod, Zeroable, Clone, Copy, Debug, PartialEq)]
+pub struct SgdParams {
+    pub len: u32,
+    pub lr: f32,
+    pub momentum: f32,
+    pub weight_decay: f32,
+}

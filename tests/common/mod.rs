@@ -1,0 +1,104 @@
+//! Shared test helpers: one `Gpu` per test binary, seeded random data, `assert_close`.
+#![allow(dead_code)]
+
+use std::sync::OnceLock;
+
+use lenet_gpu::gpu::{AdapterChoice, Dispatch, Gpu, View};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// The device every test in this binary shares. No adapter is a failure, not a skip:
+/// CI installs lavapipe.
+pub fn gpu() -> &'static Gpu {
+    static GPU: OnceLock<Gpu> = OnceLock::new();
+    GPU.get_or_init(|| {
+        Gpu::new(AdapterChoice::Auto).unwrap_or_else(|e| panic!("tests need a GPU adapter: {e}"))
+    })
+}
+
+pub fn rng(seed: u64) -> ChaCha8Rng {
+    ChaCha8Rng::seed_from_u64(seed)
+}
+
+pub fn uniform(rng: &mut ChaCha8Rng, len: usize, lo: f32, hi: f32) -> Vec<f32> {
+    (0..len).map(|_| rng.random_range(lo..hi)).collect()
+}
+
+/// Distinct values in random order (no ties, so max-pooling's argmax is well defined).
+pub fn distinct(rng: &mut ChaCha8Rng, len: usize) -> Vec<f32> {
+    let mut v: Vec<f32> = (0..len).map(|i| i as f32 / len as f32 - 0.5).collect();
+    for i in (1..len).rev() {
+        v.swap(i, rng.random_range(0..=i));
+    }
+    v
+}
+
+/// A buffer pre-filled with NaN: an element the kernel failed to write then fails the
+/// comparison instead of passing as a stale zero (wgpu's own shader tests do the same).
+pub fn nan_buffer(gpu: &Gpu, label: &str, len: usize) -> wgpu::Buffer {
+    gpu.storage_from(label, &vec![f32::NAN; len.max(1)])
+}
+
+pub fn run(gpu: &Gpu, d: Dispatch) {
+    gpu.run(&[&d]).expect("dispatch failed");
+}
+
+pub fn read(gpu: &Gpu, b: &wgpu::Buffer, len: usize) -> Vec<f32> {
+    let mut v: Vec<f32> = gpu.read(View::whole(b)).expect("readback failed");
+    v.truncate(len);
+    v
+}
+
+pub fn read_u32(gpu: &Gpu, b: &wgpu::Buffer, len: usize) -> Vec<u32> {
+    let mut v: Vec<u32> = gpu.read(View::whole(b)).expect("readback failed");
+    v.truncate(len);
+    v
+}
+
+/// Allowed error: |gpu - cpu| <= abs + rel * |cpu|.
+#[derive(Debug, Clone, Copy)]
+pub struct Tol {
+    pub abs: f64,
+    pub rel: f64,
+}
+
+/// Data movement (im2col, col2im with one term, pooling, ReLU masks, argmax): bit-exact.
+pub const EXACT: Tol = Tol { abs: 0.0, rel: 0.0 };
+
+/// Passes when every element is within `tol`; otherwise reports how many failed, the
+/// worst index with both values, and how much of the allowed error it used.
+pub fn assert_close(label: &str, gpu: &[f32], cpu: &[f32], tol: Tol) {
+    assert_eq!(gpu.len(), cpu.len(), "{label}: lengths differ");
+    let mut failed = 0;
+    let mut worst = (0usize, 0.0f64); // index, share of the allowed error used
+    for (i, (&g, &c)) in gpu.iter().zip(cpu).enumerate() {
+        let (g, c) = (g as f64, c as f64);
+        let diff = (g - c).abs();
+        let allowed = tol.abs + tol.rel * c.abs();
+        let share = if diff.is_nan() || g.is_finite() != c.is_finite() {
+            f64::INFINITY
+        } else if allowed > 0.0 {
+            diff / allowed
+        } else if diff > 0.0 {
+            f64::INFINITY
+        } else {
+            0.0
+        };
+        if share > 1.0 {
+            failed += 1;
+        }
+        if share > worst.1 {
+            worst = (i, share);
+        }
+    }
+    let i = worst.0;
+    assert!(
+        failed == 0,
+        "{label}: {failed} of {} elements out of tolerance {tol:?}; worst at [{i}]: gpu {} cpu {} (diff {:.3e}, {:.1}x the allowed error)",
+        gpu.len(),
+        gpu[i],
+        cpu[i],
+        (gpu[i] as f64 - cpu[i] as f64).abs(),
+        worst.1
+    );
+}

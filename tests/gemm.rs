@@ -1,0 +1,111 @@
+//! GEMM on the GPU against `reference::gemm::gemm`, for every transpose and epilogue.
+
+mod common;
+
+use common::*;
+use lenet_gpu::gpu::View;
+use lenet_gpu::kernels::gemm::{Epilogue, Gemm, Transpose};
+use lenet_gpu::reference;
+use lenet_gpu::shapes::GemmShape;
+
+/// Different summation order over K in f32 (the reference sums in f64): the error grows
+/// with K. Operands are in [-1, 1]; at K = 576 the measured max diff was ~2e-6.
+fn tol(k: u32) -> Tol {
+    Tol { abs: 2e-7 * k as f64, rel: 1e-5 }
+}
+
+const TRANSPOSES: [Transpose; 3] = [Transpose::None, Transpose::A, Transpose::B];
+
+fn check(seed: u64, t: Transpose, e: Epilogue, s: GemmShape) {
+    let gpu = gpu();
+    let gemm = Gemm::new(gpu).unwrap();
+    let mut rng = rng(seed);
+    let a = uniform(&mut rng, s.a_len() as usize, -1.0, 1.0);
+    let b = uniform(&mut rng, s.b_len() as usize, -1.0, 1.0);
+    let bias_len = match e {
+        Epilogue::BiasRow { .. } => s.m,
+        _ => s.n,
+    };
+    let bias = uniform(&mut rng, bias_len as usize, -1.0, 1.0);
+    let with_bias = e != Epilogue::None;
+
+    let mut want = vec![0.0f32; s.c_len() as usize];
+    reference::gemm::gemm(t, e, s, &a, &b, with_bias.then_some(&bias[..]), &mut want);
+
+    let (ga, gb, gbias) = (gpu.storage_from("a", &a), gpu.storage_from("b", &b), gpu.storage_from("bias", &bias));
+    let gc = nan_buffer(gpu, "c", s.c_len() as usize);
+    let d = gemm
+        .gemm(gpu, t, e, s, View::whole(&ga), View::whole(&gb), with_bias.then(|| View::whole(&gbias)), View::whole(&gc))
+        .unwrap();
+    run(gpu, d);
+    let got = read(gpu, &gc, want.len());
+    assert_close(&format!("gemm[{t:?},{e:?}] {s:?} seed {seed}"), &got, &want, tol(s.k));
+}
+
+#[test]
+fn gemm_matches_reference_at_awkward_shapes() {
+    // 1, primes, and sizes that are neither multiples of 4 nor of the 32x32 workgroup tile.
+    let shapes = [(1, 1, 1), (1, 7, 13), (7, 1, 13), (13, 7, 1), (5, 33, 17), (37, 65, 29), (64, 32, 4)];
+    for (i, &(m, n, k)) in shapes.iter().enumerate() {
+        for (j, t) in TRANSPOSES.into_iter().enumerate() {
+            check((i * 10 + j) as u64, t, Epilogue::None, GemmShape::new(m, n, k));
+        }
+    }
+}
+
+#[test]
+fn gemm_epilogues_add_bias_and_relu() {
+    let s = GemmShape::new(13, 7, 11);
+    for (i, e) in [
+        Epilogue::BiasRow { relu: false },
+        Epilogue::BiasRow { relu: true },
+        Epilogue::BiasCol { relu: false },
+        Epilogue::BiasCol { relu: true },
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        for (j, t) in TRANSPOSES.into_iter().enumerate() {
+            check(100 + (i * 10 + j) as u64, t, e, s);
+        }
+    }
+}
+
+#[test]
+fn gemm_batched_with_strides_and_broadcast() {
+    // A shared between items (stride 0), B per item: the conv forward's pattern.
+    check(200, Transpose::None, Epilogue::BiasRow { relu: true }, GemmShape::batched(5, 9, 7, 3, 0, 63));
+    // Both per item, transposed B: the conv weight gradient's pattern.
+    check(201, Transpose::B, Epilogue::None, GemmShape::batched(3, 11, 6, 4, 18, 66));
+    // Shared transposed A: the conv input gradient's pattern.
+    check(202, Transpose::A, Epilogue::None, GemmShape::batched(11, 6, 3, 5, 0, 18));
+}
+
+#[test]
+fn gemm_at_lenet_shapes() {
+    for batch in [100, 1] {
+        // conv1 forward, conv1 dW (per image), conv1 dcol; conv2 likewise.
+        check(300, Transpose::None, Epilogue::BiasRow { relu: true }, GemmShape::batched(6, 576, 25, batch, 0, 25 * 576));
+        check(301, Transpose::B, Epilogue::None, GemmShape::batched(6, 25, 576, batch, 6 * 576, 25 * 576));
+        check(302, Transpose::None, Epilogue::BiasRow { relu: true }, GemmShape::batched(16, 64, 150, batch, 0, 150 * 64));
+        check(303, Transpose::B, Epilogue::None, GemmShape::batched(16, 150, 64, batch, 16 * 64, 150 * 64));
+        check(304, Transpose::A, Epilogue::None, GemmShape::batched(150, 64, 16, batch, 0, 16 * 64));
+        // fc1 forward, dW, dX.
+        check(305, Transpose::B, Epilogue::BiasCol { relu: true }, GemmShape::new(batch, 120, 256));
+        check(306, Transpose::A, Epilogue::None, GemmShape::new(120, 256, batch));
+        check(307, Transpose::None, Epilogue::None, GemmShape::new(batch, 256, 120));
+    }
+}
+
+#[test]
+fn gemm_rejects_short_buffers() {
+    let gpu = gpu();
+    let gemm = Gemm::new(gpu).unwrap();
+    let small = gpu.storage("small", 4);
+    let s = GemmShape::new(3, 3, 3);
+    let err = gemm
+        .gemm(gpu, Transpose::None, Epilogue::None, s, View::whole(&small), View::whole(&small), None, View::whole(&small))
+        .err()
+        .expect("a 4-element A cannot hold 3x3");
+    assert!(err.to_string().contains("gemm"), "{err}");
+}

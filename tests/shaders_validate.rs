@@ -1,0 +1,43 @@
+//! naga parses and validates every WGSL file in shaders/, with no GPU.
+
+use lenet_gpu::gpu::{validate_wgsl, Shader};
+
+#[test]
+fn every_shader_file_parses_and_validates() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/shaders");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(dir).expect("shaders/ exists") {
+        let path = entry.expect("readable dir entry").path();
+        if path.extension().and_then(|e| e.to_str()) != Some("wgsl") {
+            continue;
+        }
+        let source = std::fs::read_to_string(&path).expect("readable shader");
+        if let Err(message) = validate_wgsl(&path.display().to_string(), &source) {
+            panic!("{message}");
+        }
+        checked += 1;
+    }
+    assert_eq!(checked, Shader::ALL.len(), "every file in shaders/ is a Shader variant");
+}
+
+#[test]
+fn every_shader_variant_is_the_file_on_disk() {
+    for shader in Shader::ALL {
+        let path = format!("{}/shaders/{}", env!("CARGO_MANIFEST_DIR"), shader.file());
+        let on_disk = std::fs::read_to_string(&path).expect("shader file exists");
+        assert_eq!(on_disk, shader.source(), "{path} differs from the compiled-in source");
+    }
+}
+
+#[test]
+fn a_broken_shader_fails_with_the_file_name_and_nagas_message() {
+    // gemm.wgsl with one identifier misspelled, the kind of slip the test exists for.
+    let broken = Shader::Gemm.source().replacen("acc0 += a_at", "acc0 += a_att", 1);
+    let message = validate_wgsl("shaders/gemm.wgsl", &broken).expect_err("must not validate");
+    assert!(message.contains("shaders/gemm.wgsl"), "{message}");
+    assert!(message.contains("a_att"), "names the bad identifier: {message}");
+
+    let type_error = Shader::Pool.source().replacen("argmax[i] = best;", "argmax[i] = best_v;", 1);
+    let message = validate_wgsl("shaders/pool.wgsl", &type_error).expect_err("must not validate");
+    assert!(message.contains("shaders/pool.wgsl"), "{message}");
+}
