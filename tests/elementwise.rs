@@ -1,0 +1,81 @@
+//! ReLU backward, channel sums (bias gradients) and the SGD step against their CPU twins.
+
+mod common;
+
+use common::*;
+use lenet_gpu::gpu::View;
+use lenet_gpu::kernels::{elementwise::Elementwise, optim::Optim, reduce::Reduce};
+use lenet_gpu::reference;
+use lenet_gpu::shapes::{ReduceShape, SgdParams};
+
+#[test]
+fn relu_backward_matches_reference() {
+    let gpu = gpu();
+    let k = Elementwise::new(gpu).unwrap();
+    for (i, len) in [1usize, 7, 13, 256, 57_600, 100_003].into_iter().enumerate() {
+        let mut r = rng(i as u64);
+        // Half the ReLU outputs are exactly zero, as after a real ReLU.
+        let y: Vec<f32> = uniform(&mut r, len, -1.0, 1.0).into_iter().map(|v| v.max(0.0)).collect();
+        let g = uniform(&mut r, len, -1.0, 1.0);
+        let mut want = g.clone();
+        reference::elementwise::relu_backward(&y, &mut want);
+        let gy = gpu.storage_from("y", &y);
+        let gg = gpu.storage_from("g", &g);
+        run(gpu, k.relu_backward(gpu, len as u32, View::whole(&gy), View::whole(&gg)).unwrap());
+        assert_close(&format!("relu_backward len {len}"), &read(gpu, &gg, len), &want, EXACT);
+    }
+}
+
+#[test]
+fn sum_reduce_matches_reference() {
+    let gpu = gpu();
+    let k = Reduce::new(gpu).unwrap();
+    let cases = [
+        ReduceShape::new(100, 6, 576),  // conv1 bias gradient
+        ReduceShape::new(100, 16, 64),  // conv2 bias gradient
+        ReduceShape::new(100, 2400, 1), // conv2 weight gradient, summed over images
+        ReduceShape::new(100, 120, 1),  // fc1 bias gradient
+        ReduceShape::new(1, 1, 1),
+        ReduceShape::new(7, 13, 3),
+        ReduceShape::new(1, 70_000, 1), // more channels than one grid row holds
+    ];
+    for (i, s) in cases.into_iter().enumerate() {
+        let x = uniform(&mut rng(i as u64), s.x_len() as usize, -1.0, 1.0);
+        let mut want = vec![0.0; s.channels as usize];
+        reference::reduce::sum_reduce(&x, s, &mut want);
+        let gx = gpu.storage_from("x", &x);
+        let gy = nan_buffer(gpu, "y", want.len());
+        run(gpu, k.sum_reduce(gpu, s, View::whole(&gx), View::whole(&gy)).unwrap());
+        // f32 partial sums in a tree vs the reference's f64: error grows with the count.
+        let terms = (s.outer * s.inner) as f64;
+        let tol = Tol { abs: 1e-7 * terms.max(8.0), rel: 1e-6 };
+        assert_close(&format!("sum_reduce {s:?}"), &read(gpu, &gy, want.len()), &want, tol);
+    }
+}
+
+#[test]
+fn sgd_step_matches_reference() {
+    let gpu = gpu();
+    let k = Optim::new(gpu).unwrap();
+    for (i, (len, momentum, wd)) in [(44_480, 0.0, 0.0), (44_480, 0.9, 5e-4), (1, 0.5, 0.1), (257, 0.9, 0.0)]
+        .into_iter()
+        .enumerate()
+    {
+        let mut r = rng(i as u64);
+        let p = SgdParams { len, lr: 0.01, momentum, weight_decay: wd };
+        let w = uniform(&mut r, len as usize, -1.0, 1.0);
+        let g = uniform(&mut r, len as usize, -1.0, 1.0);
+        let v = uniform(&mut r, len as usize, -1.0, 1.0);
+        let (mut want_w, mut want_v) = (w.clone(), v.clone());
+        // Two steps, so the velocity carried between steps is checked too.
+        reference::optim::sgd_step(p, &mut want_w, &g, &mut want_v);
+        reference::optim::sgd_step(p, &mut want_w, &g, &mut want_v);
+        let (gw, gg, gv) = (gpu.storage_from("w", &w), gpu.storage_from("g", &g), gpu.storage_from("v", &v));
+        let d = k.sgd_step(gpu, p, View::whole(&gw), View::whole(&gg), View::whole(&gv)).unwrap();
+        gpu.run(&[&d, &d]).unwrap();
+        // Same formula, same order; only FMA contraction may differ.
+        let tol = Tol { abs: 1e-7, rel: 1e-6 };
+        assert_close("sgd_step params", &read(gpu, &gw, len as usize), &want_w, tol);
+        assert_close("sgd_step velocity", &read(gpu, &gv, len as usize), &want_v, tol);
+    }
+}
