@@ -25,3 +25,30 @@ fn sgd_step(@builtin(workgroup_id) wid: vec3<u32>,
     velocity[i] = v;
     params[i] -= sgd.lr * v;
 }
+
+// adam_step: params (L) rw, grads (L), m (L) rw, v (L) rw; PyTorch's Adam (L2 weight decay):
+//   g' = g + weight_decay * w;  m = b1 m + (1-b1) g';  v = b2 v + (1-b2) g'^2
+//   w -= lr * (m / bias_correction1) / (sqrt(v / bias_correction2) + eps)
+//   bias_correction_i = 1 - b_i^t is computed on the host for step t (f64 there).
+//   One invocation per element; workgroups = ceil(L / WG).
+
+struct AdamParams { len: u32, lr: f32, beta1: f32, beta2: f32,
+                    eps: f32, weight_decay: f32, bias_correction1: f32, bias_correction2: f32 }
+
+@group(0) @binding(2) var<storage, read_write> adam_m: array<f32>;
+@group(0) @binding(3) var<storage, read_write> adam_v: array<f32>;
+@group(0) @binding(4) var<uniform> adam: AdamParams;
+
+@compute @workgroup_size(WG)
+fn adam_step(@builtin(workgroup_id) wid: vec3<u32>,
+             @builtin(num_workgroups) nwg: vec3<u32>,
+             @builtin(local_invocation_index) lid: u32) {
+    let i = (wid.x + wid.y * nwg.x) * WG + lid;
+    if (i >= adam.len) { return; }
+    let g = grads[i] + adam.weight_decay * params[i];
+    let m = adam.beta1 * adam_m[i] + (1.0 - adam.beta1) * g;
+    let v = adam.beta2 * adam_v[i] + (1.0 - adam.beta2) * g * g;
+    adam_m[i] = m;
+    adam_v[i] = v;
+    params[i] -= adam.lr * (m / adam.bias_correction1) / (sqrt(v / adam.bias_correction2) + adam.eps);
+}

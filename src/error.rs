@@ -13,20 +13,13 @@ pub enum Error {
          On Debian/Ubuntu a software Vulkan driver (lavapipe) is one command away: \
          apt-get install mesa-vulkan-drivers"
     )]
-    NoAdapter {
-        requested: AdapterChoice,
-        seen: String,
-    },
+    NoAdapter { requested: AdapterChoice, seen: String },
 
     #[error("could not open a device on adapter {adapter}: {message}")]
     RequestDevice { adapter: String, message: String },
 
     #[error("shader {file}, entry point {entry}: {message}")]
-    Shader {
-        file: &'static str,
-        entry: &'static str,
-        message: String,
-    },
+    Shader { file: &'static str, entry: &'static str, message: String },
 
     #[error("{op}: shape mismatch: {what}")]
     ShapeMismatch { op: &'static str, what: String },

@@ -179,3 +179,28 @@ pub struct SgdParams {
     pub momentum: f32,
     pub weight_decay: f32,
 }
+
+/// Adam hyper-parameters for one step t (PyTorch's Adam, L2 weight decay);
+/// bias_correction_i = 1 - beta_i^t, computed on the host.
+#[repr(C)]
+#[derive(Pod, Zeroable, Clone, Copy, Debug, PartialEq)]
+pub struct AdamParams {
+    pub len: u32,
+    pub lr: f32,
+    pub beta1: f32,
+    pub beta2: f32,
+    pub eps: f32,
+    pub weight_decay: f32,
+    pub bias_correction1: f32,
+    pub bias_correction2: f32,
+}
+
+/// Which samples `gather_batch` copies: order[offset .. offset + batch].
+#[repr(C)]
+#[derive(Pod, Zeroable, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GatherParams {
+    pub offset: u32,
+    pub batch: u32,
+    pub image_len: u32,
+    pub _pad: u32,
+}

@@ -57,9 +57,8 @@ fn sum_reduce_matches_reference() {
 fn sgd_step_matches_reference() {
     let gpu = gpu();
     let k = Optim::new(gpu).unwrap();
-    for (i, (len, momentum, wd)) in [(44_480, 0.0, 0.0), (44_480, 0.9, 5e-4), (1, 0.5, 0.1), (257, 0.9, 0.0)]
-        .into_iter()
-        .enumerate()
+    for (i, (len, momentum, wd)) in
+        [(44_480, 0.0, 0.0), (44_480, 0.9, 5e-4), (1, 0.5, 0.1), (257, 0.9, 0.0)].into_iter().enumerate()
     {
         let mut r = rng(i as u64);
         let p = SgdParams { len, lr: 0.01, momentum, weight_decay: wd };

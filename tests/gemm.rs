@@ -35,7 +35,16 @@ fn check(seed: u64, t: Transpose, e: Epilogue, s: GemmShape) {
     let (ga, gb, gbias) = (gpu.storage_from("a", &a), gpu.storage_from("b", &b), gpu.storage_from("bias", &bias));
     let gc = nan_buffer(gpu, "c", s.c_len() as usize);
     let d = gemm
-        .gemm(gpu, t, e, s, View::whole(&ga), View::whole(&gb), with_bias.then(|| View::whole(&gbias)), View::whole(&gc))
+        .gemm(
+            gpu,
+            t,
+            e,
+            s,
+            View::whole(&ga),
+            View::whole(&gb),
+            with_bias.then(|| View::whole(&gbias)),
+            View::whole(&gc),
+        )
         .unwrap();
     run(gpu, d);
     let got = read(gpu, &gc, want.len());
@@ -85,9 +94,19 @@ fn gemm_batched_with_strides_and_broadcast() {
 fn gemm_at_lenet_shapes() {
     for batch in [100, 1] {
         // conv1 forward, conv1 dW (per image), conv1 dcol; conv2 likewise.
-        check(300, Transpose::None, Epilogue::BiasRow { relu: true }, GemmShape::batched(6, 576, 25, batch, 0, 25 * 576));
+        check(
+            300,
+            Transpose::None,
+            Epilogue::BiasRow { relu: true },
+            GemmShape::batched(6, 576, 25, batch, 0, 25 * 576),
+        );
         check(301, Transpose::B, Epilogue::None, GemmShape::batched(6, 25, 576, batch, 6 * 576, 25 * 576));
-        check(302, Transpose::None, Epilogue::BiasRow { relu: true }, GemmShape::batched(16, 64, 150, batch, 0, 150 * 64));
+        check(
+            302,
+            Transpose::None,
+            Epilogue::BiasRow { relu: true },
+            GemmShape::batched(16, 64, 150, batch, 0, 150 * 64),
+        );
         check(303, Transpose::B, Epilogue::None, GemmShape::batched(16, 150, 64, batch, 16 * 64, 150 * 64));
         check(304, Transpose::A, Epilogue::None, GemmShape::batched(150, 64, 16, batch, 0, 16 * 64));
         // fc1 forward, dW, dX.
@@ -104,7 +123,16 @@ fn gemm_rejects_short_buffers() {
     let small = gpu.storage("small", 4);
     let s = GemmShape::new(3, 3, 3);
     let err = gemm
-        .gemm(gpu, Transpose::None, Epilogue::None, s, View::whole(&small), View::whole(&small), None, View::whole(&small))
+        .gemm(
+            gpu,
+            Transpose::None,
+            Epilogue::None,
+            s,
+            View::whole(&small),
+            View::whole(&small),
+            None,
+            View::whole(&small),
+        )
         .err()
         .expect("a 4-element A cannot hold 3x3");
     assert!(err.to_string().contains("gemm"), "{err}");

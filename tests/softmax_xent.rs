@@ -44,10 +44,18 @@ fn softmax_xent_forward_backward_matches_reference() {
         let b = batch(i as u64, s, scale);
         let len = s.logits_len() as usize;
         let (mut probs, mut dlogits, mut loss) = (vec![0.0; len], vec![0.0; len], vec![0.0; s.n as usize]);
-        reference::softmax_xent::softmax_xent_forward_backward(&b.logits, &b.labels, s, &mut probs, &mut dlogits, &mut loss);
+        reference::softmax_xent::softmax_xent_forward_backward(
+            &b.logits,
+            &b.labels,
+            s,
+            &mut probs,
+            &mut dlogits,
+            &mut loss,
+        );
         let gl = gpu.storage_from("logits", &b.logits);
         let glab = gpu.storage_from("labels", &b.labels);
-        let (gp, gd, gloss) = (nan_buffer(gpu, "p", len), nan_buffer(gpu, "d", len), nan_buffer(gpu, "l", s.n as usize));
+        let (gp, gd, gloss) =
+            (nan_buffer(gpu, "p", len), nan_buffer(gpu, "d", len), nan_buffer(gpu, "l", s.n as usize));
         let views = XentViews {
             logits: View::whole(&gl),
             labels: View::whole(&glab),
@@ -96,7 +104,8 @@ fn metrics_accumulate_counts_loss_and_correct() {
     // Two batches into one counter: the counter accumulates.
     reference::metrics::metrics_accumulate(&b.logits, &b.labels, &loss, &mut want);
     reference::metrics::metrics_accumulate(&b.logits, &b.labels, &loss, &mut want);
-    let (gp, glab, gloss) = (gpu.storage_from("p", &b.logits), gpu.storage_from("labels", &b.labels), gpu.storage_from("loss", &loss));
+    let (gp, glab, gloss) =
+        (gpu.storage_from("p", &b.logits), gpu.storage_from("labels", &b.labels), gpu.storage_from("loss", &loss));
     let gm = gpu.storage("metrics", METRICS_LEN);
     let d = k
         .metrics_accumulate(gpu, s, View::whole(&gp), View::whole(&glab), View::whole(&gloss), View::whole(&gm))

@@ -90,10 +90,7 @@ impl AdapterSummary {
 
 /// One line naming an adapter: name, backend, device type, driver.
 pub fn describe(info: &wgpu::AdapterInfo) -> String {
-    format!(
-        "{} ({:?}, {:?}, driver: {} {})",
-        info.name, info.backend, info.device_type, info.driver, info.driver_info
-    )
+    format!("{} ({:?}, {:?}, driver: {} {})", info.name, info.backend, info.device_type, info.driver, info.driver_info)
 }
 
 pub(crate) fn new_instance(backends: wgpu::Backends) -> wgpu::Instance {
@@ -104,11 +101,10 @@ pub(crate) fn new_instance(backends: wgpu::Backends) -> wgpu::Instance {
 
 pub(crate) fn enumerate(choice: AdapterChoice) -> Vec<wgpu::Adapter> {
     let instance = new_instance(choice.backends());
-    let mut adapters: Vec<wgpu::Adapter> =
-        pollster::block_on(instance.enumerate_adapters(choice.backends()))
-            .into_iter()
-            .filter(|a| choice.accepts(&a.get_info()))
-            .collect();
+    let mut adapters: Vec<wgpu::Adapter> = pollster::block_on(instance.enumerate_adapters(choice.backends()))
+        .into_iter()
+        .filter(|a| choice.accepts(&a.get_info()))
+        .collect();
     adapters.sort_by_key(|a| rank(&a.get_info()));
     adapters
 }

@@ -49,19 +49,10 @@ impl Gpu {
     pub fn new(choice: AdapterChoice) -> Result<Gpu> {
         let adapters = adapter::enumerate(choice);
         let Some(adapter) = adapters.into_iter().next() else {
-            let seen = adapter::enumerate(AdapterChoice::Auto)
-                .iter()
-                .map(|a| describe(&a.get_info()))
-                .collect::<Vec<_>>();
-            let seen = if seen.is_empty() {
-                "no adapters at all".to_string()
-            } else {
-                seen.join("; ")
-            };
-            return Err(Error::NoAdapter {
-                requested: choice,
-                seen,
-            });
+            let seen =
+                adapter::enumerate(AdapterChoice::Auto).iter().map(|a| describe(&a.get_info())).collect::<Vec<_>>();
+            let seen = if seen.is_empty() { "no adapters at all".to_string() } else { seen.join("; ") };
+            return Err(Error::NoAdapter { requested: choice, seen });
         };
         Self::from_adapter(adapter)
     }
@@ -78,13 +69,8 @@ impl Gpu {
             required_limits: limits.clone(),
             ..Default::default()
         };
-        let (device, queue) =
-            pollster::block_on(adapter.request_device(&desc)).map_err(|e| {
-                Error::RequestDevice {
-                    adapter: describe(&info),
-                    message: e.to_string(),
-                }
-            })?;
+        let (device, queue) = pollster::block_on(adapter.request_device(&desc))
+            .map_err(|e| Error::RequestDevice { adapter: describe(&info), message: e.to_string() })?;
         let uncaptured = Arc::new(Mutex::new(Vec::new()));
         let sink = uncaptured.clone();
         // wgpu's default handler panics; we collect and report the error as an `Err` instead.
@@ -132,9 +118,7 @@ impl Gpu {
 
     /// Blocks until the GPU has finished all submitted work, then reports any error.
     pub fn wait(&self) -> Result<()> {
-        self.device
-            .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| Error::DeviceLost(e.to_string()))?;
+        self.device.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| Error::DeviceLost(e.to_string()))?;
         self.check()
     }
 
@@ -145,9 +129,7 @@ impl Gpu {
         self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some(label),
             size: (len.max(1) * 4) as u64,
-            usage: wgpu::BufferUsages::STORAGE
-                | wgpu::BufferUsages::COPY_SRC
-                | wgpu::BufferUsages::COPY_DST,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         })
     }
@@ -157,31 +139,26 @@ impl Gpu {
         if data.is_empty() {
             return self.storage(label, 1);
         }
-        self.device
-            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some(label),
-                contents: bytemuck::cast_slice(data),
-                usage: wgpu::BufferUsages::STORAGE
-                    | wgpu::BufferUsages::COPY_SRC
-                    | wgpu::BufferUsages::COPY_DST,
-            })
+        self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some(label),
+            contents: bytemuck::cast_slice(data),
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+        })
     }
 
     /// A uniform buffer holding one shape/params struct.
     pub fn uniform<T: bytemuck::Pod>(&self, label: &str, value: &T) -> wgpu::Buffer {
-        self.device
-            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some(label),
-                contents: bytemuck::bytes_of(value),
-                usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
-            })
+        self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some(label),
+            contents: bytemuck::bytes_of(value),
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+        })
     }
 
     /// Overwrites part of a buffer (queued; happens before the next submission).
     pub fn write<T: bytemuck::Pod>(&self, view: View<'_>, data: &[T]) {
         debug_assert!(std::mem::size_of_val(data) as u64 <= view.len * 4);
-        self.queue
-            .write_buffer(view.buffer, view.offset * 4, bytemuck::cast_slice(data));
+        self.queue.write_buffer(view.buffer, view.offset * 4, bytemuck::cast_slice(data));
     }
 
     /// Copies a view back to the CPU. Waits for the GPU: never call it per training step.
@@ -205,9 +182,8 @@ impl Gpu {
             .map_err(|_| Error::DeviceLost("buffer map callback never ran".into()))?
             .map_err(|e| Error::Validation(format!("mapping readback buffer: {e}")))?;
         let data = {
-            let mapped = staging
-                .get_mapped_range(..)
-                .map_err(|e| Error::Validation(format!("reading mapped buffer: {e}")))?;
+            let mapped =
+                staging.get_mapped_range(..).map_err(|e| Error::Validation(format!("reading mapped buffer: {e}")))?;
             bytemuck::cast_slice::<u8, T>(&mapped).to_vec()
         };
         staging.unmap();
@@ -224,11 +200,7 @@ impl Gpu {
         entry: &'static str,
         constants: &[(&'static str, f64)],
     ) -> Result<wgpu::ComputePipeline> {
-        let key = PipelineKey {
-            shader,
-            entry,
-            constants: constants.iter().map(|&(n, v)| (n, v.to_bits())).collect(),
-        };
+        let key = PipelineKey { shader, entry, constants: constants.iter().map(|&(n, v)| (n, v.to_bits())).collect() };
         if let Some(p) = self.pipelines.lock().expect("cache poisoned").get(&key) {
             return Ok(p.clone());
         }
@@ -239,11 +211,10 @@ impl Gpu {
             .expect("cache poisoned")
             .entry(shader)
             .or_insert_with(|| {
-                self.device
-                    .create_shader_module(wgpu::ShaderModuleDescriptor {
-                        label: Some(shader.file()),
-                        source: wgpu::ShaderSource::Wgsl(shader.source().into()),
-                    })
+                self.device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                    label: Some(shader.file()),
+                    source: wgpu::ShaderSource::Wgsl(shader.source().into()),
+                })
             })
             .clone();
         let label = if constants.is_empty() {
@@ -252,49 +223,32 @@ impl Gpu {
             let c: Vec<String> = constants.iter().map(|(n, v)| format!("{n}={v}")).collect();
             format!("{entry}[{}]", c.join(","))
         };
-        let pipeline = self
-            .device
-            .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                label: Some(&label),
-                layout: None,
-                module: &module,
-                entry_point: Some(entry),
-                compilation_options: wgpu::PipelineCompilationOptions {
-                    constants,
-                    zero_initialize_workgroup_memory: false,
-                },
-                cache: None,
-            });
+        let pipeline = self.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some(&label),
+            layout: None,
+            module: &module,
+            entry_point: Some(entry),
+            compilation_options: wgpu::PipelineCompilationOptions {
+                constants,
+                zero_initialize_workgroup_memory: false,
+            },
+            cache: None,
+        });
         if let Some(e) = pollster::block_on(scope.pop()) {
             self.modules.lock().expect("cache poisoned").remove(&shader);
-            return Err(Error::Shader {
-                file: shader.file(),
-                entry,
-                message: e.to_string(),
-            });
+            return Err(Error::Shader { file: shader.file(), entry, message: e.to_string() });
         }
-        self.pipelines
-            .lock()
-            .expect("cache poisoned")
-            .insert(key, pipeline.clone());
+        self.pipelines.lock().expect("cache poisoned").insert(key, pipeline.clone());
         Ok(pipeline)
     }
 
     /// A bind group for group 0 of `pipeline`; `views[i]` goes to `@binding(i)`. The layout
     /// comes from the WGSL itself, so the shader is the one source of truth for bindings.
-    pub fn bind(
-        &self,
-        label: &str,
-        pipeline: &wgpu::ComputePipeline,
-        views: &[View<'_>],
-    ) -> wgpu::BindGroup {
+    pub fn bind(&self, label: &str, pipeline: &wgpu::ComputePipeline, views: &[View<'_>]) -> wgpu::BindGroup {
         let entries: Vec<wgpu::BindGroupEntry> = views
             .iter()
             .enumerate()
-            .map(|(i, v)| wgpu::BindGroupEntry {
-                binding: i as u32,
-                resource: v.binding(),
-            })
+            .map(|(i, v)| wgpu::BindGroupEntry { binding: i as u32, resource: v.binding() })
             .collect();
         self.device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some(label),
@@ -328,11 +282,7 @@ pub struct View<'a> {
 
 impl<'a> View<'a> {
     pub fn whole(buffer: &'a wgpu::Buffer) -> View<'a> {
-        View {
-            buffer,
-            offset: 0,
-            len: buffer.size() / 4,
-        }
+        View { buffer, offset: 0, len: buffer.size() / 4 }
     }
 
     fn binding(&self) -> wgpu::BindingResource<'a> {

@@ -11,10 +11,11 @@ pub enum Shader {
     SoftmaxXent,
     Metrics,
     Optim,
+    Data,
 }
 
 impl Shader {
-    pub const ALL: [Shader; 8] = [
+    pub const ALL: [Shader; 9] = [
         Shader::Im2col,
         Shader::Gemm,
         Shader::Pool,
@@ -23,6 +24,7 @@ impl Shader {
         Shader::SoftmaxXent,
         Shader::Metrics,
         Shader::Optim,
+        Shader::Data,
     ];
 
     pub fn file(self) -> &'static str {
@@ -35,6 +37,7 @@ impl Shader {
             Shader::SoftmaxXent => "softmax_xent.wgsl",
             Shader::Metrics => "metrics.wgsl",
             Shader::Optim => "optim.wgsl",
+            Shader::Data => "data.wgsl",
         }
     }
 
@@ -48,6 +51,7 @@ impl Shader {
             Shader::SoftmaxXent => include_str!("../../shaders/softmax_xent.wgsl"),
             Shader::Metrics => include_str!("../../shaders/metrics.wgsl"),
             Shader::Optim => include_str!("../../shaders/optim.wgsl"),
+            Shader::Data => include_str!("../../shaders/data.wgsl"),
         }
     }
 }
@@ -57,11 +61,8 @@ impl Shader {
 pub fn validate_wgsl(file: &str, source: &str) -> Result<naga::Module, String> {
     let module = naga::front::wgsl::parse_str(source)
         .map_err(|e| format!("{file}: WGSL parse error:\n{}", e.emit_to_string_with_path(source, file)))?;
-    naga::valid::Validator::new(
-        naga::valid::ValidationFlags::all(),
-        naga::valid::Capabilities::default(),
-    )
-    .validate(&module)
-    .map_err(|e| format!("{file}: WGSL validation error:\n{}", e.emit_to_string_with_path(source, file)))?;
+    naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::default())
+        .validate(&module)
+        .map_err(|e| format!("{file}: WGSL validation error:\n{}", e.emit_to_string_with_path(source, file)))?;
     Ok(module)
 }

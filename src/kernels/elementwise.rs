@@ -13,9 +13,7 @@ pub struct Elementwise {
 
 impl Elementwise {
     pub fn new(gpu: &Gpu) -> Result<Self> {
-        Ok(Elementwise {
-            relu_backward: gpu.pipeline(Shader::Elementwise, RELU_BACKWARD, &[])?,
-        })
+        Ok(Elementwise { relu_backward: gpu.pipeline(Shader::Elementwise, RELU_BACKWARD, &[])? })
     }
 
     /// g <- g * (y > 0) in place, for the first `len` elements; y is the ReLU's output.

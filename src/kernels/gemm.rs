@@ -22,9 +22,13 @@ pub enum Transpose {
 pub enum Epilogue {
     None,
     /// bias[row] (conv: one bias per output channel), then ReLU when `relu`.
-    BiasRow { relu: bool },
+    BiasRow {
+        relu: bool,
+    },
     /// bias[column] (dense: one bias per unit), then ReLU when `relu`.
-    BiasCol { relu: bool },
+    BiasCol {
+        relu: bool,
+    },
 }
 
 /// Batched GEMM; pipelines per (Transpose, Epilogue) come from the `Gpu` cache.
@@ -37,9 +41,7 @@ impl Gemm {
     pub fn new(gpu: &Gpu) -> Result<Self> {
         // Compile the forward variants now so a broken shader fails at start-up.
         gpu.pipeline(Shader::Gemm, GEMM, &constants(Transpose::None, Epilogue::None))?;
-        Ok(Gemm {
-            no_bias: gpu.storage_from("gemm.no_bias", &[0.0f32]),
-        })
+        Ok(Gemm { no_bias: gpu.storage_from("gemm.no_bias", &[0.0f32]) })
     }
 
     /// C_b = op(A_b) · op(B_b) [+ bias] [ReLU] for every batch item; C is overwritten.
@@ -56,10 +58,7 @@ impl Gemm {
         c: View,
     ) -> Result<Dispatch> {
         if s.m == 0 || s.n == 0 || s.k == 0 || s.batch == 0 {
-            return Err(Error::ShapeMismatch {
-                op: GEMM,
-                what: format!("empty product {s:?}"),
-            });
+            return Err(Error::ShapeMismatch { op: GEMM, what: format!("empty product {s:?}") });
         }
         a.require(GEMM, "A", s.a_len())?;
         b.require(GEMM, "B", s.b_len())?;

@@ -29,13 +29,7 @@ impl Im2col {
     }
 
     /// dcol (N, C*KH*KW, OH*OW) -> dx (N,C,H,W), overwritten.
-    pub fn col2im_backward(
-        &self,
-        gpu: &Gpu,
-        s: ConvShape,
-        dcol: View,
-        dx: View,
-    ) -> Result<Dispatch> {
+    pub fn col2im_backward(&self, gpu: &Gpu, s: ConvShape, dcol: View, dx: View) -> Result<Dispatch> {
         dcol.require(COL2IM_BACKWARD, "dcol", s.col_len())?;
         dx.require(COL2IM_BACKWARD, "dx", s.x_len())?;
         Ok(prepare(gpu, &self.backward, COL2IM_BACKWARD, &[dcol, dx], &s, grid_1d(s.x_len())))

@@ -20,11 +20,7 @@ pub struct MetricSums {
 
 impl MetricSums {
     pub fn from_words(w: &[u32]) -> Self {
-        MetricSums {
-            loss_sum: f32::from_bits(w[0]),
-            correct: w[1],
-            samples: w[2],
-        }
+        MetricSums { loss_sum: f32::from_bits(w[0]), correct: w[1], samples: w[2] }
     }
     pub fn mean_loss(&self) -> f32 {
         self.loss_sum / self.samples.max(1) as f32
@@ -40,9 +36,7 @@ pub struct Metrics {
 
 impl Metrics {
     pub fn new(gpu: &Gpu) -> Result<Self> {
-        Ok(Metrics {
-            accumulate: gpu.pipeline(Shader::Metrics, METRICS_ACCUMULATE, &[])?,
-        })
+        Ok(Metrics { accumulate: gpu.pipeline(Shader::Metrics, METRICS_ACCUMULATE, &[])? })
     }
 
     /// Adds this batch's loss sum, correct count and size to `metrics` (zero it to reset).

@@ -2,6 +2,7 @@
 //! function names as its CPU twin in `crate::reference`. A wrapper checks shapes, then
 //! returns a prepared [`Dispatch`]; nothing here submits work.
 
+pub mod data;
 pub mod elementwise;
 pub mod gemm;
 pub mod im2col;
@@ -25,12 +26,7 @@ fn prepare<T: bytemuck::Pod>(
     let uniform = gpu.uniform(label, shape);
     let mut all = views.to_vec();
     all.push(View::whole(&uniform));
-    Dispatch {
-        pipeline: pipeline.clone(),
-        bind_group: gpu.bind(label, pipeline, &all),
-        workgroups,
-        uniform,
-    }
+    Dispatch { pipeline: pipeline.clone(), bind_group: gpu.bind(label, pipeline, &all), workgroups, uniform }
 }
 
 /// Every kernel family, compiled once per device.
@@ -43,6 +39,7 @@ pub struct Kernels {
     pub xent: softmax_xent::SoftmaxXent,
     pub metrics: metrics::Metrics,
     pub optim: optim::Optim,
+    pub gather: data::Gather,
 }
 
 impl Kernels {
@@ -56,6 +53,7 @@ impl Kernels {
             xent: softmax_xent::SoftmaxXent::new(gpu)?,
             metrics: metrics::Metrics::new(gpu)?,
             optim: optim::Optim::new(gpu)?,
+            gather: data::Gather::new(gpu)?,
         })
     }
 }

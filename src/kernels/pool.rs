@@ -22,14 +22,7 @@ impl MaxPool2x2 {
     }
 
     /// x (N,C,H,W) -> y (N,C,H/2,W/2) and argmax (flat index into x), both overwritten.
-    pub fn maxpool2x2_forward(
-        &self,
-        gpu: &Gpu,
-        s: PoolShape,
-        x: View,
-        y: View,
-        argmax: View,
-    ) -> Result<Dispatch> {
+    pub fn maxpool2x2_forward(&self, gpu: &Gpu, s: PoolShape, x: View, y: View, argmax: View) -> Result<Dispatch> {
         x.require(MAXPOOL2X2_FORWARD, "x", s.x_len())?;
         y.require(MAXPOOL2X2_FORWARD, "y", s.y_len())?;
         argmax.require(MAXPOOL2X2_FORWARD, "argmax", s.y_len())?;
@@ -38,14 +31,7 @@ impl MaxPool2x2 {
     }
 
     /// dy (N,C,H/2,W/2), argmax -> dx (N,C,H,W), overwritten.
-    pub fn maxpool2x2_backward(
-        &self,
-        gpu: &Gpu,
-        s: PoolShape,
-        dy: View,
-        argmax: View,
-        dx: View,
-    ) -> Result<Dispatch> {
+    pub fn maxpool2x2_backward(&self, gpu: &Gpu, s: PoolShape, dy: View, argmax: View, dx: View) -> Result<Dispatch> {
         dy.require(MAXPOOL2X2_BACKWARD, "dy", s.y_len())?;
         argmax.require(MAXPOOL2X2_BACKWARD, "argmax", s.y_len())?;
         dx.require(MAXPOOL2X2_BACKWARD, "dx", s.x_len())?;

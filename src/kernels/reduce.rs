@@ -13,9 +13,7 @@ pub struct Reduce {
 
 impl Reduce {
     pub fn new(gpu: &Gpu) -> Result<Self> {
-        Ok(Reduce {
-            sum: gpu.pipeline(Shader::Reduce, SUM_REDUCE, &[])?,
-        })
+        Ok(Reduce { sum: gpu.pipeline(Shader::Reduce, SUM_REDUCE, &[])? })
     }
 
     /// x (OUTER, C, INNER) -> y (C), y[c] = sum over outer and inner; y overwritten.

@@ -24,19 +24,12 @@ pub struct SoftmaxXent {
 
 impl SoftmaxXent {
     pub fn new(gpu: &Gpu) -> Result<Self> {
-        Ok(SoftmaxXent {
-            forward_backward: gpu.pipeline(Shader::SoftmaxXent, OP, &[])?,
-        })
+        Ok(SoftmaxXent { forward_backward: gpu.pipeline(Shader::SoftmaxXent, OP, &[])? })
     }
 
     /// probs = softmax(logits), loss[i] = -log probs[i, label[i]],
     /// dlogits = (probs - onehot) / N (the gradient of the mean loss); all overwritten.
-    pub fn softmax_xent_forward_backward(
-        &self,
-        gpu: &Gpu,
-        s: XentShape,
-        v: XentViews,
-    ) -> Result<Dispatch> {
+    pub fn softmax_xent_forward_backward(&self, gpu: &Gpu, s: XentShape, v: XentViews) -> Result<Dispatch> {
         v.logits.require(OP, "logits", s.logits_len())?;
         v.labels.require(OP, "labels", s.n as u64)?;
         v.probs.require(OP, "probs", s.logits_len())?;

@@ -95,6 +95,17 @@ pub struct Gradients {
     pub dw_per_image: wgpu::Buffer,
 }
 
+/// What a plan is built for: which buffers it allocates and which passes it records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Forward and loss only (evaluation, feature maps): no backward buffers.
+    Inference,
+    /// Forward, backward into the parameter gradients.
+    Train,
+    /// As `Train`, plus d loss / d x (gradient checks, gradient ascent on the input).
+    TrainWithInputGrad,
+}
+
 /// The model at one batch size: its input, activations, gradients and dispatches.
 /// `params` and `grads` belong to the caller and are shared by plans of other sizes.
 pub struct Plan {
@@ -113,16 +124,12 @@ pub struct Plan {
 
 fn view<'a>(buffer: &'a wgpu::Buffer, layout: &ParamLayout, name: &str) -> View<'a> {
     let t = layout.get(name);
-    View {
-        buffer,
-        offset: t.offset as u64,
-        len: t.len() as u64,
-    }
+    View { buffer, offset: t.offset as u64, len: t.len() as u64 }
 }
 
 impl Plan {
-    /// Builds every buffer and bind group for `batch` images. With `input_grad`, the
-    /// backward pass also produces d loss / d x (for visualization and gradient checks).
+    /// Builds every buffer and bind group for `batch` images in `mode`. `grads` is only
+    /// written by training modes.
     pub fn new(
         gpu: &Gpu,
         k: &Kernels,
@@ -130,8 +137,13 @@ impl Plan {
         params: &wgpu::Buffer,
         grads: &wgpu::Buffer,
         batch: u32,
-        input_grad: bool,
+        mode: Mode,
     ) -> Result<Plan> {
+        if batch == 0 {
+            return Err(crate::Error::Config("batch size must be at least 1".into()));
+        }
+        let train = mode != Mode::Inference;
+        let input_grad = mode == Mode::TrainWithInputGrad;
         let s = Lenet5Shapes::new(batch);
         let n = batch as usize;
         let buf = |label: &str, len: u64| gpu.storage(label, len as usize);
@@ -152,23 +164,20 @@ impl Plan {
             probs: buf("act.probs", s.xent().logits_len()),
             loss: buf("act.loss", n as u64),
         };
-        let (col1_len, dx_len) = if input_grad {
-            (s.conv1.col_len(), s.conv1.x_len())
-        } else {
-            (1, 1)
-        };
+        // Buffers a mode never touches get one element, not their full size.
+        let sized = |needed: bool, len: u64| if needed { len } else { 1 };
         let grad = Gradients {
             dlogits: buf("grad.logits", s.xent().logits_len()),
-            dfc2: buf("grad.fc2", (n * 84) as u64),
-            dfc1: buf("grad.fc1", (n * 120) as u64),
-            dpool2: buf("grad.pool2", s.pool2.y_len()),
-            dconv2: buf("grad.conv2", s.conv2.y_len()),
-            dcol2: buf("grad.col2", s.conv2.col_len()),
-            dpool1: buf("grad.pool1", s.pool1.y_len()),
-            dconv1: buf("grad.conv1", s.conv1.y_len()),
-            dcol1: buf("grad.col1", col1_len),
-            dx: buf("grad.x", dx_len),
-            dw_per_image: buf("grad.dw_per_image", s.conv2.w_len().max(s.conv1.w_len()) * n as u64),
+            dfc2: buf("grad.fc2", sized(train, (n * 84) as u64)),
+            dfc1: buf("grad.fc1", sized(train, (n * 120) as u64)),
+            dpool2: buf("grad.pool2", sized(train, s.pool2.y_len())),
+            dconv2: buf("grad.conv2", sized(train, s.conv2.y_len())),
+            dcol2: buf("grad.col2", sized(train, s.conv2.col_len())),
+            dpool1: buf("grad.pool1", sized(train, s.pool1.y_len())),
+            dconv1: buf("grad.conv1", sized(train, s.conv1.y_len())),
+            dcol1: buf("grad.col1", sized(input_grad, s.conv1.col_len())),
+            dx: buf("grad.x", sized(input_grad, s.conv1.x_len())),
+            dw_per_image: buf("grad.dw_per_image", sized(train, s.conv2.w_len().max(s.conv1.w_len()) * n as u64)),
         };
         let metrics = gpu.storage("metrics", METRICS_LEN);
 
@@ -214,17 +223,42 @@ impl Plan {
         // dy arrives already masked by the layer's ReLU. Produces dW, db and (if dx) dx.
         let dense_backward = |l: Dense, x: View, dy: View, w, b, dx: Option<View>| -> Result<Vec<Dispatch>> {
             let mut out = vec![
-                k.gemm.gemm(gpu, Transpose::A, Epilogue::None, GemmShape::new(l.outputs, l.inputs, batch), dy, x, None, g(w))?,
+                k.gemm.gemm(
+                    gpu,
+                    Transpose::A,
+                    Epilogue::None,
+                    GemmShape::new(l.outputs, l.inputs, batch),
+                    dy,
+                    x,
+                    None,
+                    g(w),
+                )?,
                 k.reduce.sum_reduce(gpu, ReduceShape::new(batch, l.outputs, 1), dy, g(b))?,
             ];
             if let Some(dx) = dx {
-                out.push(k.gemm.gemm(gpu, Transpose::None, Epilogue::None, GemmShape::new(batch, l.inputs, l.outputs), dy, p(w), None, dx)?);
+                out.push(k.gemm.gemm(
+                    gpu,
+                    Transpose::None,
+                    Epilogue::None,
+                    GemmShape::new(batch, l.inputs, l.outputs),
+                    dy,
+                    p(w),
+                    None,
+                    dx,
+                )?);
             }
             Ok(out)
         };
         let conv_weight_backward = |c: ConvShape, col: View, dy: View, w, b| -> Result<[Dispatch; 3]> {
             let per_image = c.oc * c.patch_len();
-            let gs = GemmShape::batched(c.oc, c.patch_len(), c.out_pixels(), c.n, c.oc * c.out_pixels(), c.patch_len() * c.out_pixels());
+            let gs = GemmShape::batched(
+                c.oc,
+                c.patch_len(),
+                c.out_pixels(),
+                c.n,
+                c.oc * c.out_pixels(),
+                c.patch_len() * c.out_pixels(),
+            );
             Ok([
                 k.gemm.gemm(gpu, Transpose::B, Epilogue::None, gs, dy, col, None, v(&d.dw_per_image))?,
                 k.reduce.sum_reduce(gpu, ReduceShape::new(c.n, per_image, 1), v(&d.dw_per_image), g(w))?,
@@ -238,41 +272,48 @@ impl Plan {
                 k.im2col.col2im_backward(gpu, c, dcol, dx)?,
             ])
         };
-        let relu = |y: &wgpu::Buffer, dy: &wgpu::Buffer, len: u64| k.elementwise.relu_backward(gpu, len as u32, v(y), v(dy));
+        let relu =
+            |y: &wgpu::Buffer, dy: &wgpu::Buffer, len: u64| k.elementwise.relu_backward(gpu, len as u32, v(y), v(dy));
 
         let mut backward = Vec::new();
-        backward.extend(dense_backward(s.fc3, v(&a.fc2), v(&d.dlogits), "fc3.weight", "fc3.bias", Some(v(&d.dfc2)))?);
-        backward.push(relu(&a.fc2, &d.dfc2, (n * 84) as u64)?);
-        backward.extend(dense_backward(s.fc2, v(&a.fc1), v(&d.dfc2), "fc2.weight", "fc2.bias", Some(v(&d.dfc1)))?);
-        backward.push(relu(&a.fc1, &d.dfc1, (n * 120) as u64)?);
-        backward.extend(dense_backward(s.fc1, v(&a.pool2), v(&d.dfc1), "fc1.weight", "fc1.bias", Some(v(&d.dpool2)))?);
-        backward.push(k.pool.maxpool2x2_backward(gpu, s.pool2, v(&d.dpool2), v(&a.argmax2), v(&d.dconv2))?);
-        backward.push(relu(&a.conv2, &d.dconv2, s.conv2.y_len())?);
-        backward.extend(conv_weight_backward(s.conv2, v(&a.col2), v(&d.dconv2), "conv2.weight", "conv2.bias")?);
-        backward.extend(conv_input_backward(s.conv2, v(&d.dconv2), "conv2.weight", v(&d.dcol2), v(&d.dpool1))?);
-        backward.push(k.pool.maxpool2x2_backward(gpu, s.pool1, v(&d.dpool1), v(&a.argmax1), v(&d.dconv1))?);
-        backward.push(relu(&a.conv1, &d.dconv1, s.conv1.y_len())?);
-        backward.extend(conv_weight_backward(s.conv1, v(&a.col1), v(&d.dconv1), "conv1.weight", "conv1.bias")?);
+        if train {
+            backward.extend(dense_backward(
+                s.fc3,
+                v(&a.fc2),
+                v(&d.dlogits),
+                "fc3.weight",
+                "fc3.bias",
+                Some(v(&d.dfc2)),
+            )?);
+            backward.push(relu(&a.fc2, &d.dfc2, (n * 84) as u64)?);
+            backward.extend(dense_backward(s.fc2, v(&a.fc1), v(&d.dfc2), "fc2.weight", "fc2.bias", Some(v(&d.dfc1)))?);
+            backward.push(relu(&a.fc1, &d.dfc1, (n * 120) as u64)?);
+            backward.extend(dense_backward(
+                s.fc1,
+                v(&a.pool2),
+                v(&d.dfc1),
+                "fc1.weight",
+                "fc1.bias",
+                Some(v(&d.dpool2)),
+            )?);
+            backward.push(k.pool.maxpool2x2_backward(gpu, s.pool2, v(&d.dpool2), v(&a.argmax2), v(&d.dconv2))?);
+            backward.push(relu(&a.conv2, &d.dconv2, s.conv2.y_len())?);
+            backward.extend(conv_weight_backward(s.conv2, v(&a.col2), v(&d.dconv2), "conv2.weight", "conv2.bias")?);
+            backward.extend(conv_input_backward(s.conv2, v(&d.dconv2), "conv2.weight", v(&d.dcol2), v(&d.dpool1))?);
+            backward.push(k.pool.maxpool2x2_backward(gpu, s.pool1, v(&d.dpool1), v(&a.argmax1), v(&d.dconv1))?);
+            backward.push(relu(&a.conv1, &d.dconv1, s.conv1.y_len())?);
+            backward.extend(conv_weight_backward(s.conv1, v(&a.col1), v(&d.dconv1), "conv1.weight", "conv1.bias")?);
+        }
 
         let input_grad = if input_grad {
             conv_input_backward(s.conv1, v(&d.dconv1), "conv1.weight", v(&d.dcol1), v(&d.dx))?.into()
         } else {
             Vec::new()
         };
-        let metrics_accumulate = k.metrics.metrics_accumulate(gpu, s.xent(), v(&a.probs), v(&labels), v(&a.loss), v(&metrics))?;
+        let metrics_accumulate =
+            k.metrics.metrics_accumulate(gpu, s.xent(), v(&a.probs), v(&labels), v(&a.loss), v(&metrics))?;
 
-        Ok(Plan {
-            shapes: s,
-            x,
-            labels,
-            act,
-            grad,
-            metrics,
-            forward,
-            backward,
-            input_grad,
-            metrics_accumulate,
-        })
+        Ok(Plan { shapes: s, x, labels, act, grad, metrics, forward, backward, input_grad, metrics_accumulate })
     }
 
     /// Forward pass through the loss (and its gradient w.r.t. the logits).

@@ -4,5 +4,5 @@
 pub mod lenet5;
 pub mod params;
 
-pub use lenet5::{Lenet5Shapes, Plan};
+pub use lenet5::{Lenet5Shapes, Mode, Plan};
 pub use params::{ParamLayout, TensorSpec};

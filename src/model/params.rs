@@ -40,18 +40,11 @@ impl ParamLayout {
         let mut offset = 0;
         let mut tensors = Vec::new();
         for (name, shape) in specs {
-            let t = TensorSpec {
-                name,
-                shape: shape.to_vec(),
-                offset,
-            };
+            let t = TensorSpec { name, shape: shape.to_vec(), offset };
             offset = (offset + t.len()).div_ceil(ALIGN) * ALIGN;
             tensors.push(t);
         }
-        ParamLayout {
-            tensors,
-            padded_len: offset.max(ALIGN),
-        }
+        ParamLayout { tensors, padded_len: offset.max(ALIGN) }
     }
 
     /// The Keras-variant LeNet-5, with PyTorch's `state_dict` names and shapes.
@@ -81,5 +74,36 @@ impl ParamLayout {
     /// Trainable parameters, padding excluded (44,426 for LeNet-5).
     pub fn count(&self) -> usize {
         self.tensors.iter().map(TensorSpec::len).sum()
+    }
+}
+
+/// How weights are drawn at the start of training. Biases always start at zero.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Init {
+    /// U(-limit, limit) for every weight: the Keras tutorial's `RandomUniform(-0.05, 0.05)`.
+    Uniform { limit: f32 },
+    /// He/Kaiming uniform, U(-sqrt(6/fan_in), +sqrt(6/fan_in)): keeps ReLU activations'
+    /// variance steady layer to layer.
+    HeUniform,
+}
+
+impl ParamLayout {
+    /// A fresh flat parameter vector (padding zero) drawn with `init` from `rng`.
+    pub fn init(&self, init: Init, rng: &mut impl rand::Rng) -> Vec<f32> {
+        let mut flat = vec![0.0f32; self.padded_len];
+        for t in &self.tensors {
+            if t.shape.len() < 2 {
+                continue; // bias
+            }
+            let fan_in: usize = t.shape[1..].iter().product();
+            let limit = match init {
+                Init::Uniform { limit } => limit,
+                Init::HeUniform => (6.0 / fan_in as f32).sqrt(),
+            };
+            for w in &mut flat[t.range()] {
+                *w = rng.random_range(-limit..limit);
+            }
+        }
+        flat
     }
 }

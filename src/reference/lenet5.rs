@@ -45,13 +45,7 @@ fn dense_forward<T: Float>(l: Dense, batch: u32, x: &[T], w: &[T], b: &[T], relu
 }
 
 /// Forward pass of `batch` images x (N,1,28,28) through the loss and its logit gradient.
-pub fn lenet5_forward<T: Float>(
-    layout: &ParamLayout,
-    params: &[T],
-    x: &[T],
-    labels: &[u32],
-    batch: u32,
-) -> Forward<T> {
+pub fn lenet5_forward<T: Float>(layout: &ParamLayout, params: &[T], x: &[T], labels: &[u32], batch: u32) -> Forward<T> {
     let s = Lenet5Shapes::new(batch);
     let p = |name| param(params, layout, name);
     let (col1, conv1) = conv_forward(s.conv1, x, p("conv1.weight"), p("conv1.bias"));
@@ -81,12 +75,7 @@ pub fn lenet5_loss<T: Float>(layout: &ParamLayout, params: &[T], x: &[T], labels
 }
 
 /// Backward pass: (parameter gradients in `layout`, d loss / d x).
-pub fn lenet5_backward<T: Float>(
-    layout: &ParamLayout,
-    params: &[T],
-    f: &Forward<T>,
-    batch: u32,
-) -> (Vec<T>, Vec<T>) {
+pub fn lenet5_backward<T: Float>(layout: &ParamLayout, params: &[T], f: &Forward<T>, batch: u32) -> (Vec<T>, Vec<T>) {
     let s = Lenet5Shapes::new(batch);
     let mut grads = vec![T::zero(); layout.padded_len];
 
@@ -98,7 +87,15 @@ pub fn lenet5_backward<T: Float>(
         reduce::sum_reduce(dy, ReduceShape::new(batch, l.outputs, 1), &mut db);
         grads[layout.get(b).range()].copy_from_slice(&db);
         let mut dx = vec![T::zero(); (batch * l.inputs) as usize];
-        gemm::gemm(Transpose::None, Epilogue::None, GemmShape::new(batch, l.inputs, l.outputs), dy, param(params, layout, w), None, &mut dx);
+        gemm::gemm(
+            Transpose::None,
+            Epilogue::None,
+            GemmShape::new(batch, l.inputs, l.outputs),
+            dy,
+            param(params, layout, w),
+            None,
+            &mut dx,
+        );
         dx
     };
     let mut dfc2 = dense_backward(s.fc3, &f.fc2, &f.dlogits, "fc3.weight", "fc3.bias", &mut grads);
@@ -110,7 +107,14 @@ pub fn lenet5_backward<T: Float>(
     let conv_backward = |c: ConvShape, col: &[T], dy: &[T], w: &str, b: &str, grads: &mut Vec<T>| {
         let per_image = c.oc * c.patch_len();
         let mut dw_per_image = vec![T::zero(); (per_image * c.n) as usize];
-        let gs = GemmShape::batched(c.oc, c.patch_len(), c.out_pixels(), c.n, c.oc * c.out_pixels(), c.patch_len() * c.out_pixels());
+        let gs = GemmShape::batched(
+            c.oc,
+            c.patch_len(),
+            c.out_pixels(),
+            c.n,
+            c.oc * c.out_pixels(),
+            c.patch_len() * c.out_pixels(),
+        );
         gemm::gemm(Transpose::B, Epilogue::None, gs, dy, col, None, &mut dw_per_image);
         let mut dw = vec![T::zero(); per_image as usize];
         reduce::sum_reduce(&dw_per_image, ReduceShape::new(c.n, per_image, 1), &mut dw);

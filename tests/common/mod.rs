@@ -11,9 +11,7 @@ use rand_chacha::ChaCha8Rng;
 /// CI installs lavapipe.
 pub fn gpu() -> &'static Gpu {
     static GPU: OnceLock<Gpu> = OnceLock::new();
-    GPU.get_or_init(|| {
-        Gpu::new(AdapterChoice::Auto).unwrap_or_else(|e| panic!("tests need a GPU adapter: {e}"))
-    })
+    GPU.get_or_init(|| Gpu::new(AdapterChoice::Auto).unwrap_or_else(|e| panic!("tests need a GPU adapter: {e}")))
 }
 
 pub fn rng(seed: u64) -> ChaCha8Rng {

@@ -1,0 +1,50 @@
+//! Subcommands: one `run_<cmd>` each. Nothing else in the program sees argv or env.
+
+mod adapters;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use lenet_gpu::gpu::{AdapterChoice, Gpu};
+
+#[derive(Parser)]
+#[command(
+    name = "lenet-gpu",
+    version,
+    about = "LeNet-5 on MNIST, trained entirely in WGSL compute shaders through wgpu"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List every adapter wgpu sees, with its backend, type, driver and limits.
+    Adapters,
+}
+
+/// `--adapter`, shared by every subcommand that touches the GPU.
+#[derive(Args, Clone, Copy)]
+pub struct AdapterArg {
+    /// Which GPU adapter to run on (`software` = lavapipe/llvmpipe/WARP).
+    #[arg(long, value_enum, default_value_t = AdapterChoice::Auto, env = "LENET_GPU_ADAPTER")]
+    pub adapter: AdapterChoice,
+}
+
+impl AdapterArg {
+    /// Opens the chosen adapter and says on stderr which one it is.
+    pub fn open(self) -> Result<Gpu> {
+        let gpu = Gpu::new(self.adapter).context("opening a GPU adapter")?;
+        eprintln!("adapter: {}", gpu.describe());
+        if gpu.is_software() {
+            eprintln!("note: this is a software (CPU) adapter; a real GPU is much faster (see `lenet-gpu adapters`)");
+        }
+        Ok(gpu)
+    }
+}
+
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Adapters => adapters::run_adapters(),
+    }
+}
