@@ -39,6 +39,12 @@ pub enum Error {
     #[error("{path}: not a usable checkpoint: {reason}")]
     Checkpoint { path: PathBuf, reason: String },
 
+    #[error(
+        "training diverged: the loss became {loss} in epoch {epoch}, by step {step} \
+         (learning rate {lr}); try a smaller --lr"
+    )]
+    Diverged { epoch: u32, step: u32, lr: f32, loss: f32 },
+
     #[error("{0}")]
     Config(String),
 

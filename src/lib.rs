@@ -3,12 +3,17 @@
 //! Layout: `gpu` (device, pipelines, dispatches), `kernels` (host side of each shader),
 //! `reference` (their CPU twins), `shapes` (the one place sizes are computed), `model`.
 
+pub mod checkpoint;
 pub mod data;
 pub mod error;
+pub mod eval;
 pub mod gpu;
 pub mod kernels;
 pub mod model;
 pub mod reference;
+pub mod run;
+pub mod report;
 pub mod shapes;
+pub mod train;
 
 pub use error::{Error, Result};

@@ -1,6 +1,8 @@
 //! Subcommands: one `run_<cmd>` each. Nothing else in the program sees argv or env.
 
 mod adapters;
+mod eval;
+mod train;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -21,6 +23,12 @@ pub struct Cli {
 enum Command {
     /// List every adapter wgpu sees, with its backend, type, driver and limits.
     Adapters,
+    /// Train LeNet-5 (on the bundled MNIST unless --data is given).
+    Train(train::TrainArgs),
+    /// Test loss and accuracy of a checkpoint.
+    Eval(eval::EvalArgs),
+    /// Keras-style table of the layers, output shapes and parameter counts.
+    Summary,
 }
 
 /// `--adapter`, shared by every subcommand that touches the GPU.
@@ -46,5 +54,11 @@ impl AdapterArg {
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Adapters => adapters::run_adapters(),
+        Command::Train(args) => train::run_train(args),
+        Command::Eval(args) => eval::run_eval(args),
+        Command::Summary => {
+            print!("{}", lenet_gpu::model::summary::summary_table());
+            Ok(())
+        }
     }
 }

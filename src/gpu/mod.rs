@@ -313,6 +313,8 @@ impl<'a> From<&'a wgpu::Buffer> for View<'a> {
 
 /// One recorded kernel launch: pipeline, bind group and grid, all made in advance.
 pub struct Dispatch {
+    /// The kernel and variant, e.g. `gemm[B,BiasCol { relu: true }]`.
+    pub label: String,
     pub pipeline: wgpu::ComputePipeline,
     pub bind_group: wgpu::BindGroup,
     pub workgroups: [u32; 3],

@@ -332,6 +332,11 @@ impl Plan {
         self.metrics_accumulate.record(pass);
     }
 
+    /// Every dispatch of a training step, in order (for per-kernel timing).
+    pub fn dispatches(&self) -> impl Iterator<Item = &Dispatch> {
+        self.forward.iter().chain(&self.backward).chain(&self.input_grad).chain([&self.metrics_accumulate])
+    }
+
     pub fn dispatch_count(&self) -> usize {
         self.forward.len() + self.backward.len() + self.input_grad.len() + 1
     }

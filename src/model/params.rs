@@ -78,7 +78,8 @@ impl ParamLayout {
 }
 
 /// How weights are drawn at the start of training. Biases always start at zero.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Init {
     /// U(-limit, limit) for every weight: the Keras tutorial's `RandomUniform(-0.05, 0.05)`.
     Uniform { limit: f32 },

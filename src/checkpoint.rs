@@ -1,0 +1,107 @@
+//! Checkpoints as safetensors. The model file holds exactly PyTorch's `state_dict` of the
+//! equivalent module (names, shapes, C-H-W flatten order), so `load_state_dict` takes it
+//! as is; optimizer state for `--resume` goes to a separate file for the same reason.
+//! Every write is atomic: temp file in the same directory, fsync, rename.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::Path;
+
+use safetensors::{tensor::TensorView, Dtype, SafeTensors};
+
+use crate::error::{Error, Result};
+use crate::model::ParamLayout;
+
+/// `arch` metadata of the Keras-variant LeNet-5.
+pub const ARCH: &str = "lenet5-keras";
+
+fn bad(path: &Path, reason: impl Into<String>) -> Error {
+    Error::Checkpoint { path: path.to_path_buf(), reason: reason.into() }
+}
+
+/// Writes `bytes` to `path` so that a crash leaves either the old file or the new one.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(dir)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    // Make the rename itself durable (best effort: not every platform can open a dir).
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// Named f32 tensors plus string metadata, written atomically.
+pub fn save_tensors(path: &Path, tensors: &[(&str, Vec<usize>, &[f32])], metadata: HashMap<String, String>) -> Result<()> {
+    let views = tensors
+        .iter()
+        .map(|(name, shape, data)| {
+            let view = TensorView::new(Dtype::F32, shape.clone(), bytemuck::cast_slice(data))
+                .map_err(|e| bad(path, format!("tensor {name}: {e}")))?;
+            Ok((name.to_string(), view))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let bytes = safetensors::serialize(views, Some(metadata)).map_err(|e| bad(path, e.to_string()))?;
+    write_atomic(path, &bytes)
+}
+
+/// A loaded safetensors file: f32 tensors by name, and the metadata.
+pub struct TensorFile {
+    pub tensors: HashMap<String, (Vec<usize>, Vec<f32>)>,
+    pub metadata: HashMap<String, String>,
+}
+
+pub fn load_tensors(path: &Path) -> Result<TensorFile> {
+    let bytes = std::fs::read(path).map_err(|e| bad(path, format!("cannot read: {e}")))?;
+    let st = SafeTensors::deserialize(&bytes).map_err(|e| bad(path, format!("not a safetensors file: {e}")))?;
+    let (_, header) =
+        SafeTensors::read_metadata(&bytes).map_err(|e| bad(path, format!("not a safetensors file: {e}")))?;
+    let mut tensors = HashMap::new();
+    for (name, view) in st.tensors() {
+        if view.dtype() != Dtype::F32 {
+            return Err(bad(path, format!("tensor {name} is {:?}, expected F32", view.dtype())));
+        }
+        // Copy through u8 chunks: the mmap'd data need not be 4-byte aligned.
+        let data = view.data().chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes"))).collect();
+        tensors.insert(name, (view.shape().to_vec(), data));
+    }
+    Ok(TensorFile { tensors, metadata: header.metadata().clone().unwrap_or_default() })
+}
+
+/// Saves the flat parameter buffer as PyTorch-named tensors.
+pub fn save_model(path: &Path, layout: &ParamLayout, flat: &[f32], mut metadata: HashMap<String, String>) -> Result<()> {
+    metadata.insert("format".into(), "pt".into()); // what transformers/safetensors expect
+    metadata.insert("arch".into(), ARCH.into());
+    let tensors: Vec<_> = layout.tensors.iter().map(|t| (t.name, t.shape.clone(), &flat[t.range()])).collect();
+    save_tensors(path, &tensors, metadata)
+}
+
+/// Loads a model checkpoint into a flat parameter vector for `layout`, checking the
+/// architecture, every tensor's presence and shape, and that no foreign tensor is present.
+pub fn load_model(path: &Path, layout: &ParamLayout) -> Result<(Vec<f32>, HashMap<String, String>)> {
+    let file = load_tensors(path)?;
+    if let Some(arch) = file.metadata.get("arch") {
+        if arch != ARCH {
+            return Err(bad(path, format!("it holds a {arch} model, expected {ARCH}")));
+        }
+    }
+    let mut flat = vec![0.0; layout.padded_len];
+    for t in &layout.tensors {
+        let (shape, data) =
+            file.tensors.get(t.name).ok_or_else(|| bad(path, format!("tensor {} is missing", t.name)))?;
+        if *shape != t.shape {
+            return Err(bad(path, format!("tensor {} has shape {shape:?}, expected {:?}", t.name, t.shape)));
+        }
+        flat[t.range()].copy_from_slice(data);
+    }
+    if let Some(extra) = file.tensors.keys().find(|k| !layout.tensors.iter().any(|t| t.name == k.as_str())) {
+        return Err(bad(path, format!("unexpected tensor {extra} (not part of {ARCH})")));
+    }
+    Ok((flat, file.metadata))
+}

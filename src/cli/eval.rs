@@ -1,0 +1,64 @@
+//! `lenet-gpu eval`.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use lenet_gpu::checkpoint::load_model;
+use lenet_gpu::data::{Dataset, Split};
+use lenet_gpu::eval::Evaluator;
+use lenet_gpu::kernels::Kernels;
+use lenet_gpu::model::ParamLayout;
+
+use super::AdapterArg;
+
+#[derive(Args)]
+pub struct EvalArgs {
+    #[command(flatten)]
+    adapter: AdapterArg,
+    /// A checkpoint written by `train`.
+    #[arg(long, default_value = "runs/lenet5/model.safetensors")]
+    model: PathBuf,
+    /// Directory with the MNIST-format test files; default: the bundled MNIST.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Also print the confusion matrix (rows: true class, columns: predicted).
+    #[arg(long)]
+    confusion: bool,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run_eval(args: EvalArgs) -> Result<()> {
+    let layout = ParamLayout::lenet5();
+    let (params, _meta) =
+        load_model(&args.model, &layout).with_context(|| format!("loading checkpoint {}", args.model.display()))?;
+    let test = Dataset::load_or_bundled(args.data.as_deref(), Split::Test).context("loading the test set")?;
+    let gpu = args.adapter.open()?;
+    let kernels = Kernels::new(&gpu)?;
+    let params = gpu.storage_from("params", &params);
+    let evaluator = Evaluator::new(&gpu, &kernels, &layout, &params, &test)?;
+    let r = evaluator.run(&gpu, args.confusion)?;
+    if args.json {
+        let j = serde_json::json!({
+            "model": args.model, "samples": r.samples, "loss": r.loss, "accuracy": r.accuracy,
+            "confusion": r.confusion,
+        });
+        println!("{j}");
+        return Ok(());
+    }
+    println!("test loss: {:.4} - test accuracy: {:.4} ({} images)", r.loss, r.accuracy, r.samples);
+    if let Some(m) = r.confusion {
+        println!("confusion matrix (rows: true class, columns: predicted class)");
+        print!("     ");
+        (0..10).for_each(|j| print!("{j:>6}"));
+        println!();
+        for (i, row) in m.iter().enumerate() {
+            print!("{i:>4} ");
+            row.iter().for_each(|v| print!("{v:>6}"));
+            println!();
+        }
+    }
+    Ok(())
+}

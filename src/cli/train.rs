@@ -1,0 +1,197 @@
+//! `lenet-gpu train`.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use lenet_gpu::data::{Dataset, Split};
+use lenet_gpu::model::params::Init;
+use lenet_gpu::run::{run_training, Event, RunOptions, MODEL_FILE};
+use lenet_gpu::train::{Optimizer, Recipe, Schedule};
+
+use super::AdapterArg;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Preset {
+    /// Adam 2e-3, cosine decay, He init, batch 100, 10 epochs: >= 99% test accuracy.
+    Default,
+    /// The Keras tutorial: SGD lr 0.01, batch 100, U(-0.05, 0.05) init, 50 epochs.
+    KerasSeed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InitArg {
+    /// He/Kaiming uniform, sqrt(6 / fan_in).
+    He,
+    /// U(-0.05, 0.05), the Keras tutorial's initializer.
+    Uniform,
+}
+
+#[derive(Args)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    adapter: AdapterArg,
+    /// Directory with the four MNIST-format IDX files (raw or .gz); default: the bundled MNIST.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Run directory: model.safetensors, train_state.safetensors, metrics.csv, curves.png.
+    #[arg(long, default_value = "runs/lenet5")]
+    out: PathBuf,
+    /// Starting recipe; any option below overrides one of its values.
+    #[arg(long, value_enum, default_value_t = Preset::Default)]
+    preset: Preset,
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    epochs: Option<u32>,
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    batch_size: Option<u32>,
+    /// Peak learning rate.
+    #[arg(long)]
+    lr: Option<f32>,
+    #[arg(long, value_enum)]
+    optimizer: Option<Optimizer>,
+    /// SGD momentum, in [0, 1).
+    #[arg(long)]
+    momentum: Option<f32>,
+    /// L2 weight decay (PyTorch's `weight_decay`).
+    #[arg(long)]
+    weight_decay: Option<f32>,
+    #[arg(long, value_enum)]
+    schedule: Option<Schedule>,
+    #[arg(long, value_enum)]
+    init: Option<InitArg>,
+    /// Seed of the initial weights and of every epoch's shuffle.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Train on the first N training images only (quick experiments).
+    #[arg(long)]
+    train_limit: Option<usize>,
+    /// Continue the run saved in --out (its own recipe, weights and optimizer state).
+    #[arg(long)]
+    resume: bool,
+    /// Print nothing but errors and the final result.
+    #[arg(long, conflicts_with = "json")]
+    quiet: bool,
+    /// One JSON object per epoch on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+impl TrainArgs {
+    fn recipe(&self) -> Recipe {
+        let mut r = match self.preset {
+            Preset::Default => Recipe::default_recipe(),
+            Preset::KerasSeed => Recipe::keras_seed(),
+        };
+        let before = r.clone();
+        if let Some(v) = self.epochs {
+            r.epochs = v;
+        }
+        if let Some(v) = self.batch_size {
+            r.batch_size = v;
+        }
+        if let Some(v) = self.lr {
+            r.lr = v;
+        }
+        if let Some(v) = self.optimizer {
+            r.optimizer = v;
+        }
+        if let Some(v) = self.momentum {
+            r.momentum = v;
+        }
+        if let Some(v) = self.weight_decay {
+            r.weight_decay = v;
+        }
+        if let Some(v) = self.schedule {
+            r.schedule = v;
+        }
+        if let Some(v) = self.init {
+            r.init = match v {
+                InitArg::He => Init::HeUniform,
+                InitArg::Uniform => Init::Uniform { limit: 0.05 },
+            };
+        }
+        if let Some(v) = self.seed {
+            r.seed = v;
+        }
+        if r != before {
+            r.name = format!("{}+custom", r.name);
+        }
+        r
+    }
+}
+
+pub fn run_train(args: TrainArgs) -> Result<()> {
+    let gpu = args.adapter.open()?;
+    let mut train = Dataset::load_or_bundled(args.data.as_deref(), Split::Train).context("loading the training set")?;
+    let test = Dataset::load_or_bundled(args.data.as_deref(), Split::Test).context("loading the test set")?;
+    if let Some(n) = args.train_limit {
+        train = train.take(n);
+    }
+    let interactive = std::io::stdout().is_terminal() && !args.quiet && !args.json;
+    let mut bar: Option<ProgressBar> = None;
+    let mut epochs = 0;
+    let opts = RunOptions { out: args.out.clone(), resume: args.resume };
+    let history = run_training(&gpu, args.recipe(), &train, &test, &opts, &mut |event| match event {
+        Event::Start { recipe, first_epoch, steps_per_epoch, train_images } => {
+            epochs = recipe.epochs;
+            if !args.quiet && !args.json {
+                let r = serde_json::to_string(recipe).unwrap_or_default();
+                eprintln!("recipe: {r}");
+                eprintln!(
+                    "training on {train_images} images, {steps_per_epoch} steps of {} per epoch, epochs {}..={}",
+                    recipe.batch_size,
+                    first_epoch + 1,
+                    recipe.epochs
+                );
+            }
+        }
+        Event::Step(p) => {
+            if interactive {
+                let b = bar.get_or_insert_with(|| {
+                    println!("Epoch {}/{epochs}", p.epoch + 1);
+                    let b = ProgressBar::new(p.steps as u64);
+                    b.set_style(
+                        ProgressStyle::with_template("{pos:>5}/{len} [{bar:30}] {elapsed} eta {eta} {msg}")
+                            .expect("valid template")
+                            .progress_chars("=> "),
+                    );
+                    b
+                });
+                b.set_position(p.step as u64);
+                b.set_message(format!("loss: {:.4} - accuracy: {:.4}", p.loss, p.accuracy));
+            }
+        }
+        Event::Epoch(r) => {
+            if let Some(b) = bar.take() {
+                b.finish_and_clear();
+            }
+            if args.json {
+                println!("{}", serde_json::to_string(&r).unwrap_or_default());
+            } else if !args.quiet {
+                if !interactive {
+                    println!("Epoch {}/{epochs}", r.epoch);
+                }
+                println!(
+                    "{:.1}s - loss: {:.4} - accuracy: {:.4} - test_loss: {:.4} - test_accuracy: {:.4}",
+                    r.seconds, r.train_loss, r.train_accuracy, r.test_loss, r.test_accuracy
+                );
+            }
+        }
+    })
+    .with_context(|| format!("training (the last good checkpoint, if any, is kept in {})", args.out.display()))?;
+    if let Some(last) = history.last() {
+        let seconds: f64 = history.iter().map(|r| r.seconds).sum();
+        if !args.json {
+            println!(
+                "final test accuracy: {:.2}% (loss {:.4}) after {} epochs, {seconds:.0} s; model: {}",
+                last.test_accuracy * 100.0,
+                last.test_loss,
+                last.epoch,
+                args.out.join(MODEL_FILE).display()
+            );
+        }
+    }
+    Ok(())
+}

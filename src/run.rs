@@ -1,0 +1,135 @@
+//! A training run on disk: every epoch is evaluated, then the model, the resumable state,
+//! the metrics CSV and the curves PNG are (atomically) rewritten in the run directory.
+//!
+//! <out>/model.safetensors        the model, loadable by PyTorch (`checkpoint`)
+//! <out>/train_state.safetensors  params + optimizer state + clock, for `--resume`
+//! <out>/metrics.csv, curves.png  one row / point per epoch
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use crate::checkpoint::{load_tensors, save_model, save_tensors};
+use crate::data::Dataset;
+use crate::error::{Error, Result};
+use crate::eval::Evaluator;
+use crate::gpu::Gpu;
+use crate::report::{plot_curves, read_csv, write_csv, EpochReport};
+use crate::train::{Recipe, StepProgress, Trainer};
+
+pub const MODEL_FILE: &str = "model.safetensors";
+pub const STATE_FILE: &str = "train_state.safetensors";
+pub const METRICS_FILE: &str = "metrics.csv";
+pub const CURVES_FILE: &str = "curves.png";
+
+/// What a run reports as it goes.
+pub enum Event<'a> {
+    /// The run starts (or resumes) at this epoch (0-based), with this recipe.
+    Start { recipe: &'a Recipe, first_epoch: u32, steps_per_epoch: u32, train_images: usize },
+    Step(StepProgress),
+    Epoch(EpochReport),
+}
+
+pub struct RunOptions {
+    pub out: PathBuf,
+    /// Continue the run saved in `out` (its recipe, weights, optimizer state and clock).
+    pub resume: bool,
+}
+
+fn state_error(path: &Path, why: String) -> Error {
+    Error::Checkpoint { path: path.to_path_buf(), reason: why }
+}
+
+/// Trains `recipe` (or the saved run, with `resume`) and returns every epoch's report.
+pub fn run_training(
+    gpu: &Gpu,
+    recipe: Recipe,
+    train: &Dataset,
+    test: &Dataset,
+    opts: &RunOptions,
+    on_event: &mut dyn FnMut(Event),
+) -> Result<Vec<EpochReport>> {
+    let state_path = opts.out.join(STATE_FILE);
+    let mut history = Vec::new();
+    let (recipe, saved) = if opts.resume {
+        let file = load_tensors(&state_path)?;
+        let meta = |k: &str| {
+            file.metadata.get(k).cloned().ok_or_else(|| state_error(&state_path, format!("metadata {k} missing")))
+        };
+        let recipe: Recipe = serde_json::from_str(&meta("recipe")?)
+            .map_err(|e| state_error(&state_path, format!("bad recipe metadata: {e}")))?;
+        let epoch: u32 = meta("epoch")?.parse().map_err(|_| state_error(&state_path, "bad epoch".into()))?;
+        let step: u64 = meta("step")?.parse().map_err(|_| state_error(&state_path, "bad step".into()))?;
+        let take = |name: &str| {
+            file.tensors.get(name).map(|(_, d)| d.clone()).ok_or_else(|| state_error(&state_path, format!("{name} missing")))
+        };
+        let saved = (take("params")?, take("optimizer.m")?, take("optimizer.v")?, epoch, step);
+        let metrics = opts.out.join(METRICS_FILE);
+        if metrics.exists() {
+            history = read_csv(&metrics)?.into_iter().filter(|r| r.epoch <= epoch).collect();
+        }
+        (recipe, Some(saved))
+    } else {
+        (recipe, None)
+    };
+
+    let mut trainer = Trainer::new(gpu, recipe, train)?;
+    if let Some((params, m, v, epoch, step)) = saved {
+        if params.len() != trainer.layout.padded_len || m.len() != params.len() || v.len() != params.len() {
+            return Err(state_error(&state_path, "tensor sizes do not match this model".into()));
+        }
+        trainer.write_params(&params);
+        trainer.restore(&m, &v, epoch, step);
+    }
+    let evaluator = Evaluator::new(gpu, &trainer.kernels, &trainer.layout, &trainer.params, test)?;
+    on_event(Event::Start {
+        recipe: &trainer.recipe,
+        first_epoch: trainer.epoch,
+        steps_per_epoch: trainer.steps_per_epoch,
+        train_images: train.len(),
+    });
+
+    while trainer.epoch < trainer.recipe.epochs {
+        let started = Instant::now();
+        let train_metrics = trainer.train_epoch(&mut |p| on_event(Event::Step(p)))?;
+        let test_metrics = evaluator.run(gpu, false)?;
+        let report = EpochReport {
+            epoch: trainer.epoch,
+            seconds: started.elapsed().as_secs_f64(),
+            lr: trainer.recipe.lr_at(trainer.step - 1, trainer.total_steps()),
+            train_loss: train_metrics.mean_loss(),
+            train_accuracy: train_metrics.accuracy(),
+            test_loss: test_metrics.loss,
+            test_accuracy: test_metrics.accuracy,
+        };
+        history.push(report);
+        save_run(&trainer, &opts.out, &history)?;
+        on_event(Event::Epoch(report));
+    }
+    Ok(history)
+}
+
+/// Writes every file of the run directory for the trainer's current epoch.
+fn save_run(trainer: &Trainer, out: &Path, history: &[EpochReport]) -> Result<()> {
+    let params = trainer.read_params()?;
+    let (m, v) = trainer.read_state()?;
+    let last = history.last().expect("called after an epoch");
+    let recipe = serde_json::to_string(&trainer.recipe).expect("a recipe serializes");
+    let mut meta = HashMap::from([
+        ("epoch".to_string(), trainer.epoch.to_string()),
+        ("recipe".to_string(), recipe),
+        ("test_accuracy".to_string(), last.test_accuracy.to_string()),
+        ("test_loss".to_string(), last.test_loss.to_string()),
+        ("producer".to_string(), format!("lenet-gpu {}", env!("CARGO_PKG_VERSION"))),
+    ]);
+    save_model(&out.join(MODEL_FILE), &trainer.layout, &params, meta.clone())?;
+    meta.insert("step".into(), trainer.step.to_string());
+    let len = params.len();
+    save_tensors(
+        &out.join(STATE_FILE),
+        &[("params", vec![len], &params), ("optimizer.m", vec![len], &m), ("optimizer.v", vec![len], &v)],
+        meta,
+    )?;
+    write_csv(&out.join(METRICS_FILE), history)?;
+    plot_curves(&out.join(CURVES_FILE), history)
+}
