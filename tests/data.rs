@@ -1,0 +1,127 @@
+//! The IDX reader on the bundled MNIST and on every kind of bad file.
+
+use std::io::Write;
+use std::path::Path;
+
+use lenet_gpu::data::{read_idx_images, read_idx_labels, Dataset, Split};
+
+fn idx_images(n: u32, rows: u32, cols: u32, pixels: &[u8]) -> Vec<u8> {
+    let mut b = vec![0, 0, 8, 3];
+    for d in [n, rows, cols] {
+        b.extend(d.to_be_bytes());
+    }
+    b.extend(pixels);
+    b
+}
+
+fn idx_labels(labels: &[u8]) -> Vec<u8> {
+    let mut b = vec![0, 0, 8, 1];
+    b.extend((labels.len() as u32).to_be_bytes());
+    b.extend(labels);
+    b
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(bytes).unwrap();
+    e.finish().unwrap()
+}
+
+fn err_images(bytes: &[u8]) -> String {
+    read_idx_images(Path::new("dir/imgs"), bytes, 28).expect_err("must be rejected").to_string()
+}
+
+#[test]
+fn bundled_mnist_has_the_documented_counts() {
+    let train = Dataset::bundled(Split::Train).unwrap();
+    let test = Dataset::bundled(Split::Test).unwrap();
+    assert_eq!((train.len(), test.len()), (60_000, 10_000));
+    // Label counts from assets/mnist/README.md.
+    let count = |d: &Dataset| {
+        let mut c = [0usize; 10];
+        d.labels.iter().for_each(|&l| c[l as usize] += 1);
+        c
+    };
+    assert_eq!(count(&train), [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]);
+    assert_eq!(count(&test), [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]);
+    // Test image 0 is a 7 (the classic first test digit), with ink in the middle.
+    assert_eq!(test.labels[0], 7);
+    assert!(test.image(0).iter().filter(|&&p| p > 128).count() > 50);
+}
+
+#[test]
+fn raw_and_gzip_files_read_the_same() {
+    let pixels: Vec<u8> = (0..2 * 784).map(|i| (i % 251) as u8).collect();
+    let raw = idx_images(2, 28, 28, &pixels);
+    let (a, n) = read_idx_images(Path::new("raw"), &raw, 28).unwrap();
+    let (b, _) = read_idx_images(Path::new("gz"), &gzip(&raw), 28).unwrap();
+    assert_eq!((n, &a), (2, &pixels));
+    assert_eq!(a, b);
+}
+
+#[test]
+fn a_directory_with_raw_files_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    let pixels = vec![7u8; 3 * 784];
+    std::fs::write(dir.path().join("t10k-images-idx3-ubyte"), idx_images(3, 28, 28, &pixels)).unwrap();
+    std::fs::write(dir.path().join("t10k-labels-idx1-ubyte.gz"), gzip(&idx_labels(&[1, 2, 9]))).unwrap();
+    let d = Dataset::load(dir.path(), Split::Test).unwrap();
+    assert_eq!(d.labels, [1, 2, 9]);
+    assert_eq!(d.images, pixels);
+}
+
+#[test]
+fn wrong_magic_is_named() {
+    let mut b = idx_images(1, 28, 28, &[0; 784]);
+    b[3] = 1; // a label file's magic
+    let e = err_images(&b);
+    assert!(e.contains("dir/imgs") && e.contains("magic") && e.contains("0x00000801"), "{e}");
+}
+
+#[test]
+fn wrong_dimensions_are_named() {
+    let e = err_images(&idx_images(1, 32, 32, &[0; 1024]));
+    assert!(e.contains("32x32") && e.contains("28x28"), "{e}");
+}
+
+#[test]
+fn truncated_files_say_expected_and_found_bytes() {
+    let e = err_images(&idx_images(2, 28, 28, &[0; 784 + 100]));
+    assert!(e.contains("1568") && e.contains("884") && e.contains("truncated"), "{e}");
+    let e = err_images(&[0, 0, 8]);
+    assert!(e.contains("truncated header"), "{e}");
+}
+
+#[test]
+fn labels_out_of_range_are_named() {
+    let e = read_idx_labels(Path::new("labs"), &idx_labels(&[1, 10, 3]), 10).unwrap_err().to_string();
+    assert!(e.contains("labs") && e.contains("label 10 at index 1"), "{e}");
+}
+
+#[test]
+fn unreadable_gzip_is_named() {
+    let mut gz = gzip(&idx_images(1, 28, 28, &[0; 784]));
+    gz.truncate(gz.len() / 2);
+    let e = err_images(&gz);
+    assert!(e.contains("gzip"), "{e}");
+}
+
+#[test]
+fn image_label_count_mismatch_is_named() {
+    let e = Dataset::from_bytes(
+        Path::new("d/images"),
+        &idx_images(2, 28, 28, &[0; 2 * 784]),
+        Path::new("d/labels"),
+        &idx_labels(&[1, 2, 3]),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("3 labels") && e.contains("2 images"), "{e}");
+}
+
+#[test]
+fn a_missing_file_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = Dataset::load(dir.path(), Split::Train).unwrap_err().to_string();
+    assert!(e.contains("train-images-idx3-ubyte") && e.contains("not found"), "{e}");
+}
