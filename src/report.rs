@@ -84,7 +84,8 @@ pub fn plot_curves(path: &Path, history: &[EpochReport]) -> Result<()> {
         root.fill(&WHITE).map_err(|e| plot_err(&e))?;
         let (left, right) = root.split_horizontally(w / 2);
         let last = history.last().map_or(1, |r| r.epoch).max(1) as f32;
-        let panels: [(&str, &DrawingArea<_, _>, fn(&EpochReport) -> (f32, f32)); 2] = [
+        type Pick = fn(&EpochReport) -> (f32, f32);
+        let panels: [(&str, &DrawingArea<_, _>, Pick); 2] = [
             ("loss", &left, |r| (r.train_loss, r.test_loss)),
             ("accuracy", &right, |r| (r.train_accuracy, r.test_accuracy)),
         ];

@@ -118,7 +118,7 @@ impl Recipe {
         if !(0.0..1.0).contains(&self.momentum) {
             return fail(format!("--momentum must be in [0, 1), got {}", self.momentum));
         }
-        if !(self.weight_decay >= 0.0) {
+        if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
             return fail(format!("--weight-decay must be >= 0, got {}", self.weight_decay));
         }
         Ok(())

@@ -40,3 +40,54 @@ fn unknown_adapter_names_are_rejected_by_the_parser() {
     let out = lenet_gpu(&["train", "--adapter", "cuda"]);
     assert!(!out.status.success());
 }
+
+#[test]
+fn summary_prints_the_keras_table() {
+    let out = lenet_gpu(&["summary"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    for needle in ["conv1", "(None, 6, 24, 24)", "2,416", "30,840", "10,164", "Total params: 44,426"] {
+        assert!(stdout.contains(needle), "missing {needle}:\n{stdout}");
+    }
+}
+
+#[test]
+fn bad_data_directory_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("train-images-idx3-ubyte"), b"\0\0\x08\x03short").unwrap();
+    std::fs::write(dir.path().join("train-labels-idx1-ubyte"), b"\0\0\x08\x01\0\0\0\x01\x05").unwrap();
+    let out = lenet_gpu(&["train", "--epochs", "1", "--data", dir.path().to_str().unwrap(), "--out", dir.path().to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("train-images-idx3-ubyte") && stderr.contains("truncated"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn eval_of_a_file_that_is_not_a_checkpoint_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model.safetensors");
+    std::fs::write(&path, b"not a checkpoint").unwrap();
+    let out = lenet_gpu(&["eval", "--model", path.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("model.safetensors") && stderr.contains("not a safetensors file"), "{stderr}");
+}
+
+#[test]
+fn train_then_eval_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().to_str().unwrap();
+    let out = lenet_gpu(&["train", "--epochs", "1", "--train-limit", "500", "--batch-size", "50", "--out", out_dir, "--json"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let epoch: serde_json::Value = serde_json::from_str(stdout.lines().next().unwrap()).expect("one JSON object per epoch");
+    assert_eq!(epoch["epoch"], 1);
+    let acc = epoch["test_accuracy"].as_f64().unwrap();
+    let model = dir.path().join("model.safetensors");
+    let out = lenet_gpu(&["eval", "--model", model.to_str().unwrap(), "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let eval: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(eval["samples"], 10_000);
+    assert!((eval["accuracy"].as_f64().unwrap() - acc).abs() < 1e-6, "eval agrees with training's last test pass");
+}

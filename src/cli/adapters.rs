@@ -30,7 +30,7 @@ pub fn run_adapters() -> Result<()> {
             if a.timestamp_query { "yes" } else { "no" },
         );
     }
-    println!("* = the adapter `--adapter auto` chooses (discrete > integrated > virtual > CPU)");
+    println!("marked *: the adapter `--adapter auto` chooses (discrete > integrated > virtual > CPU)");
     Ok(())
 }
 

@@ -123,12 +123,12 @@ impl TrainArgs {
 }
 
 pub fn run_train(args: TrainArgs) -> Result<()> {
-    let gpu = args.adapter.open()?;
     let mut train = Dataset::load_or_bundled(args.data.as_deref(), Split::Train).context("loading the training set")?;
     let test = Dataset::load_or_bundled(args.data.as_deref(), Split::Test).context("loading the test set")?;
     if let Some(n) = args.train_limit {
         train = train.take(n);
     }
+    let gpu = args.adapter.open()?;
     let interactive = std::io::stdout().is_terminal() && !args.quiet && !args.json;
     let mut bar: Option<ProgressBar> = None;
     let mut epochs = 0;
