@@ -102,7 +102,15 @@ pub fn plot_curves(path: &Path, history: &[EpochReport]) -> Result<()> {
                 .y_label_area_size(56)
                 .build_cartesian_2d(0.5f32..last + 0.5, (lo - pad)..(hi + pad))
                 .map_err(|e| plot_err(&e))?;
-            chart.configure_mesh().x_desc("epoch").label_style(("sans-serif", 13)).draw().map_err(|e| plot_err(&e))?;
+            chart
+                .configure_mesh()
+                .x_desc("epoch")
+                .x_labels((last as usize).min(10))
+                .x_label_formatter(&|x| format!("{x:.0}"))
+                .light_line_style(WHITE)
+                .label_style(("sans-serif", 13))
+                .draw()
+                .map_err(|e| plot_err(&e))?;
             for (label, color, index) in [("train", BLUE, 0), ("test", RED, 1)] {
                 let pts = history.iter().map(|r| {
                     let (a, b) = pick(r);
