@@ -3,7 +3,8 @@
 // im2col_forward:  x (N,C,H,W) -> col (N, C*KH*KW, OH*OW)
 //   col[n, (c*KH + kh)*KW + kw, oh*OW + ow] = x[n, c, oh + kh, ow + kw]
 //   so that conv(x, w)[n] = w (OC, C*KH*KW) · col[n], one GEMM per image.
-//   One invocation per col element; workgroups = ceil(len(col) / WG), spilling into y.
+//   One invocation per (n, c, output pixel), writing KH*KW col elements;
+//   workgroups = ceil(N*C*OH*OW / WG), spilling into y.
 //
 // col2im_backward: dcol (N, C*KH*KW, OH*OW) -> dx (N,C,H,W)
 //   dx[n,c,h,w] = sum over (kh,kw) with 0 <= h-kh < OH, 0 <= w-kw < OW of
@@ -27,21 +28,30 @@ fn linear_id(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
 fn im2col_forward(@builtin(workgroup_id) wid: vec3<u32>,
                   @builtin(num_workgroups) nwg: vec3<u32>,
                   @builtin(local_invocation_index) lid: u32) {
+    // One invocation per (n, c, output pixel), writing that pixel's KH*KW column entries:
+    // the index divisions (slow: scalarized per lane on lavapipe) are paid once per KH*KW
+    // elements, not per element (23 ms -> see BENCHMARKS.md for conv1 at batch 100).
     let i = linear_id(wid, nwg, lid);
     let oh_n = s.h - s.kh + 1u;
     let ow_n = s.w - s.kw + 1u;
     let pixels = oh_n * ow_n;
-    let rows = s.c * s.kh * s.kw;
-    if (i >= s.n * rows * pixels) { return; }
+    if (i >= s.n * s.c * pixels) { return; }
     let p = i % pixels;
-    let row = (i / pixels) % rows;
-    let n = i / (pixels * rows);
-    let kw = row % s.kw;
-    let kh = (row / s.kw) % s.kh;
-    let c = row / (s.kw * s.kh);
+    let nc = i / pixels; // n * C + c
+    let c = nc % s.c;
+    let n = nc / s.c;
     let oh = p / ow_n;
-    let ow = p % ow_n;
-    dst[i] = src[((n * s.c + c) * s.h + oh + kh) * s.w + ow + kw];
+    let ow = p - oh * ow_n;
+    let rows = s.c * s.kh * s.kw;
+    var dst_index = (n * rows + c * s.kh * s.kw) * pixels + p;
+    var src_row = (nc * s.h + oh) * s.w + ow;
+    for (var kh = 0u; kh < s.kh; kh++) {
+        for (var kw = 0u; kw < s.kw; kw++) {
+            dst[dst_index] = src[src_row + kw];
+            dst_index += pixels;
+        }
+        src_row += s.w;
+    }
 }
 
 @compute @workgroup_size(WG)

@@ -38,7 +38,11 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 /// Named f32 tensors plus string metadata, written atomically.
-pub fn save_tensors(path: &Path, tensors: &[(&str, Vec<usize>, &[f32])], metadata: HashMap<String, String>) -> Result<()> {
+pub fn save_tensors(
+    path: &Path,
+    tensors: &[(&str, Vec<usize>, &[f32])],
+    metadata: HashMap<String, String>,
+) -> Result<()> {
     let views = tensors
         .iter()
         .map(|(name, shape, data)| {
@@ -75,7 +79,12 @@ pub fn load_tensors(path: &Path) -> Result<TensorFile> {
 }
 
 /// Saves the flat parameter buffer as PyTorch-named tensors.
-pub fn save_model(path: &Path, layout: &ParamLayout, flat: &[f32], mut metadata: HashMap<String, String>) -> Result<()> {
+pub fn save_model(
+    path: &Path,
+    layout: &ParamLayout,
+    flat: &[f32],
+    mut metadata: HashMap<String, String>,
+) -> Result<()> {
     metadata.insert("format".into(), "pt".into()); // what transformers/safetensors expect
     metadata.insert("arch".into(), ARCH.into());
     let tensors: Vec<_> = layout.tensors.iter().map(|t| (t.name, t.shape.clone(), &flat[t.range()])).collect();

@@ -78,8 +78,7 @@ impl Evaluator {
         let n = data.len;
         let order = gpu.storage_from("eval.order", &(0..n).collect::<Vec<u32>>());
         let no_grads = gpu.storage("eval.no_grads", 1);
-        let feeder =
-            |batch| Feeder::new(gpu, k, layout, params, &no_grads, &data, &order, batch, Mode::Inference);
+        let feeder = |batch| Feeder::new(gpu, k, layout, params, &no_grads, &data, &order, batch, Mode::Inference);
         let full = if n >= EVAL_BATCH { Some(feeder(EVAL_BATCH)?) } else { None };
         let rest = if n % EVAL_BATCH != 0 { Some(feeder(n % EVAL_BATCH)?) } else { None };
         Ok(Evaluator { data, labels: ds.labels.clone(), full, rest })

@@ -11,8 +11,8 @@ pub mod gpu;
 pub mod kernels;
 pub mod model;
 pub mod reference;
-pub mod run;
 pub mod report;
+pub mod run;
 pub mod shapes;
 pub mod train;
 

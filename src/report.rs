@@ -90,7 +90,8 @@ pub fn plot_curves(path: &Path, history: &[EpochReport]) -> Result<()> {
             ("accuracy", &right, |r| (r.train_accuracy, r.test_accuracy)),
         ];
         for (name, area, pick) in panels {
-            let values: Vec<f32> = history.iter().flat_map(|r| [pick(r).0, pick(r).1]).filter(|v| v.is_finite()).collect();
+            let values: Vec<f32> =
+                history.iter().flat_map(|r| [pick(r).0, pick(r).1]).filter(|v| v.is_finite()).collect();
             let lo = values.iter().copied().fold(f32::INFINITY, f32::min);
             let hi = values.iter().copied().fold(f32::NEG_INFINITY, f32::max);
             let (lo, hi) = if lo.is_finite() && hi > lo { (lo, hi) } else { (0.0, 1.0) };
@@ -135,8 +136,6 @@ pub fn plot_curves(path: &Path, history: &[EpochReport]) -> Result<()> {
     }
     let image = image::RgbImage::from_raw(w, h, pixels).expect("buffer sized w*h*3");
     let mut png = Vec::new();
-    image
-        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
-        .map_err(|e| plot_err(&e))?;
+    image.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png).map_err(|e| plot_err(&e))?;
     write_atomic(path, &png)
 }

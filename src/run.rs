@@ -25,7 +25,12 @@ pub const CURVES_FILE: &str = "curves.png";
 /// What a run reports as it goes.
 pub enum Event<'a> {
     /// The run starts (or resumes) at this epoch (0-based), with this recipe.
-    Start { recipe: &'a Recipe, first_epoch: u32, steps_per_epoch: u32, train_images: usize },
+    Start {
+        recipe: &'a Recipe,
+        first_epoch: u32,
+        steps_per_epoch: u32,
+        train_images: usize,
+    },
     Step(StepProgress),
     Epoch(EpochReport),
 }
@@ -61,7 +66,10 @@ pub fn run_training(
         let epoch: u32 = meta("epoch")?.parse().map_err(|_| state_error(&state_path, "bad epoch".into()))?;
         let step: u64 = meta("step")?.parse().map_err(|_| state_error(&state_path, "bad step".into()))?;
         let take = |name: &str| {
-            file.tensors.get(name).map(|(_, d)| d.clone()).ok_or_else(|| state_error(&state_path, format!("{name} missing")))
+            file.tensors
+                .get(name)
+                .map(|(_, d)| d.clone())
+                .ok_or_else(|| state_error(&state_path, format!("{name} missing")))
         };
         let saved = (take("params")?, take("optimizer.m")?, take("optimizer.v")?, epoch, step);
         let metrics = opts.out.join(METRICS_FILE);

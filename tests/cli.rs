@@ -56,7 +56,15 @@ fn bad_data_directory_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("train-images-idx3-ubyte"), b"\0\0\x08\x03short").unwrap();
     std::fs::write(dir.path().join("train-labels-idx1-ubyte"), b"\0\0\x08\x01\0\0\0\x01\x05").unwrap();
-    let out = lenet_gpu(&["train", "--epochs", "1", "--data", dir.path().to_str().unwrap(), "--out", dir.path().to_str().unwrap()]);
+    let out = lenet_gpu(&[
+        "train",
+        "--epochs",
+        "1",
+        "--data",
+        dir.path().to_str().unwrap(),
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("train-images-idx3-ubyte") && stderr.contains("truncated"), "{stderr}");
@@ -78,10 +86,22 @@ fn eval_of_a_file_that_is_not_a_checkpoint_is_a_clear_error() {
 fn train_then_eval_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
     let out_dir = dir.path().to_str().unwrap();
-    let out = lenet_gpu(&["train", "--epochs", "1", "--train-limit", "500", "--batch-size", "50", "--out", out_dir, "--json"]);
+    let out = lenet_gpu(&[
+        "train",
+        "--epochs",
+        "1",
+        "--train-limit",
+        "500",
+        "--batch-size",
+        "50",
+        "--out",
+        out_dir,
+        "--json",
+    ]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let epoch: serde_json::Value = serde_json::from_str(stdout.lines().next().unwrap()).expect("one JSON object per epoch");
+    let epoch: serde_json::Value =
+        serde_json::from_str(stdout.lines().next().unwrap()).expect("one JSON object per epoch");
     assert_eq!(epoch["epoch"], 1);
     let acc = epoch["test_accuracy"].as_f64().unwrap();
     let model = dir.path().join("model.safetensors");

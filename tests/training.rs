@@ -51,7 +51,8 @@ fn a_small_run_learns_digits() {
     let (train, test) = data(2000, 1000);
     let dir = tempfile::tempdir().unwrap();
     let opts = RunOptions { out: dir.path().to_path_buf(), resume: false };
-    let history = run_training(gpu(), Recipe { batch_size: 50, ..recipe(3) }, &train, &test, &opts, &mut |_| {}).unwrap();
+    let history =
+        run_training(gpu(), Recipe { batch_size: 50, ..recipe(3) }, &train, &test, &opts, &mut |_| {}).unwrap();
     assert_eq!(history.len(), 3);
     let last = history.last().unwrap();
     assert!(last.test_accuracy >= 0.85, "test accuracy {}", last.test_accuracy);
@@ -78,7 +79,8 @@ fn same_seed_gives_bitwise_identical_weights() {
 #[test]
 fn resume_reaches_the_same_weights_as_an_uninterrupted_run() {
     let (train, test) = data(500, 100);
-    for base in [Recipe { batch_size: 50, ..recipe(3) }, Recipe { batch_size: 50, momentum: 0.9, ..Recipe::keras_seed() }]
+    for base in
+        [Recipe { batch_size: 50, ..recipe(3) }, Recipe { batch_size: 50, momentum: 0.9, ..Recipe::keras_seed() }]
     {
         let base = Recipe { epochs: 3, ..base };
         let straight = tempfile::tempdir().unwrap();

@@ -5,6 +5,6 @@ pub mod gpu;
 pub mod idx;
 pub mod mnist;
 
-pub use idx::{read_idx_images, read_idx_labels};
 pub use gpu::GpuDataset;
+pub use idx::{read_idx_images, read_idx_labels};
 pub use mnist::{Dataset, Split};

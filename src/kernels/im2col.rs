@@ -25,7 +25,8 @@ impl Im2col {
     pub fn im2col_forward(&self, gpu: &Gpu, s: ConvShape, x: View, col: View) -> Result<Dispatch> {
         x.require(IM2COL_FORWARD, "x", s.x_len())?;
         col.require(IM2COL_FORWARD, "col", s.col_len())?;
-        Ok(prepare(gpu, &self.forward, IM2COL_FORWARD, &[x, col], &s, grid_1d(s.col_len())))
+        let invocations = s.n as u64 * s.c as u64 * s.out_pixels() as u64;
+        Ok(prepare(gpu, &self.forward, IM2COL_FORWARD, &[x, col], &s, grid_1d(invocations)))
     }
 
     /// dcol (N, C*KH*KW, OH*OW) -> dx (N,C,H,W), overwritten.

@@ -26,7 +26,13 @@ fn prepare<T: bytemuck::Pod>(
     let uniform = gpu.uniform(label, shape);
     let mut all = views.to_vec();
     all.push(View::whole(&uniform));
-    Dispatch { label: label.to_string(), pipeline: pipeline.clone(), bind_group: gpu.bind(label, pipeline, &all), workgroups, uniform }
+    Dispatch {
+        label: label.to_string(),
+        pipeline: pipeline.clone(),
+        bind_group: gpu.bind(label, pipeline, &all),
+        workgroups,
+        uniform,
+    }
 }
 
 /// Every kernel family, compiled once per device.

@@ -113,7 +113,11 @@ pub fn summary_table() -> String {
         }
     }
     let total: usize = layers.iter().map(|l| l.params).sum();
-    out += &format!("{rule}\nTotal params: {}\nTrainable params: {}\nNon-trainable params: 0\n{thin}\n", group(total), group(total));
+    out += &format!(
+        "{rule}\nTotal params: {}\nTrainable params: {}\nNon-trainable params: 0\n{thin}\n",
+        group(total),
+        group(total)
+    );
     out
 }
 
