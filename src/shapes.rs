@@ -204,3 +204,50 @@ pub struct GatherParams {
     pub image_len: u32,
     pub _pad: u32,
 }
+
+/// A per-image channel objective over y (N, C, HW).
+#[repr(C)]
+#[derive(Pod, Zeroable, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChannelShape {
+    pub n: u32,
+    pub c: u32,
+    pub hw: u32,
+    pub _pad: u32,
+}
+
+/// One gradient-ascent step on N images of `len` pixels: normalized step, L2 decay, clamp.
+#[repr(C)]
+#[derive(Pod, Zeroable, Clone, Copy, Debug, PartialEq)]
+pub struct AscentParams {
+    pub n: u32,
+    pub len: u32,
+    pub lr: f32,
+    pub l2: f32,
+    pub lo: f32,
+    pub hi: f32,
+    pub _pad: [u32; 2],
+}
+
+/// N single-channel images of H x W, and a (dy, dx) shift for `roll2d`.
+#[repr(C)]
+#[derive(Pod, Zeroable, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ImageShape {
+    pub n: u32,
+    pub h: u32,
+    pub w: u32,
+    pub shift_y: i32,
+    pub shift_x: i32,
+    pub _pad: [u32; 3],
+}
+
+impl ImageShape {
+    pub fn new(n: u32, h: u32, w: u32) -> Self {
+        ImageShape { n, h, w, shift_y: 0, shift_x: 0, _pad: [0; 3] }
+    }
+    pub fn len(&self) -> u64 {
+        self.n as u64 * self.h as u64 * self.w as u64
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}

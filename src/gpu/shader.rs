@@ -12,10 +12,12 @@ pub enum Shader {
     Metrics,
     Optim,
     Data,
+    Objective,
+    Ascent,
 }
 
 impl Shader {
-    pub const ALL: [Shader; 9] = [
+    pub const ALL: [Shader; 11] = [
         Shader::Im2col,
         Shader::Gemm,
         Shader::Pool,
@@ -25,6 +27,8 @@ impl Shader {
         Shader::Metrics,
         Shader::Optim,
         Shader::Data,
+        Shader::Objective,
+        Shader::Ascent,
     ];
 
     pub fn file(self) -> &'static str {
@@ -38,6 +42,8 @@ impl Shader {
             Shader::Metrics => "metrics.wgsl",
             Shader::Optim => "optim.wgsl",
             Shader::Data => "data.wgsl",
+            Shader::Objective => "objective.wgsl",
+            Shader::Ascent => "ascent.wgsl",
         }
     }
 
@@ -52,6 +58,8 @@ impl Shader {
             Shader::Metrics => include_str!("../../shaders/metrics.wgsl"),
             Shader::Optim => include_str!("../../shaders/optim.wgsl"),
             Shader::Data => include_str!("../../shaders/data.wgsl"),
+            Shader::Objective => include_str!("../../shaders/objective.wgsl"),
+            Shader::Ascent => include_str!("../../shaders/ascent.wgsl"),
         }
     }
 }

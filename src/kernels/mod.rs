@@ -2,11 +2,13 @@
 //! function names as its CPU twin in `crate::reference`. A wrapper checks shapes, then
 //! returns a prepared [`Dispatch`]; nothing here submits work.
 
+pub mod ascent;
 pub mod data;
 pub mod elementwise;
 pub mod gemm;
 pub mod im2col;
 pub mod metrics;
+pub mod objective;
 pub mod optim;
 pub mod pool;
 pub mod reduce;
@@ -46,6 +48,8 @@ pub struct Kernels {
     pub metrics: metrics::Metrics,
     pub optim: optim::Optim,
     pub gather: data::Gather,
+    pub objective: objective::Objective,
+    pub ascent: ascent::Ascent,
 }
 
 impl Kernels {
@@ -60,6 +64,8 @@ impl Kernels {
             metrics: metrics::Metrics::new(gpu)?,
             optim: optim::Optim::new(gpu)?,
             gather: data::Gather::new(gpu)?,
+            objective: objective::Objective::new(gpu)?,
+            ascent: ascent::Ascent::new(gpu)?,
         })
     }
 }

@@ -117,9 +117,47 @@ pub struct Plan {
     /// Running [loss sum, correct, samples, _]; see `kernels::metrics`.
     pub metrics: wgpu::Buffer,
     forward: Vec<Dispatch>,
-    backward: Vec<Dispatch>,
-    input_grad: Vec<Dispatch>,
+    backward: BackwardSegments,
     metrics_accumulate: Dispatch,
+}
+
+/// The backward pass in pieces, in the order they run.
+#[derive(Default)]
+struct BackwardSegments {
+    /// dlogits -> fc3, fc2, fc1 gradients and dpool2.
+    dense: Vec<Dispatch>,
+    /// dpool2 -> dconv2.
+    pool2: Vec<Dispatch>,
+    /// ReLU mask on dconv2, conv2 gradients, dpool1.
+    conv2: Vec<Dispatch>,
+    /// dpool1 -> dconv1.
+    pool1: Vec<Dispatch>,
+    /// ReLU mask on dconv1, conv1 gradients.
+    conv1: Vec<Dispatch>,
+    /// dconv1 -> dx (only with `Mode::TrainWithInputGrad`).
+    input: Vec<Dispatch>,
+}
+
+impl BackwardSegments {
+    fn from(&self, start: BackwardFrom) -> impl Iterator<Item = &Dispatch> {
+        let segments: [&Vec<Dispatch>; 6] =
+            [&self.dense, &self.pool2, &self.conv2, &self.pool1, &self.conv1, &self.input];
+        let skip = match start {
+            BackwardFrom::Logits => 0,
+            BackwardFrom::Conv2 => 2,
+            BackwardFrom::Conv1 => 4,
+        };
+        segments.into_iter().skip(skip).flatten()
+    }
+}
+
+/// Where a backward pass starts: the gradient already written into `grad.dlogits`,
+/// `grad.dconv2` or `grad.dconv1` (before the ReLU mask, which the pass applies).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackwardFrom {
+    Logits,
+    Conv2,
+    Conv1,
 }
 
 fn view<'a>(buffer: &'a wgpu::Buffer, layout: &ParamLayout, name: &str) -> View<'a> {
@@ -275,9 +313,11 @@ impl Plan {
         let relu =
             |y: &wgpu::Buffer, dy: &wgpu::Buffer, len: u64| k.elementwise.relu_backward(gpu, len as u32, v(y), v(dy));
 
-        let mut backward = Vec::new();
+        // Segments, so that gradient ascent can start backward at a conv layer's output.
+        let mut backward = BackwardSegments::default();
         if train {
-            backward.extend(dense_backward(
+            let b = &mut backward;
+            b.dense.extend(dense_backward(
                 s.fc3,
                 v(&a.fc2),
                 v(&d.dlogits),
@@ -285,10 +325,10 @@ impl Plan {
                 "fc3.bias",
                 Some(v(&d.dfc2)),
             )?);
-            backward.push(relu(&a.fc2, &d.dfc2, (n * 84) as u64)?);
-            backward.extend(dense_backward(s.fc2, v(&a.fc1), v(&d.dfc2), "fc2.weight", "fc2.bias", Some(v(&d.dfc1)))?);
-            backward.push(relu(&a.fc1, &d.dfc1, (n * 120) as u64)?);
-            backward.extend(dense_backward(
+            b.dense.push(relu(&a.fc2, &d.dfc2, (n * 84) as u64)?);
+            b.dense.extend(dense_backward(s.fc2, v(&a.fc1), v(&d.dfc2), "fc2.weight", "fc2.bias", Some(v(&d.dfc1)))?);
+            b.dense.push(relu(&a.fc1, &d.dfc1, (n * 120) as u64)?);
+            b.dense.extend(dense_backward(
                 s.fc1,
                 v(&a.pool2),
                 v(&d.dfc1),
@@ -296,24 +336,22 @@ impl Plan {
                 "fc1.bias",
                 Some(v(&d.dpool2)),
             )?);
-            backward.push(k.pool.maxpool2x2_backward(gpu, s.pool2, v(&d.dpool2), v(&a.argmax2), v(&d.dconv2))?);
-            backward.push(relu(&a.conv2, &d.dconv2, s.conv2.y_len())?);
-            backward.extend(conv_weight_backward(s.conv2, v(&a.col2), v(&d.dconv2), "conv2.weight", "conv2.bias")?);
-            backward.extend(conv_input_backward(s.conv2, v(&d.dconv2), "conv2.weight", v(&d.dcol2), v(&d.dpool1))?);
-            backward.push(k.pool.maxpool2x2_backward(gpu, s.pool1, v(&d.dpool1), v(&a.argmax1), v(&d.dconv1))?);
-            backward.push(relu(&a.conv1, &d.dconv1, s.conv1.y_len())?);
-            backward.extend(conv_weight_backward(s.conv1, v(&a.col1), v(&d.dconv1), "conv1.weight", "conv1.bias")?);
+            b.pool2.push(k.pool.maxpool2x2_backward(gpu, s.pool2, v(&d.dpool2), v(&a.argmax2), v(&d.dconv2))?);
+            b.conv2.push(relu(&a.conv2, &d.dconv2, s.conv2.y_len())?);
+            b.conv2.extend(conv_weight_backward(s.conv2, v(&a.col2), v(&d.dconv2), "conv2.weight", "conv2.bias")?);
+            b.conv2.extend(conv_input_backward(s.conv2, v(&d.dconv2), "conv2.weight", v(&d.dcol2), v(&d.dpool1))?);
+            b.pool1.push(k.pool.maxpool2x2_backward(gpu, s.pool1, v(&d.dpool1), v(&a.argmax1), v(&d.dconv1))?);
+            b.conv1.push(relu(&a.conv1, &d.dconv1, s.conv1.y_len())?);
+            b.conv1.extend(conv_weight_backward(s.conv1, v(&a.col1), v(&d.dconv1), "conv1.weight", "conv1.bias")?);
         }
-
-        let input_grad = if input_grad {
-            conv_input_backward(s.conv1, v(&d.dconv1), "conv1.weight", v(&d.dcol1), v(&d.dx))?.into()
-        } else {
-            Vec::new()
-        };
+        if input_grad {
+            let input = conv_input_backward(s.conv1, v(&d.dconv1), "conv1.weight", v(&d.dcol1), v(&d.dx))?;
+            backward.input.extend(input);
+        }
         let metrics_accumulate =
             k.metrics.metrics_accumulate(gpu, s.xent(), v(&a.probs), v(&labels), v(&a.loss), v(&metrics))?;
 
-        Ok(Plan { shapes: s, x, labels, act, grad, metrics, forward, backward, input_grad, metrics_accumulate })
+        Ok(Plan { shapes: s, x, labels, act, grad, metrics, forward, backward, metrics_accumulate })
     }
 
     /// Forward pass through the loss (and its gradient w.r.t. the logits).
@@ -323,8 +361,12 @@ impl Plan {
 
     /// Parameter gradients into `grads` (and d loss/d x when the plan was built for it).
     pub fn record_backward(&self, pass: &mut wgpu::ComputePass<'_>) {
-        self.backward.iter().for_each(|d| d.record(pass));
-        self.input_grad.iter().for_each(|d| d.record(pass));
+        self.record_backward_from(pass, BackwardFrom::Logits);
+    }
+
+    /// The backward pass from a given layer's output gradient down to the input.
+    pub fn record_backward_from(&self, pass: &mut wgpu::ComputePass<'_>, start: BackwardFrom) {
+        self.backward.from(start).for_each(|d| d.record(pass));
     }
 
     /// Adds this batch's loss and correct count to `self.metrics`.
@@ -334,10 +376,6 @@ impl Plan {
 
     /// Every dispatch of a training step, in order (for per-kernel timing).
     pub fn dispatches(&self) -> impl Iterator<Item = &Dispatch> {
-        self.forward.iter().chain(&self.backward).chain(&self.input_grad).chain([&self.metrics_accumulate])
-    }
-
-    pub fn dispatch_count(&self) -> usize {
-        self.forward.len() + self.backward.len() + self.input_grad.len() + 1
+        self.forward.iter().chain(self.backward.from(BackwardFrom::Logits)).chain([&self.metrics_accumulate])
     }
 }

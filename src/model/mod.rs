@@ -5,5 +5,5 @@ pub mod lenet5;
 pub mod params;
 pub mod summary;
 
-pub use lenet5::{Lenet5Shapes, Mode, Plan};
+pub use lenet5::{BackwardFrom, Lenet5Shapes, Mode, Plan};
 pub use params::{ParamLayout, TensorSpec};

@@ -2,11 +2,13 @@
 //! function names as `crate::kernels`, same layouts, same overwrite semantics. Generic over
 //! the float type so the finite-difference checks can run them in f64.
 
+pub mod ascent;
 pub mod elementwise;
 pub mod gemm;
 pub mod im2col;
 pub mod lenet5;
 pub mod metrics;
+pub mod objective;
 pub mod optim;
 pub mod pool;
 pub mod reduce;
