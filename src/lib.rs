@@ -15,5 +15,6 @@ pub mod report;
 pub mod run;
 pub mod shapes;
 pub mod train;
+pub mod viz;
 
 pub use error::{Error, Result};

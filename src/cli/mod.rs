@@ -3,6 +3,7 @@
 mod adapters;
 mod eval;
 mod train;
+mod visualize;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -29,6 +30,9 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Keras-style table of the layers, output shapes and parameter counts.
     Summary,
+    /// Pictures of the network: diagram, feature maps, kernels, filters, classes.
+    #[command(subcommand)]
+    Visualize(visualize::VizCommand),
 }
 
 /// `--adapter`, shared by every subcommand that touches the GPU.
@@ -56,6 +60,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Adapters => adapters::run_adapters(),
         Command::Train(args) => train::run_train(args),
         Command::Eval(args) => eval::run_eval(args),
+        Command::Visualize(cmd) => visualize::run_visualize(cmd),
         Command::Summary => {
             print!("{}", lenet_gpu::model::summary::summary_table());
             Ok(())

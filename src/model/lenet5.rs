@@ -128,11 +128,15 @@ struct BackwardSegments {
     dense: Vec<Dispatch>,
     /// dpool2 -> dconv2.
     pool2: Vec<Dispatch>,
-    /// ReLU mask on dconv2, conv2 gradients, dpool1.
+    /// ReLU mask on dconv2.
+    conv2_relu: Vec<Dispatch>,
+    /// conv2 gradients, dpool1.
     conv2: Vec<Dispatch>,
     /// dpool1 -> dconv1.
     pool1: Vec<Dispatch>,
-    /// ReLU mask on dconv1, conv1 gradients.
+    /// ReLU mask on dconv1.
+    conv1_relu: Vec<Dispatch>,
+    /// conv1 gradients.
     conv1: Vec<Dispatch>,
     /// dconv1 -> dx (only with `Mode::TrainWithInputGrad`).
     input: Vec<Dispatch>,
@@ -140,24 +144,34 @@ struct BackwardSegments {
 
 impl BackwardSegments {
     fn from(&self, start: BackwardFrom) -> impl Iterator<Item = &Dispatch> {
-        let segments: [&Vec<Dispatch>; 6] =
-            [&self.dense, &self.pool2, &self.conv2, &self.pool1, &self.conv1, &self.input];
+        let segments = [
+            &self.dense,
+            &self.pool2,
+            &self.conv2_relu,
+            &self.conv2,
+            &self.pool1,
+            &self.conv1_relu,
+            &self.conv1,
+            &self.input,
+        ];
         let skip = match start {
             BackwardFrom::Logits => 0,
-            BackwardFrom::Conv2 => 2,
-            BackwardFrom::Conv1 => 4,
+            BackwardFrom::Conv2PreRelu => 3,
+            BackwardFrom::Conv1PreRelu => 6,
         };
         segments.into_iter().skip(skip).flatten()
     }
 }
 
-/// Where a backward pass starts: the gradient already written into `grad.dlogits`,
-/// `grad.dconv2` or `grad.dconv1` (before the ReLU mask, which the pass applies).
+/// Where a backward pass starts: from the gradient already written into `grad.dlogits`,
+/// or into `grad.dconv2` / `grad.dconv1` taken as the gradient w.r.t. the conv's
+/// pre-activation (the ReLU's mask is skipped: gradient ascent from a blank image, where a
+/// channel is off everywhere, would otherwise never move).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BackwardFrom {
     Logits,
-    Conv2,
-    Conv1,
+    Conv2PreRelu,
+    Conv1PreRelu,
 }
 
 fn view<'a>(buffer: &'a wgpu::Buffer, layout: &ParamLayout, name: &str) -> View<'a> {
@@ -337,11 +351,11 @@ impl Plan {
                 Some(v(&d.dpool2)),
             )?);
             b.pool2.push(k.pool.maxpool2x2_backward(gpu, s.pool2, v(&d.dpool2), v(&a.argmax2), v(&d.dconv2))?);
-            b.conv2.push(relu(&a.conv2, &d.dconv2, s.conv2.y_len())?);
+            b.conv2_relu.push(relu(&a.conv2, &d.dconv2, s.conv2.y_len())?);
             b.conv2.extend(conv_weight_backward(s.conv2, v(&a.col2), v(&d.dconv2), "conv2.weight", "conv2.bias")?);
             b.conv2.extend(conv_input_backward(s.conv2, v(&d.dconv2), "conv2.weight", v(&d.dcol2), v(&d.dpool1))?);
             b.pool1.push(k.pool.maxpool2x2_backward(gpu, s.pool1, v(&d.dpool1), v(&a.argmax1), v(&d.dconv1))?);
-            b.conv1.push(relu(&a.conv1, &d.dconv1, s.conv1.y_len())?);
+            b.conv1_relu.push(relu(&a.conv1, &d.dconv1, s.conv1.y_len())?);
             b.conv1.extend(conv_weight_backward(s.conv1, v(&a.col1), v(&d.dconv1), "conv1.weight", "conv1.bias")?);
         }
         if input_grad {

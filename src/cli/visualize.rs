@@ -1,0 +1,308 @@
+//! `lenet-gpu visualize ...`: the tutorial's pictures.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand, ValueEnum};
+use lenet_gpu::checkpoint::load_model;
+use lenet_gpu::data::{Dataset, Split};
+use lenet_gpu::gpu::Gpu;
+use lenet_gpu::kernels::objective::ClassObjective;
+use lenet_gpu::kernels::Kernels;
+use lenet_gpu::model::ParamLayout;
+use lenet_gpu::viz::ascent::{deprocess, gradient_ascent, AscentConfig, AscentResult, AscentTarget};
+use lenet_gpu::viz::diagram::{write_diagram, RankDir};
+use lenet_gpu::viz::features::{feature_maps, load_image, render_features};
+use lenet_gpu::viz::render::{Colormap, Grid};
+use lenet_gpu::viz::weights::{render_kernels, ConvLayer};
+
+use super::AdapterArg;
+
+#[derive(Subcommand)]
+pub enum VizCommand {
+    /// The model diagram (plot_model with show_shapes), as SVG + PNG, or DOT.
+    Model(ModelArgs),
+    /// Every layer's activations for one test image (or your own picture).
+    Features(FeaturesArgs),
+    /// The learned convolution kernels.
+    Kernels(KernelsArgs),
+    /// Images that maximize each channel of a conv layer (gradient ascent on the input).
+    Filters(FiltersArgs),
+    /// Images that maximize each output class (gradient ascent on the input).
+    Classes(ClassesArgs),
+}
+
+#[derive(Args)]
+pub struct ModelArgs {
+    #[arg(long, value_enum, default_value_t = RankDir::Tb)]
+    rankdir: RankDir,
+    /// `svg` writes SVG and PNG; `dot` writes Graphviz source.
+    #[arg(long, value_enum, default_value_t = DiagramFormat::Svg)]
+    format: DiagramFormat,
+    /// Output path without extension.
+    #[arg(long, default_value = "viz/model")]
+    out: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DiagramFormat {
+    Svg,
+    Dot,
+}
+
+/// The trained model to look at.
+#[derive(Args)]
+pub struct ModelFile {
+    /// A checkpoint written by `train`.
+    #[arg(long, default_value = "runs/lenet5/model.safetensors")]
+    model: PathBuf,
+    #[command(flatten)]
+    adapter: AdapterArg,
+}
+
+impl ModelFile {
+    fn load(&self) -> Result<(ParamLayout, Vec<f32>)> {
+        let layout = ParamLayout::lenet5();
+        if !self.model.exists() {
+            bail!(
+                "no checkpoint at {} (train one first with `lenet-gpu train`, or pass --model)",
+                self.model.display()
+            );
+        }
+        let (params, _) =
+            load_model(&self.model, &layout).with_context(|| format!("loading checkpoint {}", self.model.display()))?;
+        Ok((layout, params))
+    }
+
+    fn open(&self) -> Result<(ParamLayout, Vec<f32>, Gpu, Kernels)> {
+        let (layout, params) = self.load()?;
+        let gpu = self.adapter.open()?;
+        let kernels = Kernels::new(&gpu)?;
+        Ok((layout, params, gpu, kernels))
+    }
+}
+
+#[derive(Args)]
+pub struct FeaturesArgs {
+    #[command(flatten)]
+    model: ModelFile,
+    /// Index into the MNIST test set (the tutorial shows image 12).
+    #[arg(long, default_value_t = 12, conflicts_with = "image")]
+    index: usize,
+    /// Your own picture instead (any format `image` reads; resized to 28x28).
+    #[arg(long)]
+    image: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = Colormap::Viridis)]
+    cmap: Colormap,
+    /// Directory for the PNGs.
+    #[arg(long, default_value = "viz/features")]
+    out: PathBuf,
+}
+
+#[derive(Args)]
+pub struct KernelsArgs {
+    #[arg(long, value_enum, default_value_t = ConvLayer::Conv1)]
+    layer: ConvLayer,
+    /// A checkpoint written by `train`.
+    #[arg(long, default_value = "runs/lenet5/model.safetensors")]
+    model: PathBuf,
+    /// Output PNG; default viz/kernels_<layer>.png.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AscentRecipe {
+    /// Small clamped steps, L2 decay, blur and jitter (our default).
+    Regularized,
+    /// The tutorial: step 1 on the RMS-normalized gradient, no regularizers, stop when flat.
+    Tutorial,
+}
+
+#[derive(Args)]
+pub struct AscentArgs {
+    /// Starting recipe; the options below override its values.
+    #[arg(long, value_enum)]
+    recipe: Option<AscentRecipe>,
+    #[arg(long)]
+    steps: Option<u32>,
+    #[arg(long)]
+    lr: Option<f32>,
+    #[arg(long)]
+    l2: Option<f32>,
+    /// Blur every N steps (0 = never).
+    #[arg(long)]
+    blur_every: Option<u32>,
+    /// Random shift of up to N pixels per step.
+    #[arg(long)]
+    jitter: Option<u32>,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Print a JSON report on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+impl AscentArgs {
+    fn config(&self, default: AscentRecipe) -> AscentConfig {
+        let mut c = match self.recipe.unwrap_or(default) {
+            AscentRecipe::Regularized => AscentConfig::regularized(),
+            AscentRecipe::Tutorial => AscentConfig::tutorial(),
+        };
+        c.steps = self.steps.unwrap_or(c.steps);
+        c.lr = self.lr.unwrap_or(c.lr);
+        c.l2 = self.l2.unwrap_or(c.l2);
+        c.blur_every = self.blur_every.unwrap_or(c.blur_every);
+        c.jitter = self.jitter.unwrap_or(c.jitter);
+        c.seed = self.seed;
+        c
+    }
+}
+
+#[derive(Args)]
+pub struct FiltersArgs {
+    #[arg(long, value_enum, default_value_t = ConvLayer::Conv1)]
+    layer: ConvLayer,
+    #[command(flatten)]
+    model: ModelFile,
+    #[command(flatten)]
+    ascent: AscentArgs,
+    /// Output PNG; default viz/filters_<layer>.png.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct ClassesArgs {
+    /// What to maximize: the logit (default) or, as the tutorial, the softmax output
+    /// (which also makes `--recipe tutorial` the default).
+    #[arg(long, value_enum, default_value_t = ClassObjective::Logit)]
+    objective: ClassObjective,
+    #[command(flatten)]
+    model: ModelFile,
+    #[command(flatten)]
+    ascent: AscentArgs,
+    /// Output PNG; default viz/classes.png.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+pub fn run_visualize(cmd: VizCommand) -> Result<()> {
+    match cmd {
+        VizCommand::Model(a) => {
+            for p in write_diagram(&a.out, a.rankdir, a.format == DiagramFormat::Dot)? {
+                println!("{}", p.display());
+            }
+        }
+        VizCommand::Features(a) => {
+            let (image, label) = match &a.image {
+                Some(path) => (load_image(path).context("loading --image")?, path.display().to_string()),
+                None => {
+                    let test = Dataset::bundled(Split::Test)?;
+                    if a.index >= test.len() {
+                        bail!("--index {} is out of range: the test set has images 0..={}", a.index, test.len() - 1);
+                    }
+                    let x = test.image(a.index).iter().map(|&p| p as f32 / 255.0).collect();
+                    (x, format!("test image {} (label {})", a.index, test.labels[a.index]))
+                }
+            };
+            let (layout, params, gpu, kernels) = a.model.open()?;
+            let fm = feature_maps(&gpu, &kernels, &layout, &params, &image)?;
+            for p in render_features(&fm, a.cmap, &label, &a.out)? {
+                println!("{}", p.display());
+            }
+        }
+        VizCommand::Kernels(a) => {
+            let file = ModelFile { model: a.model, adapter: AdapterArg { adapter: Default::default() } };
+            let (layout, params) = file.load()?;
+            let out = a.out.unwrap_or_else(|| PathBuf::from(format!("viz/kernels_{}.png", a.layer.name())));
+            render_kernels(&layout, &params, a.layer, &out)?;
+            println!("{}", out.display());
+        }
+        VizCommand::Filters(a) => {
+            let out = a.out.clone().unwrap_or_else(|| PathBuf::from(format!("viz/filters_{}.png", a.layer.name())));
+            let cfg = a.ascent.config(AscentRecipe::Regularized);
+            let title = format!("{} channels: mean activation maximized", a.layer.name());
+            ascend(&a.model, AscentTarget::Filters(a.layer), &cfg, &title, &out, a.ascent.json)?;
+        }
+        VizCommand::Classes(a) => {
+            let out = a.out.clone().unwrap_or_else(|| PathBuf::from("viz/classes.png"));
+            let default = match a.objective {
+                ClassObjective::Logit => AscentRecipe::Regularized,
+                ClassObjective::Softmax => AscentRecipe::Tutorial,
+            };
+            let cfg = a.ascent.config(default);
+            let title = format!("classes: {:?} maximized", a.objective).to_lowercase();
+            ascend(&a.model, AscentTarget::Classes(a.objective), &cfg, &title, &out, a.ascent.json)?;
+        }
+    }
+    Ok(())
+}
+
+fn ascend(
+    model: &ModelFile,
+    target: AscentTarget,
+    cfg: &AscentConfig,
+    title: &str,
+    out: &Path,
+    json: bool,
+) -> Result<()> {
+    let (layout, params, gpu, kernels) = model.open()?;
+    let started = std::time::Instant::now();
+    let r = gradient_ascent(&gpu, &kernels, &layout, &params, target, cfg, &mut |i, n| {
+        if !json && (i % 50 == 0 || i == n) {
+            eprintln!("gradient ascent: step {i}/{n}");
+        }
+    })?;
+    render_ascent(&r, target, cfg, title, out)?;
+    if json {
+        let images: Vec<_> = (0..r.len())
+            .map(|i| {
+                let mut o = serde_json::json!({ "index": i, "initial": r.initial[i], "objective": r.objective[i] });
+                if let AscentTarget::Classes(_) = target {
+                    o["predicted_class"] = r.predicted[i].0.into();
+                    o["probability"] = r.predicted[i].1.into();
+                }
+                o
+            })
+            .collect();
+        let report = serde_json::json!({
+            "output": out, "steps_run": r.steps_run, "seconds": started.elapsed().as_secs_f64(),
+            "config": cfg, "images": images,
+        });
+        println!("{report}");
+    } else {
+        println!("{}", out.display());
+    }
+    Ok(())
+}
+
+fn render_ascent(r: &AscentResult, target: AscentTarget, cfg: &AscentConfig, title: &str, out: &Path) -> Result<()> {
+    // The tutorial's recipe leaves pixels unbounded; its de-processing makes them viewable.
+    let shown: Vec<Vec<f32>> =
+        (0..r.len()).map(|i| if cfg.clamp { r.image(i).to_vec() } else { deprocess(r.image(i)) }).collect();
+    let maps = shown
+        .iter()
+        .enumerate()
+        .map(|(i, img)| {
+            let caption = match target {
+                AscentTarget::Classes(_) => format!("{i}: {:.2} -> {}", r.objective[i], r.predicted[i].0),
+                AscentTarget::Filters(_) => format!("#{i}: {:.2}", r.objective[i]),
+            };
+            (img.as_slice(), caption)
+        })
+        .collect();
+    let columns = if r.len() == 16 { 8 } else { r.len() as u32 };
+    let grid = Grid {
+        title: format!("{title} ({} steps)", r.steps_run),
+        maps,
+        h: 28,
+        w: 28,
+        scale: 4,
+        columns,
+        cmap: Colormap::Gray,
+        shared_range: if cfg.clamp { Some((0.0, 1.0)) } else { None },
+    };
+    grid.render().save(out)?;
+    Ok(())
+}

@@ -1,0 +1,248 @@
+//! Activation maximization: gradient ascent on the input image, on the GPU, with the same
+//! forward and backward kernels as training. Every filter (or all ten classes) of one
+//! request is optimized together as one batch; each iteration is one submission.
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use super::weights::ConvLayer;
+use crate::error::{Error, Result};
+use crate::gpu::{Dispatch, Gpu, View};
+use crate::kernels::objective::{ClassObjective, ClassObjectiveViews};
+use crate::kernels::Kernels;
+use crate::model::lenet5::{CLASSES, IMAGE_LEN, IMAGE_SIDE};
+use crate::model::{BackwardFrom, Mode, ParamLayout, Plan};
+use crate::shapes::{AscentParams, ChannelShape, ImageShape};
+
+/// What the synthesized images maximize.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AscentTarget {
+    /// One image per class: its logit or softmax probability.
+    Classes(ClassObjective),
+    /// One image per output channel of a conv layer: the channel's mean activation (the
+    /// reported objective is after the ReLU; the gradient is the pre-activation's, see
+    /// `BackwardFrom`).
+    Filters(ConvLayer),
+}
+
+/// Step size, iteration budget and regularizers.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct AscentConfig {
+    pub steps: u32,
+    /// Step length relative to the gradient's RMS.
+    pub lr: f32,
+    /// Weight decay on the image per step: x *= 1 - l2.
+    pub l2: f32,
+    /// Blur with a 3x3 Gaussian every this many steps (0 = never).
+    pub blur_every: u32,
+    /// Random shift of up to this many pixels per step (0 = none).
+    pub jitter: u32,
+    pub seed: u64,
+    /// Keep pixels in [0, 1], the range the network was trained on.
+    pub clamp: bool,
+    /// Stop early once no objective rises any more (checked every 20 steps).
+    pub stop_when_flat: bool,
+}
+
+impl AscentConfig {
+    /// The tutorial's recipe: normalized gradient, step 1, up to 500 steps, no
+    /// regularizers, stop when the objective stops rising.
+    pub fn tutorial() -> Self {
+        AscentConfig {
+            steps: 500,
+            lr: 1.0,
+            l2: 0.0,
+            blur_every: 0,
+            jitter: 0,
+            seed: 0,
+            clamp: false,
+            stop_when_flat: true,
+        }
+    }
+
+    /// Our default: small clamped steps with L2 decay, a blur every 4 steps and 1-pixel
+    /// jitter, the lucid / tf-keras-vis practice against high-frequency noise.
+    pub fn regularized() -> Self {
+        AscentConfig {
+            steps: 300,
+            lr: 0.02,
+            l2: 2e-3,
+            blur_every: 4,
+            jitter: 1,
+            seed: 0,
+            clamp: true,
+            stop_when_flat: false,
+        }
+    }
+}
+
+/// The synthesized images and how well they do.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AscentResult {
+    /// N images of 28x28, as optimized (what the network saw).
+    pub images: Vec<f32>,
+    pub initial: Vec<f32>,
+    pub objective: Vec<f32>,
+    /// The class the network assigns to each final image, and its probability.
+    pub predicted: Vec<(usize, f32)>,
+    pub steps_run: u32,
+}
+
+impl AscentResult {
+    pub fn len(&self) -> usize {
+        self.objective.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.objective.is_empty()
+    }
+    pub fn image(&self, i: usize) -> &[f32] {
+        &self.images[i * IMAGE_LEN as usize..(i + 1) * IMAGE_LEN as usize]
+    }
+}
+
+/// The tutorial's de-processing for display: standardize, x0.1, +0.5, clip to [0, 1].
+pub fn deprocess(image: &[f32]) -> Vec<f32> {
+    let n = image.len() as f32;
+    let mean = image.iter().sum::<f32>() / n;
+    let std = (image.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n).sqrt();
+    image.iter().map(|v| ((v - mean) / (std + 1e-5) * 0.1 + 0.5).clamp(0.0, 1.0)).collect()
+}
+
+/// Runs gradient ascent for every image of `target` at once.
+pub fn gradient_ascent(
+    gpu: &Gpu,
+    k: &Kernels,
+    layout: &ParamLayout,
+    params: &[f32],
+    target: AscentTarget,
+    cfg: &AscentConfig,
+    on_progress: &mut dyn FnMut(u32, u32),
+) -> Result<AscentResult> {
+    if cfg.steps == 0 || !(cfg.lr.is_finite() && cfg.lr > 0.0) || !(0.0..1.0).contains(&cfg.l2) {
+        return Err(Error::Config(format!("gradient ascent needs steps >= 1, lr > 0 and 0 <= l2 < 1; got {cfg:?}")));
+    }
+    let params = gpu.storage_from("params", params);
+    let grads = gpu.storage("grads", layout.padded_len);
+    let (batch, start) = match target {
+        AscentTarget::Classes(_) => (CLASSES, BackwardFrom::Logits),
+        AscentTarget::Filters(ConvLayer::Conv1) => (6, BackwardFrom::Conv1PreRelu),
+        AscentTarget::Filters(ConvLayer::Conv2) => (16, BackwardFrom::Conv2PreRelu),
+    };
+    let plan = Plan::new(gpu, k, layout, &params, &grads, batch, Mode::TrainWithInputGrad)?;
+    let s = plan.shapes;
+    gpu.write(View::whole(&plan.labels), &(0..batch).collect::<Vec<u32>>());
+
+    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+    let len = (batch * IMAGE_LEN) as usize;
+    let start_image: Vec<f32> = (0..len).map(|_| rng.random_range(0.4..0.6)).collect();
+    let image = gpu.storage_from("ascent.image", &start_image);
+    let scratch = gpu.storage("ascent.scratch", len);
+    let objective = gpu.storage("ascent.objective", batch as usize);
+    let v = View::whole;
+
+    let objective_dispatch = match target {
+        AscentTarget::Classes(mode) => {
+            let views = ClassObjectiveViews {
+                logits: v(&plan.act.logits),
+                probs: v(&plan.act.probs),
+                targets: v(&plan.labels),
+                dlogits: v(&plan.grad.dlogits),
+                objective: v(&objective),
+            };
+            k.objective.class_objective_backward(gpu, mode, s.xent(), views)?
+        }
+        AscentTarget::Filters(layer) => {
+            let (conv, y, dy) = match layer {
+                ConvLayer::Conv1 => (s.conv1, &plan.act.conv1, &plan.grad.dconv1),
+                ConvLayer::Conv2 => (s.conv2, &plan.act.conv2, &plan.grad.dconv2),
+            };
+            let cs = ChannelShape { n: batch, c: conv.oc, hw: conv.out_pixels(), _pad: 0 };
+            k.objective.channel_objective_backward(gpu, cs, v(y), v(&plan.labels), v(dy), v(&objective))?
+        }
+    };
+    let images = ImageShape::new(batch, IMAGE_SIDE, IMAGE_SIDE);
+    let (lo, hi) = if cfg.clamp { (0.0, 1.0) } else { (f32::MIN, f32::MAX) };
+    let step = AscentParams { n: batch, len: IMAGE_LEN, lr: cfg.lr, l2: cfg.l2, lo, hi, _pad: [0; 2] };
+    let roll_in = k.ascent.roll2d(gpu, images, v(&image), v(&plan.x))?;
+    let ascent = k.ascent.ascent_step(gpu, step, v(&plan.x), v(&plan.grad.dx))?;
+    let roll_out = k.ascent.roll2d(gpu, images, v(&plan.x), v(&image))?;
+    let blur = k.ascent.blur3x3(gpu, images, v(&image), v(&scratch))?;
+    let copy_back = k.ascent.roll2d(gpu, images, v(&scratch), v(&image))?;
+
+    let set_shift = |d: &Dispatch, dy: i32, dx: i32| {
+        let shape = ImageShape { shift_y: dy, shift_x: dx, ..images };
+        gpu.queue.write_buffer(&d.uniform, 0, bytemuck::bytes_of(&shape));
+    };
+    let read_objective = || -> Result<Vec<f32>> { gpu.read(v(&objective)) };
+
+    let mut initial = None;
+    let mut last_check: Option<Vec<f32>> = None;
+    let mut steps_run = 0;
+    for i in 0..cfg.steps {
+        let j = cfg.jitter as i32;
+        let (dy, dx) = if j > 0 { (rng.random_range(-j..=j), rng.random_range(-j..=j)) } else { (0, 0) };
+        set_shift(&roll_in, dy, dx);
+        set_shift(&roll_out, -dy, -dx);
+        let mut encoder = gpu.device.create_command_encoder(&Default::default());
+        {
+            let mut pass = encoder.begin_compute_pass(&Default::default());
+            roll_in.record(&mut pass);
+            plan.record_forward(&mut pass);
+            objective_dispatch.record(&mut pass);
+            plan.record_backward_from(&mut pass, start);
+            ascent.record(&mut pass);
+            roll_out.record(&mut pass);
+            if cfg.blur_every > 0 && (i + 1) % cfg.blur_every == 0 {
+                blur.record(&mut pass);
+                copy_back.record(&mut pass);
+            }
+        }
+        gpu.queue.submit([encoder.finish()]);
+        steps_run = i + 1;
+        if i == 0 {
+            initial = Some(read_objective()?);
+        }
+        if cfg.stop_when_flat && (i + 1) % 20 == 0 {
+            let now = read_objective()?;
+            if let Some(prev) = &last_check {
+                if now.iter().zip(prev).all(|(a, b)| *a <= *b + 1e-4) {
+                    break;
+                }
+            }
+            last_check = Some(now);
+        }
+        if (i + 1) % 10 == 0 || i + 1 == cfg.steps {
+            gpu.check()?;
+            on_progress(i + 1, cfg.steps);
+        }
+    }
+
+    // Final forward pass on the images as they are now: objective and predicted class.
+    set_shift(&roll_in, 0, 0);
+    let mut encoder = gpu.device.create_command_encoder(&Default::default());
+    {
+        let mut pass = encoder.begin_compute_pass(&Default::default());
+        roll_in.record(&mut pass);
+        plan.record_forward(&mut pass);
+        objective_dispatch.record(&mut pass);
+    }
+    gpu.queue.submit([encoder.finish()]);
+    let objective_now = read_objective()?;
+    let probs: Vec<f32> = gpu.read(v(&plan.act.probs))?;
+    let predicted = probs
+        .chunks_exact(CLASSES as usize)
+        .take(batch as usize)
+        .map(|row| {
+            let c = crate::eval::argmax(row);
+            (c, row[c])
+        })
+        .collect();
+    let images: Vec<f32> = gpu.read(View { buffer: &image, offset: 0, len: len as u64 })?;
+    Ok(AscentResult {
+        images,
+        initial: initial.unwrap_or_else(|| objective_now.clone()),
+        objective: objective_now,
+        predicted,
+        steps_run,
+    })
+}

@@ -1,0 +1,8 @@
+//! What the network learned, as pictures: the model diagram, feature maps, the learned
+//! kernels, and images synthesized by gradient ascent on the input.
+
+pub mod ascent;
+pub mod diagram;
+pub mod features;
+pub mod render;
+pub mod weights;
