@@ -111,3 +111,43 @@ fn train_then_eval_from_the_command_line() {
     assert_eq!(eval["samples"], 10_000);
     assert!((eval["accuracy"].as_f64().unwrap() - acc).abs() < 1e-6, "eval agrees with training's last test pass");
 }
+
+fn assert_clear_error(args: &[&str], needles: &[&str]) {
+    let out = lenet_gpu(args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{args:?} should fail");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    for n in needles {
+        assert!(stderr.contains(n), "{args:?}: missing {n:?} in:\n{stderr}");
+    }
+}
+
+#[test]
+fn visualize_rejects_bad_input_clearly() {
+    assert_clear_error(
+        &["visualize", "features", "--model", "/nonexistent/model.safetensors"],
+        &["no checkpoint at /nonexistent/model.safetensors"],
+    );
+    assert_clear_error(&["visualize", "classes", "--model", "/nonexistent/m.safetensors"], &["no checkpoint"]);
+    assert_clear_error(&["visualize", "features", "--index", "10000"], &["--index 10000 is out of range", "0..=9999"]);
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("digit.png");
+    std::fs::write(&bad, b"not a png").unwrap();
+    assert_clear_error(
+        &["visualize", "features", "--image", bad.to_str().unwrap()],
+        &["digit.png", "cannot read image"],
+    );
+    assert_clear_error(&["visualize", "kernels", "--layer", "conv3"], &["conv3"]);
+}
+
+#[test]
+fn visualize_model_needs_no_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let stem = dir.path().join("model");
+    let out = lenet_gpu(&["visualize", "model", "--out", stem.to_str().unwrap(), "--rankdir", "LR"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stem.with_extension("svg").is_file() && stem.with_extension("png").is_file());
+    let out = lenet_gpu(&["visualize", "model", "--out", stem.to_str().unwrap(), "--format", "dot"]);
+    assert!(out.status.success());
+    assert!(std::fs::read_to_string(stem.with_extension("dot")).unwrap().starts_with("digraph lenet5"));
+}
