@@ -3,6 +3,7 @@
 //! Layout: `gpu` (device, pipelines, dispatches), `kernels` (host side of each shader),
 //! `reference` (their CPU twins), `shapes` (the one place sizes are computed), `model`.
 
+pub mod bench;
 pub mod checkpoint;
 pub mod data;
 pub mod error;

@@ -261,39 +261,12 @@ impl<'g> Trainer<'g> {
         let order = epoch_order(self.recipe.seed, epoch, self.data.len);
         gpu.write(View::whole(&self.order), &order);
         gpu.write(View::whole(&self.feeder.plan.metrics), &[0u32; METRICS_LEN]);
-        let batch = self.recipe.batch_size;
         let total = self.total_steps();
-        let len = self.layout.padded_len;
         let mut in_flight = VecDeque::new();
         let mut last_report = Instant::now();
         for s in 0..self.steps_per_epoch {
-            self.feeder.set_offset(gpu, s * batch);
             let lr = self.recipe.lr_at(self.step, total);
-            match self.recipe.optimizer {
-                Optimizer::Sgd => gpu.write(View::whole(&self.optim.uniform), &[sgd_params(&self.recipe, len, lr)]),
-                Optimizer::Adam => {
-                    let p = adam_params(&self.recipe, len, lr, self.step + 1);
-                    gpu.write(View::whole(&self.optim.uniform), &[p])
-                }
-            }
-            let mut encoder = gpu.device.create_command_encoder(&Default::default());
-            {
-                let mut pass = encoder.begin_compute_pass(&Default::default());
-                self.feeder.gather.record(&mut pass);
-                self.feeder.plan.record_forward(&mut pass);
-                self.feeder.plan.record_backward(&mut pass);
-                self.feeder.plan.record_metrics(&mut pass);
-                self.optim.record(&mut pass);
-            }
-            in_flight.push_back(gpu.queue.submit([encoder.finish()]));
-            self.step += 1;
-            if in_flight.len() > IN_FLIGHT {
-                let index = in_flight.pop_front().expect("non-empty");
-                gpu.device
-                    .poll(wgpu::PollType::Wait { submission_index: Some(index), timeout: None })
-                    .map_err(|e| Error::DeviceLost(e.to_string()))?;
-                gpu.check()?;
-            }
+            self.submit_step(s, &mut in_flight)?;
             if last_report.elapsed() >= PROGRESS_EVERY && s + 1 < self.steps_per_epoch {
                 last_report = Instant::now();
                 let m = self.read_metrics()?;
@@ -318,6 +291,52 @@ impl<'g> Trainer<'g> {
         });
         self.epoch += 1;
         Ok(m)
+    }
+
+    /// Records and submits step `s` of the current epoch order (gather, forward, backward,
+    /// metrics, optimizer: one submission), keeping at most `IN_FLIGHT` steps queued.
+    fn submit_step(&mut self, s: u32, in_flight: &mut VecDeque<wgpu::SubmissionIndex>) -> Result<()> {
+        let gpu = self.gpu;
+        let len = self.layout.padded_len;
+        self.feeder.set_offset(gpu, s * self.recipe.batch_size);
+        let lr = self.recipe.lr_at(self.step, self.total_steps());
+        match self.recipe.optimizer {
+            Optimizer::Sgd => gpu.write(View::whole(&self.optim.uniform), &[sgd_params(&self.recipe, len, lr)]),
+            Optimizer::Adam => {
+                gpu.write(View::whole(&self.optim.uniform), &[adam_params(&self.recipe, len, lr, self.step + 1)])
+            }
+        }
+        let mut encoder = gpu.device.create_command_encoder(&Default::default());
+        {
+            let mut pass = encoder.begin_compute_pass(&Default::default());
+            self.feeder.gather.record(&mut pass);
+            self.feeder.plan.record_forward(&mut pass);
+            self.feeder.plan.record_backward(&mut pass);
+            self.feeder.plan.record_metrics(&mut pass);
+            self.optim.record(&mut pass);
+        }
+        in_flight.push_back(gpu.queue.submit([encoder.finish()]));
+        self.step += 1;
+        if in_flight.len() > IN_FLIGHT {
+            let index = in_flight.pop_front().expect("non-empty");
+            gpu.device
+                .poll(wgpu::PollType::Wait { submission_index: Some(index), timeout: None })
+                .map_err(|e| Error::DeviceLost(e.to_string()))?;
+            gpu.check()?;
+        }
+        Ok(())
+    }
+
+    /// Runs `n` training steps with no readback at all and waits for the GPU: what the
+    /// benchmark times. Uses the current epoch's order, wrapping around.
+    pub fn run_steps(&mut self, n: u32) -> Result<()> {
+        let order = epoch_order(self.recipe.seed, self.epoch, self.data.len);
+        self.gpu.write(View::whole(&self.order), &order);
+        let mut in_flight = VecDeque::new();
+        for i in 0..n {
+            self.submit_step(i % self.steps_per_epoch, &mut in_flight)?;
+        }
+        self.gpu.wait()
     }
 
     fn read_metrics(&self) -> Result<MetricSums> {

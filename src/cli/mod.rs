@@ -1,6 +1,7 @@
 //! Subcommands: one `run_<cmd>` each. Nothing else in the program sees argv or env.
 
 mod adapters;
+mod bench;
 mod eval;
 mod train;
 mod visualize;
@@ -30,6 +31,8 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Keras-style table of the layers, output shapes and parameter counts.
     Summary,
+    /// Training and inference throughput and per-kernel times (use a release build).
+    Bench(bench::BenchArgs),
     /// Pictures of the network: diagram, feature maps, kernels, filters, classes.
     #[command(subcommand)]
     Visualize(visualize::VizCommand),
@@ -61,6 +64,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Train(args) => train::run_train(args),
         Command::Eval(args) => eval::run_eval(args),
         Command::Visualize(cmd) => visualize::run_visualize(cmd),
+        Command::Bench(args) => bench::run_bench_cmd(args),
         Command::Summary => {
             print!("{}", lenet_gpu::model::summary::summary_table());
             Ok(())

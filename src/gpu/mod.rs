@@ -8,6 +8,7 @@ mod shader;
 
 use std::collections::HashMap;
 use std::num::NonZeroU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use wgpu::util::DeviceExt;
@@ -42,6 +43,8 @@ pub struct Gpu {
     lost: Arc<Mutex<Option<String>>>,
     modules: Mutex<HashMap<Shader, wgpu::ShaderModule>>,
     pipelines: Mutex<HashMap<PipelineKey, wgpu::ComputePipeline>>,
+    /// Bytes of every storage buffer created so far (an upper bound on what is in use).
+    allocated: AtomicU64,
 }
 
 impl Gpu {
@@ -92,7 +95,13 @@ impl Gpu {
             lost,
             modules: Mutex::new(HashMap::new()),
             pipelines: Mutex::new(HashMap::new()),
+            allocated: AtomicU64::new(0),
         })
+    }
+
+    /// Bytes of storage buffers created on this device so far.
+    pub fn allocated_bytes(&self) -> u64 {
+        self.allocated.load(Ordering::Relaxed)
     }
 
     pub fn is_software(&self) -> bool {
@@ -126,6 +135,7 @@ impl Gpu {
 
     /// A zero-filled storage buffer of `len` 4-byte elements.
     pub fn storage(&self, label: &str, len: usize) -> wgpu::Buffer {
+        self.allocated.fetch_add((len.max(1) * 4) as u64, Ordering::Relaxed);
         self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some(label),
             size: (len.max(1) * 4) as u64,
@@ -139,6 +149,7 @@ impl Gpu {
         if data.is_empty() {
             return self.storage(label, 1);
         }
+        self.allocated.fetch_add(std::mem::size_of_val(data) as u64, Ordering::Relaxed);
         self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
             label: Some(label),
             contents: bytemuck::cast_slice(data),

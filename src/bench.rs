@@ -1,0 +1,223 @@
+//! `lenet-gpu bench`: training and inference throughput, each kernel's time in one step,
+//! first-step latency and memory, after validating the GPU model against the CPU twin.
+
+use std::time::Instant;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+
+use crate::data::{Dataset, GpuDataset};
+use crate::error::{Error, Result};
+use crate::eval::Feeder;
+use crate::gpu::{Gpu, View};
+use crate::kernels::Kernels;
+use crate::model::params::Init;
+use crate::model::{Mode, ParamLayout, Plan};
+use crate::reference::lenet5::{lenet5_backward, lenet5_forward};
+use crate::train::{Recipe, Trainer};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct KernelTime {
+    pub label: String,
+    pub workgroups: [u32; 3],
+    pub ms: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct InferenceTime {
+    pub batch: u32,
+    pub images_per_s: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchReport {
+    pub adapter: String,
+    pub backend: String,
+    pub driver: String,
+    pub build: &'static str,
+    /// "timestamp queries" or "wall clock".
+    pub kernel_timer: &'static str,
+    /// Largest |gpu - cpu| / (1 + |cpu|) over every gradient at batch 4: the validation.
+    pub validation_max_error: f64,
+    /// Device open excluded: kernels compiled, plan built, first step run (ms).
+    pub first_step_ms: f64,
+    pub train_batch: u32,
+    pub train_steps_timed: u32,
+    pub train_step_ms: f64,
+    pub train_images_per_s: f64,
+    pub inference: Vec<InferenceTime>,
+    pub kernels: Vec<KernelTime>,
+    pub kernels_total_ms: f64,
+    pub allocated_mib: f64,
+}
+
+/// Checks the GPU's gradients against the CPU twin on a small random batch.
+fn validate(gpu: &Gpu, k: &Kernels) -> Result<f64> {
+    let layout = ParamLayout::lenet5();
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    let params = layout.init(Init::HeUniform, &mut rng);
+    let batch = 4;
+    let x: Vec<f32> = (0..batch * 784).map(|_| rng.random_range(0.0..1.0)).collect();
+    let labels: Vec<u32> = (0..batch).map(|_| rng.random_range(0..10)).collect();
+    let pbuf = gpu.storage_from("params", &params);
+    let gbuf = gpu.storage("grads", layout.padded_len);
+    let plan = Plan::new(gpu, k, &layout, &pbuf, &gbuf, batch as u32, Mode::Train)?;
+    gpu.write(View::whole(&plan.x), &x);
+    gpu.write(View::whole(&plan.labels), &labels);
+    let mut encoder = gpu.device.create_command_encoder(&Default::default());
+    {
+        let mut pass = encoder.begin_compute_pass(&Default::default());
+        plan.record_forward(&mut pass);
+        plan.record_backward(&mut pass);
+    }
+    gpu.queue.submit([encoder.finish()]);
+    let got: Vec<f32> = gpu.read(View::whole(&gbuf))?;
+    let f = lenet5_forward(&layout, &params, &x, &labels, batch as u32);
+    let (want, _) = lenet5_backward(&layout, &params, &f, batch as u32);
+    let err = got.iter().zip(&want).map(|(g, c)| ((g - c).abs() / (1.0 + c.abs())) as f64).fold(0.0, f64::max);
+    if err.is_nan() || err > 1e-4 {
+        return Err(Error::Validation(format!(
+            "GPU gradients differ from the CPU reference by {err:e}; not benchmarking"
+        )));
+    }
+    Ok(err)
+}
+
+/// Each dispatch of one training step, timed on its own (median of `reps`).
+fn kernel_times(gpu: &Gpu, plan: &Plan, reps: usize) -> Result<(Vec<KernelTime>, &'static str)> {
+    let dispatches: Vec<_> = plan.dispatches().collect();
+    let mut samples = vec![Vec::new(); dispatches.len()];
+    let timestamps = gpu.features.contains(wgpu::Features::TIMESTAMP_QUERY);
+    if timestamps {
+        let count = 2 * dispatches.len() as u32;
+        let qs = gpu.device.create_query_set(&wgpu::QuerySetDescriptor {
+            label: Some("bench"),
+            ty: wgpu::QueryType::Timestamp,
+            count,
+        });
+        let resolve = gpu.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("bench.resolve"),
+            size: count as u64 * 8,
+            usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: false,
+        });
+        let period = gpu.queue.get_timestamp_period() as f64;
+        for _ in 0..reps {
+            let mut encoder = gpu.device.create_command_encoder(&Default::default());
+            for (i, d) in dispatches.iter().enumerate() {
+                let writes = wgpu::ComputePassTimestampWrites {
+                    query_set: &qs,
+                    beginning_of_pass_write_index: Some(2 * i as u32),
+                    end_of_pass_write_index: Some(2 * i as u32 + 1),
+                };
+                let mut pass = encoder
+                    .begin_compute_pass(&wgpu::ComputePassDescriptor { label: None, timestamp_writes: Some(writes) });
+                d.record(&mut pass);
+            }
+            encoder.resolve_query_set(&qs, 0..count, &resolve, 0);
+            gpu.queue.submit([encoder.finish()]);
+            let ticks: Vec<u64> = {
+                let words: Vec<u32> = gpu.read(View { buffer: &resolve, offset: 0, len: count as u64 * 2 })?;
+                words.chunks_exact(2).map(|w| w[0] as u64 | (w[1] as u64) << 32).collect()
+            };
+            for i in 0..dispatches.len() {
+                let ns = ticks[2 * i + 1].saturating_sub(ticks[2 * i]) as f64 * period;
+                samples[i].push(ns / 1e6);
+            }
+        }
+    } else {
+        for _ in 0..reps {
+            for (i, d) in dispatches.iter().enumerate() {
+                let t = Instant::now();
+                gpu.run(&[d])?;
+                samples[i].push(t.elapsed().as_secs_f64() * 1e3);
+            }
+        }
+    }
+    let times = dispatches
+        .iter()
+        .zip(samples)
+        .map(|(d, mut s)| {
+            s.sort_by(f64::total_cmp);
+            KernelTime { label: d.label.clone(), workgroups: d.workgroups, ms: s[s.len() / 2] }
+        })
+        .collect();
+    Ok((times, if timestamps { "timestamp queries" } else { "wall clock" }))
+}
+
+/// Runs every measurement. `train_steps` steps are timed after `warmup` untimed ones.
+pub fn run_bench(gpu: &Gpu, train: &Dataset, test: &Dataset, train_steps: u32, warmup: u32) -> Result<BenchReport> {
+    let started = Instant::now();
+    let recipe = Recipe { epochs: 1, ..Recipe::default_recipe() };
+    let mut trainer = Trainer::new(gpu, recipe, train)?;
+    trainer.run_steps(1)?;
+    let first_step_ms = started.elapsed().as_secs_f64() * 1e3;
+    let validation_max_error = validate(gpu, &trainer.kernels)?;
+
+    trainer.run_steps(warmup)?;
+    let t = Instant::now();
+    trainer.run_steps(train_steps)?;
+    let train_s = t.elapsed().as_secs_f64();
+    let batch = trainer.recipe.batch_size;
+
+    let data = GpuDataset::upload(gpu, test, "bench.test")?;
+    let order = gpu.storage_from("bench.order", &(0..data.len).collect::<Vec<u32>>());
+    let no_grads = gpu.storage("bench.no_grads", 1);
+    let mut inference = Vec::new();
+    for b in [100u32, 1000] {
+        let b = b.min(data.len);
+        let f = Feeder::new(
+            gpu,
+            &trainer.kernels,
+            &trainer.layout,
+            &trainer.params,
+            &no_grads,
+            &data,
+            &order,
+            b,
+            Mode::Inference,
+        )?;
+        let batches = (data.len / b).max(1);
+        let run = |count: u32| -> Result<f64> {
+            let t = Instant::now();
+            for i in 0..count {
+                f.set_offset(gpu, (i % batches) * b);
+                let mut encoder = gpu.device.create_command_encoder(&Default::default());
+                {
+                    let mut pass = encoder.begin_compute_pass(&Default::default());
+                    f.gather.record(&mut pass);
+                    f.plan.record_forward(&mut pass);
+                }
+                gpu.queue.submit([encoder.finish()]);
+            }
+            gpu.wait()?;
+            Ok(t.elapsed().as_secs_f64())
+        };
+        run(2)?;
+        let count = (20_000 / b).max(5);
+        let s = run(count)?;
+        inference.push(InferenceTime { batch: b, images_per_s: (count * b) as f64 / s });
+    }
+
+    let plan = Plan::new(gpu, &trainer.kernels, &trainer.layout, &trainer.params, &trainer.grads, batch, Mode::Train)?;
+    let (kernels, kernel_timer) = kernel_times(gpu, &plan, 5)?;
+    let kernels_total_ms = kernels.iter().map(|k| k.ms).sum();
+    Ok(BenchReport {
+        adapter: gpu.info.name.clone(),
+        backend: format!("{:?}", gpu.info.backend),
+        driver: format!("{} {}", gpu.info.driver, gpu.info.driver_info),
+        build: if cfg!(debug_assertions) { "debug" } else { "release" },
+        kernel_timer,
+        validation_max_error,
+        first_step_ms,
+        train_batch: batch,
+        train_steps_timed: train_steps,
+        train_step_ms: train_s * 1e3 / train_steps as f64,
+        train_images_per_s: (train_steps * batch) as f64 / train_s,
+        inference,
+        kernels,
+        kernels_total_ms,
+        allocated_mib: gpu.allocated_bytes() as f64 / (1 << 20) as f64,
+    })
+}

@@ -1,0 +1,53 @@
+//! `lenet-gpu bench`.
+
+use anyhow::{Context, Result};
+use clap::Args;
+use lenet_gpu::bench::run_bench;
+use lenet_gpu::data::{Dataset, Split};
+
+use super::AdapterArg;
+
+#[derive(Args)]
+pub struct BenchArgs {
+    #[command(flatten)]
+    adapter: AdapterArg,
+    /// Training steps timed (batch 100), after the warm-up.
+    #[arg(long, default_value_t = 30)]
+    steps: u32,
+    #[arg(long, default_value_t = 5)]
+    warmup: u32,
+    /// One JSON object on stdout instead of the table.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run_bench_cmd(args: BenchArgs) -> Result<()> {
+    let train = Dataset::bundled(Split::Train)?.take(10_000);
+    let test = Dataset::bundled(Split::Test)?;
+    let gpu = args.adapter.open()?;
+    let r = run_bench(&gpu, &train, &test, args.steps.max(1), args.warmup).context("benchmark")?;
+    if args.json {
+        println!("{}", serde_json::to_string(&r)?);
+        return Ok(());
+    }
+    if r.build == "debug" {
+        eprintln!("warning: a debug build; measure with `cargo run --release -- bench`");
+    }
+    println!("adapter: {} ({}, driver {}), {} build", r.adapter, r.backend, r.driver, r.build);
+    println!("validated against the CPU reference: max error {:.1e}", r.validation_max_error);
+    println!("first step (pipelines, buffers, first submission): {:.0} ms", r.first_step_ms);
+    println!(
+        "training, batch {}: {:.1} ms/step, {:.0} images/s ({} steps)",
+        r.train_batch, r.train_step_ms, r.train_images_per_s, r.train_steps_timed
+    );
+    for i in &r.inference {
+        println!("inference, batch {}: {:.0} images/s", i.batch, i.images_per_s);
+    }
+    println!("buffers allocated: {:.1} MiB", r.allocated_mib);
+    println!("one training step, per dispatch ({}):", r.kernel_timer);
+    for k in &r.kernels {
+        println!("  {:9.3} ms  {:>5.1}%  {} {:?}", k.ms, 100.0 * k.ms / r.kernels_total_ms, k.label, k.workgroups);
+    }
+    println!("  {:9.3} ms  total", r.kernels_total_ms);
+    Ok(())
+}
