@@ -137,3 +137,31 @@ fn gemm_rejects_short_buffers() {
         .expect("a 4-element A cannot hold 3x3");
     assert!(err.to_string().contains("gemm"), "{err}");
 }
+
+#[test]
+fn gemm_vec4_path_matches_reference() {
+    use lenet_gpu::kernels::gemm::vec4_ok;
+    // Shapes the 128-bit-load kernel takes, for each transpose: aligned K (and M or N),
+    // with rows/columns that are not a multiple of the 32x32 workgroup tile.
+    let shapes = [
+        (Transpose::None, GemmShape::new(13, 20, 8)),
+        (Transpose::None, GemmShape::batched(6, 576, 28, 3, 0, 28 * 576)),
+        (Transpose::A, GemmShape::new(120, 256, 100)),
+        (Transpose::A, GemmShape::new(4, 36, 12)),
+        (Transpose::B, GemmShape::new(100, 120, 256)),
+        (Transpose::B, GemmShape::batched(16, 150, 64, 5, 16 * 64, 150 * 64)),
+        (Transpose::B, GemmShape::new(7, 9, 4)),
+    ];
+    let gpu = gpu();
+    for (i, (t, s)) in shapes.into_iter().enumerate() {
+        let a = gpu.storage("a", s.a_len() as usize);
+        let b = gpu.storage("b", s.b_len() as usize);
+        assert!(vec4_ok(t, s, View::whole(&a), View::whole(&b)), "{t:?} {s:?} should take the vec4 path");
+        check(400 + i as u64, t, Epilogue::BiasCol { relu: true }, s);
+        check(450 + i as u64, t, Epilogue::None, s);
+    }
+    // And ones it must not take: K not a multiple of 4, or a transposed A with M % 4 != 0.
+    let a = gpu.storage("a", 4096);
+    assert!(!vec4_ok(Transpose::None, GemmShape::new(6, 576, 25), View::whole(&a), View::whole(&a)));
+    assert!(!vec4_ok(Transpose::A, GemmShape::new(150, 64, 16), View::whole(&a), View::whole(&a)));
+}

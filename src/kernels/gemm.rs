@@ -6,6 +6,7 @@ use crate::gpu::{Dispatch, Gpu, Shader, View};
 use crate::shapes::GemmShape;
 
 pub const GEMM: &str = "gemm";
+pub const GEMM_VEC4: &str = "gemm_vec4";
 
 /// Which operand is read transposed: A·B (forward conv, dense input gradient),
 /// Aᵀ·B (weight gradient of a dense layer, conv input gradient), A·Bᵀ (dense forward,
@@ -80,12 +81,25 @@ impl Gemm {
                 })
             }
         };
-        let pipeline = gpu.pipeline(Shader::Gemm, GEMM, &constants(transpose, epilogue))?;
-        let label = format!("gemm[{transpose:?},{epilogue:?}]");
+        let entry = if vec4_ok(transpose, s, a, b) { GEMM_VEC4 } else { GEMM };
+        let pipeline = gpu.pipeline(Shader::Gemm, entry, &constants(transpose, epilogue))?;
+        let label = format!("{entry}[{transpose:?},{epilogue:?}]");
         // 8x8 invocations per workgroup, 4x4 outputs per invocation.
         let workgroups = [s.n.div_ceil(32), s.m.div_ceil(32), s.batch];
         Ok(prepare(gpu, &pipeline, &label, &[a, b, bias, c], &s, workgroups))
     }
+}
+
+/// Whether `gemm_vec4` can run this product: every 128-bit load it makes must be aligned
+/// and inside the bound range.
+pub fn vec4_ok(t: Transpose, s: GemmShape, a: View, b: View) -> bool {
+    let m4 = |v: u64| v.is_multiple_of(4);
+    m4(s.k as u64)
+        && (t != Transpose::A || m4(s.m as u64))
+        && (t == Transpose::B || m4(s.n as u64))
+        && m4(s.stride_a as u64)
+        && m4(s.stride_b as u64)
+        && [a, b].iter().all(|v| m4(v.offset) && m4(v.len))
 }
 
 fn constants(t: Transpose, e: Epilogue) -> Vec<(&'static str, f64)> {
