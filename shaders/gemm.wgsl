@@ -36,6 +36,26 @@ fn b_at(base: u32, kk: u32, col: u32) -> f32 {
     return b[base + kk * s.n + col];
 }
 
+// The epilogue of both kernels: bias, ReLU, and the store of the in-range part of a 4x4
+// block. The bias binding is read unconditionally (index 0 of a dummy when BIAS == 0) so
+// that every specialization has the same bind-group layout.
+fn store_block(acc: array<vec4<f32>, 4>, row0: u32, col0: u32, c_base: u32) {
+    let use_bias = f32(BIAS != 0u);
+    for (var i = 0u; i < 4u; i++) {
+        let row = row0 + i;
+        if (row >= s.m) { break; }
+        for (var j = 0u; j < 4u; j++) {
+            let col = col0 + j;
+            if (col >= s.n) { break; }
+            var v = acc[i][j];
+            let bias_index = select(select(0u, col, BIAS == 2u), row, BIAS == 1u);
+            v += use_bias * bias[bias_index];
+            if (RELU) { v = max(v, 0.0); }
+            c[c_base + row * s.n + col] = v;
+        }
+    }
+}
+
 @compute @workgroup_size(8, 8, 1)
 fn gemm(@builtin(global_invocation_id) gid: vec3<u32>) {
     let row0 = gid.y * 4u;
@@ -60,24 +80,7 @@ fn gemm(@builtin(global_invocation_id) gid: vec3<u32>) {
         acc2 += a_at(a_base, r.z, kk) * bv;
         acc3 += a_at(a_base, r.w, kk) * bv;
     }
-    var acc = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
-    let c_base = item * s.stride_c;
-    // The bias binding is read unconditionally (index 0 of a dummy when BIAS == 0) so that
-    // every specialization has the same bind-group layout.
-    let use_bias = f32(BIAS != 0u);
-    for (var i = 0u; i < 4u; i++) {
-        let row = row0 + i;
-        if (row >= s.m) { break; }
-        for (var j = 0u; j < 4u; j++) {
-            let col = col0 + j;
-            if (col >= s.n) { break; }
-            var v = acc[i][j];
-            let bias_index = select(select(0u, col, BIAS == 2u), row, BIAS == 1u);
-            v += use_bias * bias[bias_index];
-            if (RELU) { v = max(v, 0.0); }
-            c[c_base + row * s.n + col] = v;
-        }
-    }
+    store_block(array<vec4<f32>, 4>(acc0, acc1, acc2, acc3), row0, col0, item * s.stride_c);
 }
 
 // gemm_vec4: the same product with 128-bit loads, 4 k-steps per iteration: 8 vec4 loads per
@@ -140,20 +143,5 @@ fn gemm_vec4(@builtin(global_invocation_id) gid: vec3<u32>) {
         acc2 += a_0.z * b_0 + a_1.z * b_1 + a_2.z * b_2 + a_3.z * b_3;
         acc3 += a_0.w * b_0 + a_1.w * b_1 + a_2.w * b_2 + a_3.w * b_3;
     }
-    var acc = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
-    let c_base = item * s.stride_c;
-    let use_bias = f32(BIAS != 0u);
-    for (var i = 0u; i < 4u; i++) {
-        let row = row0 + i;
-        if (row >= s.m) { break; }
-        for (var j = 0u; j < 4u; j++) {
-            let col = col0 + j;
-            if (col >= s.n) { break; }
-            var v = acc[i][j];
-            let bias_index = select(select(0u, col, BIAS == 2u), row, BIAS == 1u);
-            v += use_bias * bias[bias_index];
-            if (RELU) { v = max(v, 0.0); }
-            c[c_base + row * s.n + col] = v;
-        }
-    }
+    store_block(array<vec4<f32>, 4>(acc0, acc1, acc2, acc3), row0, col0, item * s.stride_c);
 }
