@@ -84,7 +84,9 @@ fn gemm(@builtin(global_invocation_id) gid: vec3<u32>) {
 }
 
 // gemm_vec4: the same product with 128-bit loads, 4 k-steps per iteration: 8 vec4 loads per
-// 64 multiply-adds instead of 32 scalar loads (lavapipe pays per load, per lane).
+// 64 multiply-adds instead of 32 scalar loads. Measured on lavapipe (Mesa 22.3.6, 2 cores,
+// BENCHMARKS.md): no faster than `gemm` (fc1 forward 8.6 vs 8.1 ms, conv2 dW 37 vs 33 ms),
+// so loads are not what limits these kernels there; kept for GPUs with real 128-bit loads.
 // Requires K % 4 == 0, M % 4 == 0 when TRANS_A, N % 4 == 0 when not TRANS_B, batch strides
 // and bound ranges multiples of 4 (the host checks, and uses `gemm` otherwise).
 @group(0) @binding(0) var<storage, read> a4: array<vec4<f32>>;
