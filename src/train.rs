@@ -369,3 +369,45 @@ fn adam_params(r: &Recipe, len: usize, lr: f32, t: u64) -> AdamParams {
         bias_correction2: (1.0 - (r.beta2 as f64).powi(t)) as f32,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cosine_schedule_starts_at_lr_and_ends_near_zero() {
+        let r = Recipe::default_recipe();
+        assert_eq!(r.lr_at(0, 1000), r.lr);
+        assert!((r.lr_at(500, 1000) - r.lr / 2.0).abs() < 1e-9);
+        assert!(r.lr_at(999, 1000) < r.lr * 1e-4);
+        let k = Recipe::keras_seed();
+        assert_eq!(k.lr_at(999, 1000), k.lr, "constant schedule");
+    }
+
+    #[test]
+    fn epoch_order_is_a_seeded_permutation_per_epoch() {
+        let a = epoch_order(3, 0, 1000);
+        let mut sorted = a.clone();
+        sorted.sort();
+        assert_eq!(sorted, (0..1000).collect::<Vec<u32>>());
+        assert_eq!(a, epoch_order(3, 0, 1000), "same seed and epoch, same order");
+        assert_ne!(a, epoch_order(3, 1, 1000), "each epoch reshuffles");
+        assert_ne!(a, epoch_order(4, 0, 1000), "the seed matters");
+    }
+
+    #[test]
+    fn recipes_reject_bad_hyper_parameters() {
+        let ok = Recipe::default_recipe();
+        assert!(ok.check().is_ok());
+        for bad in [
+            Recipe { lr: 0.0, ..ok.clone() },
+            Recipe { lr: f32::NAN, ..ok.clone() },
+            Recipe { epochs: 0, ..ok.clone() },
+            Recipe { batch_size: 0, ..ok.clone() },
+            Recipe { momentum: 1.0, ..ok.clone() },
+            Recipe { weight_decay: -1.0, ..ok.clone() },
+        ] {
+            assert!(bad.check().is_err(), "{bad:?}");
+        }
+    }
+}

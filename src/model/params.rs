@@ -108,3 +108,39 @@ impl ParamLayout {
         flat
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_tensor_starts_on_a_binding_alignment_boundary_without_overlap() {
+        let l = ParamLayout::lenet5();
+        let mut end = 0;
+        for t in &l.tensors {
+            assert_eq!(t.offset % ALIGN, 0, "{}", t.name);
+            assert!(t.offset >= end, "{} overlaps the previous tensor", t.name);
+            end = t.offset + t.len();
+        }
+        assert!(end <= l.padded_len);
+        assert_eq!(l.count(), 44_426);
+    }
+
+    #[test]
+    fn init_fills_weights_within_limits_and_leaves_biases_and_padding_zero() {
+        use rand::SeedableRng;
+        let l = ParamLayout::lenet5();
+        let flat = l.init(Init::Uniform { limit: 0.05 }, &mut rand_chacha::ChaCha8Rng::seed_from_u64(0));
+        let mut owned = vec![false; l.padded_len];
+        for t in &l.tensors {
+            t.range().for_each(|i| owned[i] = true);
+            let v = &flat[t.range()];
+            if t.shape.len() == 1 {
+                assert!(v.iter().all(|&b| b == 0.0), "{} starts at zero", t.name);
+            } else {
+                assert!(v.iter().all(|w| w.abs() <= 0.05) && v.iter().any(|&w| w != 0.0), "{}", t.name);
+            }
+        }
+        assert!(flat.iter().zip(&owned).all(|(v, o)| *o || *v == 0.0), "padding stays zero");
+    }
+}

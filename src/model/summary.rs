@@ -133,3 +133,14 @@ pub fn group(n: usize) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn thousands_are_grouped() {
+        assert_eq!(super::group(0), "0");
+        assert_eq!(super::group(850), "850");
+        assert_eq!(super::group(44_426), "44,426");
+        assert_eq!(super::group(1_234_567), "1,234,567");
+    }
+}
