@@ -84,14 +84,6 @@ impl Evaluator {
         Ok(Evaluator { data, labels: ds.labels.clone(), full, rest })
     }
 
-    pub fn len(&self) -> u32 {
-        self.data.len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.data.len == 0
-    }
-
     /// Runs the forward pass over every sample: one submission per batch.
     pub fn run(&self, gpu: &Gpu, confusion: bool) -> Result<EvalResult> {
         let mut sums = MetricSums::default();

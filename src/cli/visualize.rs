@@ -62,16 +62,7 @@ pub struct ModelFile {
 
 impl ModelFile {
     fn load(&self) -> Result<(ParamLayout, Vec<f32>)> {
-        let layout = ParamLayout::lenet5();
-        if !self.model.exists() {
-            bail!(
-                "no checkpoint at {} (train one first with `lenet-gpu train`, or pass --model)",
-                self.model.display()
-            );
-        }
-        let (params, _) =
-            load_model(&self.model, &layout).with_context(|| format!("loading checkpoint {}", self.model.display()))?;
-        Ok((layout, params))
+        load_checkpoint(&self.model)
     }
 
     fn open(&self) -> Result<(ParamLayout, Vec<f32>, Gpu, Kernels)> {
@@ -187,6 +178,16 @@ pub struct ClassesArgs {
     out: Option<PathBuf>,
 }
 
+/// A `train` checkpoint, with a hint when there is none yet (the pictures need no GPU to load it).
+fn load_checkpoint(path: &Path) -> Result<(ParamLayout, Vec<f32>)> {
+    if !path.exists() {
+        bail!("no checkpoint at {} (train one first with `lenet-gpu train`, or pass --model)", path.display());
+    }
+    let layout = ParamLayout::lenet5();
+    let (params, _) = load_model(path, &layout).with_context(|| format!("loading checkpoint {}", path.display()))?;
+    Ok((layout, params))
+}
+
 pub fn run_visualize(cmd: VizCommand) -> Result<()> {
     match cmd {
         VizCommand::Model(a) => {
@@ -213,8 +214,7 @@ pub fn run_visualize(cmd: VizCommand) -> Result<()> {
             }
         }
         VizCommand::Kernels(a) => {
-            let file = ModelFile { model: a.model, adapter: AdapterArg { adapter: Default::default() } };
-            let (layout, params) = file.load()?;
+            let (layout, params) = load_checkpoint(&a.model)?;
             let out = a.out.unwrap_or_else(|| PathBuf::from(format!("viz/kernels_{}.png", a.layer.name())));
             render_kernels(&layout, &params, a.layer, &out)?;
             println!("{}", out.display());

@@ -111,15 +111,6 @@ impl Dataset {
             source: self.source.clone(),
         }
     }
-
-    /// Samples `start..end`.
-    pub fn slice(&self, start: usize, end: usize) -> Dataset {
-        Dataset {
-            images: self.images[start * SIDE * SIDE..end * SIDE * SIDE].to_vec(),
-            labels: self.labels[start..end].to_vec(),
-            source: self.source.clone(),
-        }
-    }
 }
 
 fn find(dir: &Path, name: &str) -> Result<PathBuf> {

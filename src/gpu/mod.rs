@@ -316,12 +316,6 @@ impl<'a> View<'a> {
     }
 }
 
-impl<'a> From<&'a wgpu::Buffer> for View<'a> {
-    fn from(buffer: &'a wgpu::Buffer) -> Self {
-        View::whole(buffer)
-    }
-}
-
 /// One recorded kernel launch: pipeline, bind group and grid, all made in advance.
 pub struct Dispatch {
     /// The kernel and variant, e.g. `gemm[B,BiasCol { relu: true }]`.
