@@ -6,10 +6,11 @@
 //   bias (read)  (M) when BIAS == 1 (per row: conv channels), (N) when BIAS == 2 (per
 //                column: dense units); any 1-element buffer when BIAS == 0
 //   c    (write) (M,N) row-major, item b at b*stride_c; overwritten, never accumulated
-// One invocation computes a 4x4 block of C in registers; a workgroup of 8x8 invocations
-// covers 32x32. workgroups = (ceil(N/32), ceil(M/32), batch).
+// One invocation computes an 8x8 block of C in registers (16 loads per 64 multiply-adds);
+// a workgroup of 8x8 invocations covers 64x64. workgroups = (ceil(N/64), ceil(M/64), batch).
 // Register blocking, not workgroup-memory tiling: lavapipe scalarizes loads per lane, and
-// shared-memory tiling measured 3-10x slower there (Mesa 22.3).
+// shared-memory tiling measured 3-10x slower there (Mesa 22.3). 8x8 instead of 4x4 blocks:
+// conv2 forward 7.9 -> 6.7 ms, conv2 input gradient 9.8 -> 7.9 ms (Mesa 25, BENCHMARKS.md).
 
 struct GemmShape { m: u32, n: u32, k: u32, batch: u32,
                    stride_a: u32, stride_b: u32, stride_c: u32, _pad: u32 }
@@ -58,33 +59,51 @@ fn store_block(acc: array<vec4<f32>, 4>, row0: u32, col0: u32, c_base: u32) {
 
 @compute @workgroup_size(8, 8, 1)
 fn gemm(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let row0 = gid.y * 4u;
-    let col0 = gid.x * 4u;
+    let row0 = gid.y * 8u;
+    let col0 = gid.x * 8u;
     let item = gid.z;
     if (row0 >= s.m || col0 >= s.n || item >= s.batch) { return; }
     let a_base = item * s.stride_a;
     let b_base = item * s.stride_b;
     // Rows/columns past the edge are clamped to the last valid one so the inner loop has
     // no branches; their results are dropped at the store.
-    let r = min(vec4<u32>(row0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(s.m - 1u));
-    let q = min(vec4<u32>(col0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(s.n - 1u));
-    var acc0 = vec4<f32>(0.0);
-    var acc1 = vec4<f32>(0.0);
-    var acc2 = vec4<f32>(0.0);
-    var acc3 = vec4<f32>(0.0);
+    let step = vec4<u32>(0u, 1u, 2u, 3u);
+    let r_lo = min(vec4<u32>(row0) + step, vec4<u32>(s.m - 1u));
+    let r_hi = min(vec4<u32>(row0 + 4u) + step, vec4<u32>(s.m - 1u));
+    let q_lo = min(vec4<u32>(col0) + step, vec4<u32>(s.n - 1u));
+    let q_hi = min(vec4<u32>(col0 + 4u) + step, vec4<u32>(s.n - 1u));
+    // acc_r_h: row r of the block, columns 4h..4h+3.
+    var acc0_0 = vec4<f32>(0.0); var acc0_1 = vec4<f32>(0.0);
+    var acc1_0 = vec4<f32>(0.0); var acc1_1 = vec4<f32>(0.0);
+    var acc2_0 = vec4<f32>(0.0); var acc2_1 = vec4<f32>(0.0);
+    var acc3_0 = vec4<f32>(0.0); var acc3_1 = vec4<f32>(0.0);
+    var acc4_0 = vec4<f32>(0.0); var acc4_1 = vec4<f32>(0.0);
+    var acc5_0 = vec4<f32>(0.0); var acc5_1 = vec4<f32>(0.0);
+    var acc6_0 = vec4<f32>(0.0); var acc6_1 = vec4<f32>(0.0);
+    var acc7_0 = vec4<f32>(0.0); var acc7_1 = vec4<f32>(0.0);
     for (var kk = 0u; kk < s.k; kk++) {
-        let bv = vec4<f32>(b_at(b_base, kk, q.x), b_at(b_base, kk, q.y),
-                           b_at(b_base, kk, q.z), b_at(b_base, kk, q.w));
-        acc0 += a_at(a_base, r.x, kk) * bv;
-        acc1 += a_at(a_base, r.y, kk) * bv;
-        acc2 += a_at(a_base, r.z, kk) * bv;
-        acc3 += a_at(a_base, r.w, kk) * bv;
+        let b_lo = vec4<f32>(b_at(b_base, kk, q_lo.x), b_at(b_base, kk, q_lo.y),
+                             b_at(b_base, kk, q_lo.z), b_at(b_base, kk, q_lo.w));
+        let b_hi = vec4<f32>(b_at(b_base, kk, q_hi.x), b_at(b_base, kk, q_hi.y),
+                             b_at(b_base, kk, q_hi.z), b_at(b_base, kk, q_hi.w));
+        let a0 = a_at(a_base, r_lo.x, kk); acc0_0 += a0 * b_lo; acc0_1 += a0 * b_hi;
+        let a1 = a_at(a_base, r_lo.y, kk); acc1_0 += a1 * b_lo; acc1_1 += a1 * b_hi;
+        let a2 = a_at(a_base, r_lo.z, kk); acc2_0 += a2 * b_lo; acc2_1 += a2 * b_hi;
+        let a3 = a_at(a_base, r_lo.w, kk); acc3_0 += a3 * b_lo; acc3_1 += a3 * b_hi;
+        let a4 = a_at(a_base, r_hi.x, kk); acc4_0 += a4 * b_lo; acc4_1 += a4 * b_hi;
+        let a5 = a_at(a_base, r_hi.y, kk); acc5_0 += a5 * b_lo; acc5_1 += a5 * b_hi;
+        let a6 = a_at(a_base, r_hi.z, kk); acc6_0 += a6 * b_lo; acc6_1 += a6 * b_hi;
+        let a7 = a_at(a_base, r_hi.w, kk); acc7_0 += a7 * b_lo; acc7_1 += a7 * b_hi;
     }
-    store_block(array<vec4<f32>, 4>(acc0, acc1, acc2, acc3), row0, col0, item * s.stride_c);
+    let c_base = item * s.stride_c;
+    store_block(array<vec4<f32>, 4>(acc0_0, acc1_0, acc2_0, acc3_0), row0, col0, c_base);
+    store_block(array<vec4<f32>, 4>(acc0_1, acc1_1, acc2_1, acc3_1), row0, col0 + 4u, c_base);
+    store_block(array<vec4<f32>, 4>(acc4_0, acc5_0, acc6_0, acc7_0), row0 + 4u, col0, c_base);
+    store_block(array<vec4<f32>, 4>(acc4_1, acc5_1, acc6_1, acc7_1), row0 + 4u, col0 + 4u, c_base);
 }
 
-// gemm_vec4: the same product with 128-bit loads, 4 k-steps per iteration: 8 vec4 loads per
-// 64 multiply-adds instead of 32 scalar loads. Measured on lavapipe (Mesa 22.3.6, 2 cores,
+// gemm_vec4: the same product in 4x4 blocks with 128-bit loads, 4 k-steps per iteration:
+// 8 vec4 loads per 64 multiply-adds; workgroups = (ceil(N/32), ceil(M/32), batch). Measured on lavapipe (Mesa 22.3.6, 2 cores,
 // BENCHMARKS.md): no faster than `gemm` (fc1 forward 8.6 vs 8.1 ms, conv2 dW 37 vs 33 ms),
 // so loads are not what limits these kernels there; kept for GPUs with real 128-bit loads.
 // Requires K % 4 == 0, M % 4 == 0 when TRANS_A, N % 4 == 0 when not TRANS_B, batch strides

@@ -5,8 +5,11 @@
 //   (0,0),(0,1),(1,0),(1,1) order. One invocation per y element.
 //   workgroups = ceil(len(y) / WG), spilling into y.
 // maxpool2x2_backward: src = dy (N,C,H/2,W/2), argmax -> dst = dx (N,C,H,W)
-//   dx[i] = dy[window of i] if argmax[window] == i else 0: a gather, one invocation per
-//   dx element, so dx is overwritten whole. workgroups = ceil(len(dx) / WG).
+//   dx[i] = dy[window of i] if argmax[window] == i else 0. One invocation per window
+//   writes its four dx entries (and a dropped odd row/column next to it), so dx is
+//   overwritten whole without atomics; per window rather than per dx element because the
+//   index arithmetic (scalarized per lane on lavapipe) then happens once for four outputs.
+//   workgroups = ceil(len(dy) / WG). H, W >= 2.
 
 struct PoolShape { n: u32, c: u32, h: u32, w: u32 }
 
@@ -50,18 +53,29 @@ fn maxpool2x2_backward(@builtin(workgroup_id) wid: vec3<u32>,
                        @builtin(num_workgroups) nwg: vec3<u32>,
                        @builtin(local_invocation_index) lid: u32) {
     let i = linear_id(wid, nwg, lid);
-    if (i >= s.n * s.c * s.h * s.w) { return; }
-    let w = i % s.w;
-    let h = (i / s.w) % s.h;
-    let plane = i / (s.w * s.h);
     let oh_n = s.h / 2u;
     let ow_n = s.w / 2u;
-    let oh = h / 2u;
-    let ow = w / 2u;
-    var g = 0.0;
-    if (oh < oh_n && ow < ow_n) {
-        let window = (plane * oh_n + oh) * ow_n + ow;
-        if (argmax[window] == i) { g = src[window]; }
+    if (i >= s.n * s.c * oh_n * ow_n) { return; }
+    let ow = i % ow_n;
+    let oh = (i / ow_n) % oh_n;
+    let plane = i / (ow_n * oh_n);
+    let top_left = (plane * s.h + 2u * oh) * s.w + 2u * ow;
+    let best = argmax[i];
+    let g = src[i];
+    dst[top_left] = select(0.0, g, best == top_left);
+    dst[top_left + 1u] = select(0.0, g, best == top_left + 1u);
+    dst[top_left + s.w] = select(0.0, g, best == top_left + s.w);
+    dst[top_left + s.w + 1u] = select(0.0, g, best == top_left + s.w + 1u);
+    // The row/column that an odd H/W drops gets no gradient; the last window writes it.
+    let last_col = (s.w % 2u) == 1u && ow == ow_n - 1u;
+    if (last_col) {
+        dst[top_left + 2u] = 0.0;
+        dst[top_left + s.w + 2u] = 0.0;
     }
-    dst[i] = g;
+    if ((s.h % 2u) == 1u && oh == oh_n - 1u) {
+        let below = top_left + 2u * s.w;
+        dst[below] = 0.0;
+        dst[below + 1u] = 0.0;
+        if (last_col) { dst[below + 2u] = 0.0; }
+    }
 }

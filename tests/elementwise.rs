@@ -37,6 +37,9 @@ fn sum_reduce_matches_reference() {
         ReduceShape::new(100, 120, 1),  // fc1 bias gradient
         ReduceShape::new(1, 1, 1),
         ReduceShape::new(7, 13, 3),
+        ReduceShape::new(7, 63, 3), // the last shape that sum_reduce takes
+        ReduceShape::new(3, 64, 5), // the first that sum_reduce_serial takes
+        ReduceShape::new(5, 257, 1),
         ReduceShape::new(1, 70_000, 1), // more channels than one grid row holds
     ];
     for (i, s) in cases.into_iter().enumerate() {

@@ -16,6 +16,7 @@ fn cases() -> Vec<PoolShape> {
         PoolShape::new(1, 1, 2, 2),
         PoolShape::new(3, 7, 13, 11), // odd sizes: the last row/column is dropped
         PoolShape::new(2, 5, 3, 2),
+        PoolShape::new(2, 3, 5, 7), // both odd: the dropped corner too
     ]
 }
 
@@ -72,4 +73,15 @@ fn maxpool2x2_backward_matches_reference() {
         run(gpu, k.maxpool2x2_backward(gpu, s, View::whole(&gdy), View::whole(&garg), View::whole(&gdx)).unwrap());
         assert_close(&format!("maxpool2x2_backward {s:?}"), &read(gpu, &gdx, want.len()), &want, EXACT);
     }
+}
+
+#[test]
+fn maxpool2x2_rejects_inputs_without_a_window() {
+    let gpu = gpu();
+    let k = MaxPool2x2::new(gpu).unwrap();
+    let s = PoolShape::new(1, 1, 1, 4);
+    let b = gpu.storage("b", 8);
+    let err = k.maxpool2x2_backward(gpu, s, View::whole(&b), View::whole(&b), View::whole(&b)).err().unwrap();
+    assert!(err.to_string().contains("no 2x2 window"), "{err}");
+    assert!(k.maxpool2x2_forward(gpu, s, View::whole(&b), View::whole(&b), View::whole(&b)).is_err());
 }

@@ -32,7 +32,7 @@ fn every_shader_variant_is_the_file_on_disk() {
 #[test]
 fn a_broken_shader_fails_with_the_file_name_and_nagas_message() {
     // gemm.wgsl with one identifier misspelled, the kind of slip the test exists for.
-    let broken = Shader::Gemm.source().replacen("acc0 += a_at", "acc0 += a_att", 1);
+    let broken = Shader::Gemm.source().replacen("let a0 = a_at(", "let a0 = a_att(", 1);
     let message = validate_wgsl("shaders/gemm.wgsl", &broken).expect_err("must not validate");
     assert!(message.contains("shaders/gemm.wgsl"), "{message}");
     assert!(message.contains("a_att"), "names the bad identifier: {message}");

@@ -222,10 +222,18 @@ impl Gpu {
             .expect("cache poisoned")
             .entry(shader)
             .or_insert_with(|| {
-                self.device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                let desc = wgpu::ShaderModuleDescriptor {
                     label: Some(shader.file()),
                     source: wgpu::ShaderSource::Wgsl(shader.source().into()),
-                })
+                };
+                // wgpu's default adds an iteration counter to every loop so that a
+                // runaway loop cannot hang the GPU; it costs 10-15% of a training step on
+                // lavapipe (Mesa 25, BENCHMARKS.md). All other checks stay on.
+                let mut checks = wgpu::ShaderRuntimeChecks::checked();
+                checks.force_loop_bounding = false;
+                // SAFETY: the shaders are ours, compiled into the binary, and every loop in
+                // them is bounded by a shape the host validated (or a constant).
+                unsafe { self.device.create_shader_module_trusted(desc, checks) }
             })
             .clone();
         let label = if constants.is_empty() {

@@ -81,11 +81,12 @@ impl Gemm {
                 })
             }
         };
-        let entry = if vec4_ok(transpose, s, a, b) { GEMM_VEC4 } else { GEMM };
+        // 8x8 invocations per workgroup; `gemm` computes 8x8 outputs per invocation,
+        // `gemm_vec4` 4x4.
+        let (entry, tile) = if vec4_ok(transpose, s, a, b) { (GEMM_VEC4, 32) } else { (GEMM, 64) };
         let pipeline = gpu.pipeline(Shader::Gemm, entry, &constants(transpose, epilogue))?;
         let label = format!("{entry}[{transpose:?},{epilogue:?}]");
-        // 8x8 invocations per workgroup, 4x4 outputs per invocation.
-        let workgroups = [s.n.div_ceil(32), s.m.div_ceil(32), s.batch];
+        let workgroups = [s.n.div_ceil(tile), s.m.div_ceil(tile), s.batch];
         Ok(prepare(gpu, &pipeline, &label, &[a, b, bias, c], &s, workgroups))
     }
 }

@@ -6,20 +6,37 @@ use crate::gpu::{grid, Dispatch, Gpu, Shader, View};
 use crate::shapes::ReduceShape;
 
 pub const SUM_REDUCE: &str = "sum_reduce";
+pub const SUM_REDUCE_SERIAL: &str = "sum_reduce_serial";
+
+/// From this many channels on, one invocation per channel (`sum_reduce_serial`) fills the
+/// machine; below it, one workgroup per channel (`sum_reduce`) splits each channel's terms.
+pub const SERIAL_FROM_CHANNELS: u32 = 64;
+
+/// Invocations per workgroup (RWG in the shader).
+const REDUCE_WORKGROUP: u32 = 64;
 
 pub struct Reduce {
     sum: wgpu::ComputePipeline,
+    serial: wgpu::ComputePipeline,
 }
 
 impl Reduce {
     pub fn new(gpu: &Gpu) -> Result<Self> {
-        Ok(Reduce { sum: gpu.pipeline(Shader::Reduce, SUM_REDUCE, &[])? })
+        Ok(Reduce {
+            sum: gpu.pipeline(Shader::Reduce, SUM_REDUCE, &[])?,
+            serial: gpu.pipeline(Shader::Reduce, SUM_REDUCE_SERIAL, &[])?,
+        })
     }
 
     /// x (OUTER, C, INNER) -> y (C), y[c] = sum over outer and inner; y overwritten.
     pub fn sum_reduce(&self, gpu: &Gpu, s: ReduceShape, x: View, y: View) -> Result<Dispatch> {
         x.require(SUM_REDUCE, "x", s.x_len())?;
         y.require(SUM_REDUCE, "y", s.channels as u64)?;
-        Ok(prepare(gpu, &self.sum, SUM_REDUCE, &[x, y], &s, grid(s.channels)))
+        if s.channels >= SERIAL_FROM_CHANNELS {
+            let groups = grid(s.channels.div_ceil(REDUCE_WORKGROUP));
+            Ok(prepare(gpu, &self.serial, SUM_REDUCE_SERIAL, &[x, y], &s, groups))
+        } else {
+            Ok(prepare(gpu, &self.sum, SUM_REDUCE, &[x, y], &s, grid(s.channels)))
+        }
     }
 }
