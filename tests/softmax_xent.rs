@@ -10,8 +10,12 @@ use lenet_gpu::reference;
 use lenet_gpu::shapes::XentShape;
 use rand::Rng;
 
-/// exp/log in f32 on both sides, different libm: relative 1e-5 (measured ~1e-6).
-const XENT_TOL: Tol = Tol { abs: 1e-6, rel: 1e-5 };
+/// exp/log in f32 on both sides, different libm: relative 1e-5 (measured ~1e-6 on
+/// lavapipe). GPUs evaluate exp as exp2(x * log2 e) with the product rounded to f32, so the
+/// result's relative error also grows with |x| <= 2 * scale (~6e-8 * 2.9 |x|).
+fn xent_tol(scale: f32) -> Tol {
+    Tol { abs: 1e-6, rel: 1e-5 + 4e-7 * scale as f64 }
+}
 
 struct Batch {
     logits: Vec<f32>,
@@ -65,9 +69,10 @@ fn softmax_xent_forward_backward_matches_reference() {
         };
         run(gpu, k.softmax_xent_forward_backward(gpu, s, views).unwrap());
         let label = format!("softmax_xent {s:?} scale {scale}");
-        assert_close(&format!("{label} probs"), &read(gpu, &gp, len), &probs, XENT_TOL);
-        assert_close(&format!("{label} dlogits"), &read(gpu, &gd, len), &dlogits, XENT_TOL);
-        assert_close(&format!("{label} loss"), &read(gpu, &gloss, s.n as usize), &loss, XENT_TOL);
+        let tol = xent_tol(scale);
+        assert_close(&format!("{label} probs"), &read(gpu, &gp, len), &probs, tol);
+        assert_close(&format!("{label} dlogits"), &read(gpu, &gd, len), &dlogits, tol);
+        assert_close(&format!("{label} loss"), &read(gpu, &gloss, s.n as usize), &loss, tol);
     }
 }
 

@@ -54,6 +54,11 @@ impl AdapterArg {
         if gpu.is_software() {
             eprintln!("note: this is a software (CPU) adapter; a real GPU is much faster (see `lenet-gpu adapters`)");
         }
+        if let Some(version) = lenet_gpu::gpu::old_mesa_version(&gpu.info) {
+            eprintln!(
+                "note: lavapipe from Mesa {version}; Mesa 25 runs lenet-gpu ~3x faster (Debian 12: bash scripts/setup)"
+            );
+        }
         Ok(gpu)
     }
 }

@@ -185,10 +185,11 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
         let seconds: f64 = history.iter().map(|r| r.seconds).sum();
         if !args.json {
             println!(
-                "final test accuracy: {:.2}% (loss {:.4}) after {} epochs, {seconds:.0} s; model: {}",
+                "final test accuracy: {:.2}% (loss {:.4}) after {} epoch{}, {seconds:.0} s; model: {}",
                 last.test_accuracy * 100.0,
                 last.test_loss,
                 last.epoch,
+                if last.epoch == 1 { "" } else { "s" },
                 args.out.join(MODEL_FILE).display()
             );
         }

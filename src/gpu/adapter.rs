@@ -93,6 +93,22 @@ pub fn describe(info: &wgpu::AdapterInfo) -> String {
     format!("{} ({:?}, {:?}, driver: {} {})", info.name, info.backend, info.device_type, info.driver, info.driver_info)
 }
 
+/// The Mesa version of a lavapipe/llvmpipe adapter older than Mesa 24, whose compute
+/// shaders ran lenet-gpu 3x slower than Mesa 25's (BENCHMARKS.md); None otherwise.
+pub fn old_mesa_version(info: &wgpu::AdapterInfo) -> Option<String> {
+    if info.device_type != wgpu::DeviceType::Cpu {
+        return None;
+    }
+    old_mesa_in(&info.driver_info)
+}
+
+/// "Mesa 22.3.6 (LLVM 15.0.6)" -> Some("22.3.6"); Mesa 24 and later, or no Mesa: None.
+fn old_mesa_in(driver_info: &str) -> Option<String> {
+    let version = driver_info.split("Mesa ").nth(1)?.split([' ', '-']).next()?;
+    let major: u32 = version.split('.').next()?.parse().ok()?;
+    (major < 24).then(|| version.to_string())
+}
+
 pub(crate) fn new_instance(backends: wgpu::Backends) -> wgpu::Instance {
     let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
     desc.backends = backends;
@@ -121,4 +137,17 @@ pub fn list_adapters() -> Vec<AdapterSummary> {
             auto_choice: i == 0,
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn old_mesa_is_recognized_from_the_driver_string() {
+        assert_eq!(old_mesa_in("Mesa 22.3.6 (LLVM 15.0.6)"), Some("22.3.6".into()));
+        assert_eq!(old_mesa_in("Mesa 23.1.0-devel (git-abc)"), Some("23.1.0".into()));
+        assert_eq!(old_mesa_in("Mesa 25.0.7-2~bpo12+1 (LLVM 15.0.6)"), None);
+        assert_eq!(old_mesa_in("something else"), None);
+    }
 }

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use wgpu::util::DeviceExt;
 
-pub use adapter::{describe, list_adapters, rank, AdapterChoice, AdapterSummary};
+pub use adapter::{describe, list_adapters, old_mesa_version, rank, AdapterChoice, AdapterSummary};
 pub use shader::{validate_wgsl, Shader};
 
 use crate::error::{Error, Result};
