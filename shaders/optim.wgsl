@@ -52,3 +52,34 @@ fn adam_step(@builtin(workgroup_id) wid: vec3<u32>,
     adam_v[i] = v;
     params[i] -= adam.lr * (m / adam.bias_correction1) / (sqrt(v / adam.bias_correction2) + adam.eps);
 }
+
+// sdlm_step: params (L) rw, grads (L), hessian (L): stochastic diagonal Levenberg-Marquardt
+//   (LeCun et al. 1998, appendix C): w -= lr / (mu + h) * g, h the estimate of each
+//   parameter's diagonal second derivative (Gauss-Newton), made before the epoch.
+//   One invocation per element; workgroups = ceil(L / WG).
+// scale_add: params (L) rw <- params + scale * grads: averages per-batch second-derivative
+//   estimates into `hessian`.
+
+struct SdlmParams { len: u32, lr: f32, mu: f32, scale: f32 }
+
+@group(0) @binding(2) var<storage, read_write> hessian: array<f32>;
+@group(0) @binding(3) var<uniform> sdlm: SdlmParams;
+@group(0) @binding(2) var<uniform> axpy: SdlmParams;
+
+@compute @workgroup_size(WG)
+fn sdlm_step(@builtin(workgroup_id) wid: vec3<u32>,
+             @builtin(num_workgroups) nwg: vec3<u32>,
+             @builtin(local_invocation_index) lid: u32) {
+    let i = (wid.x + wid.y * nwg.x) * WG + lid;
+    if (i >= sdlm.len) { return; }
+    params[i] -= sdlm.lr / (sdlm.mu + hessian[i]) * grads[i];
+}
+
+@compute @workgroup_size(WG)
+fn scale_add(@builtin(workgroup_id) wid: vec3<u32>,
+             @builtin(num_workgroups) nwg: vec3<u32>,
+             @builtin(local_invocation_index) lid: u32) {
+    let i = (wid.x + wid.y * nwg.x) * WG + lid;
+    if (i >= axpy.len) { return; }
+    params[i] += axpy.scale * grads[i];
+}

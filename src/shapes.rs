@@ -251,3 +251,73 @@ impl ImageShape {
         self.len() == 0
     }
 }
+
+/// LeNet-1998's input: N images of H x W in [0, 1] -> (N, 1, H+2·pad, W+2·pad), with
+/// background (0) mapped to `lo`, full ink (1) to `hi`, and the border at `lo`.
+#[repr(C)]
+#[derive(Pod, Zeroable, Clone, Copy, Debug, PartialEq)]
+pub struct PadShape {
+    pub n: u32,
+    pub h: u32,
+    pub w: u32,
+    pub pad: u32,
+    pub lo: f32,
+    pub hi: f32,
+    pub _pad: [u32; 2],
+}
+
+impl PadShape {
+    pub fn new(n: u32, h: u32, w: u32, pad: u32, lo: f32, hi: f32) -> Self {
+        PadShape { n, h, w, pad, lo, hi, _pad: [0; 2] }
+    }
+    pub fn x_len(&self) -> u64 {
+        self.n as u64 * self.h as u64 * self.w as u64
+    }
+    pub fn out_h(&self) -> u32 {
+        self.h + 2 * self.pad
+    }
+    pub fn out_w(&self) -> u32 {
+        self.w + 2 * self.pad
+    }
+    pub fn y_len(&self) -> u64 {
+        self.n as u64 * self.out_h() as u64 * self.out_w() as u64
+    }
+}
+
+/// Euclidean RBF output units over x (N, UNITS) with fixed centers (CLASSES, UNITS), and the
+/// constant `j` of the paper's loss (eq. 9).
+#[repr(C)]
+#[derive(Pod, Zeroable, Clone, Copy, Debug, PartialEq)]
+pub struct RbfShape {
+    pub n: u32,
+    pub classes: u32,
+    pub units: u32,
+    pub _pad0: u32,
+    pub j: f32,
+    pub _pad: [u32; 3],
+}
+
+impl RbfShape {
+    pub fn new(n: u32, classes: u32, units: u32, j: f32) -> Self {
+        RbfShape { n, classes, units, _pad0: 0, j, _pad: [0; 3] }
+    }
+    pub fn x_len(&self) -> u64 {
+        self.n as u64 * self.units as u64
+    }
+    pub fn y_len(&self) -> u64 {
+        self.n as u64 * self.classes as u64
+    }
+    pub fn centers_len(&self) -> u64 {
+        self.classes as u64 * self.units as u64
+    }
+}
+
+/// SDLM step: w -= lr / (mu + h) · g; `scale` is used by `scale_add` (acc += scale · x).
+#[repr(C)]
+#[derive(Pod, Zeroable, Clone, Copy, Debug, PartialEq)]
+pub struct SdlmParams {
+    pub len: u32,
+    pub lr: f32,
+    pub mu: f32,
+    pub scale: f32,
+}

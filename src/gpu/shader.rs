@@ -14,10 +14,15 @@ pub enum Shader {
     Data,
     Objective,
     Ascent,
+    Squash,
+    Subsample,
+    Pad,
+    Rbf,
+    Table,
 }
 
 impl Shader {
-    pub const ALL: [Shader; 11] = [
+    pub const ALL: [Shader; 16] = [
         Shader::Im2col,
         Shader::Gemm,
         Shader::Pool,
@@ -29,6 +34,11 @@ impl Shader {
         Shader::Data,
         Shader::Objective,
         Shader::Ascent,
+        Shader::Squash,
+        Shader::Subsample,
+        Shader::Pad,
+        Shader::Rbf,
+        Shader::Table,
     ];
 
     pub fn file(self) -> &'static str {
@@ -44,6 +54,11 @@ impl Shader {
             Shader::Data => "data.wgsl",
             Shader::Objective => "objective.wgsl",
             Shader::Ascent => "ascent.wgsl",
+            Shader::Squash => "squash.wgsl",
+            Shader::Subsample => "subsample.wgsl",
+            Shader::Pad => "pad.wgsl",
+            Shader::Rbf => "rbf.wgsl",
+            Shader::Table => "table.wgsl",
         }
     }
 
@@ -60,6 +75,11 @@ impl Shader {
             Shader::Data => include_str!("../../shaders/data.wgsl"),
             Shader::Objective => include_str!("../../shaders/objective.wgsl"),
             Shader::Ascent => include_str!("../../shaders/ascent.wgsl"),
+            Shader::Squash => include_str!("../../shaders/squash.wgsl"),
+            Shader::Subsample => include_str!("../../shaders/subsample.wgsl"),
+            Shader::Pad => include_str!("../../shaders/pad.wgsl"),
+            Shader::Rbf => include_str!("../../shaders/rbf.wgsl"),
+            Shader::Table => include_str!("../../shaders/table.wgsl"),
         }
     }
 }

@@ -6,14 +6,26 @@ use crate::gpu::{grid_1d, Dispatch, Gpu, Shader, View};
 use crate::shapes::Len;
 
 pub const RELU_BACKWARD: &str = "relu_backward";
+pub const SQUARE: &str = "square";
 
 pub struct Elementwise {
     relu_backward: wgpu::ComputePipeline,
+    square: wgpu::ComputePipeline,
 }
 
 impl Elementwise {
     pub fn new(gpu: &Gpu) -> Result<Self> {
-        Ok(Elementwise { relu_backward: gpu.pipeline(Shader::Elementwise, RELU_BACKWARD, &[])? })
+        Ok(Elementwise {
+            relu_backward: gpu.pipeline(Shader::Elementwise, RELU_BACKWARD, &[])?,
+            square: gpu.pipeline(Shader::Elementwise, SQUARE, &[])?,
+        })
+    }
+
+    /// out = x · x for the first `len` elements; out overwritten.
+    pub fn square(&self, gpu: &Gpu, len: u32, x: View, out: View) -> Result<Dispatch> {
+        x.require(SQUARE, "x", len as u64)?;
+        out.require(SQUARE, "out", len as u64)?;
+        Ok(prepare(gpu, &self.square, SQUARE, &[x, out], &Len::new(len), grid_1d(len as u64)))
     }
 
     /// g <- g * (y > 0) in place, for the first `len` elements; y is the ReLU's output.

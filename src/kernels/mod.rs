@@ -10,9 +10,14 @@ pub mod im2col;
 pub mod metrics;
 pub mod objective;
 pub mod optim;
+pub mod pad;
 pub mod pool;
+pub mod rbf;
 pub mod reduce;
 pub mod softmax_xent;
+pub mod squash;
+pub mod subsample;
+pub mod table;
 
 use crate::gpu::{Dispatch, Gpu, View};
 
@@ -50,6 +55,11 @@ pub struct Kernels {
     pub gather: data::Gather,
     pub objective: objective::Objective,
     pub ascent: ascent::Ascent,
+    pub squash: squash::Squash,
+    pub subsample: subsample::Subsample,
+    pub pad: pad::Pad,
+    pub rbf: rbf::Rbf,
+    pub table: table::Table,
 }
 
 impl Kernels {
@@ -66,6 +76,11 @@ impl Kernels {
             gather: data::Gather::new(gpu)?,
             objective: objective::Objective::new(gpu)?,
             ascent: ascent::Ascent::new(gpu)?,
+            squash: squash::Squash::new(gpu)?,
+            subsample: subsample::Subsample::new(gpu)?,
+            pad: pad::Pad::new(gpu)?,
+            rbf: rbf::Rbf::new(gpu)?,
+            table: table::Table::new(gpu)?,
         })
     }
 }

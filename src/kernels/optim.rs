@@ -3,14 +3,18 @@
 use super::prepare;
 use crate::error::Result;
 use crate::gpu::{grid_1d, Dispatch, Gpu, Shader, View};
-use crate::shapes::{AdamParams, SgdParams};
+use crate::shapes::{AdamParams, SdlmParams, SgdParams};
 
 pub const SGD_STEP: &str = "sgd_step";
 pub const ADAM_STEP: &str = "adam_step";
+pub const SDLM_STEP: &str = "sdlm_step";
+pub const SCALE_ADD: &str = "scale_add";
 
 pub struct Optim {
     sgd: wgpu::ComputePipeline,
     adam: wgpu::ComputePipeline,
+    sdlm: wgpu::ComputePipeline,
+    scale_add: wgpu::ComputePipeline,
 }
 
 impl Optim {
@@ -18,7 +22,24 @@ impl Optim {
         Ok(Optim {
             sgd: gpu.pipeline(Shader::Optim, SGD_STEP, &[])?,
             adam: gpu.pipeline(Shader::Optim, ADAM_STEP, &[])?,
+            sdlm: gpu.pipeline(Shader::Optim, SDLM_STEP, &[])?,
+            scale_add: gpu.pipeline(Shader::Optim, SCALE_ADD, &[])?,
         })
+    }
+
+    /// One SDLM step: params -= lr / (mu + hessian) · grads over `p.len` elements.
+    pub fn sdlm_step(&self, gpu: &Gpu, p: SdlmParams, params: View, grads: View, hessian: View) -> Result<Dispatch> {
+        for (name, v) in [("params", params), ("grads", grads), ("hessian", hessian)] {
+            v.require(SDLM_STEP, name, p.len as u64)?;
+        }
+        Ok(prepare(gpu, &self.sdlm, SDLM_STEP, &[params, grads, hessian], &p, grid_1d(p.len as u64)))
+    }
+
+    /// acc += p.scale · x over `p.len` elements.
+    pub fn scale_add(&self, gpu: &Gpu, p: SdlmParams, acc: View, x: View) -> Result<Dispatch> {
+        acc.require(SCALE_ADD, "acc", p.len as u64)?;
+        x.require(SCALE_ADD, "x", p.len as u64)?;
+        Ok(prepare(gpu, &self.scale_add, SCALE_ADD, &[acc, x], &p, grid_1d(p.len as u64)))
     }
 
     /// One SGD step (PyTorch's convention) over `p.len` elements of params/grads/velocity.

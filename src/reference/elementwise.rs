@@ -10,3 +10,10 @@ pub fn relu_backward<T: Float>(y: &[T], g: &mut [T]) {
         }
     }
 }
+
+/// out = x · x.
+pub fn square<T: Float>(x: &[T], out: &mut [T]) {
+    for (o, &v) in out.iter_mut().zip(x) {
+        *o = v * v;
+    }
+}

@@ -10,8 +10,13 @@ pub mod lenet5;
 pub mod metrics;
 pub mod objective;
 pub mod optim;
+pub mod pad;
 pub mod pool;
+pub mod rbf;
 pub mod reduce;
 pub mod softmax_xent;
+pub mod squash;
+pub mod subsample;
+pub mod table;
 
 pub use num_traits::Float;

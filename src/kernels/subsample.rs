@@ -1,0 +1,57 @@
+//! Host side of `shaders/subsample.wgsl`: LeNet-1998's trainable 2x2 subsampling.
+
+use super::prepare;
+use crate::error::{Error, Result};
+use crate::gpu::{grid_1d, Dispatch, Gpu, Shader, View};
+use crate::shapes::PoolShape;
+
+pub const SUBSAMPLE_FORWARD: &str = "subsample_forward";
+pub const SUBSAMPLE_BACKWARD: &str = "subsample_backward";
+
+pub struct Subsample {
+    forward: wgpu::ComputePipeline,
+}
+
+impl Subsample {
+    pub fn new(gpu: &Gpu) -> Result<Self> {
+        Ok(Subsample { forward: gpu.pipeline(Shader::Subsample, SUBSAMPLE_FORWARD, &[])? })
+    }
+
+    /// a = coef[c] · (2x2 window sum of x) + bias[c]: x (N,C,H,W) -> a (N,C,H/2,W/2).
+    pub fn subsample_forward(&self, gpu: &Gpu, s: PoolShape, [x, coef, bias, a]: [View; 4]) -> Result<Dispatch> {
+        window_ok(SUBSAMPLE_FORWARD, s)?;
+        x.require(SUBSAMPLE_FORWARD, "x", s.x_len())?;
+        coef.require(SUBSAMPLE_FORWARD, "coef", s.c as u64)?;
+        bias.require(SUBSAMPLE_FORWARD, "bias", s.c as u64)?;
+        a.require(SUBSAMPLE_FORWARD, "a", s.y_len())?;
+        Ok(prepare(gpu, &self.forward, SUBSAMPLE_FORWARD, &[x, coef, bias, a], &s, grid_1d(s.y_len())))
+    }
+
+    /// From da (N,C,H/2,W/2): dx = coef · da per window input (overwritten, 0 where an odd
+    /// row/column was dropped) and terms = da · window sum, whose per-channel sum is
+    /// d coef. `squared`: the Gauss-Newton pass (coef², window sum²).
+    pub fn subsample_backward(
+        &self,
+        gpu: &Gpu,
+        s: PoolShape,
+        squared: bool,
+        [x, coef, da, dx, terms]: [View; 5],
+    ) -> Result<Dispatch> {
+        window_ok(SUBSAMPLE_BACKWARD, s)?;
+        x.require(SUBSAMPLE_BACKWARD, "x", s.x_len())?;
+        coef.require(SUBSAMPLE_BACKWARD, "coef", s.c as u64)?;
+        da.require(SUBSAMPLE_BACKWARD, "da", s.y_len())?;
+        dx.require(SUBSAMPLE_BACKWARD, "dx", s.x_len())?;
+        terms.require(SUBSAMPLE_BACKWARD, "terms", s.y_len())?;
+        let pipeline =
+            gpu.pipeline(Shader::Subsample, SUBSAMPLE_BACKWARD, &[("SQUARED", if squared { 1.0 } else { 0.0 })])?;
+        Ok(prepare(gpu, &pipeline, SUBSAMPLE_BACKWARD, &[x, coef, da, dx, terms], &s, grid_1d(s.y_len())))
+    }
+}
+
+fn window_ok(op: &'static str, s: PoolShape) -> Result<()> {
+    if s.h < 2 || s.w < 2 {
+        return Err(Error::ShapeMismatch { op, what: format!("{}x{} input has no 2x2 window", s.h, s.w) });
+    }
+    Ok(())
+}
