@@ -48,9 +48,9 @@ pub fn rbf_loss_forward_backward<T: Float>(
         out.loss[s_i] = y[label] - m + z.ln();
         let dy: Vec<T> =
             (0..classes).map(|i| if i == label { T::one() } else { T::zero() } - (m - y[i]).exp() / z).collect();
-        for i in 0..classes {
-            out.dist[s_i * classes + i] = y[i];
-            out.probs[s_i * classes + i] = (y_min - y[i]).exp() / soft;
+        for (i, &yi) in y.iter().enumerate() {
+            out.dist[s_i * classes + i] = yi;
+            out.probs[s_i * classes + i] = (y_min - yi).exp() / soft;
         }
         for u in 0..units {
             out.dx[s_i * units + u] = if curvature {
