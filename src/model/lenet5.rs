@@ -393,3 +393,36 @@ impl Plan {
         self.forward.iter().chain(self.backward.from(BackwardFrom::Logits)).chain([&self.metrics_accumulate])
     }
 }
+
+impl crate::model::Network for Plan {
+    fn batch(&self) -> u32 {
+        self.shapes.batch
+    }
+    fn x(&self) -> &wgpu::Buffer {
+        &self.x
+    }
+    fn labels(&self) -> &wgpu::Buffer {
+        &self.labels
+    }
+    fn metrics(&self) -> &wgpu::Buffer {
+        &self.metrics
+    }
+    fn probs(&self) -> &wgpu::Buffer {
+        &self.act.probs
+    }
+    fn record_forward(&self, pass: &mut wgpu::ComputePass<'_>) {
+        Plan::record_forward(self, pass)
+    }
+    fn record_backward(&self, pass: &mut wgpu::ComputePass<'_>) {
+        Plan::record_backward(self, pass)
+    }
+    fn record_metrics(&self, pass: &mut wgpu::ComputePass<'_>) {
+        Plan::record_metrics(self, pass)
+    }
+    fn record_curvature(&self, _pass: &mut wgpu::ComputePass<'_>) -> bool {
+        false
+    }
+    fn dispatches(&self) -> Vec<&Dispatch> {
+        Plan::dispatches(self).collect()
+    }
+}

@@ -12,6 +12,9 @@ pub struct TensorSpec {
     pub shape: Vec<usize>,
     /// In f32 elements from the start of the flat buffer.
     pub offset: usize,
+    /// Inputs feeding each output through this tensor, for initialization; None for a
+    /// bias (initialized to zero).
+    pub fan_in: Option<usize>,
 }
 
 impl TensorSpec {
@@ -40,7 +43,8 @@ impl ParamLayout {
         let mut offset = 0;
         let mut tensors = Vec::new();
         for (name, shape) in specs {
-            let t = TensorSpec { name, shape: shape.to_vec(), offset };
+            let fan_in = (shape.len() >= 2).then(|| shape[1..].iter().product());
+            let t = TensorSpec { name, shape: shape.to_vec(), offset, fan_in };
             offset = (offset + t.len()).div_ceil(ALIGN) * ALIGN;
             tensors.push(t);
         }
@@ -61,6 +65,37 @@ impl ParamLayout {
             ("fc3.weight", &[10, 84]),
             ("fc3.bias", &[10]),
         ])
+    }
+
+    /// LeNet-1998 (LeCun et al. 1998): C1, trainable subsampling S2 (one coefficient and
+    /// one bias per map), C3's 60 connections stored as four tensors by connection pattern
+    /// (`lenet1998::C3_GROUPS`; unconnected weights do not exist), S4, C5, F6. 60,000
+    /// trainable parameters; the RBF output's 840 are fixed and not stored here.
+    pub fn lenet1998() -> Self {
+        let mut l = ParamLayout::new(&[
+            ("c1.weight", &[6, 1, 5, 5]),
+            ("c1.bias", &[6]),
+            ("s2.coef", &[6]),
+            ("s2.bias", &[6]),
+            ("c3.weight.3in", &[6, 3, 5, 5]),
+            ("c3.weight.4in", &[6, 4, 5, 5]),
+            ("c3.weight.4in_skip", &[3, 4, 5, 5]),
+            ("c3.weight.6in", &[1, 6, 5, 5]),
+            ("c3.bias", &[16]),
+            ("s4.coef", &[16]),
+            ("s4.bias", &[16]),
+            ("c5.weight", &[120, 16, 5, 5]),
+            ("c5.bias", &[120]),
+            ("f6.weight", &[84, 120]),
+            ("f6.bias", &[84]),
+        ]);
+        // A subsampling coefficient multiplies the sum of 4 inputs: a weight, not a bias.
+        for t in &mut l.tensors {
+            if t.name.ends_with(".coef") {
+                t.fan_in = Some(4);
+            }
+        }
+        l
     }
 
     /// The tensor called `name`. Panics on a name not in the layout: names are constants.
@@ -86,6 +121,9 @@ pub enum Init {
     /// He/Kaiming uniform, U(-sqrt(6/fan_in), +sqrt(6/fan_in)): keeps ReLU activations'
     /// variance steady layer to layer.
     HeUniform,
+    /// U(-2.4/fan_in, +2.4/fan_in), LeCun et al. 1998 (appendix C): keeps the scaled
+    /// tanh's inputs in its sloped region.
+    Lecun98,
 }
 
 impl ParamLayout {
@@ -93,13 +131,13 @@ impl ParamLayout {
     pub fn init(&self, init: Init, rng: &mut impl rand::Rng) -> Vec<f32> {
         let mut flat = vec![0.0f32; self.padded_len];
         for t in &self.tensors {
-            if t.shape.len() < 2 {
+            let Some(fan_in) = t.fan_in else {
                 continue; // bias
-            }
-            let fan_in: usize = t.shape[1..].iter().product();
+            };
             let limit = match init {
                 Init::Uniform { limit } => limit,
                 Init::HeUniform => (6.0 / fan_in as f32).sqrt(),
+                Init::Lecun98 => 2.4 / fan_in as f32,
             };
             for w in &mut flat[t.range()] {
                 *w = rng.random_range(-limit..limit);
@@ -142,5 +180,18 @@ mod tests {
             }
         }
         assert!(flat.iter().zip(&owned).all(|(v, o)| *o || *v == 0.0), "padding stays zero");
+    }
+
+    #[test]
+    fn lenet1998_has_the_papers_60000_trainable_parameters() {
+        use rand::SeedableRng;
+        let l = ParamLayout::lenet1998();
+        assert_eq!(l.count(), 60_000);
+        assert_eq!(l.tensors.iter().filter(|t| t.name.starts_with("c3.")).map(TensorSpec::len).sum::<usize>(), 1516);
+        let flat = l.init(Init::Lecun98, &mut rand_chacha::ChaCha8Rng::seed_from_u64(1));
+        let coef = &flat[l.get("s2.coef").range()];
+        assert!(coef.iter().all(|c| c.abs() <= 0.6) && coef.iter().any(|&c| c != 0.0), "coefficients are weights");
+        assert!(flat[l.get("c5.weight").range()].iter().all(|w| w.abs() <= 2.4 / 400.0));
+        assert!(flat[l.get("s4.bias").range()].iter().all(|&b| b == 0.0));
     }
 }

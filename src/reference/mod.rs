@@ -6,6 +6,7 @@ pub mod ascent;
 pub mod elementwise;
 pub mod gemm;
 pub mod im2col;
+pub mod lenet1998;
 pub mod lenet5;
 pub mod metrics;
 pub mod objective;

@@ -1,0 +1,194 @@
+//! LeNet-1998 as a whole: the GPU plan against its CPU twin (loss, scores, every parameter
+//! gradient), the twin against f64 central differences, C3's connection table, the RBF
+//! bitmaps, and SDLM's second-derivative pass.
+
+mod common;
+
+use common::*;
+use lenet_gpu::gpu::View;
+use lenet_gpu::kernels::squash::SquashFn;
+use lenet_gpu::kernels::table::NONE;
+use lenet_gpu::kernels::Kernels;
+use lenet_gpu::model::lenet1998::{self, c3_dense_index, c3_stored_index, C3_INPUTS};
+use lenet_gpu::model::params::Init;
+use lenet_gpu::model::{Mode, Network, ParamLayout, Plan1998};
+use lenet_gpu::reference::lenet1998 as cpu;
+use rand::Rng;
+
+const BATCH: u32 = 3;
+
+struct Setup {
+    layout: ParamLayout,
+    params: Vec<f32>,
+    x: Vec<f32>,
+    labels: Vec<u32>,
+}
+
+fn setup(seed: u64) -> Setup {
+    let layout = ParamLayout::lenet1998();
+    let mut r = rng(seed);
+    let mut params = layout.init(Init::Lecun98, &mut r);
+    for t in layout.tensors.iter().filter(|t| t.fan_in.is_none()) {
+        for b in &mut params[t.range()] {
+            *b = r.random_range(-0.1..0.1);
+        }
+    }
+    let x = uniform(&mut r, (BATCH * 784) as usize, 0.0, 1.0);
+    let labels = (0..BATCH).map(|_| r.random_range(0..10)).collect();
+    Setup { layout, params, x, labels }
+}
+
+struct GpuOut {
+    grads: Vec<f32>,
+    curvature: Vec<f32>,
+    loss: Vec<f32>,
+    probs: Vec<f32>,
+}
+
+fn run_gpu(s: &Setup, f: SquashFn) -> GpuOut {
+    let gpu = gpu();
+    let k = Kernels::new(gpu).unwrap();
+    let params = gpu.storage_from("params", &s.params);
+    // NaN-filled: a gradient element that no kernel writes fails the comparison.
+    let grads = gpu.storage_from("grads", &vec![f32::NAN; s.layout.padded_len]);
+    let curvature = gpu.storage_from("curvature", &vec![f32::NAN; s.layout.padded_len]);
+    let plan = Plan1998::new(gpu, &k, &s.layout, &params, &grads, Some(&curvature), BATCH, Mode::Train, f).unwrap();
+    gpu.write(View::whole(plan.x()), &s.x);
+    gpu.write(View::whole(plan.labels()), &s.labels);
+    let mut encoder = gpu.device.create_command_encoder(&Default::default());
+    {
+        let mut pass = encoder.begin_compute_pass(&Default::default());
+        plan.record_forward(&mut pass);
+        plan.record_backward(&mut pass);
+        assert!(plan.record_curvature(&mut pass));
+    }
+    gpu.queue.submit([encoder.finish()]);
+    gpu.wait().unwrap();
+    GpuOut {
+        grads: read(gpu, &grads, s.layout.padded_len),
+        curvature: read(gpu, &curvature, s.layout.padded_len),
+        loss: read(gpu, &plan.act.loss, BATCH as usize),
+        probs: read(gpu, plan.probs(), (BATCH * 10) as usize),
+    }
+}
+
+#[test]
+fn lenet1998_gpu_matches_the_cpu_model() {
+    for (seed, f) in [(1, SquashFn::ScaledTanh), (2, SquashFn::Sigmoid)] {
+        let s = setup(seed);
+        let g = run_gpu(&s, f);
+        let fw = cpu::lenet1998_forward(&s.layout, &s.params, &s.x, &s.labels, BATCH, f);
+        let want = cpu::lenet1998_backward(&s.layout, &s.params, &fw, BATCH, f);
+        // Chains of f32 GEMMs and tanh, summed in another order.
+        let tol = Tol { abs: 2e-6, rel: 1e-4 };
+        assert_close(&format!("{f:?} loss"), &g.loss, &fw.loss, tol);
+        assert_close(&format!("{f:?} probs"), &g.probs, &fw.probs, tol);
+        for t in &s.layout.tensors {
+            assert_close(&format!("{f:?} {}", t.name), &g.grads[t.range()], &want[t.range()], tol);
+        }
+    }
+}
+
+#[test]
+fn lenet1998_gradients_match_finite_differences() {
+    let s = setup(3);
+    let f = SquashFn::ScaledTanh;
+    let p64: Vec<f64> = s.params.iter().map(|&v| v as f64).collect();
+    let x64: Vec<f64> = s.x.iter().map(|&v| v as f64).collect();
+    let fw = cpu::lenet1998_forward(&s.layout, &p64, &x64, &s.labels, BATCH, f);
+    let analytic = cpu::lenet1998_backward(&s.layout, &p64, &fw, BATCH, f);
+    let h = 1e-6;
+    let mut r = rng(9);
+    for t in &s.layout.tensors {
+        for _ in 0..4 {
+            let i = t.offset + r.random_range(0..t.len());
+            let (mut plus, mut minus) = (p64.clone(), p64.clone());
+            plus[i] += h;
+            minus[i] -= h;
+            let numeric = (cpu::lenet1998_loss(&s.layout, &plus, &x64, &s.labels, BATCH, f)
+                - cpu::lenet1998_loss(&s.layout, &minus, &x64, &s.labels, BATCH, f))
+                / (2.0 * h);
+            let err = (analytic[i] - numeric).abs();
+            assert!(err < 1e-6 + 1e-5 * numeric.abs(), "{}[{}]: {} vs {numeric}", t.name, i - t.offset, analytic[i]);
+        }
+    }
+}
+
+#[test]
+fn sdlm_curvature_is_the_gauss_newton_diagonal() {
+    let s = setup(4);
+    let f = SquashFn::ScaledTanh;
+    let g = run_gpu(&s, f);
+    for t in &s.layout.tensors {
+        let h = &g.curvature[t.range()];
+        assert!(h.iter().all(|v| v.is_finite() && *v >= 0.0), "{}: curvature finite and >= 0", t.name);
+    }
+    assert!(g.curvature[s.layout.get("c1.weight").range()].iter().any(|&v| v > 0.0));
+    // F6's bias: d²E/db² = Σ_n (2/N) f'(a_n)², f' from F6's output y: (S/A)(A² - y²).
+    let fw = cpu::lenet1998_forward(&s.layout, &s.params, &s.x, &s.labels, BATCH, f);
+    let (a, sl) = (1.7159f64, 2.0f64 / 3.0);
+    let want: Vec<f32> = (0..84)
+        .map(|u| {
+            (0..BATCH as usize)
+                .map(|n| {
+                    let y = fw.f6[n * 84 + u] as f64;
+                    let d = sl / a * (a * a - y * y);
+                    2.0 / BATCH as f64 * d * d
+                })
+                .sum::<f64>() as f32
+        })
+        .collect();
+    assert_close(
+        "f6.bias curvature",
+        &g.curvature[s.layout.get("f6.bias").range()],
+        &want,
+        Tol { abs: 1e-6, rel: 1e-4 },
+    );
+}
+
+#[test]
+fn c3_has_the_papers_60_connections_and_nothing_else() {
+    let layout = ParamLayout::lenet1998();
+    let dense = c3_dense_index(&layout);
+    let stored = c3_stored_index(&layout);
+    assert_eq!(dense.iter().filter(|&&i| i != NONE).count(), 60 * 25);
+    let total: usize = C3_INPUTS.iter().map(|inputs| inputs.len()).sum();
+    assert_eq!(total, 60);
+    for (map, inputs) in C3_INPUTS.iter().enumerate() {
+        for input in 0..6u32 {
+            let connected = dense[(map * 6 + input as usize) * 25] != NONE;
+            assert_eq!(connected, inputs.contains(&input), "C3 map {map} <- S2 map {input}");
+        }
+    }
+    // The two tables are inverse maps: every stored weight has exactly one dense place.
+    for (d, &st) in dense.iter().enumerate() {
+        if st != NONE {
+            assert_eq!(stored[st as usize], d as u32);
+        }
+    }
+    assert_eq!(stored.iter().filter(|&&i| i != NONE).count(), 1500);
+    // The paper's pattern: maps 0-5 read 3 contiguous maps, 6-11 four, 12-14 four with a
+    // gap, 15 all six.
+    assert!(C3_INPUTS[..6].iter().all(|i| i.len() == 3));
+    assert!(C3_INPUTS[6..15].iter().all(|i| i.len() == 4));
+    assert_eq!(C3_INPUTS[15].len(), 6);
+}
+
+#[test]
+fn rbf_bitmaps_are_ten_distinct_7x12_digits() {
+    let b = lenet1998::rbf_bitmaps();
+    for i in 0..10 {
+        let ink = b[i].iter().filter(|&&p| p).count();
+        assert!((8..60).contains(&ink), "digit {i} has {ink} ink pixels");
+        for j in 0..i {
+            let differ = b[i].iter().zip(&b[j]).filter(|(a, b)| a != b).count();
+            assert!(differ >= 8, "digits {i} and {j} differ in only {differ} pixels");
+        }
+    }
+    let centers = lenet1998::rbf_centers(SquashFn::ScaledTanh);
+    assert_eq!(centers.len(), 840);
+    assert!(centers.iter().all(|c| (c.abs() - 1.0).abs() < 1e-4), "scaled tanh targets are ±1");
+    let err = lenet1998::parse_bitmaps("digit 0\n...\n").unwrap_err();
+    assert!(err.contains("digit 0, row 0"), "{err}");
+    assert!(lenet1998::parse_bitmaps("").unwrap_err().contains("digit 0 is missing"));
+}
