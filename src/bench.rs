@@ -12,10 +12,10 @@ use crate::error::{Error, Result};
 use crate::eval::Feeder;
 use crate::gpu::{Gpu, View};
 use crate::kernels::Kernels;
-use crate::model::params::Init;
-use crate::model::{Mode, ParamLayout, Plan};
+use crate::model::{Arch, Mode, NetSpec, Network};
+use crate::reference::lenet1998::{lenet1998_backward, lenet1998_forward};
 use crate::reference::lenet5::{lenet5_backward, lenet5_forward};
-use crate::train::{Recipe, Trainer};
+use crate::train::{initial_params, Recipe, Trainer};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct KernelTime {
@@ -53,18 +53,19 @@ pub struct BenchReport {
 }
 
 /// Checks the GPU's gradients against the CPU twin on a small random batch.
-fn validate(gpu: &Gpu, k: &Kernels) -> Result<f64> {
-    let layout = ParamLayout::lenet5();
+fn validate(gpu: &Gpu, k: &Kernels, recipe: &Recipe) -> Result<f64> {
+    let net = recipe.net();
+    let layout = net.layout();
     let mut rng = ChaCha8Rng::seed_from_u64(1);
-    let params = layout.init(Init::HeUniform, &mut rng);
+    let params = initial_params(&layout, recipe);
     let batch = 4;
     let x: Vec<f32> = (0..batch * 784).map(|_| rng.random_range(0.0..1.0)).collect();
     let labels: Vec<u32> = (0..batch).map(|_| rng.random_range(0..10)).collect();
     let pbuf = gpu.storage_from("params", &params);
     let gbuf = gpu.storage("grads", layout.padded_len);
-    let plan = Plan::new(gpu, k, &layout, &pbuf, &gbuf, batch as u32, Mode::Train)?;
-    gpu.write(View::whole(&plan.x), &x);
-    gpu.write(View::whole(&plan.labels), &labels);
+    let plan = net.plan(gpu, k, &layout, &pbuf, &gbuf, None, batch as u32, Mode::Train)?;
+    gpu.write(View::whole(plan.x()), &x);
+    gpu.write(View::whole(plan.labels()), &labels);
     let mut encoder = gpu.device.create_command_encoder(&Default::default());
     {
         let mut pass = encoder.begin_compute_pass(&Default::default());
@@ -73,8 +74,16 @@ fn validate(gpu: &Gpu, k: &Kernels) -> Result<f64> {
     }
     gpu.queue.submit([encoder.finish()]);
     let got: Vec<f32> = gpu.read(View::whole(&gbuf))?;
-    let f = lenet5_forward(&layout, &params, &x, &labels, batch as u32);
-    let (want, _) = lenet5_backward(&layout, &params, &f, batch as u32);
+    let want = match net.arch {
+        Arch::Lenet5 => {
+            let f = lenet5_forward(&layout, &params, &x, &labels, batch as u32);
+            lenet5_backward(&layout, &params, &f, batch as u32).0
+        }
+        Arch::Lenet1998 => {
+            let f = lenet1998_forward(&layout, &params, &x, &labels, batch as u32, net.squash);
+            lenet1998_backward(&layout, &params, &f, batch as u32, net.squash)
+        }
+    };
     let err = got.iter().zip(&want).map(|(g, c)| ((g - c).abs() / (1.0 + c.abs())) as f64).fold(0.0, f64::max);
     if err.is_nan() || err > 1e-4 {
         return Err(Error::Validation(format!(
@@ -85,8 +94,8 @@ fn validate(gpu: &Gpu, k: &Kernels) -> Result<f64> {
 }
 
 /// Each dispatch of one training step, timed on its own (median of `reps`).
-fn kernel_times(gpu: &Gpu, plan: &Plan, reps: usize) -> Result<(Vec<KernelTime>, &'static str)> {
-    let dispatches: Vec<_> = plan.dispatches().collect();
+fn kernel_times(gpu: &Gpu, plan: &dyn Network, reps: usize) -> Result<(Vec<KernelTime>, &'static str)> {
+    let dispatches = plan.dispatches();
     let mut samples = vec![Vec::new(); dispatches.len()];
     let timestamps = gpu.features.contains(wgpu::Features::TIMESTAMP_QUERY);
     if timestamps {
@@ -146,14 +155,23 @@ fn kernel_times(gpu: &Gpu, plan: &Plan, reps: usize) -> Result<(Vec<KernelTime>,
     Ok((times, if timestamps { "timestamp queries" } else { "wall clock" }))
 }
 
-/// Runs every measurement. `train_steps` steps are timed after `warmup` untimed ones.
-pub fn run_bench(gpu: &Gpu, train: &Dataset, test: &Dataset, train_steps: u32, warmup: u32) -> Result<BenchReport> {
+/// Runs every measurement for `recipe`'s network and optimizer. `train_steps` steps are
+/// timed after `warmup` untimed ones.
+pub fn run_bench(
+    gpu: &Gpu,
+    recipe: Recipe,
+    train: &Dataset,
+    test: &Dataset,
+    train_steps: u32,
+    warmup: u32,
+) -> Result<BenchReport> {
     let started = Instant::now();
-    let recipe = Recipe { epochs: 1, ..Recipe::default_recipe() };
+    let recipe = Recipe { epochs: 1, ..recipe };
+    let net: NetSpec = recipe.net();
     let mut trainer = Trainer::new(gpu, recipe, train)?;
     trainer.run_steps(1)?;
     let first_step_ms = started.elapsed().as_secs_f64() * 1e3;
-    let validation_max_error = validate(gpu, &trainer.kernels)?;
+    let validation_max_error = validate(gpu, &trainer.kernels, &trainer.recipe)?;
 
     trainer.run_steps(warmup)?;
     let t = Instant::now();
@@ -170,9 +188,11 @@ pub fn run_bench(gpu: &Gpu, train: &Dataset, test: &Dataset, train_steps: u32, w
         let f = Feeder::new(
             gpu,
             &trainer.kernels,
+            net,
             &trainer.layout,
             &trainer.params,
             &no_grads,
+            None,
             &data,
             &order,
             b,
@@ -200,8 +220,9 @@ pub fn run_bench(gpu: &Gpu, train: &Dataset, test: &Dataset, train_steps: u32, w
         inference.push(InferenceTime { batch: b, images_per_s: (count * b) as f64 / s });
     }
 
-    let plan = Plan::new(gpu, &trainer.kernels, &trainer.layout, &trainer.params, &trainer.grads, batch, Mode::Train)?;
-    let (kernels, kernel_timer) = kernel_times(gpu, &plan, 5)?;
+    let plan =
+        net.plan(gpu, &trainer.kernels, &trainer.layout, &trainer.params, &trainer.grads, None, batch, Mode::Train)?;
+    let (kernels, kernel_timer) = kernel_times(gpu, plan.as_ref(), 5)?;
     let kernels_total_ms = kernels.iter().map(|k| k.ms).sum();
     Ok(BenchReport {
         adapter: gpu.info.name.clone(),

@@ -10,10 +10,7 @@ use std::path::Path;
 use safetensors::{tensor::TensorView, Dtype, SafeTensors};
 
 use crate::error::{Error, Result};
-use crate::model::ParamLayout;
-
-/// `arch` metadata of the Keras-variant LeNet-5.
-pub const ARCH: &str = "lenet5-keras";
+use crate::model::{Arch, NetSpec, ParamLayout};
 
 fn bad(path: &Path, reason: impl Into<String>) -> Error {
     Error::Checkpoint { path: path.to_path_buf(), reason: reason.into() }
@@ -78,26 +75,24 @@ pub fn load_tensors(path: &Path) -> Result<TensorFile> {
     Ok(TensorFile { tensors, metadata: header.metadata().clone().unwrap_or_default() })
 }
 
-/// Saves the flat parameter buffer as PyTorch-named tensors.
-pub fn save_model(
-    path: &Path,
-    layout: &ParamLayout,
-    flat: &[f32],
-    mut metadata: HashMap<String, String>,
-) -> Result<()> {
+/// Saves the flat parameter buffer as PyTorch-named tensors of `arch`'s layout.
+pub fn save_model(path: &Path, arch: Arch, flat: &[f32], mut metadata: HashMap<String, String>) -> Result<()> {
+    let layout = arch.layout();
     metadata.insert("format".into(), "pt".into()); // what transformers/safetensors expect
-    metadata.insert("arch".into(), ARCH.into());
+    metadata.insert("arch".into(), arch.checkpoint_name().into());
     let tensors: Vec<_> = layout.tensors.iter().map(|t| (t.name, t.shape.clone(), &flat[t.range()])).collect();
     save_tensors(path, &tensors, metadata)
 }
 
-/// Loads a model checkpoint into a flat parameter vector for `layout`, checking the
-/// architecture, every tensor's presence and shape, and that no foreign tensor is present.
-pub fn load_model(path: &Path, layout: &ParamLayout) -> Result<(Vec<f32>, HashMap<String, String>)> {
+/// Loads a model checkpoint of `arch` into a flat parameter vector of its layout, checking
+/// the architecture, every tensor's presence and shape, and that no foreign tensor is present.
+pub fn load_model(path: &Path, arch: Arch) -> Result<(Vec<f32>, HashMap<String, String>)> {
+    let layout = &arch.layout();
+    let expected = arch.checkpoint_name();
     let file = load_tensors(path)?;
-    if let Some(arch) = file.metadata.get("arch") {
-        if arch != ARCH {
-            return Err(bad(path, format!("it holds a {arch} model, expected {ARCH}")));
+    if let Some(found) = file.metadata.get("arch") {
+        if found != expected {
+            return Err(bad(path, format!("it holds a {found} model, expected {expected}")));
         }
     }
     let mut flat = vec![0.0; layout.padded_len];
@@ -110,7 +105,26 @@ pub fn load_model(path: &Path, layout: &ParamLayout) -> Result<(Vec<f32>, HashMa
         flat[t.range()].copy_from_slice(data);
     }
     if let Some(extra) = file.tensors.keys().find(|k| !layout.tensors.iter().any(|t| t.name == k.as_str())) {
-        return Err(bad(path, format!("unexpected tensor {extra} (not part of {ARCH})")));
+        return Err(bad(path, format!("unexpected tensor {extra} (not part of {expected})")));
     }
     Ok((flat, file.metadata))
+}
+
+/// Loads a model checkpoint of whichever network its metadata names (LeNet-5 when it names
+/// none), with the network options its recipe recorded.
+pub fn load_any_model(path: &Path) -> Result<(NetSpec, ParamLayout, Vec<f32>)> {
+    let file = load_tensors(path)?;
+    let arch = match file.metadata.get("arch") {
+        None => Arch::Lenet5,
+        Some(name) => {
+            Arch::from_checkpoint_name(name).ok_or_else(|| bad(path, format!("it holds an unknown {name} model")))?
+        }
+    };
+    let (flat, meta) = load_model(path, arch)?;
+    let squash = meta
+        .get("recipe")
+        .and_then(|r| serde_json::from_str::<serde_json::Value>(r).ok())
+        .and_then(|r| serde_json::from_value(r.get("squash")?.clone()).ok())
+        .unwrap_or_default();
+    Ok((NetSpec { arch, squash }, arch.layout(), flat))
 }

@@ -7,7 +7,7 @@ use crate::kernels::data::GatherViews;
 use crate::kernels::metrics::{MetricSums, METRICS_LEN};
 use crate::kernels::Kernels;
 use crate::model::lenet5::{CLASSES, IMAGE_LEN};
-use crate::model::{Mode, ParamLayout, Plan};
+use crate::model::{Mode, NetSpec, Network, ParamLayout};
 use crate::shapes::GatherParams;
 
 /// Largest inference batch: col1 at 1000 images is 58 MB, under lavapipe's 128 MiB binding.
@@ -25,7 +25,7 @@ pub struct EvalResult {
 
 /// An inference plan with the gather that feeds it from a GPU-resident dataset.
 pub struct Feeder {
-    pub plan: Plan,
+    pub plan: Box<dyn Network>,
     pub gather: Dispatch,
 }
 
@@ -35,21 +35,23 @@ impl Feeder {
     pub fn new(
         gpu: &Gpu,
         k: &Kernels,
+        net: NetSpec,
         layout: &ParamLayout,
         params: &wgpu::Buffer,
         grads: &wgpu::Buffer,
+        curvature: Option<&wgpu::Buffer>,
         data: &GpuDataset,
         order: &wgpu::Buffer,
         batch: u32,
         mode: Mode,
     ) -> Result<Feeder> {
-        let plan = Plan::new(gpu, k, layout, params, grads, batch, mode)?;
+        let plan = net.plan(gpu, k, layout, params, grads, curvature, batch, mode)?;
         let views = GatherViews {
             images: View::whole(&data.images),
             all_labels: View::whole(&data.labels),
             order: View::whole(order),
-            x: View::whole(&plan.x),
-            labels: View::whole(&plan.labels),
+            x: View::whole(plan.x()),
+            labels: View::whole(plan.labels()),
         };
         let p = GatherParams { offset: 0, batch, image_len: IMAGE_LEN, _pad: 0 };
         let gather = k.gather.gather_batch(gpu, p, views)?;
@@ -58,7 +60,7 @@ impl Feeder {
 
     /// Points the gather at samples order[offset .. offset + batch] for the next submission.
     pub fn set_offset(&self, gpu: &Gpu, offset: u32) {
-        let p = GatherParams { offset, batch: self.plan.shapes.batch, image_len: IMAGE_LEN, _pad: 0 };
+        let p = GatherParams { offset, batch: self.plan.batch(), image_len: IMAGE_LEN, _pad: 0 };
         gpu.queue.write_buffer(&self.gather.uniform, 0, bytemuck::bytes_of(&p));
     }
 }
@@ -73,12 +75,20 @@ pub struct Evaluator {
 }
 
 impl Evaluator {
-    pub fn new(gpu: &Gpu, k: &Kernels, layout: &ParamLayout, params: &wgpu::Buffer, ds: &Dataset) -> Result<Self> {
+    pub fn new(
+        gpu: &Gpu,
+        k: &Kernels,
+        net: NetSpec,
+        layout: &ParamLayout,
+        params: &wgpu::Buffer,
+        ds: &Dataset,
+    ) -> Result<Self> {
         let data = GpuDataset::upload(gpu, ds, "eval")?;
         let n = data.len;
         let order = gpu.storage_from("eval.order", &(0..n).collect::<Vec<u32>>());
         let no_grads = gpu.storage("eval.no_grads", 1);
-        let feeder = |batch| Feeder::new(gpu, k, layout, params, &no_grads, &data, &order, batch, Mode::Inference);
+        let feeder =
+            |batch| Feeder::new(gpu, k, net, layout, params, &no_grads, None, &data, &order, batch, Mode::Inference);
         let full = if n >= EVAL_BATCH { Some(feeder(EVAL_BATCH)?) } else { None };
         let rest = if n % EVAL_BATCH != 0 { Some(feeder(n % EVAL_BATCH)?) } else { None };
         Ok(Evaluator { data, labels: ds.labels.clone(), full, rest })
@@ -94,9 +104,9 @@ impl Evaluator {
                 Some(f) if self.data.len - start >= EVAL_BATCH => f,
                 _ => self.rest.as_ref().expect("a remainder plan exists when a partial batch is left"),
             };
-            let batch = feeder.plan.shapes.batch;
+            let batch = feeder.plan.batch();
             feeder.set_offset(gpu, start);
-            gpu.write(View::whole(&feeder.plan.metrics), &[0u32; METRICS_LEN]);
+            gpu.write(View::whole(feeder.plan.metrics()), &[0u32; METRICS_LEN]);
             let mut encoder = gpu.device.create_command_encoder(&Default::default());
             {
                 let mut pass = encoder.begin_compute_pass(&Default::default());
@@ -105,12 +115,12 @@ impl Evaluator {
                 feeder.plan.record_metrics(&mut pass);
             }
             gpu.queue.submit([encoder.finish()]);
-            let m = MetricSums::from_words(&gpu.read::<u32>(View::whole(&feeder.plan.metrics))?);
+            let m = MetricSums::from_words(&gpu.read::<u32>(View::whole(feeder.plan.metrics()))?);
             sums.loss_sum += m.loss_sum;
             sums.correct += m.correct;
             sums.samples += m.samples;
             if confusion {
-                let probs: Vec<f32> = gpu.read(View::whole(&feeder.plan.act.probs))?;
+                let probs: Vec<f32> = gpu.read(View::whole(feeder.plan.probs()))?;
                 for (i, row) in probs.chunks_exact(CLASSES as usize).enumerate().take(batch as usize) {
                     let predicted = argmax(row);
                     matrix[self.labels[(start as usize) + i] as usize][predicted] += 1;

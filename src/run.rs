@@ -89,7 +89,8 @@ pub fn run_training(
         trainer.write_params(&params);
         trainer.restore(&m, &v, epoch, step);
     }
-    let evaluator = Evaluator::new(gpu, &trainer.kernels, &trainer.layout, &trainer.params, test)?;
+    let evaluator =
+        Evaluator::new(gpu, &trainer.kernels, trainer.recipe.net(), &trainer.layout, &trainer.params, test)?;
     on_event(Event::Start {
         recipe: &trainer.recipe,
         first_epoch: trainer.epoch,
@@ -130,7 +131,7 @@ fn save_run(trainer: &Trainer, out: &Path, history: &[EpochReport]) -> Result<()
         ("test_loss".to_string(), last.test_loss.to_string()),
         ("producer".to_string(), format!("lenet-gpu {}", env!("CARGO_PKG_VERSION"))),
     ]);
-    save_model(&out.join(MODEL_FILE), &trainer.layout, &params, meta.clone())?;
+    save_model(&out.join(MODEL_FILE), trainer.recipe.arch, &params, meta.clone())?;
     meta.insert("step".into(), trainer.step.to_string());
     let len = params.len();
     save_tensors(

@@ -151,3 +151,36 @@ fn visualize_model_needs_no_checkpoint() {
     assert!(out.status.success());
     assert!(std::fs::read_to_string(stem.with_extension("dot")).unwrap().starts_with("digraph lenet5"));
 }
+
+#[test]
+fn summary_of_the_1998_network_shows_the_papers_counts() {
+    let out = lenet_gpu(&["summary", "--arch", "lenet1998"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    for needle in ["C3 (Conv 5x5, table", "1,516", "48,120", "10,164", "840", "Trainable params: 60,000"] {
+        assert!(stdout.contains(needle), "missing {needle}:\n{stdout}");
+    }
+}
+
+#[test]
+fn lenet1998_recipes_and_pictures_from_the_command_line() {
+    // A LeNet-5 preset with the 1998 network is refused before any GPU work.
+    assert_clear_error(&["train", "--arch", "lenet1998", "--preset", "keras-seed"], &["keras-seed", "Lenet1998"]);
+    assert_clear_error(&["train", "--optimizer", "sdlm", "--epochs", "1"], &["sdlm", "lenet1998"]);
+    let dir = tempfile::tempdir().unwrap();
+    let png = dir.path().join("rbf.png");
+    let out = lenet_gpu(&["visualize", "rbf", "--out", png.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let img = image::open(&png).unwrap();
+    assert!(
+        img.width() > 10 * 7 * 12 && img.height() > 12 * 12,
+        "ten 7x12 bitmaps at 12x: {}x{}",
+        img.width(),
+        img.height()
+    );
+    let stem = dir.path().join("m98");
+    let out = lenet_gpu(&["visualize", "model", "--arch", "lenet1998", "--out", stem.to_str().unwrap()]);
+    assert!(out.status.success());
+    let svg = std::fs::read_to_string(stem.with_extension("svg")).unwrap();
+    assert!(svg.contains("C3: Conv 5x5, table") && svg.contains("840 (fixed)"), "{svg}");
+}

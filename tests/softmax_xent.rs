@@ -12,9 +12,11 @@ use rand::Rng;
 
 /// exp/log in f32 on both sides, different libm: relative 1e-5 (measured ~1e-6 on
 /// lavapipe). GPUs evaluate exp as exp2(x * log2 e) with the product rounded to f32, so the
-/// result's relative error also grows with |x| <= 2 * scale (~6e-8 * 2.9 |x|).
+/// result's relative error also grows with |x| <= 2 * scale (~6e-8 * 2.9 |x|); and a small
+/// loss is log(sum) + max - logit, terms of size ~scale that cancel, so its absolute error
+/// is a few ulp of `scale` (measured on an H200: 3.8e-6 at scale 60).
 fn xent_tol(scale: f32) -> Tol {
-    Tol { abs: 1e-6, rel: 1e-5 + 4e-7 * scale as f64 }
+    Tol { abs: 1e-6 + 2e-7 * scale as f64, rel: 1e-5 + 4e-7 * scale as f64 }
 }
 
 struct Batch {

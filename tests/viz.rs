@@ -3,6 +3,8 @@
 
 mod common;
 
+use lenet_gpu::model::Arch;
+
 use std::sync::OnceLock;
 
 use common::*;
@@ -156,21 +158,27 @@ fn the_tutorial_recipe_raises_the_softmax_objective() {
 
 #[test]
 fn the_diagram_names_every_layer_with_its_shapes() {
-    for dir in [RankDir::Tb, RankDir::Lr] {
-        let text = svg(dir);
+    for (arch, dir) in [(Arch::Lenet5, RankDir::Tb), (Arch::Lenet5, RankDir::Lr), (Arch::Lenet1998, RankDir::Tb)] {
+        let text = svg(arch, dir);
         let doc = roxmltree::Document::parse(&text).expect("the SVG is well-formed XML");
         let strings: Vec<&str> = doc.descendants().filter_map(|n| n.text()).collect();
         let all = strings.join("\n");
-        for l in layers() {
+        let layers = layers(arch);
+        for l in &layers {
             assert!(all.contains(&format!("{}: {}", l.name, l.kind)), "{} missing", l.name);
             assert!(all.contains(&format!("output: {}", shape_text(&l.output_shape))), "{} shape missing", l.name);
             assert!(all.contains(&format!("input: {}", shape_text(&l.input_shape))), "{} input shape missing", l.name);
         }
-        assert_eq!(doc.descendants().filter(|n| n.has_tag_name("line")).count(), 8, "8 arrows");
+        let arrows = doc.descendants().filter(|n| n.has_tag_name("line")).count();
+        assert_eq!(arrows, layers.len(), "one arrow into each layer");
     }
-    assert!(dot(RankDir::Lr).contains("rankdir=LR") && dot(RankDir::Tb).contains("n7 -> n8"));
+    assert!(
+        dot(Arch::Lenet5, RankDir::Lr).contains("rankdir=LR") && dot(Arch::Lenet5, RankDir::Tb).contains("n7 -> n8")
+    );
+    assert!(dot(Arch::Lenet1998, RankDir::Tb).contains("n6 -> n7"));
+    assert!(svg(Arch::Lenet1998, RankDir::Tb).contains("params: 840 (fixed)"));
     let dir = tempfile::tempdir().unwrap();
-    let written = write_diagram(&dir.path().join("model"), RankDir::Tb, false).unwrap();
+    let written = write_diagram(Arch::Lenet5, &dir.path().join("model"), RankDir::Tb, false).unwrap();
     let png = image::open(&written[1]).unwrap();
     assert!(png.height() > 8 * 84, "one box per layer: {}x{}", png.width(), png.height());
 }

@@ -4,6 +4,8 @@ use anyhow::{Context, Result};
 use clap::Args;
 use lenet_gpu::bench::run_bench;
 use lenet_gpu::data::{Dataset, Split};
+use lenet_gpu::model::Arch;
+use lenet_gpu::train::Recipe;
 
 use super::AdapterArg;
 
@@ -16,6 +18,9 @@ pub struct BenchArgs {
     steps: u32,
     #[arg(long, default_value_t = 5)]
     warmup: u32,
+    /// Which network (with its default recipe: Adam for lenet5, SDLM for lenet1998).
+    #[arg(long, value_enum, default_value_t = Arch::Lenet5)]
+    arch: Arch,
     /// One JSON object on stdout instead of the table.
     #[arg(long)]
     json: bool,
@@ -25,7 +30,11 @@ pub fn run_bench_cmd(args: BenchArgs) -> Result<()> {
     let train = Dataset::bundled(Split::Train)?.take(10_000);
     let test = Dataset::bundled(Split::Test)?;
     let gpu = args.adapter.open()?;
-    let r = run_bench(&gpu, &train, &test, args.steps.max(1), args.warmup).context("benchmark")?;
+    let recipe = match args.arch {
+        Arch::Lenet5 => Recipe::default_recipe(),
+        Arch::Lenet1998 => Recipe::lenet1998(),
+    };
+    let r = run_bench(&gpu, recipe, &train, &test, args.steps.max(1), args.warmup).context("benchmark")?;
     if args.json {
         println!("{}", serde_json::to_string(&r)?);
         return Ok(());

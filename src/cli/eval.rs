@@ -4,11 +4,10 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use lenet_gpu::checkpoint::load_model;
+use lenet_gpu::checkpoint::load_any_model;
 use lenet_gpu::data::{Dataset, Split};
 use lenet_gpu::eval::Evaluator;
 use lenet_gpu::kernels::Kernels;
-use lenet_gpu::model::ParamLayout;
 
 use super::AdapterArg;
 
@@ -31,14 +30,13 @@ pub struct EvalArgs {
 }
 
 pub fn run_eval(args: EvalArgs) -> Result<()> {
-    let layout = ParamLayout::lenet5();
-    let (params, _meta) =
-        load_model(&args.model, &layout).with_context(|| format!("loading checkpoint {}", args.model.display()))?;
+    let (net, layout, params) =
+        load_any_model(&args.model).with_context(|| format!("loading checkpoint {}", args.model.display()))?;
     let test = Dataset::load_or_bundled(args.data.as_deref(), Split::Test).context("loading the test set")?;
     let gpu = args.adapter.open()?;
     let kernels = Kernels::new(&gpu)?;
     let params = gpu.storage_from("params", &params);
-    let evaluator = Evaluator::new(&gpu, &kernels, &layout, &params, &test)?;
+    let evaluator = Evaluator::new(&gpu, &kernels, net, &layout, &params, &test)?;
     let r = evaluator.run(&gpu, args.confusion)?;
     if args.json {
         let j = serde_json::json!({

@@ -9,6 +9,7 @@ mod visualize;
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use lenet_gpu::gpu::{AdapterChoice, Gpu};
+use lenet_gpu::model::Arch;
 
 #[derive(Parser)]
 #[command(
@@ -30,12 +31,19 @@ enum Command {
     /// Test loss and accuracy of a checkpoint.
     Eval(eval::EvalArgs),
     /// Keras-style table of the layers, output shapes and parameter counts.
-    Summary,
+    Summary(SummaryArgs),
     /// Training and inference throughput and per-kernel times (use a release build).
     Bench(bench::BenchArgs),
     /// Pictures of the network: diagram, feature maps, kernels, filters, classes.
     #[command(subcommand)]
     Visualize(visualize::VizCommand),
+}
+
+#[derive(Args)]
+pub struct SummaryArgs {
+    /// Which network.
+    #[arg(long, value_enum, default_value_t = Arch::Lenet5)]
+    pub arch: Arch,
 }
 
 /// `--adapter`, shared by every subcommand that touches the GPU.
@@ -70,8 +78,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Eval(args) => eval::run_eval(args),
         Command::Visualize(cmd) => visualize::run_visualize(cmd),
         Command::Bench(args) => bench::run_bench_cmd(args),
-        Command::Summary => {
-            print!("{}", lenet_gpu::model::summary::summary_table());
+        Command::Summary(a) => {
+            print!("{}", lenet_gpu::model::summary::summary_table(a.arch));
             Ok(())
         }
     }

@@ -3,11 +3,13 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use lenet_gpu::data::{Dataset, Split};
+use lenet_gpu::kernels::squash::SquashFn;
 use lenet_gpu::model::params::Init;
+use lenet_gpu::model::Arch;
 use lenet_gpu::run::{run_training, Event, RunOptions, MODEL_FILE};
 use lenet_gpu::train::{Optimizer, Recipe, Schedule};
 
@@ -15,10 +17,12 @@ use super::AdapterArg;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Preset {
-    /// Adam 2e-3, cosine decay, He init, batch 100, 10 epochs: >= 99% test accuracy.
+    /// LeNet-5: Adam 2e-3, cosine decay, He init, batch 100, 10 epochs: >= 99% test accuracy.
     Default,
-    /// The Keras tutorial: SGD lr 0.01, batch 100, U(-0.05, 0.05) init, 50 epochs.
+    /// LeNet-5, the Keras tutorial: SGD lr 0.01, batch 100, U(-0.05, 0.05) init, 50 epochs.
     KerasSeed,
+    /// LeNet-1998, the paper: SDLM, 20 passes with its learning-rate steps, U(±2.4/fan_in).
+    Lenet1998,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -27,6 +31,8 @@ pub enum InitArg {
     He,
     /// U(-0.05, 0.05), the Keras tutorial's initializer.
     Uniform,
+    /// U(±2.4 / fan_in), LeCun et al. 1998.
+    Lecun98,
 }
 
 #[derive(Args)]
@@ -36,12 +42,23 @@ pub struct TrainArgs {
     /// Directory with the four MNIST-format IDX files (raw or .gz); default: the bundled MNIST.
     #[arg(long)]
     data: Option<PathBuf>,
-    /// Run directory: model.safetensors, train_state.safetensors, metrics.csv, curves.png.
-    #[arg(long, default_value = "runs/lenet5")]
-    out: PathBuf,
-    /// Starting recipe; any option below overrides one of its values.
-    #[arg(long, value_enum, default_value_t = Preset::Default)]
-    preset: Preset,
+    /// Run directory: model.safetensors, train_state.safetensors, metrics.csv, curves.png
+    /// [default: runs/<arch>].
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Which network. `lenet1998` starts from the `lenet1998` preset.
+    #[arg(long, value_enum)]
+    arch: Option<Arch>,
+    /// Starting recipe [default: `default` for lenet5, `lenet1998` for lenet1998]; any
+    /// option below overrides one of its values.
+    #[arg(long, value_enum)]
+    preset: Option<Preset>,
+    /// LeNet-1998's squashing function.
+    #[arg(long, value_enum)]
+    squash: Option<SquashFn>,
+    /// SDLM's damping mu (the paper's 0.02).
+    #[arg(long)]
+    mu: Option<f32>,
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     epochs: Option<u32>,
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=10_000))]
@@ -79,11 +96,22 @@ pub struct TrainArgs {
 }
 
 impl TrainArgs {
-    fn recipe(&self) -> Recipe {
-        let mut r = match self.preset {
+    fn recipe(&self) -> Result<Recipe> {
+        let preset = match (self.preset, self.arch) {
+            (Some(p), _) => p,
+            (None, Some(Arch::Lenet1998)) => Preset::Lenet1998,
+            (None, _) => Preset::Default,
+        };
+        let mut r = match preset {
             Preset::Default => Recipe::default_recipe(),
             Preset::KerasSeed => Recipe::keras_seed(),
+            Preset::Lenet1998 => Recipe::lenet1998(),
         };
+        if let Some(arch) = self.arch {
+            if arch != r.arch {
+                bail!("--preset {} is a recipe for {:?}, not --arch {:?}", r.name, r.arch, arch);
+            }
+        }
         let before = r.clone();
         if let Some(v) = self.epochs {
             r.epochs = v;
@@ -110,7 +138,14 @@ impl TrainArgs {
             r.init = match v {
                 InitArg::He => Init::HeUniform,
                 InitArg::Uniform => Init::Uniform { limit: 0.05 },
+                InitArg::Lecun98 => Init::Lecun98,
             };
+        }
+        if let Some(v) = self.squash {
+            r.squash = v;
+        }
+        if let Some(v) = self.mu {
+            r.mu = v;
         }
         if let Some(v) = self.seed {
             r.seed = v;
@@ -118,7 +153,15 @@ impl TrainArgs {
         if r != before {
             r.name = format!("{}+custom", r.name);
         }
-        r
+        Ok(r)
+    }
+
+    fn out_dir(&self, recipe: &Recipe) -> PathBuf {
+        let arch = match recipe.arch {
+            Arch::Lenet5 => "lenet5",
+            Arch::Lenet1998 => "lenet1998",
+        };
+        self.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(arch))
     }
 }
 
@@ -128,12 +171,14 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
     if let Some(n) = args.train_limit {
         train = train.take(n);
     }
+    let recipe = args.recipe()?;
+    let out = args.out_dir(&recipe);
     let gpu = args.adapter.open()?;
     let interactive = std::io::stdout().is_terminal() && !args.quiet && !args.json;
     let mut bar: Option<ProgressBar> = None;
     let mut epochs = 0;
-    let opts = RunOptions { out: args.out.clone(), resume: args.resume };
-    let history = run_training(&gpu, args.recipe(), &train, &test, &opts, &mut |event| match event {
+    let opts = RunOptions { out: out.clone(), resume: args.resume };
+    let history = run_training(&gpu, recipe, &train, &test, &opts, &mut |event| match event {
         Event::Start { recipe, first_epoch, steps_per_epoch, train_images } => {
             epochs = recipe.epochs;
             if !args.quiet && !args.json {
@@ -180,7 +225,7 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
             }
         }
     })
-    .with_context(|| format!("training (the last good checkpoint, if any, is kept in {})", args.out.display()))?;
+    .with_context(|| format!("training (the last good checkpoint, if any, is kept in {})", out.display()))?;
     if let Some(last) = history.last() {
         let seconds: f64 = history.iter().map(|r| r.seconds).sum();
         if !args.json {
@@ -190,7 +235,7 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
                 last.test_loss,
                 last.epoch,
                 if last.epoch == 1 { "" } else { "s" },
-                args.out.join(MODEL_FILE).display()
+                out.join(MODEL_FILE).display()
             );
         }
     }

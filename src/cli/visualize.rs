@@ -4,17 +4,18 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
-use lenet_gpu::checkpoint::load_model;
+use lenet_gpu::checkpoint::load_any_model;
 use lenet_gpu::data::{Dataset, Split};
 use lenet_gpu::gpu::Gpu;
 use lenet_gpu::kernels::objective::ClassObjective;
+use lenet_gpu::kernels::squash::SquashFn;
 use lenet_gpu::kernels::Kernels;
-use lenet_gpu::model::ParamLayout;
+use lenet_gpu::model::{Arch, ParamLayout};
 use lenet_gpu::viz::ascent::{deprocess, gradient_ascent, AscentConfig, AscentResult, AscentTarget};
 use lenet_gpu::viz::diagram::{write_diagram, RankDir};
 use lenet_gpu::viz::features::{feature_maps, load_image, render_features};
 use lenet_gpu::viz::render::{Colormap, Grid};
-use lenet_gpu::viz::weights::{render_kernels, ConvLayer};
+use lenet_gpu::viz::weights::{render_kernels, render_rbf_centers, ConvLayer};
 
 use super::AdapterArg;
 
@@ -30,10 +31,24 @@ pub enum VizCommand {
     Filters(FiltersArgs),
     /// Images that maximize each output class (gradient ascent on the input).
     Classes(ClassesArgs),
+    /// LeNet-1998's fixed RBF output centers: the ten 7x12 digit bitmaps.
+    Rbf(RbfArgs),
+}
+
+#[derive(Args)]
+pub struct RbfArgs {
+    /// The squashing function whose f(±1) the centers hold.
+    #[arg(long, value_enum, default_value_t = SquashFn::ScaledTanh)]
+    squash: SquashFn,
+    #[arg(long, default_value = "viz/rbf_centers.png")]
+    out: PathBuf,
 }
 
 #[derive(Args)]
 pub struct ModelArgs {
+    /// Which network.
+    #[arg(long, value_enum, default_value_t = Arch::Lenet5)]
+    arch: Arch,
     #[arg(long, value_enum, default_value_t = RankDir::Tb)]
     rankdir: RankDir,
     /// `svg` writes SVG and PNG; `dot` writes Graphviz source.
@@ -178,20 +193,33 @@ pub struct ClassesArgs {
     out: Option<PathBuf>,
 }
 
-/// A `train` checkpoint, with a hint when there is none yet (the pictures need no GPU to load it).
+/// A LeNet-5 `train` checkpoint, with a hint when there is none yet (the pictures need no
+/// GPU to load it).
 fn load_checkpoint(path: &Path) -> Result<(ParamLayout, Vec<f32>)> {
     if !path.exists() {
         bail!("no checkpoint at {} (train one first with `lenet-gpu train`, or pass --model)", path.display());
     }
-    let layout = ParamLayout::lenet5();
-    let (params, _) = load_model(path, &layout).with_context(|| format!("loading checkpoint {}", path.display()))?;
+    let (net, layout, params) =
+        load_any_model(path).with_context(|| format!("loading checkpoint {}", path.display()))?;
+    if net.arch != Arch::Lenet5 {
+        bail!(
+            "{} holds a {:?} model; this picture is drawn for lenet5 checkpoints (for lenet1998: \
+             `visualize model --arch lenet1998`, `visualize rbf`)",
+            path.display(),
+            net.arch
+        );
+    }
     Ok((layout, params))
 }
 
 pub fn run_visualize(cmd: VizCommand) -> Result<()> {
     match cmd {
+        VizCommand::Rbf(a) => {
+            render_rbf_centers(a.squash, &a.out)?;
+            println!("{}", a.out.display());
+        }
         VizCommand::Model(a) => {
-            for p in write_diagram(&a.out, a.rankdir, a.format == DiagramFormat::Dot)? {
+            for p in write_diagram(a.arch, &a.out, a.rankdir, a.format == DiagramFormat::Dot)? {
                 println!("{}", p.display());
             }
         }

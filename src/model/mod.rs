@@ -73,12 +73,26 @@ impl Arch {
     pub fn from_checkpoint_name(name: &str) -> Option<Arch> {
         [Arch::Lenet5, Arch::Lenet1998].into_iter().find(|a| a.checkpoint_name() == name)
     }
+}
+
+/// A network with its options: what a plan is built from and what a checkpoint records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct NetSpec {
+    pub arch: Arch,
+    /// LeNet-1998's squashing function (ignored by LeNet-5).
+    pub squash: SquashFn,
+}
+
+impl NetSpec {
+    pub fn layout(&self) -> ParamLayout {
+        self.arch.layout()
+    }
 
     /// A plan of this network for `batch` images. `curvature` (LeNet-1998 only): where
     /// `record_curvature` writes SDLM's second derivatives.
     #[allow(clippy::too_many_arguments)]
     pub fn plan(
-        self,
+        &self,
         gpu: &Gpu,
         k: &Kernels,
         layout: &ParamLayout,
@@ -87,11 +101,12 @@ impl Arch {
         curvature: Option<&wgpu::Buffer>,
         batch: u32,
         mode: Mode,
-        squash: SquashFn,
     ) -> Result<Box<dyn Network>> {
-        Ok(match self {
+        Ok(match self.arch {
             Arch::Lenet5 => Box::new(Plan::new(gpu, k, layout, params, grads, batch, mode)?),
-            Arch::Lenet1998 => Box::new(Plan1998::new(gpu, k, layout, params, grads, curvature, batch, mode, squash)?),
+            Arch::Lenet1998 => {
+                Box::new(Plan1998::new(gpu, k, layout, params, grads, curvature, batch, mode, self.squash)?)
+            }
         })
     }
 }

@@ -11,6 +11,7 @@ use super::render::{Canvas, BLACK};
 use crate::checkpoint::write_atomic;
 use crate::error::Result;
 use crate::model::summary::{group, layers, shape_text, LayerInfo};
+use crate::model::Arch;
 
 /// Top-to-bottom or left-to-right, as Graphviz' `rankdir`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -27,12 +28,16 @@ const GAP: u32 = 44;
 const MARGIN: u32 = 20;
 const LINE: u32 = 17;
 
-/// The input node plus the eight layers: (title, lines of text).
-fn nodes() -> Vec<(String, Vec<String>)> {
-    let all = layers();
+/// The input node plus every layer: (title, lines of text).
+fn nodes(arch: Arch) -> Vec<(String, Vec<String>)> {
+    let all = layers(arch);
+    let preprocessing = match arch {
+        Arch::Lenet5 => "images 28x28, pixels / 255".to_string(),
+        Arch::Lenet1998 => "28x28 padded to 32x32; ink 1.175, background -0.1".to_string(),
+    };
     let mut out = vec![(
         "input: InputLayer".to_string(),
-        vec![format!("output: {}", shape_text(&all[0].input_shape)), "images 28x28, pixels / 255".into()],
+        vec![format!("output: {}", shape_text(&all[0].input_shape)), preprocessing],
     )];
     out.extend(all.iter().map(|l: &LayerInfo| {
         let act = if l.activation.is_empty() { String::new() } else { format!(", {}", l.activation) };
@@ -41,7 +46,7 @@ fn nodes() -> Vec<(String, Vec<String>)> {
             vec![
                 format!("input: {}", shape_text(&l.input_shape)),
                 format!("output: {}", shape_text(&l.output_shape)),
-                format!("params: {}", group(l.params)),
+                format!("params: {}{}", group(l.params), if l.trainable { "" } else { " (fixed)" }),
             ],
         )
     }));
@@ -76,14 +81,22 @@ fn escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
-pub fn svg(dir: RankDir) -> String {
-    let nodes = nodes();
+fn title(arch: Arch) -> &'static str {
+    match arch {
+        Arch::Lenet5 => "LeNet-5 (Keras variant)",
+        Arch::Lenet1998 => "LeNet-5 (LeCun et al. 1998)",
+    }
+}
+
+pub fn svg(arch: Arch, dir: RankDir) -> String {
+    let nodes = nodes(arch);
     let (pos, (w, h)) = geometry(nodes.len(), dir);
     let mut out = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" \
-         font-family=\"DejaVu Sans, sans-serif\">\n<title>LeNet-5 (Keras variant)</title>\n\
+         font-family=\"DejaVu Sans, sans-serif\">\n<title>{}</title>\n\
          <defs><marker id=\"arrow\" markerWidth=\"10\" markerHeight=\"8\" refX=\"9\" refY=\"4\" orient=\"auto\">\
-         <path d=\"M0,0 L10,4 L0,8 z\" fill=\"black\"/></marker></defs>\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
+         <path d=\"M0,0 L10,4 L0,8 z\" fill=\"black\"/></marker></defs>\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n",
+        title(arch)
     );
     for (i, ((title, lines), &(x, y))) in nodes.iter().zip(&pos).enumerate() {
         out += &format!("<g id=\"node{i}\">\n<rect x=\"{x}\" y=\"{y}\" width=\"{BOX_W}\" height=\"{BOX_H}\" rx=\"6\" fill=\"#eef3fb\" stroke=\"black\"/>\n");
@@ -110,8 +123,8 @@ pub fn svg(dir: RankDir) -> String {
     out + "</svg>\n"
 }
 
-pub fn png(dir: RankDir) -> Canvas {
-    let nodes = nodes();
+pub fn png(arch: Arch, dir: RankDir) -> Canvas {
+    let nodes = nodes(arch);
     let (pos, (w, h)) = geometry(nodes.len(), dir);
     let mut c = Canvas::new(w, h);
     for ((title, lines), &(x, y)) in nodes.iter().zip(&pos) {
@@ -143,13 +156,14 @@ pub fn png(dir: RankDir) -> Canvas {
 }
 
 /// Graphviz DOT, for people who do want Graphviz.
-pub fn dot(dir: RankDir) -> String {
+pub fn dot(arch: Arch, dir: RankDir) -> String {
     let rank = match dir {
         RankDir::Tb => "TB",
         RankDir::Lr => "LR",
     };
-    let mut out = format!("digraph lenet5 {{\n  rankdir={rank};\n  node [shape=box, style=\"rounded,filled\", fillcolor=\"#eef3fb\", fontname=\"DejaVu Sans\"];\n");
-    let nodes = nodes();
+    let name = arch.checkpoint_name().replace('-', "_");
+    let mut out = format!("digraph {name} {{\n  rankdir={rank};\n  node [shape=box, style=\"rounded,filled\", fillcolor=\"#eef3fb\", fontname=\"DejaVu Sans\"];\n");
+    let nodes = nodes(arch);
     for (i, (title, lines)) in nodes.iter().enumerate() {
         let label = std::iter::once(title.clone()).chain(lines.iter().cloned()).collect::<Vec<_>>().join("\\n");
         out += &format!("  n{i} [label=\"{}\"];\n", label.replace('"', "\\\""));
@@ -161,15 +175,15 @@ pub fn dot(dir: RankDir) -> String {
 }
 
 /// Writes `<stem>.svg` and `<stem>.png`, or `<stem>.dot` alone; returns the paths.
-pub fn write_diagram(stem: &Path, dir: RankDir, dot_only: bool) -> Result<Vec<std::path::PathBuf>> {
+pub fn write_diagram(arch: Arch, stem: &Path, dir: RankDir, dot_only: bool) -> Result<Vec<std::path::PathBuf>> {
     if dot_only {
         let path = stem.with_extension("dot");
-        write_atomic(&path, dot(dir).as_bytes())?;
+        write_atomic(&path, dot(arch, dir).as_bytes())?;
         return Ok(vec![path]);
     }
     let svg_path = stem.with_extension("svg");
-    write_atomic(&svg_path, svg(dir).as_bytes())?;
+    write_atomic(&svg_path, svg(arch, dir).as_bytes())?;
     let png_path = stem.with_extension("png");
-    png(dir).save(&png_path)?;
+    png(arch, dir).save(&png_path)?;
     Ok(vec![svg_path, png_path])
 }

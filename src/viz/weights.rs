@@ -59,3 +59,30 @@ pub fn render_kernels(layout: &ParamLayout, params: &[f32], layer: ConvLayer, pa
     legend(&mut canvas, 12, gh + 8, 236, Colormap::RedBlue, (-m, m));
     canvas.save(path)
 }
+
+/// LeNet-1998's fixed RBF centers: the ten 7x12 target bitmaps F6's outputs are compared
+/// against, ink dark (f(+1)) on light background (f(-1)).
+pub fn render_rbf_centers(squash: crate::kernels::squash::SquashFn, path: &Path) -> Result<()> {
+    use crate::model::lenet1998::{rbf_centers, BITMAP_H, BITMAP_W};
+    // Negated so that ink, the larger target, comes out dark on the gray map.
+    let centers: Vec<f32> = rbf_centers(squash).iter().map(|c| -c).collect();
+    let len = BITMAP_W * BITMAP_H;
+    let (lo, hi) = range_of(&centers);
+    let grid = Grid {
+        title: "LeNet-1998 output: RBF centers (7x12 bitmaps, fixed)".into(),
+        maps: (0..10).map(|d| (&centers[d * len..(d + 1) * len], format!("{d}"))).collect(),
+        h: BITMAP_H as u32,
+        w: BITMAP_W as u32,
+        scale: 12,
+        columns: 10,
+        cmap: Colormap::Gray,
+        shared_range: Some((lo, hi)),
+    };
+    grid.render().save(path)
+}
+
+fn range_of(v: &[f32]) -> (f32, f32) {
+    let lo = v.iter().cloned().fold(f32::INFINITY, f32::min);
+    let hi = v.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+    (lo, hi.max(lo + 1e-6))
+}
