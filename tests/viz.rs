@@ -3,23 +3,22 @@
 
 mod common;
 
-use lenet_gpu::model::Arch;
-
 use std::sync::OnceLock;
 
 use common::*;
 use lenet_gpu::data::{Dataset, Split};
 use lenet_gpu::kernels::objective::ClassObjective;
 use lenet_gpu::kernels::Kernels;
+use lenet_gpu::model::params::Init;
 use lenet_gpu::model::summary::{layers, shape_text};
-use lenet_gpu::model::ParamLayout;
+use lenet_gpu::model::{Arch, ParamLayout};
 use lenet_gpu::reference::lenet5::lenet5_forward;
 use lenet_gpu::train::{Recipe, Trainer};
 use lenet_gpu::viz::ascent::{gradient_ascent, AscentConfig, AscentTarget};
 use lenet_gpu::viz::diagram::{dot, svg, write_diagram, RankDir};
 use lenet_gpu::viz::features::{feature_maps, render_features};
 use lenet_gpu::viz::render::Colormap;
-use lenet_gpu::viz::weights::{render_kernels, ConvLayer};
+use lenet_gpu::viz::weights::{render_kernels, render_kernels_1998, ConvLayer};
 
 /// A model trained briefly on 3,000 images (about 93% accurate), shared by the tests.
 fn trained() -> &'static (Kernels, Vec<f32>) {
@@ -84,6 +83,20 @@ fn kernels_render_for_both_layers() {
         let img = image::open(&path).unwrap();
         assert!(img.width() > 200 && img.height() > 100, "{layer:?}: {}x{}", img.width(), img.height());
     }
+}
+
+#[test]
+fn lenet1998_kernels_show_c1_and_c3s_connection_table() {
+    let layout = ParamLayout::lenet1998();
+    let params = layout.init(Init::Lecun98, &mut rng(3));
+    let dir = tempfile::tempdir().unwrap();
+    let c1 = dir.path().join("c1.png");
+    let c3 = dir.path().join("c3.png");
+    render_kernels_1998(&layout, &params, ConvLayer::Conv1, &c1).unwrap();
+    render_kernels_1998(&layout, &params, ConvLayer::Conv2, &c3).unwrap();
+    let (a, b) = (image::open(&c1).unwrap(), image::open(&c3).unwrap());
+    assert!(a.width() > 6 * 5 * 16, "six 5x5 kernels at 16x: {}", a.width());
+    assert!(b.height() > 16 * 5 * 10, "16 rows of C3 maps: {}", b.height());
 }
 
 fn short_ascent() -> AscentConfig {

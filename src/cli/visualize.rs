@@ -15,7 +15,7 @@ use lenet_gpu::viz::ascent::{deprocess, gradient_ascent, AscentConfig, AscentRes
 use lenet_gpu::viz::diagram::{write_diagram, RankDir};
 use lenet_gpu::viz::features::{feature_maps, load_image, render_features};
 use lenet_gpu::viz::render::{Colormap, Grid};
-use lenet_gpu::viz::weights::{render_kernels, render_rbf_centers, ConvLayer};
+use lenet_gpu::viz::weights::{render_kernels, render_kernels_1998, render_rbf_centers, ConvLayer};
 
 use super::AdapterArg;
 
@@ -107,6 +107,7 @@ pub struct FeaturesArgs {
 
 #[derive(Args)]
 pub struct KernelsArgs {
+    /// conv1 or conv2 (for a LeNet-1998 checkpoint: C1 or C3, with its connection table).
     #[arg(long, value_enum, default_value_t = ConvLayer::Conv1)]
     layer: ConvLayer,
     /// A checkpoint written by `train`.
@@ -204,7 +205,7 @@ fn load_checkpoint(path: &Path) -> Result<(ParamLayout, Vec<f32>)> {
     if net.arch != Arch::Lenet5 {
         bail!(
             "{} holds a {:?} model; this picture is drawn for lenet5 checkpoints (for lenet1998: \
-             `visualize model --arch lenet1998`, `visualize rbf`)",
+             `visualize model --arch lenet1998`, `visualize kernels`, `visualize rbf`)",
             path.display(),
             net.arch
         );
@@ -242,9 +243,20 @@ pub fn run_visualize(cmd: VizCommand) -> Result<()> {
             }
         }
         VizCommand::Kernels(a) => {
-            let (layout, params) = load_checkpoint(&a.model)?;
+            if !a.model.exists() {
+                bail!(
+                    "no checkpoint at {} (train one first with `lenet-gpu train`, or pass --model)",
+                    a.model.display()
+                );
+            }
+            let (net, layout, params) =
+                load_any_model(&a.model).with_context(|| format!("loading checkpoint {}", a.model.display()))?;
             let out = a.out.unwrap_or_else(|| PathBuf::from(format!("viz/kernels_{}.png", a.layer.name())));
-            render_kernels(&layout, &params, a.layer, &out)?;
+            match net.arch {
+                Arch::Lenet5 => render_kernels(&layout, &params, a.layer, &out)?,
+                // conv1 / conv2 stand for C1 / C3 there.
+                Arch::Lenet1998 => render_kernels_1998(&layout, &params, a.layer, &out)?,
+            }
             println!("{}", out.display());
         }
         VizCommand::Filters(a) => {

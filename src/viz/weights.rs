@@ -33,21 +33,61 @@ impl ConvLayer {
 /// legend gives the values.
 pub fn render_kernels(layout: &ParamLayout, params: &[f32], layer: ConvLayer, path: &Path) -> Result<()> {
     let t = layout.get(layer.weight_name());
-    let (oc, ic, kh, kw) = (t.shape[0], t.shape[1], t.shape[2] as u32, t.shape[3] as u32);
-    let w = &params[t.range()];
+    let shape = [t.shape[0], t.shape[1], t.shape[2], t.shape[3]];
+    let title = format!("{} weights {:?} (row: output channel <- input channel)", layer.name(), t.shape);
+    render_kernel_grid(&params[t.range()], shape, None, &title, path)
+}
+
+/// LeNet-1998's C1 (6 kernels) or C3 (16 x 6, the connection table's gaps left blank).
+pub fn render_kernels_1998(layout: &ParamLayout, params: &[f32], layer: ConvLayer, path: &Path) -> Result<()> {
+    use crate::model::lenet1998::{c3_dense_index, c3_span};
+    match layer {
+        ConvLayer::Conv1 => {
+            let t = layout.get("c1.weight");
+            let title = format!("LeNet-1998 C1 weights {:?}", t.shape);
+            render_kernel_grid(&params[t.range()], [6, 1, 5, 5], None, &title, path)
+        }
+        ConvLayer::Conv2 => {
+            let index = c3_dense_index(layout);
+            let stored = &params[c3_span(layout)];
+            let dense: Vec<f32> = index
+                .iter()
+                .map(|&i| if i == crate::kernels::table::NONE { 0.0 } else { stored[i as usize] })
+                .collect();
+            let connected: Vec<bool> = index.chunks(25).map(|k| k[0] != crate::kernels::table::NONE).collect();
+            let title = "LeNet-1998 C3 weights: 60 connections (row: C3 map <- S2 map; blank: none)";
+            render_kernel_grid(&dense, [16, 6, 5, 5], Some(&connected), title, path)
+        }
+    }
+}
+
+/// Kernels (OC, IC, KH, KW) as a grid, one row per output channel; `connected[o*IC + i]`
+/// false leaves that cell blank (captioned "-").
+fn render_kernel_grid(
+    w: &[f32],
+    [oc, ic, kh, kw]: [usize; 4],
+    connected: Option<&[bool]>,
+    title: &str,
+    path: &Path,
+) -> Result<()> {
     let m = w.iter().fold(0.0f32, |a, v| a.max(v.abs())).max(1e-12);
-    let len = (kh * kw) as usize;
+    let len = kh * kw;
     let maps = (0..oc * ic)
         .map(|i| {
-            let caption = if ic == 1 { format!("#{i}") } else { format!("{}<-{}", i / ic, i % ic) };
+            let on = connected.is_none_or(|c| c[i]);
+            let caption = match (ic, on) {
+                (_, false) => "-".to_string(),
+                (1, true) => format!("#{i}"),
+                _ => format!("{}<-{}", i / ic, i % ic),
+            };
             (&w[i * len..(i + 1) * len], caption)
         })
         .collect();
     let grid = Grid {
-        title: format!("{} weights {:?} (row: output channel <- input channel)", layer.name(), t.shape),
+        title: title.to_string(),
         maps,
-        h: kh,
-        w: kw,
+        h: kh as u32,
+        w: kw as u32,
         scale: if ic == 1 { 16 } else { 10 },
         columns: if ic == 1 { oc as u32 } else { ic as u32 },
         cmap: Colormap::RedBlue,
