@@ -192,3 +192,40 @@ fn rbf_bitmaps_are_ten_distinct_7x12_digits() {
     assert!(err.contains("digit 0, row 0"), "{err}");
     assert!(lenet1998::parse_bitmaps("").unwrap_err().contains("digit 0 is missing"));
 }
+
+#[test]
+fn feature_maps_are_the_cpu_models_activations_and_render() {
+    let s = setup(5);
+    let f = SquashFn::ScaledTanh;
+    let gpu = gpu();
+    let k = Kernels::new(gpu).unwrap();
+    let image = &s.x[..784];
+    let fm = lenet_gpu::viz::features::feature_maps_1998(gpu, &k, &s.layout, &s.params, f, image).unwrap();
+    let want = cpu::lenet1998_forward(&s.layout, &s.params, image, &[0], 1, f);
+    let tol = Tol { abs: 2e-6, rel: 1e-4 };
+    for (name, got, cpu) in [
+        ("input", &fm.input, &want.input),
+        ("c1", &fm.c1, &want.c1),
+        ("s2", &fm.s2, &want.s2),
+        ("c3", &fm.c3, &want.c3),
+        ("s4", &fm.s4, &want.s4),
+        ("c5", &fm.c5, &want.c5),
+        ("f6", &fm.f6, &want.f6),
+        ("dist", &fm.dist, &want.dist),
+        ("probs", &fm.probs, &want.probs),
+    ] {
+        assert_close(name, got, cpu, tol);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let written = lenet_gpu::viz::features::render_features_1998(
+        &fm,
+        lenet_gpu::viz::render::Colormap::Viridis,
+        "test",
+        dir.path(),
+    )
+    .unwrap();
+    let names: Vec<String> = written.iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
+    for n in ["input.png", "c1.png", "s2.png", "c3.png", "s4.png", "c5.png", "f6.png", "output.png", "overview.png"] {
+        assert!(names.contains(&n.to_string()), "{n} missing: {names:?}");
+    }
+}

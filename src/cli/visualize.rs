@@ -13,7 +13,7 @@ use lenet_gpu::kernels::Kernels;
 use lenet_gpu::model::{Arch, ParamLayout};
 use lenet_gpu::viz::ascent::{deprocess, gradient_ascent, AscentConfig, AscentResult, AscentTarget};
 use lenet_gpu::viz::diagram::{write_diagram, RankDir};
-use lenet_gpu::viz::features::{feature_maps, load_image, render_features};
+use lenet_gpu::viz::features::{feature_maps, feature_maps_1998, load_image, render_features, render_features_1998};
 use lenet_gpu::viz::render::{Colormap, Grid};
 use lenet_gpu::viz::weights::{render_kernels, render_kernels_1998, render_rbf_centers, ConvLayer};
 
@@ -205,7 +205,7 @@ fn load_checkpoint(path: &Path) -> Result<(ParamLayout, Vec<f32>)> {
     if net.arch != Arch::Lenet5 {
         bail!(
             "{} holds a {:?} model; this picture is drawn for lenet5 checkpoints (for lenet1998: \
-             `visualize model --arch lenet1998`, `visualize kernels`, `visualize rbf`)",
+             `visualize model --arch lenet1998`, `features`, `kernels`, `rbf`)",
             path.display(),
             net.arch
         );
@@ -236,9 +236,25 @@ pub fn run_visualize(cmd: VizCommand) -> Result<()> {
                     (x, format!("test image {} (label {})", a.index, test.labels[a.index]))
                 }
             };
-            let (layout, params, gpu, kernels) = a.model.open()?;
-            let fm = feature_maps(&gpu, &kernels, &layout, &params, &image)?;
-            for p in render_features(&fm, a.cmap, &label, &a.out)? {
+            let path = &a.model.model;
+            if !path.exists() {
+                bail!("no checkpoint at {} (train one first with `lenet-gpu train`, or pass --model)", path.display());
+            }
+            let (net, layout, params) =
+                load_any_model(path).with_context(|| format!("loading checkpoint {}", path.display()))?;
+            let gpu = a.model.adapter.open()?;
+            let kernels = Kernels::new(&gpu)?;
+            let written = match net.arch {
+                Arch::Lenet5 => {
+                    let fm = feature_maps(&gpu, &kernels, &layout, &params, &image)?;
+                    render_features(&fm, a.cmap, &label, &a.out)?
+                }
+                Arch::Lenet1998 => {
+                    let fm = feature_maps_1998(&gpu, &kernels, &layout, &params, net.squash, &image)?;
+                    render_features_1998(&fm, a.cmap, &label, &a.out)?
+                }
+            };
+            for p in written {
                 println!("{}", p.display());
             }
         }
