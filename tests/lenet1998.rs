@@ -229,3 +229,36 @@ fn feature_maps_are_the_cpu_models_activations_and_render() {
         assert!(names.contains(&n.to_string()), "{n} missing: {names:?}");
     }
 }
+
+#[test]
+fn gradient_ascent_works_for_the_1998_network() {
+    use lenet_gpu::data::{Dataset, Split};
+    use lenet_gpu::train::{Recipe, Trainer};
+    use lenet_gpu::viz::ascent::{gradient_ascent, AscentConfig, AscentTarget};
+    use lenet_gpu::viz::weights::ConvLayer;
+    // A briefly trained model: 2,000 images, 1 epoch of the paper's recipe.
+    let train = Dataset::bundled(Split::Train).unwrap().take(2000);
+    let mut t = Trainer::new(gpu(), Recipe { epochs: 1, ..Recipe::lenet1998() }, &train).unwrap();
+    t.train_epoch(&mut |_| {}).unwrap();
+    let params = t.read_params().unwrap();
+    let (net, layout) = (Recipe::lenet1998().net(), ParamLayout::lenet1998());
+    let k = Kernels::new(gpu()).unwrap();
+    let cfg = AscentConfig { steps: 120, ..AscentConfig::regularized() };
+    for (target, n) in [
+        (AscentTarget::Filters(ConvLayer::Conv1), 6),
+        (AscentTarget::Filters(ConvLayer::Conv2), 16),
+        (AscentTarget::Classes(lenet_gpu::kernels::objective::ClassObjective::Logit), 10),
+    ] {
+        let r = gradient_ascent(gpu(), &k, net, &layout, &params, target, &cfg, &mut |_, _| {}).unwrap();
+        assert_eq!(r.len(), n);
+        // A channel whose mean starts saturated at ±1.7159 (the scaled tanh's bound) has no
+        // gradient left; every other objective must rise.
+        let saturated = |v: f32| v.abs() > 1.7159 - 1e-3;
+        let ok = (0..n).filter(|&i| r.objective[i] > r.initial[i] || saturated(r.initial[i])).count();
+        assert_eq!(ok, n, "{target:?}: every objective rises: {:?} -> {:?}", r.initial, r.objective);
+        if let AscentTarget::Classes(_) = target {
+            let own = r.predicted.iter().enumerate().filter(|(i, (c, _))| i == c).count();
+            assert!(own >= 8, "class images are classified as their class: {:?}", r.predicted);
+        }
+    }
+}

@@ -11,7 +11,7 @@ use lenet_gpu::kernels::objective::ClassObjective;
 use lenet_gpu::kernels::Kernels;
 use lenet_gpu::model::params::Init;
 use lenet_gpu::model::summary::{layers, shape_text};
-use lenet_gpu::model::{Arch, ParamLayout};
+use lenet_gpu::model::{Arch, NetSpec, ParamLayout};
 use lenet_gpu::reference::lenet5::lenet5_forward;
 use lenet_gpu::train::{Recipe, Trainer};
 use lenet_gpu::viz::ascent::{gradient_ascent, AscentConfig, AscentTarget};
@@ -110,6 +110,7 @@ fn filter_ascent_raises_every_channel() {
         let r = gradient_ascent(
             gpu(),
             k,
+            NetSpec::default(),
             &ParamLayout::lenet5(),
             params,
             AscentTarget::Filters(layer),
@@ -135,6 +136,7 @@ fn class_ascent_makes_images_the_model_recognizes() {
     let r = gradient_ascent(
         gpu(),
         k,
+        NetSpec::default(),
         &ParamLayout::lenet5(),
         params,
         AscentTarget::Classes(ClassObjective::Logit),
@@ -156,6 +158,7 @@ fn the_tutorial_recipe_raises_the_softmax_objective() {
     let r = gradient_ascent(
         gpu(),
         k,
+        NetSpec::default(),
         &ParamLayout::lenet5(),
         params,
         AscentTarget::Classes(ClassObjective::Softmax),

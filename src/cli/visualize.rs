@@ -10,7 +10,7 @@ use lenet_gpu::gpu::Gpu;
 use lenet_gpu::kernels::objective::ClassObjective;
 use lenet_gpu::kernels::squash::SquashFn;
 use lenet_gpu::kernels::Kernels;
-use lenet_gpu::model::{Arch, ParamLayout};
+use lenet_gpu::model::{Arch, NetSpec, ParamLayout};
 use lenet_gpu::viz::ascent::{deprocess, gradient_ascent, AscentConfig, AscentResult, AscentTarget};
 use lenet_gpu::viz::diagram::{write_diagram, RankDir};
 use lenet_gpu::viz::features::{feature_maps, feature_maps_1998, load_image, render_features, render_features_1998};
@@ -76,15 +76,12 @@ pub struct ModelFile {
 }
 
 impl ModelFile {
-    fn load(&self) -> Result<(ParamLayout, Vec<f32>)> {
-        load_checkpoint(&self.model)
-    }
-
-    fn open(&self) -> Result<(ParamLayout, Vec<f32>, Gpu, Kernels)> {
-        let (layout, params) = self.load()?;
+    /// The checkpoint (either network), a device and the kernels.
+    fn open(&self) -> Result<(NetSpec, ParamLayout, Vec<f32>, Gpu, Kernels)> {
+        let (net, layout, params) = load_checkpoint(&self.model)?;
         let gpu = self.adapter.open()?;
         let kernels = Kernels::new(&gpu)?;
-        Ok((layout, params, gpu, kernels))
+        Ok((net, layout, params, gpu, kernels))
     }
 }
 
@@ -194,23 +191,13 @@ pub struct ClassesArgs {
     out: Option<PathBuf>,
 }
 
-/// A LeNet-5 `train` checkpoint, with a hint when there is none yet (the pictures need no
-/// GPU to load it).
-fn load_checkpoint(path: &Path) -> Result<(ParamLayout, Vec<f32>)> {
+/// A `train` checkpoint of either network, with a hint when there is none yet (the
+/// pictures need no GPU to load it).
+fn load_checkpoint(path: &Path) -> Result<(NetSpec, ParamLayout, Vec<f32>)> {
     if !path.exists() {
         bail!("no checkpoint at {} (train one first with `lenet-gpu train`, or pass --model)", path.display());
     }
-    let (net, layout, params) =
-        load_any_model(path).with_context(|| format!("loading checkpoint {}", path.display()))?;
-    if net.arch != Arch::Lenet5 {
-        bail!(
-            "{} holds a {:?} model; this picture is drawn for lenet5 checkpoints (for lenet1998: \
-             `visualize model --arch lenet1998`, `features`, `kernels`, `rbf`)",
-            path.display(),
-            net.arch
-        );
-    }
-    Ok((layout, params))
+    load_any_model(path).with_context(|| format!("loading checkpoint {}", path.display()))
 }
 
 pub fn run_visualize(cmd: VizCommand) -> Result<()> {
@@ -236,14 +223,7 @@ pub fn run_visualize(cmd: VizCommand) -> Result<()> {
                     (x, format!("test image {} (label {})", a.index, test.labels[a.index]))
                 }
             };
-            let path = &a.model.model;
-            if !path.exists() {
-                bail!("no checkpoint at {} (train one first with `lenet-gpu train`, or pass --model)", path.display());
-            }
-            let (net, layout, params) =
-                load_any_model(path).with_context(|| format!("loading checkpoint {}", path.display()))?;
-            let gpu = a.model.adapter.open()?;
-            let kernels = Kernels::new(&gpu)?;
+            let (net, layout, params, gpu, kernels) = a.model.open()?;
             let written = match net.arch {
                 Arch::Lenet5 => {
                     let fm = feature_maps(&gpu, &kernels, &layout, &params, &image)?;
@@ -259,14 +239,7 @@ pub fn run_visualize(cmd: VizCommand) -> Result<()> {
             }
         }
         VizCommand::Kernels(a) => {
-            if !a.model.exists() {
-                bail!(
-                    "no checkpoint at {} (train one first with `lenet-gpu train`, or pass --model)",
-                    a.model.display()
-                );
-            }
-            let (net, layout, params) =
-                load_any_model(&a.model).with_context(|| format!("loading checkpoint {}", a.model.display()))?;
+            let (net, layout, params) = load_checkpoint(&a.model)?;
             let out = a.out.unwrap_or_else(|| PathBuf::from(format!("viz/kernels_{}.png", a.layer.name())));
             match net.arch {
                 Arch::Lenet5 => render_kernels(&layout, &params, a.layer, &out)?,
@@ -303,9 +276,9 @@ fn ascend(
     out: &Path,
     json: bool,
 ) -> Result<()> {
-    let (layout, params, gpu, kernels) = model.open()?;
+    let (net, layout, params, gpu, kernels) = model.open()?;
     let started = std::time::Instant::now();
-    let r = gradient_ascent(&gpu, &kernels, &layout, &params, target, cfg, &mut |i, n| {
+    let r = gradient_ascent(&gpu, &kernels, net, &layout, &params, target, cfg, &mut |i, n| {
         if !json && (i % 50 == 0 || i == n) {
             eprintln!("gradient ascent: step {i}/{n}");
         }

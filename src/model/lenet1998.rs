@@ -206,18 +206,33 @@ pub struct Activations1998 {
     pub loss: wgpu::Buffer,  // (N)
 }
 
-/// Backward scratch: gradients w.r.t. activations (overwritten each pass).
-struct Gradients1998 {
+/// Backward scratch: gradients w.r.t. activations (overwritten each pass). `d_c3` and
+/// `d_c1` are w.r.t. the squashed outputs when a pass starts there (`Start1998`).
+pub struct Gradients1998 {
     d_c5: wgpu::Buffer,
     d_s4: wgpu::Buffer,
     terms4: wgpu::Buffer,
-    d_c3: wgpu::Buffer,
+    pub d_c3: wgpu::Buffer,
     dcol3: wgpu::Buffer,
     d_s2: wgpu::Buffer,
     terms2: wgpu::Buffer,
-    d_c1: wgpu::Buffer,
+    pub d_c1: wgpu::Buffer,
     dw_per_image: wgpu::Buffer,
     d_c3_kernel: wgpu::Buffer,
+    dcol1: wgpu::Buffer,
+    d_input: wgpu::Buffer,
+    /// d loss / d x for the (N, 28·28) input, with `Mode::TrainWithInputGrad`.
+    pub dx: wgpu::Buffer,
+}
+
+/// Where a backward pass starts: from the loss's gradient w.r.t. F6 (written by the
+/// forward pass), or from a gradient written into `grad.d_c3` / `grad.d_c1` (w.r.t. that
+/// layer's squashed output), as gradient ascent on a channel does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Start1998 {
+    Output,
+    C3,
+    C1,
 }
 
 /// Squared copies for the Gauss-Newton pass.
@@ -239,13 +254,17 @@ pub struct Plan1998 {
     pub act: Activations1998,
     pub metrics: wgpu::Buffer,
     pub centers: wgpu::Buffer,
+    pub grad: Option<Gradients1998>,
     forward: Vec<Dispatch>,
     backward: Vec<Dispatch>,
+    /// Where the C3 and C1 segments start in `backward`.
+    starts: [usize; 2],
+    /// d input -> d x (`Mode::TrainWithInputGrad`).
+    input: Vec<Dispatch>,
     curvature: Vec<Dispatch>,
     metrics_accumulate: Dispatch,
     // Held for the bind groups' sake.
     _d_f6: wgpu::Buffer,
-    _grad: Option<Gradients1998>,
     _squares: Option<Squares>,
     _tables: [wgpu::Buffer; 2],
 }
@@ -383,6 +402,9 @@ impl Plan1998 {
             d_c1: buf("grad.c1", s.c1.y_len()),
             dw_per_image: buf("grad.dw_per_image", s.c3.w_len().max(s.c1.w_len()) * n),
             d_c3_kernel: buf("grad.c3_kernel", s.c3.w_len()),
+            dcol1: buf("grad.col1", if mode == Mode::TrainWithInputGrad { s.c1.col_len() } else { 1 }),
+            d_input: buf("grad.input", if mode == Mode::TrainWithInputGrad { s.input.y_len() } else { 1 }),
+            dx: buf("grad.x", if mode == Mode::TrainWithInputGrad { s.input.x_len() } else { 1 }),
         });
         let squares = (train && curvature.is_some()).then(|| Squares {
             params: buf("sq.params", layout.padded_len as u64),
@@ -395,7 +417,10 @@ impl Plan1998 {
 
         // One backward pass: first order into `out` (from d_f6 as the loss wrote it), or the
         // Gauss-Newton second-order pass (squared weights, activations and derivatives).
-        let backward_pass = |d: &Gradients1998, sq: Option<&Squares>, out: &wgpu::Buffer| -> Result<Vec<Dispatch>> {
+        let backward_pass = |d: &Gradients1998,
+                             sq: Option<&Squares>,
+                             out: &wgpu::Buffer|
+         -> Result<(Vec<Dispatch>, [usize; 2])> {
             let second = sq.is_some();
             let g = |name| view(out, layout, name);
             let w = |name| view(sq.map_or(params, |q| &q.params), layout, name);
@@ -470,6 +495,7 @@ impl Plan1998 {
             out_list.extend(dense_bwd(s.c5, sq.map_or(&a.s4, |q| &q.s4), &d.d_c5, "c5.weight", "c5.bias", &d.d_s4)?);
             out_list.push(squash_bwd(s.s4.y_len(), &a.s4, &d.d_s4)?);
             out_list.extend(subsample_bwd(s.s4, &a.c3, "s4.coef", &d.d_s4, &d.d_c3, &d.terms4, "s4.bias")?);
+            let c3_start = out_list.len();
             out_list.push(squash_bwd(s.c3.y_len(), &a.c3, &d.d_c3)?);
             out_list.extend(conv_dw(s.c3, sq.map_or(&a.col3, |q| &q.col3), &d.d_c3, v(&d.d_c3_kernel), "c3.bias")?);
             out_list.push(k.table.gather_indexed(gpu, v(&d.d_c3_kernel), v(&tables[1]), span_of(out, &span))?);
@@ -489,15 +515,26 @@ impl Plan1998 {
             out_list.push(k.im2col.col2im_backward(gpu, c3, v(&d.dcol3), v(&d.d_s2))?);
             out_list.push(squash_bwd(s.s2.y_len(), &a.s2, &d.d_s2)?);
             out_list.extend(subsample_bwd(s.s2, &a.c1, "s2.coef", &d.d_s2, &d.d_c1, &d.terms2, "s2.bias")?);
+            let c1_start = out_list.len();
             out_list.push(squash_bwd(s.c1.y_len(), &a.c1, &d.d_c1)?);
             out_list.extend(conv_dw(s.c1, sq.map_or(&a.col1, |q| &q.col1), &d.d_c1, g("c1.weight"), "c1.bias")?);
-            Ok(out_list)
+            Ok((out_list, [c3_start, c1_start]))
         };
 
         let mut backward = Vec::new();
+        let mut starts = [0, 0];
+        let mut input = Vec::new();
         let mut curvature_list = Vec::new();
         if let Some(d) = &grad {
-            backward = backward_pass(d, None, grads)?;
+            (backward, starts) = backward_pass(d, None, grads)?;
+            if mode == Mode::TrainWithInputGrad {
+                let c1 = s.c1;
+                let gs = GemmShape::batched(c1.patch_len(), c1.out_pixels(), c1.oc, c1.n, 0, c1.oc * c1.out_pixels());
+                let w = p("c1.weight");
+                input.push(k.gemm.gemm(gpu, Transpose::A, Epilogue::None, gs, w, v(&d.d_c1), None, v(&d.dcol1))?);
+                input.push(k.im2col.col2im_backward(gpu, c1, v(&d.dcol1), v(&d.d_input))?);
+                input.push(k.pad.pad_normalize_backward(gpu, s.input, v(&d.d_input), v(&d.dx))?);
+            }
             if let (Some(q), Some(hb)) = (&squares, curvature) {
                 let sq = |len: u64, x: &wgpu::Buffer, out: &wgpu::Buffer| {
                     k.elementwise.square(gpu, len as u32, v(x), v(out))
@@ -515,7 +552,7 @@ impl Plan1998 {
                 curvature_list.push(sq(c5_len, &a.c5, &q.c5)?);
                 let views = RbfViews { dx: v(&d_f6), ..rbf_views };
                 curvature_list.push(k.rbf.rbf_loss_forward_backward(gpu, s.rbf, true, views)?);
-                curvature_list.extend(backward_pass(d, Some(q), hb)?);
+                curvature_list.extend(backward_pass(d, Some(q), hb)?.0);
             }
         }
         let metrics_accumulate = k.metrics.metrics_accumulate(
@@ -534,15 +571,30 @@ impl Plan1998 {
             act,
             metrics,
             centers,
+            grad,
             forward,
             backward,
+            starts,
+            input,
             curvature: curvature_list,
             metrics_accumulate,
             _d_f6: d_f6,
-            _grad: grad,
             _squares: squares,
             _tables: tables,
         })
+    }
+}
+
+impl Plan1998 {
+    /// The backward pass from `start` down to the parameters (and, with
+    /// `Mode::TrainWithInputGrad`, on to d loss / d x in `grad.dx`).
+    pub fn record_backward_from(&self, pass: &mut wgpu::ComputePass<'_>, start: Start1998) {
+        let first = match start {
+            Start1998::Output => 0,
+            Start1998::C3 => self.starts[0],
+            Start1998::C1 => self.starts[1],
+        };
+        self.backward[first..].iter().chain(&self.input).for_each(|d| d.record(pass));
     }
 }
 

@@ -10,8 +10,9 @@ use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, Gpu, View};
 use crate::kernels::objective::{ClassObjective, ClassObjectiveViews};
 use crate::kernels::Kernels;
+use crate::model::lenet1998::Start1998;
 use crate::model::lenet5::{CLASSES, IMAGE_LEN, IMAGE_SIDE};
-use crate::model::{BackwardFrom, Mode, ParamLayout, Plan};
+use crate::model::{Arch, BackwardFrom, Mode, NetSpec, Network, ParamLayout, Plan, Plan1998};
 use crate::shapes::{AscentParams, ChannelShape, ImageShape};
 
 /// What the synthesized images maximize.
@@ -108,10 +109,29 @@ pub fn deprocess(image: &[f32]) -> Vec<f32> {
     image.iter().map(|v| ((v - mean) / (std + 1e-5) * 0.1 + 0.5).clamp(0.0, 1.0)).collect()
 }
 
-/// Runs gradient ascent for every image of `target` at once.
+/// What the ascent loop needs from a network plan, whichever network it is.
+struct AscentNet<'a> {
+    batch: u32,
+    /// (N, 28·28) input the plan reads, and the gradient it leaves w.r.t. it.
+    x: &'a wgpu::Buffer,
+    dx: &'a wgpu::Buffer,
+    probs: &'a wgpu::Buffer,
+    /// +1: `dx` is the objective's gradient; -1: it is a loss's, to descend.
+    sign: f32,
+    /// Forward pass and the objective (and its gradient where backward starts).
+    forward: Box<dyn Fn(&mut wgpu::ComputePass<'_>) + 'a>,
+    /// Backward from the objective down to `dx`.
+    backward: Box<dyn Fn(&mut wgpu::ComputePass<'_>) + 'a>,
+    /// The objective of each image, after `forward`.
+    objective: Box<dyn Fn() -> Result<Vec<f32>> + 'a>,
+}
+
+/// Runs gradient ascent for every image of `target` at once, on `net`.
+#[allow(clippy::too_many_arguments)]
 pub fn gradient_ascent(
     gpu: &Gpu,
     k: &Kernels,
+    net: NetSpec,
     layout: &ParamLayout,
     params: &[f32],
     target: AscentTarget,
@@ -123,49 +143,137 @@ pub fn gradient_ascent(
     }
     let params = gpu.storage_from("params", params);
     let grads = gpu.storage("grads", layout.padded_len);
-    let (batch, start) = match target {
-        AscentTarget::Classes(_) => (CLASSES, BackwardFrom::Logits),
-        AscentTarget::Filters(ConvLayer::Conv1) => (6, BackwardFrom::Conv1PreRelu),
-        AscentTarget::Filters(ConvLayer::Conv2) => (16, BackwardFrom::Conv2PreRelu),
-    };
-    let plan = Plan::new(gpu, k, layout, &params, &grads, batch, Mode::TrainWithInputGrad)?;
-    let s = plan.shapes;
-    gpu.write(View::whole(&plan.labels), &(0..batch).collect::<Vec<u32>>());
+    let v = View::whole;
+    match net.arch {
+        Arch::Lenet5 => {
+            let (batch, start) = match target {
+                AscentTarget::Classes(_) => (CLASSES, BackwardFrom::Logits),
+                AscentTarget::Filters(ConvLayer::Conv1) => (6, BackwardFrom::Conv1PreRelu),
+                AscentTarget::Filters(ConvLayer::Conv2) => (16, BackwardFrom::Conv2PreRelu),
+            };
+            let plan = Plan::new(gpu, k, layout, &params, &grads, batch, Mode::TrainWithInputGrad)?;
+            let s = plan.shapes;
+            gpu.write(View::whole(&plan.labels), &(0..batch).collect::<Vec<u32>>());
+            let objective = gpu.storage("ascent.objective", batch as usize);
+            let objective_dispatch = match target {
+                AscentTarget::Classes(mode) => {
+                    let views = ClassObjectiveViews {
+                        logits: v(&plan.act.logits),
+                        probs: v(&plan.act.probs),
+                        targets: v(&plan.labels),
+                        dlogits: v(&plan.grad.dlogits),
+                        objective: v(&objective),
+                    };
+                    k.objective.class_objective_backward(gpu, mode, s.xent(), views)?
+                }
+                AscentTarget::Filters(layer) => {
+                    let (conv, y, dy) = match layer {
+                        ConvLayer::Conv1 => (s.conv1, &plan.act.conv1, &plan.grad.dconv1),
+                        ConvLayer::Conv2 => (s.conv2, &plan.act.conv2, &plan.grad.dconv2),
+                    };
+                    let cs = ChannelShape { n: batch, c: conv.oc, hw: conv.out_pixels(), _pad: 0 };
+                    k.objective.channel_objective_backward(gpu, cs, v(y), v(&plan.labels), v(dy), v(&objective))?
+                }
+            };
+            let ascent = AscentNet {
+                batch,
+                x: &plan.x,
+                dx: &plan.grad.dx,
+                probs: &plan.act.probs,
+                sign: 1.0,
+                forward: Box::new(|pass| {
+                    plan.record_forward(pass);
+                    objective_dispatch.record(pass);
+                }),
+                backward: Box::new(|pass| plan.record_backward_from(pass, start)),
+                objective: Box::new(|| gpu.read(v(&objective))),
+            };
+            ascend(gpu, k, &ascent, cfg, on_progress)
+        }
+        Arch::Lenet1998 => {
+            let (batch, start) = match target {
+                AscentTarget::Classes(_) => (CLASSES, Start1998::Output),
+                AscentTarget::Filters(ConvLayer::Conv1) => (6, Start1998::C1),
+                AscentTarget::Filters(ConvLayer::Conv2) => (16, Start1998::C3),
+            };
+            let plan =
+                Plan1998::new(gpu, k, layout, &params, &grads, None, batch, Mode::TrainWithInputGrad, net.squash)?;
+            let s = plan.shapes;
+            let g = plan.grad.as_ref().expect("a training-mode plan has gradients");
+            gpu.write(View::whole(&plan.labels), &(0..batch).collect::<Vec<u32>>());
+            let objective = gpu.storage("ascent.objective", batch as usize);
+            // Classes: the paper's loss with the class as the label (the RBF distance to its
+            // bitmap down, the others' up), descended; the reported objective is -loss.
+            // Filters: a channel's mean squashed output, as for LeNet-5.
+            let channel = match target {
+                AscentTarget::Classes(_) => None,
+                AscentTarget::Filters(layer) => {
+                    let (conv, y, dy) = match layer {
+                        ConvLayer::Conv1 => (s.c1, &plan.act.c1, &g.d_c1),
+                        ConvLayer::Conv2 => (s.c3, &plan.act.c3, &g.d_c3),
+                    };
+                    let cs = ChannelShape { n: batch, c: conv.oc, hw: conv.out_pixels(), _pad: 0 };
+                    Some(k.objective.channel_objective_backward(
+                        gpu,
+                        cs,
+                        v(y),
+                        v(&plan.labels),
+                        v(dy),
+                        v(&objective),
+                    )?)
+                }
+            };
+            let is_class = channel.is_none();
+            let ascent = AscentNet {
+                batch,
+                x: &plan.x,
+                dx: &g.dx,
+                probs: &plan.act.probs,
+                sign: if is_class { -1.0 } else { 1.0 },
+                forward: Box::new(|pass| {
+                    plan.record_forward(pass);
+                    if let Some(d) = &channel {
+                        d.record(pass);
+                    }
+                }),
+                backward: Box::new(|pass| plan.record_backward_from(pass, start)),
+                objective: Box::new(|| {
+                    if is_class {
+                        let loss: Vec<f32> = gpu.read(v(&plan.act.loss))?;
+                        Ok(loss.iter().map(|l| -l).collect())
+                    } else {
+                        gpu.read(v(&objective))
+                    }
+                }),
+            };
+            ascend(gpu, k, &ascent, cfg, on_progress)
+        }
+    }
+}
 
+/// The loop: jitter, forward + objective, backward to the input, normalized step, un-jitter,
+/// blur now and then; one submission per step.
+fn ascend(
+    gpu: &Gpu,
+    k: &Kernels,
+    net: &AscentNet,
+    cfg: &AscentConfig,
+    on_progress: &mut dyn FnMut(u32, u32),
+) -> Result<AscentResult> {
+    let batch = net.batch;
+    let v = View::whole;
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
     let len = (batch * IMAGE_LEN) as usize;
     let start_image: Vec<f32> = (0..len).map(|_| rng.random_range(0.4..0.6)).collect();
     let image = gpu.storage_from("ascent.image", &start_image);
     let scratch = gpu.storage("ascent.scratch", len);
-    let objective = gpu.storage("ascent.objective", batch as usize);
-    let v = View::whole;
-
-    let objective_dispatch = match target {
-        AscentTarget::Classes(mode) => {
-            let views = ClassObjectiveViews {
-                logits: v(&plan.act.logits),
-                probs: v(&plan.act.probs),
-                targets: v(&plan.labels),
-                dlogits: v(&plan.grad.dlogits),
-                objective: v(&objective),
-            };
-            k.objective.class_objective_backward(gpu, mode, s.xent(), views)?
-        }
-        AscentTarget::Filters(layer) => {
-            let (conv, y, dy) = match layer {
-                ConvLayer::Conv1 => (s.conv1, &plan.act.conv1, &plan.grad.dconv1),
-                ConvLayer::Conv2 => (s.conv2, &plan.act.conv2, &plan.grad.dconv2),
-            };
-            let cs = ChannelShape { n: batch, c: conv.oc, hw: conv.out_pixels(), _pad: 0 };
-            k.objective.channel_objective_backward(gpu, cs, v(y), v(&plan.labels), v(dy), v(&objective))?
-        }
-    };
     let images = ImageShape::new(batch, IMAGE_SIDE, IMAGE_SIDE);
     let (lo, hi) = if cfg.clamp { (0.0, 1.0) } else { (f32::MIN, f32::MAX) };
-    let step = AscentParams { n: batch, len: IMAGE_LEN, lr: cfg.lr, l2: cfg.l2, lo, hi, _pad: [0; 2] };
-    let roll_in = k.ascent.roll2d(gpu, images, v(&image), v(&plan.x))?;
-    let ascent = k.ascent.ascent_step(gpu, step, v(&plan.x), v(&plan.grad.dx))?;
-    let roll_out = k.ascent.roll2d(gpu, images, v(&plan.x), v(&image))?;
+    let lr = net.sign * cfg.lr;
+    let step = AscentParams { n: batch, len: IMAGE_LEN, lr, l2: cfg.l2, lo, hi, _pad: [0; 2] };
+    let roll_in = k.ascent.roll2d(gpu, images, v(&image), v(net.x))?;
+    let ascent = k.ascent.ascent_step(gpu, step, v(net.x), v(net.dx))?;
+    let roll_out = k.ascent.roll2d(gpu, images, v(net.x), v(&image))?;
     let blur = k.ascent.blur3x3(gpu, images, v(&image), v(&scratch))?;
     let copy_back = k.ascent.roll2d(gpu, images, v(&scratch), v(&image))?;
 
@@ -173,7 +281,7 @@ pub fn gradient_ascent(
         let shape = ImageShape { shift_y: dy, shift_x: dx, ..images };
         gpu.queue.write_buffer(&d.uniform, 0, bytemuck::bytes_of(&shape));
     };
-    let read_objective = || -> Result<Vec<f32>> { gpu.read(v(&objective)) };
+    let read_objective = || (net.objective)();
 
     let mut initial = None;
     let mut last_check: Option<Vec<f32>> = None;
@@ -187,9 +295,8 @@ pub fn gradient_ascent(
         {
             let mut pass = encoder.begin_compute_pass(&Default::default());
             roll_in.record(&mut pass);
-            plan.record_forward(&mut pass);
-            objective_dispatch.record(&mut pass);
-            plan.record_backward_from(&mut pass, start);
+            (net.forward)(&mut pass);
+            (net.backward)(&mut pass);
             ascent.record(&mut pass);
             roll_out.record(&mut pass);
             if cfg.blur_every > 0 && (i + 1) % cfg.blur_every == 0 {
@@ -223,12 +330,11 @@ pub fn gradient_ascent(
     {
         let mut pass = encoder.begin_compute_pass(&Default::default());
         roll_in.record(&mut pass);
-        plan.record_forward(&mut pass);
-        objective_dispatch.record(&mut pass);
+        (net.forward)(&mut pass);
     }
     gpu.queue.submit([encoder.finish()]);
     let objective_now = read_objective()?;
-    let probs: Vec<f32> = gpu.read(v(&plan.act.probs))?;
+    let probs: Vec<f32> = gpu.read(v(net.probs))?;
     let predicted = probs
         .chunks_exact(CLASSES as usize)
         .take(batch as usize)
