@@ -347,3 +347,26 @@ fn square_sdlm_step_and_scale_add_match_reference() {
         assert_close(&format!("scale_add len {len}"), &read(gpu, &gh, len), &want, ARITH);
     }
 }
+
+#[test]
+fn pad_normalize_gradient_matches_finite_differences() {
+    // L = Σ dy · y(x): dL/dx from the twin's backward against central differences in f64.
+    let s = PadShape::new(2, 3, 4, 2, -0.1, 1.175);
+    let mut r = rng(61);
+    let x: Vec<f64> = uniform(&mut r, s.x_len() as usize, 0.0, 1.0).into_iter().map(f64::from).collect();
+    let dy: Vec<f64> = uniform(&mut r, s.y_len() as usize, -1.0, 1.0).into_iter().map(f64::from).collect();
+    let loss = |x: &[f64]| {
+        let mut y = vec![0.0; s.y_len() as usize];
+        reference::pad::pad_normalize_forward(x, s, &mut y);
+        y.iter().zip(&dy).map(|(a, b)| a * b).sum::<f64>()
+    };
+    let mut dx = vec![0.0; x.len()];
+    reference::pad::pad_normalize_backward(&dy, s, &mut dx);
+    for i in 0..x.len() {
+        let (mut xp, mut xm) = (x.clone(), x.clone());
+        xp[i] += 1e-6;
+        xm[i] -= 1e-6;
+        let numeric = (loss(&xp) - loss(&xm)) / 2e-6;
+        assert!((dx[i] - numeric).abs() < 1e-7, "dx[{i}]: {} vs {numeric}", dx[i]);
+    }
+}
