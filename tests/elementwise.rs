@@ -53,6 +53,11 @@ fn sum_reduce_matches_reference() {
         let terms = (s.outer * s.inner) as f64;
         let tol = Tol { abs: 1e-7 * terms.max(8.0), rel: 1e-6 };
         assert_close(&format!("sum_reduce {s:?}"), &read(gpu, &gy, want.len()), &want, tol);
+        let staged = nan_buffer(gpu, "y", want.len());
+        for d in k.sum_reduce_staged(gpu, s, View::whole(&gx), View::whole(&staged)).unwrap() {
+            run(gpu, d);
+        }
+        assert_close(&format!("sum_reduce_staged {s:?}"), &read(gpu, &staged, want.len()), &want, tol);
     }
 }
 

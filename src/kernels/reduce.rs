@@ -39,4 +39,17 @@ impl Reduce {
             Ok(prepare(gpu, &self.sum, SUM_REDUCE, &[x, y], &s, grid(s.channels)))
         }
     }
+
+    /// The same sum in two passes through a scratch buffer of OUTER·C partial sums: first
+    /// over INNER for every (outer, c), then over OUTER. For few channels with many terms
+    /// (conv bias gradients, 6 x 100 images x 576 pixels): the first pass has OUTER·C
+    /// independent sums instead of C long ones (lavapipe: conv1's bias 1.7 -> 0.5 ms).
+    pub fn sum_reduce_staged(&self, gpu: &Gpu, s: ReduceShape, x: View, y: View) -> Result<[Dispatch; 2]> {
+        let partials = gpu.storage("sum_reduce.partials", (s.outer as usize * s.channels as usize).max(1));
+        let p = View::whole(&partials);
+        Ok([
+            self.sum_reduce(gpu, ReduceShape::new(1, s.outer * s.channels, s.inner), x, p)?,
+            self.sum_reduce(gpu, ReduceShape::new(s.outer, s.channels, 1), p, y)?,
+        ])
+    }
 }

@@ -458,7 +458,7 @@ impl Plan1998 {
                            dy: &wgpu::Buffer,
                            dw: View,
                            bn|
-             -> Result<[Dispatch; 3]> {
+             -> Result<Vec<Dispatch>> {
                 let gs = GemmShape::batched(
                     c.oc,
                     c.patch_len(),
@@ -467,11 +467,13 @@ impl Plan1998 {
                     c.oc * c.out_pixels(),
                     c.patch_len() * c.out_pixels(),
                 );
-                Ok([
+                let mut out = vec![
                     k.gemm.gemm(gpu, Transpose::B, Epilogue::None, gs, v(dy), v(col), None, v(&d.dw_per_image))?,
                     k.reduce.sum_reduce(gpu, ReduceShape::new(c.n, c.oc * c.patch_len(), 1), v(&d.dw_per_image), dw)?,
-                    k.reduce.sum_reduce(gpu, ReduceShape::new(c.n, c.oc, c.out_pixels()), v(dy), g(bn))?,
-                ])
+                ];
+                let bias = ReduceShape::new(c.n, c.oc, c.out_pixels());
+                out.extend(k.reduce.sum_reduce_staged(gpu, bias, v(dy), g(bn))?);
+                Ok(out)
             };
             let subsample_bwd = |ps: PoolShape,
                                  x: &wgpu::Buffer,

@@ -301,7 +301,7 @@ impl Plan {
             }
             Ok(out)
         };
-        let conv_weight_backward = |c: ConvShape, col: View, dy: View, w, b| -> Result<[Dispatch; 3]> {
+        let conv_weight_backward = |c: ConvShape, col: View, dy: View, w, b| -> Result<Vec<Dispatch>> {
             let per_image = c.oc * c.patch_len();
             let gs = GemmShape::batched(
                 c.oc,
@@ -311,11 +311,12 @@ impl Plan {
                 c.oc * c.out_pixels(),
                 c.patch_len() * c.out_pixels(),
             );
-            Ok([
+            let mut out = vec![
                 k.gemm.gemm(gpu, Transpose::B, Epilogue::None, gs, dy, col, None, v(&d.dw_per_image))?,
                 k.reduce.sum_reduce(gpu, ReduceShape::new(c.n, per_image, 1), v(&d.dw_per_image), g(w))?,
-                k.reduce.sum_reduce(gpu, ReduceShape::new(c.n, c.oc, c.out_pixels()), dy, g(b))?,
-            ])
+            ];
+            out.extend(k.reduce.sum_reduce_staged(gpu, ReduceShape::new(c.n, c.oc, c.out_pixels()), dy, g(b))?);
+            Ok(out)
         };
         let conv_input_backward = |c: ConvShape, dy: View, w, dcol: View, dx: View| -> Result<[Dispatch; 2]> {
             let gs = GemmShape::batched(c.patch_len(), c.out_pixels(), c.oc, c.n, 0, c.oc * c.out_pixels());
