@@ -283,7 +283,17 @@ fn ascend(
             eprintln!("gradient ascent: step {i}/{n}");
         }
     })?;
-    render_ascent(&r, target, cfg, title, out)?;
+    let title = match (net.arch, target) {
+        // LeNet-1998 has no logits: its class images descend the paper's loss.
+        (Arch::Lenet1998, AscentTarget::Classes(_)) => {
+            format!("LeNet-1998 classes: -loss (eq. 9, class as label) maximized ({} steps)", r.steps_run)
+        }
+        (Arch::Lenet1998, AscentTarget::Filters(_)) => {
+            format!("LeNet-1998 {}", title.replace("conv1", "C1").replace("conv2", "C3"))
+        }
+        _ => title.to_string(),
+    };
+    render_ascent(&r, target, cfg, &title, out)?;
     if json {
         let images: Vec<_> = (0..r.len())
             .map(|i| {
