@@ -50,6 +50,25 @@ impl ConvShape {
     pub fn w_len(&self) -> u64 {
         self.oc as u64 * self.patch_len() as u64
     }
+
+    /// The conv as one GEMM per image: y (OC, OH·OW) = W (OC, C·KH·KW) · col (C·KH·KW, OH·OW),
+    /// W shared by every image.
+    pub fn forward_gemm(&self) -> GemmShape {
+        let (m, n, k) = (self.oc, self.out_pixels(), self.patch_len());
+        GemmShape::batched(m, n, k, self.n, 0, k * n)
+    }
+
+    /// Per-image weight gradient: dW_n (OC, C·KH·KW) = dy_n (OC, OH·OW) · col_nᵀ (`Transpose::B`).
+    pub fn weight_grad_gemm(&self) -> GemmShape {
+        let (m, n, k) = (self.oc, self.patch_len(), self.out_pixels());
+        GemmShape::batched(m, n, k, self.n, m * k, n * k)
+    }
+
+    /// Input gradient before col2im: dcol_n (C·KH·KW, OH·OW) = Wᵀ · dy_n (`Transpose::A`).
+    pub fn input_grad_gemm(&self) -> GemmShape {
+        let (m, n, k) = (self.patch_len(), self.out_pixels(), self.oc);
+        GemmShape::batched(m, n, k, self.n, 0, k * n)
+    }
 }
 
 /// 2x2 max-pooling, stride 2, floor: x (N,C,H,W) -> y (N,C,H/2,W/2).

@@ -345,8 +345,7 @@ impl Plan1998 {
         };
         let conv =
             |c: ConvShape, x: View, col: &wgpu::Buffer, w: View, b, out: &wgpu::Buffer| -> Result<[Dispatch; 2]> {
-                let gs =
-                    GemmShape::batched(c.oc, c.out_pixels(), c.patch_len(), c.n, 0, c.patch_len() * c.out_pixels());
+                let gs = c.forward_gemm();
                 Ok([
                     k.im2col.im2col_forward(gpu, c, x, v(col))?,
                     k.gemm.gemm(
@@ -459,14 +458,7 @@ impl Plan1998 {
                            dw: View,
                            bn|
              -> Result<Vec<Dispatch>> {
-                let gs = GemmShape::batched(
-                    c.oc,
-                    c.patch_len(),
-                    c.out_pixels(),
-                    c.n,
-                    c.oc * c.out_pixels(),
-                    c.patch_len() * c.out_pixels(),
-                );
+                let gs = c.weight_grad_gemm();
                 let mut out = vec![
                     k.gemm.gemm(gpu, Transpose::B, Epilogue::None, gs, v(dy), v(col), None, v(&d.dw_per_image))?,
                     k.reduce.sum_reduce(gpu, ReduceShape::new(c.n, c.oc * c.patch_len(), 1), v(&d.dw_per_image), dw)?,
@@ -502,7 +494,7 @@ impl Plan1998 {
             out_list.extend(conv_dw(s.c3, sq.map_or(&a.col3, |q| &q.col3), &d.d_c3, v(&d.d_c3_kernel), "c3.bias")?);
             out_list.push(k.table.gather_indexed(gpu, v(&d.d_c3_kernel), v(&tables[1]), span_of(out, &span))?);
             let c3 = s.c3;
-            let gs = GemmShape::batched(c3.patch_len(), c3.out_pixels(), c3.oc, c3.n, 0, c3.oc * c3.out_pixels());
+            let gs = c3.input_grad_gemm();
             let kernel = sq.map_or(&a.c3_kernel, |q| &q.c3_kernel);
             out_list.push(k.gemm.gemm(
                 gpu,
@@ -531,7 +523,7 @@ impl Plan1998 {
             (backward, starts) = backward_pass(d, None, grads)?;
             if mode == Mode::TrainWithInputGrad {
                 let c1 = s.c1;
-                let gs = GemmShape::batched(c1.patch_len(), c1.out_pixels(), c1.oc, c1.n, 0, c1.oc * c1.out_pixels());
+                let gs = c1.input_grad_gemm();
                 let w = p("c1.weight");
                 input.push(k.gemm.gemm(gpu, Transpose::A, Epilogue::None, gs, w, v(&d.d_c1), None, v(&d.dcol1))?);
                 input.push(k.im2col.col2im_backward(gpu, c1, v(&d.dcol1), v(&d.d_input))?);

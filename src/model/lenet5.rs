@@ -243,7 +243,7 @@ impl Plan {
 
         // ---- forward -------------------------------------------------------------------
         let conv_forward = |c: ConvShape, x: View, col: View, w, b, y: View| -> Result<[Dispatch; 2]> {
-            let gs = GemmShape::batched(c.oc, c.out_pixels(), c.patch_len(), c.n, 0, c.patch_len() * c.out_pixels());
+            let gs = c.forward_gemm();
             Ok([
                 k.im2col.im2col_forward(gpu, c, x, col)?,
                 k.gemm.gemm(gpu, Transpose::None, Epilogue::BiasRow { relu: true }, gs, p(w), col, Some(p(b)), y)?,
@@ -303,14 +303,7 @@ impl Plan {
         };
         let conv_weight_backward = |c: ConvShape, col: View, dy: View, w, b| -> Result<Vec<Dispatch>> {
             let per_image = c.oc * c.patch_len();
-            let gs = GemmShape::batched(
-                c.oc,
-                c.patch_len(),
-                c.out_pixels(),
-                c.n,
-                c.oc * c.out_pixels(),
-                c.patch_len() * c.out_pixels(),
-            );
+            let gs = c.weight_grad_gemm();
             let mut out = vec![
                 k.gemm.gemm(gpu, Transpose::B, Epilogue::None, gs, dy, col, None, v(&d.dw_per_image))?,
                 k.reduce.sum_reduce(gpu, ReduceShape::new(c.n, per_image, 1), v(&d.dw_per_image), g(w))?,
@@ -319,7 +312,7 @@ impl Plan {
             Ok(out)
         };
         let conv_input_backward = |c: ConvShape, dy: View, w, dcol: View, dx: View| -> Result<[Dispatch; 2]> {
-            let gs = GemmShape::batched(c.patch_len(), c.out_pixels(), c.oc, c.n, 0, c.oc * c.out_pixels());
+            let gs = c.input_grad_gemm();
             Ok([
                 k.gemm.gemm(gpu, Transpose::A, Epilogue::None, gs, p(w), dy, None, dcol)?,
                 k.im2col.col2im_backward(gpu, c, dcol, dx)?,

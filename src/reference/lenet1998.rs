@@ -37,7 +37,7 @@ fn conv<T: Float>(c: ConvShape, x: &[T], w: &[T], b: &[T]) -> (Vec<T>, Vec<T>) {
     let mut col = vec![T::zero(); c.col_len() as usize];
     im2col::im2col_forward(x, c, &mut col);
     let mut y = vec![T::zero(); c.y_len() as usize];
-    let gs = GemmShape::batched(c.oc, c.out_pixels(), c.patch_len(), c.n, 0, c.patch_len() * c.out_pixels());
+    let gs = c.forward_gemm();
     gemm::gemm(Transpose::None, Epilogue::BiasRow { relu: false }, gs, w, &col, Some(b), &mut y);
     (col, y)
 }
@@ -157,14 +157,7 @@ pub fn lenet1998_backward<T: Float>(
     let conv_dw = |c: ConvShape, col: &[T], dy: &[T]| {
         let per_image = c.oc * c.patch_len();
         let mut dw_per_image = vec![T::zero(); (per_image * c.n) as usize];
-        let gs = GemmShape::batched(
-            c.oc,
-            c.patch_len(),
-            c.out_pixels(),
-            c.n,
-            c.oc * c.out_pixels(),
-            c.patch_len() * c.out_pixels(),
-        );
+        let gs = c.weight_grad_gemm();
         gemm::gemm(Transpose::B, Epilogue::None, gs, dy, col, None, &mut dw_per_image);
         (sum(&dw_per_image, ReduceShape::new(c.n, per_image, 1)), sum(dy, ReduceShape::new(c.n, c.oc, c.out_pixels())))
     };
@@ -185,7 +178,7 @@ pub fn lenet1998_backward<T: Float>(
     set(&mut grads, "c3.bias", &db);
     let c3 = s.c3;
     let mut dcol3 = vec![T::zero(); c3.col_len() as usize];
-    let gs = GemmShape::batched(c3.patch_len(), c3.out_pixels(), c3.oc, c3.n, 0, c3.oc * c3.out_pixels());
+    let gs = c3.input_grad_gemm();
     gemm::gemm(Transpose::A, Epilogue::None, gs, &fw.c3_kernel, &d_c3, None, &mut dcol3);
     let mut d_s2 = vec![T::zero(); c3.x_len() as usize];
     im2col::col2im_backward(&dcol3, c3, &mut d_s2);

@@ -32,7 +32,7 @@ fn conv_forward<T: Float>(c: ConvShape, x: &[T], w: &[T], b: &[T]) -> (Vec<T>, V
     let mut col = vec![T::zero(); c.col_len() as usize];
     im2col::im2col_forward(x, c, &mut col);
     let mut y = vec![T::zero(); c.y_len() as usize];
-    let gs = GemmShape::batched(c.oc, c.out_pixels(), c.patch_len(), c.n, 0, c.patch_len() * c.out_pixels());
+    let gs = c.forward_gemm();
     gemm::gemm(Transpose::None, Epilogue::BiasRow { relu: true }, gs, w, &col, Some(b), &mut y);
     (col, y)
 }
@@ -107,14 +107,7 @@ pub fn lenet5_backward<T: Float>(layout: &ParamLayout, params: &[T], f: &Forward
     let conv_backward = |c: ConvShape, col: &[T], dy: &[T], w: &str, b: &str, grads: &mut Vec<T>| {
         let per_image = c.oc * c.patch_len();
         let mut dw_per_image = vec![T::zero(); (per_image * c.n) as usize];
-        let gs = GemmShape::batched(
-            c.oc,
-            c.patch_len(),
-            c.out_pixels(),
-            c.n,
-            c.oc * c.out_pixels(),
-            c.patch_len() * c.out_pixels(),
-        );
+        let gs = c.weight_grad_gemm();
         gemm::gemm(Transpose::B, Epilogue::None, gs, dy, col, None, &mut dw_per_image);
         let mut dw = vec![T::zero(); per_image as usize];
         reduce::sum_reduce(&dw_per_image, ReduceShape::new(c.n, per_image, 1), &mut dw);
@@ -123,7 +116,7 @@ pub fn lenet5_backward<T: Float>(layout: &ParamLayout, params: &[T], f: &Forward
         reduce::sum_reduce(dy, ReduceShape::new(c.n, c.oc, c.out_pixels()), &mut db);
         grads[layout.get(b).range()].copy_from_slice(&db);
         let mut dcol = vec![T::zero(); c.col_len() as usize];
-        let gs = GemmShape::batched(c.patch_len(), c.out_pixels(), c.oc, c.n, 0, c.oc * c.out_pixels());
+        let gs = c.input_grad_gemm();
         gemm::gemm(Transpose::A, Epilogue::None, gs, param(params, layout, w), dy, None, &mut dcol);
         let mut dx = vec![T::zero(); c.x_len() as usize];
         im2col::col2im_backward(&dcol, c, &mut dx);

@@ -44,14 +44,7 @@ pub fn feature_maps(
     let params_buf = gpu.storage_from("params", params);
     let no_grads = gpu.storage("no_grads", 1);
     let plan = Plan::new(gpu, k, layout, &params_buf, &no_grads, 1, Mode::Inference)?;
-    gpu.write(View::whole(&plan.x), image);
-    gpu.write(View::whole(&plan.labels), &[0u32]);
-    let mut encoder = gpu.device.create_command_encoder(&Default::default());
-    {
-        let mut pass = encoder.begin_compute_pass(&Default::default());
-        plan.record_forward(&mut pass);
-    }
-    gpu.queue.submit([encoder.finish()]);
+    forward_one(gpu, &plan, image);
     let s = plan.shapes;
     let read = |b: &wgpu::Buffer, len: u64| -> Result<Vec<f32>> { gpu.read(View { buffer: b, offset: 0, len }) };
     let a = &plan.act;
@@ -94,14 +87,7 @@ pub fn feature_maps_1998(
     let params_buf = gpu.storage_from("params", params);
     let no_grads = gpu.storage("no_grads", 1);
     let plan = Plan1998::new(gpu, k, layout, &params_buf, &no_grads, None, 1, Mode::Inference, squash)?;
-    gpu.write(View::whole(plan.x()), image);
-    gpu.write(View::whole(plan.labels()), &[0u32]);
-    let mut encoder = gpu.device.create_command_encoder(&Default::default());
-    {
-        let mut pass = encoder.begin_compute_pass(&Default::default());
-        plan.record_forward(&mut pass);
-    }
-    gpu.queue.submit([encoder.finish()]);
+    forward_one(gpu, &plan, image);
     let s = plan.shapes;
     let read = |b: &wgpu::Buffer, len: u64| -> Result<Vec<f32>> { gpu.read(View { buffer: b, offset: 0, len }) };
     let a = &plan.act;
@@ -116,6 +102,18 @@ pub fn feature_maps_1998(
         dist: read(&a.dist, s.rbf.classes as u64)?,
         probs: read(&a.probs, s.rbf.classes as u64)?,
     })
+}
+
+/// Writes one image into a batch-1 plan and runs its forward pass (readbacks wait for it).
+fn forward_one(gpu: &Gpu, plan: &dyn Network, image: &[f32]) {
+    gpu.write(View::whole(plan.x()), image);
+    gpu.write(View::whole(plan.labels()), &[0u32]);
+    let mut encoder = gpu.device.create_command_encoder(&Default::default());
+    {
+        let mut pass = encoder.begin_compute_pass(&Default::default());
+        plan.record_forward(&mut pass);
+    }
+    gpu.queue.submit([encoder.finish()]);
 }
 
 /// A user's picture as a 28x28 MNIST-like input: greyscale, resized, and inverted when
