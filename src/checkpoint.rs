@@ -87,9 +87,13 @@ pub fn save_model(path: &Path, arch: Arch, flat: &[f32], mut metadata: HashMap<S
 /// Loads a model checkpoint of `arch` into a flat parameter vector of its layout, checking
 /// the architecture, every tensor's presence and shape, and that no foreign tensor is present.
 pub fn load_model(path: &Path, arch: Arch) -> Result<(Vec<f32>, HashMap<String, String>)> {
+    model_from(path, load_tensors(path)?, arch)
+}
+
+/// `load_model` on a file already read from `path` (named in the errors).
+fn model_from(path: &Path, file: TensorFile, arch: Arch) -> Result<(Vec<f32>, HashMap<String, String>)> {
     let layout = &arch.layout();
     let expected = arch.checkpoint_name();
-    let file = load_tensors(path)?;
     if let Some(found) = file.metadata.get("arch") {
         if found != expected {
             return Err(bad(path, format!("it holds a {found} model, expected {expected}")));
@@ -120,7 +124,7 @@ pub fn load_any_model(path: &Path) -> Result<(NetSpec, ParamLayout, Vec<f32>)> {
             Arch::from_checkpoint_name(name).ok_or_else(|| bad(path, format!("it holds an unknown {name} model")))?
         }
     };
-    let (flat, meta) = load_model(path, arch)?;
+    let (flat, meta) = model_from(path, file, arch)?;
     let squash = meta
         .get("recipe")
         .and_then(|r| serde_json::from_str::<serde_json::Value>(r).ok())

@@ -220,6 +220,14 @@ pub struct StepProgress {
     pub accuracy: f32,
 }
 
+/// SDLM's estimate: the plan's curvature pass writes one batch's second derivatives into
+/// `_batch_curvature` (held for its bind groups); `average` adds 1/batches of them to
+/// the optimizer's `state_v`.
+struct SdlmEstimate {
+    _batch_curvature: wgpu::Buffer,
+    average: Dispatch,
+}
+
 /// Steps submitted ahead of the GPU before the CPU waits: keeps it busy without letting
 /// queued work (and its staging memory) grow without bound.
 const IN_FLIGHT: usize = 3;
@@ -238,10 +246,8 @@ pub struct Trainer<'g> {
     pub state_m: wgpu::Buffer,
     /// Adam's second moment (unused by SGD); SDLM's second-derivative estimate.
     pub state_v: wgpu::Buffer,
-    /// SDLM: one batch's second derivatives, averaged into `state_v` before each epoch
-    /// (held for the plan's bind groups).
-    _curvature: wgpu::Buffer,
-    curvature_average: Dispatch,
+    /// SDLM's per-epoch second-derivative estimate (None for SGD and Adam).
+    sdlm: Option<SdlmEstimate>,
     data: GpuDataset,
     order: wgpu::Buffer,
     feeder: Feeder,
@@ -274,7 +280,7 @@ impl<'g> Trainer<'g> {
         let state_m = gpu.storage("optimizer.m", len);
         let state_v = gpu.storage("optimizer.v", len);
         let sdlm = recipe.optimizer == Optimizer::Sdlm;
-        let curvature = gpu.storage("optimizer.curvature", if sdlm { len } else { 1 });
+        let curvature = sdlm.then(|| gpu.storage("optimizer.curvature", len));
         let data = GpuDataset::upload(gpu, train, "train")?;
         let order = gpu.storage("train.order", train.len());
         let feeder = Feeder::new(
@@ -284,7 +290,7 @@ impl<'g> Trainer<'g> {
             &layout,
             &params,
             &grads,
-            sdlm.then_some(&curvature),
+            curvature.as_ref(),
             &data,
             &order,
             recipe.batch_size,
@@ -296,10 +302,15 @@ impl<'g> Trainer<'g> {
             Optimizer::Adam => kernels.optim.adam_step(gpu, adam_params(&recipe, len, recipe.lr, 1), p, g, m, v)?,
             Optimizer::Sdlm => kernels.optim.sdlm_step(gpu, sdlm_params(&recipe, len, recipe.lr), p, g, v)?,
         };
-        let batches = sdlm_batches(&recipe);
-        let average = SdlmParams { len: len as u32, lr: 0.0, mu: 0.0, scale: 1.0 / batches as f32 };
-        let curvature_view = if sdlm { View::whole(&curvature) } else { v };
-        let curvature_average = kernels.optim.scale_add(gpu, average, v, curvature_view)?;
+        let sdlm = match curvature {
+            Some(batch_curvature) => {
+                let average =
+                    SdlmParams { len: len as u32, lr: 0.0, mu: 0.0, scale: 1.0 / sdlm_batches(&recipe) as f32 };
+                let average = kernels.optim.scale_add(gpu, average, v, View::whole(&batch_curvature))?;
+                Some(SdlmEstimate { _batch_curvature: batch_curvature, average })
+            }
+            None => None,
+        };
         Ok(Trainer {
             gpu,
             recipe,
@@ -309,8 +320,7 @@ impl<'g> Trainer<'g> {
             grads,
             state_m,
             state_v,
-            _curvature: curvature,
-            curvature_average,
+            sdlm,
             data,
             order,
             feeder,
@@ -353,8 +363,8 @@ impl<'g> Trainer<'g> {
         let epoch = self.epoch;
         let order = epoch_order(self.recipe.seed, epoch, self.data.len);
         gpu.write(View::whole(&self.order), &order);
-        if self.recipe.optimizer == Optimizer::Sdlm {
-            self.estimate_curvature()?;
+        if let Some(sdlm) = &self.sdlm {
+            self.estimate_curvature(sdlm)?;
         }
         gpu.write(View::whole(self.feeder.plan.metrics()), &[0u32; METRICS_LEN]);
         let total = self.total_steps();
@@ -426,7 +436,7 @@ impl<'g> Trainer<'g> {
 
     /// SDLM: the mean second derivative of every parameter over the first `SDLM_SAMPLES`
     /// images of this epoch's (shuffled) order, into `state_v`; one submission per batch.
-    fn estimate_curvature(&mut self) -> Result<()> {
+    fn estimate_curvature(&self, sdlm: &SdlmEstimate) -> Result<()> {
         let gpu = self.gpu;
         gpu.write(View::whole(&self.state_v), &vec![0.0f32; self.layout.padded_len]);
         for b in 0..sdlm_batches(&self.recipe) {
@@ -439,7 +449,7 @@ impl<'g> Trainer<'g> {
                 if !self.feeder.plan.record_curvature(&mut pass) {
                     return Err(Error::Config("this network has no second-derivative pass for SDLM".into()));
                 }
-                self.curvature_average.record(&mut pass);
+                sdlm.average.record(&mut pass);
             }
             gpu.queue.submit([encoder.finish()]);
         }

@@ -42,6 +42,15 @@ fn prepare<T: bytemuck::Pod>(
     }
 }
 
+/// A 2x2 window (max-pooling, subsampling) needs at least 2 rows and 2 columns.
+fn require_window(op: &'static str, s: crate::shapes::PoolShape) -> crate::Result<()> {
+    if s.h < 2 || s.w < 2 {
+        let what = format!("{}x{} input has no 2x2 window", s.h, s.w);
+        return Err(crate::Error::ShapeMismatch { op, what });
+    }
+    Ok(())
+}
+
 /// Every kernel family, compiled once per device.
 pub struct Kernels {
     pub im2col: im2col::Im2col,

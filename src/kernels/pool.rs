@@ -1,7 +1,7 @@
 //! Host side of `shaders/pool.wgsl`.
 
-use super::prepare;
-use crate::error::{Error, Result};
+use super::{prepare, require_window};
+use crate::error::Result;
 use crate::gpu::{grid_1d, Dispatch, Gpu, Shader, View};
 use crate::shapes::PoolShape;
 
@@ -23,7 +23,7 @@ impl MaxPool2x2 {
 
     /// x (N,C,H,W) -> y (N,C,H/2,W/2) and argmax (flat index into x), both overwritten.
     pub fn maxpool2x2_forward(&self, gpu: &Gpu, s: PoolShape, x: View, y: View, argmax: View) -> Result<Dispatch> {
-        window_ok(MAXPOOL2X2_FORWARD, s)?;
+        require_window(MAXPOOL2X2_FORWARD, s)?;
         x.require(MAXPOOL2X2_FORWARD, "x", s.x_len())?;
         y.require(MAXPOOL2X2_FORWARD, "y", s.y_len())?;
         argmax.require(MAXPOOL2X2_FORWARD, "argmax", s.y_len())?;
@@ -33,19 +33,11 @@ impl MaxPool2x2 {
 
     /// dy (N,C,H/2,W/2), argmax -> dx (N,C,H,W), overwritten.
     pub fn maxpool2x2_backward(&self, gpu: &Gpu, s: PoolShape, dy: View, argmax: View, dx: View) -> Result<Dispatch> {
-        window_ok(MAXPOOL2X2_BACKWARD, s)?;
+        require_window(MAXPOOL2X2_BACKWARD, s)?;
         dy.require(MAXPOOL2X2_BACKWARD, "dy", s.y_len())?;
         argmax.require(MAXPOOL2X2_BACKWARD, "argmax", s.y_len())?;
         dx.require(MAXPOOL2X2_BACKWARD, "dx", s.x_len())?;
         let views = [dy, dx, argmax];
         Ok(prepare(gpu, &self.backward, MAXPOOL2X2_BACKWARD, &views, &s, grid_1d(s.y_len())))
     }
-}
-
-/// A 2x2 window needs at least 2 rows and 2 columns.
-fn window_ok(op: &'static str, s: PoolShape) -> Result<()> {
-    if s.h < 2 || s.w < 2 {
-        return Err(Error::ShapeMismatch { op, what: format!("{}x{} input has no 2x2 window", s.h, s.w) });
-    }
-    Ok(())
 }

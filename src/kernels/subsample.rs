@@ -1,7 +1,7 @@
 //! Host side of `shaders/subsample.wgsl`: LeNet-1998's trainable 2x2 subsampling.
 
-use super::prepare;
-use crate::error::{Error, Result};
+use super::{prepare, require_window};
+use crate::error::Result;
 use crate::gpu::{grid_1d, Dispatch, Gpu, Shader, View};
 use crate::shapes::PoolShape;
 
@@ -19,7 +19,7 @@ impl Subsample {
 
     /// a = coef[c] · (2x2 window sum of x) + bias[c]: x (N,C,H,W) -> a (N,C,H/2,W/2).
     pub fn subsample_forward(&self, gpu: &Gpu, s: PoolShape, [x, coef, bias, a]: [View; 4]) -> Result<Dispatch> {
-        window_ok(SUBSAMPLE_FORWARD, s)?;
+        require_window(SUBSAMPLE_FORWARD, s)?;
         x.require(SUBSAMPLE_FORWARD, "x", s.x_len())?;
         coef.require(SUBSAMPLE_FORWARD, "coef", s.c as u64)?;
         bias.require(SUBSAMPLE_FORWARD, "bias", s.c as u64)?;
@@ -37,7 +37,7 @@ impl Subsample {
         squared: bool,
         [x, coef, da, dx, terms]: [View; 5],
     ) -> Result<Dispatch> {
-        window_ok(SUBSAMPLE_BACKWARD, s)?;
+        require_window(SUBSAMPLE_BACKWARD, s)?;
         x.require(SUBSAMPLE_BACKWARD, "x", s.x_len())?;
         coef.require(SUBSAMPLE_BACKWARD, "coef", s.c as u64)?;
         da.require(SUBSAMPLE_BACKWARD, "da", s.y_len())?;
@@ -47,11 +47,4 @@ impl Subsample {
             gpu.pipeline(Shader::Subsample, SUBSAMPLE_BACKWARD, &[("SQUARED", if squared { 1.0 } else { 0.0 })])?;
         Ok(prepare(gpu, &pipeline, SUBSAMPLE_BACKWARD, &[x, coef, da, dx, terms], &s, grid_1d(s.y_len())))
     }
-}
-
-fn window_ok(op: &'static str, s: PoolShape) -> Result<()> {
-    if s.h < 2 || s.w < 2 {
-        return Err(Error::ShapeMismatch { op, what: format!("{}x{} input has no 2x2 window", s.h, s.w) });
-    }
-    Ok(())
 }

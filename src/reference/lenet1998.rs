@@ -1,5 +1,6 @@
 //! CPU twin of `model::lenet1998`: the same ops in the same order, on the same layouts.
 
+use super::lenet5::{conv_forward, dense_forward};
 use super::{gemm, im2col, pad, rbf, reduce, squash, subsample, table, Float};
 use crate::kernels::gemm::{Epilogue, Transpose};
 use crate::kernels::squash::SquashFn;
@@ -33,29 +34,6 @@ fn squashed<T: Float>(f: SquashFn, a: &[T]) -> Vec<T> {
     y
 }
 
-fn conv<T: Float>(c: ConvShape, x: &[T], w: &[T], b: &[T]) -> (Vec<T>, Vec<T>) {
-    let mut col = vec![T::zero(); c.col_len() as usize];
-    im2col::im2col_forward(x, c, &mut col);
-    let mut y = vec![T::zero(); c.y_len() as usize];
-    let gs = c.forward_gemm();
-    gemm::gemm(Transpose::None, Epilogue::BiasRow { relu: false }, gs, w, &col, Some(b), &mut y);
-    (col, y)
-}
-
-fn dense<T: Float>(l: Dense, batch: u32, x: &[T], w: &[T], b: &[T]) -> Vec<T> {
-    let mut y = vec![T::zero(); (batch * l.outputs) as usize];
-    gemm::gemm(
-        Transpose::B,
-        Epilogue::BiasCol { relu: false },
-        GemmShape::new(batch, l.outputs, l.inputs),
-        x,
-        w,
-        Some(b),
-        &mut y,
-    );
-    y
-}
-
 fn subsampled<T: Float>(s: PoolShape, x: &[T], coef: &[T], bias: &[T]) -> Vec<T> {
     let mut a = vec![T::zero(); s.y_len() as usize];
     subsample::subsample_forward(x, coef, bias, s, &mut a);
@@ -75,16 +53,16 @@ pub fn lenet1998_forward<T: Float>(
     let p = |name: &str| &params[layout.get(name).range()];
     let mut input = vec![T::zero(); s.input.y_len() as usize];
     pad::pad_normalize_forward(x, s.input, &mut input);
-    let (col1, c1_a) = conv(s.c1, &input, p("c1.weight"), p("c1.bias"));
+    let (col1, c1_a) = conv_forward(s.c1, &input, p("c1.weight"), p("c1.bias"), false);
     let c1 = squashed(f, &c1_a);
     let s2 = squashed(f, &subsampled(s.s2, &c1, p("s2.coef"), p("s2.bias")));
     let mut c3_kernel = vec![T::zero(); s.c3.w_len() as usize];
     table::gather_indexed(&params[c3_span(layout)], &c3_dense_index(layout), &mut c3_kernel);
-    let (col3, c3_a) = conv(s.c3, &s2, &c3_kernel, p("c3.bias"));
+    let (col3, c3_a) = conv_forward(s.c3, &s2, &c3_kernel, p("c3.bias"), false);
     let c3 = squashed(f, &c3_a);
     let s4 = squashed(f, &subsampled(s.s4, &c3, p("s4.coef"), p("s4.bias")));
-    let c5 = squashed(f, &dense(s.c5, batch, &s4, p("c5.weight"), p("c5.bias")));
-    let f6 = squashed(f, &dense(s.f6, batch, &c5, p("f6.weight"), p("f6.bias")));
+    let c5 = squashed(f, &dense_forward(s.c5, batch, &s4, p("c5.weight"), p("c5.bias"), false));
+    let f6 = squashed(f, &dense_forward(s.f6, batch, &c5, p("f6.weight"), p("f6.bias"), false));
     let centers: Vec<T> = rbf_centers(f).into_iter().map(|c| T::from(c).unwrap()).collect();
     let out = rbf::rbf_loss_forward_backward(&f6, &centers, labels, s.rbf, false);
     Forward1998 {

@@ -28,16 +28,18 @@ fn param<'a, T>(params: &'a [T], layout: &ParamLayout, name: &str) -> &'a [T] {
     &params[layout.get(name).range()]
 }
 
-fn conv_forward<T: Float>(c: ConvShape, x: &[T], w: &[T], b: &[T]) -> (Vec<T>, Vec<T>) {
+/// im2col + GEMM + bias [+ ReLU]: returns (col, y). Shared with the LeNet-1998 twin.
+pub(crate) fn conv_forward<T: Float>(c: ConvShape, x: &[T], w: &[T], b: &[T], relu: bool) -> (Vec<T>, Vec<T>) {
     let mut col = vec![T::zero(); c.col_len() as usize];
     im2col::im2col_forward(x, c, &mut col);
     let mut y = vec![T::zero(); c.y_len() as usize];
     let gs = c.forward_gemm();
-    gemm::gemm(Transpose::None, Epilogue::BiasRow { relu: true }, gs, w, &col, Some(b), &mut y);
+    gemm::gemm(Transpose::None, Epilogue::BiasRow { relu }, gs, w, &col, Some(b), &mut y);
     (col, y)
 }
 
-fn dense_forward<T: Float>(l: Dense, batch: u32, x: &[T], w: &[T], b: &[T], relu: bool) -> Vec<T> {
+/// y (N, OUT) = x · Wᵀ + b [ReLU]. Shared with the LeNet-1998 twin.
+pub(crate) fn dense_forward<T: Float>(l: Dense, batch: u32, x: &[T], w: &[T], b: &[T], relu: bool) -> Vec<T> {
     let mut y = vec![T::zero(); (batch * l.outputs) as usize];
     let gs = GemmShape::new(batch, l.outputs, l.inputs);
     gemm::gemm(Transpose::B, Epilogue::BiasCol { relu }, gs, x, w, Some(b), &mut y);
@@ -48,11 +50,11 @@ fn dense_forward<T: Float>(l: Dense, batch: u32, x: &[T], w: &[T], b: &[T], relu
 pub fn lenet5_forward<T: Float>(layout: &ParamLayout, params: &[T], x: &[T], labels: &[u32], batch: u32) -> Forward<T> {
     let s = Lenet5Shapes::new(batch);
     let p = |name| param(params, layout, name);
-    let (col1, conv1) = conv_forward(s.conv1, x, p("conv1.weight"), p("conv1.bias"));
+    let (col1, conv1) = conv_forward(s.conv1, x, p("conv1.weight"), p("conv1.bias"), true);
     let mut pool1 = vec![T::zero(); s.pool1.y_len() as usize];
     let mut argmax1 = vec![0; s.pool1.y_len() as usize];
     pool::maxpool2x2_forward(&conv1, s.pool1, &mut pool1, &mut argmax1);
-    let (col2, conv2) = conv_forward(s.conv2, &pool1, p("conv2.weight"), p("conv2.bias"));
+    let (col2, conv2) = conv_forward(s.conv2, &pool1, p("conv2.weight"), p("conv2.bias"), true);
     let mut pool2 = vec![T::zero(); s.pool2.y_len() as usize];
     let mut argmax2 = vec![0; s.pool2.y_len() as usize];
     pool::maxpool2x2_forward(&conv2, s.pool2, &mut pool2, &mut argmax2);

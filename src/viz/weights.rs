@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use super::render::{legend, Canvas, Colormap, Grid};
+use super::render::{legend, range, Canvas, Colormap, Grid};
 use crate::error::Result;
 use crate::model::ParamLayout;
 
@@ -107,7 +107,7 @@ pub fn render_rbf_centers(squash: crate::kernels::squash::SquashFn, path: &Path)
     // Negated so that ink, the larger target, comes out dark on the gray map.
     let centers: Vec<f32> = rbf_centers(squash).iter().map(|c| -c).collect();
     let len = BITMAP_W * BITMAP_H;
-    let (lo, hi) = range_of(&centers);
+    let (lo, hi) = range(&centers);
     let grid = Grid {
         title: "LeNet-1998 output: RBF centers (7x12 bitmaps, fixed)".into(),
         maps: (0..10).map(|d| (&centers[d * len..(d + 1) * len], format!("{d}"))).collect(),
@@ -119,10 +119,4 @@ pub fn render_rbf_centers(squash: crate::kernels::squash::SquashFn, path: &Path)
         shared_range: Some((lo, hi)),
     };
     grid.render().save(path)
-}
-
-fn range_of(v: &[f32]) -> (f32, f32) {
-    let lo = v.iter().cloned().fold(f32::INFINITY, f32::min);
-    let hi = v.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
-    (lo, hi.max(lo + 1e-6))
 }
