@@ -1,10 +1,11 @@
-//! GEMM on the GPU against `reference::gemm::gemm`, for every transpose and epilogue.
+//! GEMM on the GPU against `reference::gemm::gemm`, for every transpose and epilogue, with
+//! every kernel that can compute the shape on this device (`Gemm::kernels_for`).
 
 mod common;
 
 use common::*;
 use lenet_gpu::gpu::View;
-use lenet_gpu::kernels::gemm::{Epilogue, Gemm, Transpose};
+use lenet_gpu::kernels::gemm::{Epilogue, Gemm, GemmKernel, Transpose};
 use lenet_gpu::reference;
 use lenet_gpu::shapes::GemmShape;
 
@@ -16,7 +17,8 @@ fn tol(k: u32) -> Tol {
 
 const TRANSPOSES: [Transpose; 3] = [Transpose::None, Transpose::A, Transpose::B];
 
-fn check(seed: u64, t: Transpose, e: Epilogue, s: GemmShape) {
+/// Checks every kernel that applies; returns which ran.
+fn check(seed: u64, t: Transpose, e: Epilogue, s: GemmShape) -> Vec<GemmKernel> {
     let gpu = gpu();
     let gemm = Gemm::new(gpu).unwrap();
     let mut rng = rng(seed);
@@ -33,22 +35,27 @@ fn check(seed: u64, t: Transpose, e: Epilogue, s: GemmShape) {
     reference::gemm::gemm(t, e, s, &a, &b, with_bias.then_some(&bias[..]), &mut want);
 
     let (ga, gb, gbias) = (gpu.storage_from("a", &a), gpu.storage_from("b", &b), gpu.storage_from("bias", &bias));
-    let gc = nan_buffer(gpu, "c", s.c_len() as usize);
-    let d = gemm
-        .gemm(
-            gpu,
-            t,
-            e,
-            s,
-            View::whole(&ga),
-            View::whole(&gb),
-            with_bias.then(|| View::whole(&gbias)),
-            View::whole(&gc),
-        )
-        .unwrap();
-    run(gpu, d);
-    let got = read(gpu, &gc, want.len());
-    assert_close(&format!("gemm[{t:?},{e:?}] {s:?} seed {seed}"), &got, &want, tol(s.k));
+    let kernels = gemm.kernels_for(t, s, View::whole(&ga), View::whole(&gb));
+    for &kernel in &kernels {
+        let gc = nan_buffer(gpu, "c", s.c_len() as usize);
+        let d = gemm
+            .gemm_with(
+                gpu,
+                kernel,
+                t,
+                e,
+                s,
+                View::whole(&ga),
+                View::whole(&gb),
+                with_bias.then(|| View::whole(&gbias)),
+                View::whole(&gc),
+            )
+            .unwrap();
+        run(gpu, d);
+        let got = read(gpu, &gc, want.len());
+        assert_close(&format!("{kernel:?}[{t:?},{e:?}] {s:?} seed {seed}"), &got, &want, tol(s.k));
+    }
+    kernels
 }
 
 #[test]
@@ -164,4 +171,33 @@ fn gemm_vec4_path_matches_reference() {
     let a = gpu.storage("a", 4096);
     assert!(!vec4_ok(Transpose::None, GemmShape::new(6, 576, 25), View::whole(&a), View::whole(&a)));
     assert!(!vec4_ok(Transpose::A, GemmShape::new(150, 64, 16), View::whole(&a), View::whole(&a)));
+}
+
+#[test]
+fn gemm_subgroup_path_at_awkward_shapes() {
+    // Shapes `gemm_sg8` takes (B readable as vec4s: N % 4 == 0, or K % 4 == 0 when B is
+    // transposed) with M, K or N of 1, primes, partial 16-row tiles, partial 8-step K chunks
+    // and partial 32/64-column tiles.
+    let shapes = [
+        (Transpose::None, GemmShape::new(1, 4, 1)),
+        (Transpose::None, GemmShape::new(5, 36, 13)),
+        (Transpose::None, GemmShape::batched(37, 68, 29, 3, 37 * 29, 29 * 68)),
+        (Transpose::None, GemmShape::batched(6, 576, 25, 2, 0, 25 * 576)),
+        (Transpose::A, GemmShape::new(37, 36, 13)),
+        (Transpose::A, GemmShape::new(1, 8, 3)),
+        (Transpose::A, GemmShape::batched(150, 64, 16, 2, 0, 16 * 64)),
+        (Transpose::B, GemmShape::new(1, 1, 4)),
+        (Transpose::B, GemmShape::new(5, 7, 12)),
+        (Transpose::B, GemmShape::batched(37, 13, 20, 2, 37 * 20, 13 * 20)),
+    ];
+    let expect_sg8 = gpu().subgroup_size() == Some(8);
+    for (i, (t, s)) in shapes.into_iter().enumerate() {
+        for (j, e) in [Epilogue::None, Epilogue::BiasRow { relu: true }, Epilogue::BiasCol { relu: false }]
+            .into_iter()
+            .enumerate()
+        {
+            let ran = check(500 + (i * 10 + j) as u64, t, e, s);
+            assert_eq!(ran.contains(&GemmKernel::Subgroup8), expect_sg8, "{t:?} {s:?}: {ran:?}");
+        }
+    }
 }

@@ -65,7 +65,8 @@ impl Gpu {
         // Ask for everything the adapter offers: lavapipe's 128 MiB storage bindings, not
         // WebGPU's 128 MiB default being a coincidence we rely on.
         let limits = adapter.limits();
-        let features = adapter.features() & wgpu::Features::TIMESTAMP_QUERY;
+        // Timestamps for `bench`; subgroups for the kernels written for 8-wide SIMD.
+        let features = adapter.features() & (wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::SUBGROUP);
         let desc = wgpu::DeviceDescriptor {
             label: Some("lenet-gpu"),
             required_features: features,
@@ -102,6 +103,13 @@ impl Gpu {
     /// Bytes of storage buffers created on this device so far.
     pub fn allocated_bytes(&self) -> u64 {
         self.allocated.load(Ordering::Relaxed)
+    }
+
+    /// The subgroup size every compute invocation runs with, when the device has subgroup
+    /// operations and a single fixed size (lavapipe: 8 with AVX2); `None` otherwise.
+    pub fn subgroup_size(&self) -> Option<u32> {
+        let fixed = self.info.subgroup_min_size == self.info.subgroup_max_size;
+        (self.features.contains(wgpu::Features::SUBGROUP) && fixed).then_some(self.info.subgroup_min_size)
     }
 
     pub fn is_software(&self) -> bool {

@@ -5,6 +5,7 @@
 pub enum Shader {
     Im2col,
     Gemm,
+    GemmSubgroup,
     Pool,
     Elementwise,
     Reduce,
@@ -22,9 +23,10 @@ pub enum Shader {
 }
 
 impl Shader {
-    pub const ALL: [Shader; 16] = [
+    pub const ALL: [Shader; 17] = [
         Shader::Im2col,
         Shader::Gemm,
+        Shader::GemmSubgroup,
         Shader::Pool,
         Shader::Elementwise,
         Shader::Reduce,
@@ -45,6 +47,7 @@ impl Shader {
         match self {
             Shader::Im2col => "im2col.wgsl",
             Shader::Gemm => "gemm.wgsl",
+            Shader::GemmSubgroup => "gemm_subgroup.wgsl",
             Shader::Pool => "pool.wgsl",
             Shader::Elementwise => "elementwise.wgsl",
             Shader::Reduce => "reduce.wgsl",
@@ -66,6 +69,7 @@ impl Shader {
         match self {
             Shader::Im2col => include_str!("../../shaders/im2col.wgsl"),
             Shader::Gemm => include_str!("../../shaders/gemm.wgsl"),
+            Shader::GemmSubgroup => include_str!("../../shaders/gemm_subgroup.wgsl"),
             Shader::Pool => include_str!("../../shaders/pool.wgsl"),
             Shader::Elementwise => include_str!("../../shaders/elementwise.wgsl"),
             Shader::Reduce => include_str!("../../shaders/reduce.wgsl"),
@@ -89,8 +93,15 @@ impl Shader {
 pub fn validate_wgsl(file: &str, source: &str) -> Result<naga::Module, String> {
     let module = naga::front::wgsl::parse_str(source)
         .map_err(|e| format!("{file}: WGSL parse error:\n{}", e.emit_to_string_with_path(source, file)))?;
-    naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::default())
-        .validate(&module)
-        .map_err(|e| format!("{file}: WGSL validation error:\n{}", e.emit_to_string_with_path(source, file)))?;
+    // Subgroup operations are allowed in compute shaders: the host uses a shader that needs
+    // them only on a device that has them (`Gpu::subgroup_size`).
+    naga::valid::Validator::new(
+        naga::valid::ValidationFlags::all(),
+        naga::valid::Capabilities::default() | naga::valid::Capabilities::SUBGROUP,
+    )
+    .subgroup_stages(naga::valid::ShaderStages::COMPUTE)
+    .subgroup_operations(naga::valid::SubgroupOperationSet::all())
+    .validate(&module)
+    .map_err(|e| format!("{file}: WGSL validation error:\n{}", e.emit_to_string_with_path(source, file)))?;
     Ok(module)
 }

@@ -7,6 +7,20 @@ use crate::shapes::GemmShape;
 
 pub const GEMM: &str = "gemm";
 pub const GEMM_VEC4: &str = "gemm_vec4";
+pub const GEMM_SG8: &str = "gemm_sg8";
+
+/// The kernels that compute a GEMM. [`Gemm::gemm`] takes the first of
+/// [`Gemm::kernels_for`]; tests run every one that applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum GemmKernel {
+    /// `gemm_sg8` (gemm_subgroup.wgsl): operands shared by subgroup broadcasts; needs
+    /// 8-wide subgroups (lavapipe) and B readable as aligned vec4s.
+    Subgroup8,
+    /// `gemm_vec4`: 4x4 blocks with 128-bit loads; needs aligned operands.
+    Vec4,
+    /// `gemm`: 8x8 blocks, any shape.
+    Blocked,
+}
 
 /// Which operand is read transposed: A·B (forward conv, dense input gradient),
 /// Aᵀ·B (weight gradient of a dense layer, conv input gradient), A·Bᵀ (dense forward,
@@ -36,13 +50,32 @@ pub enum Epilogue {
 pub struct Gemm {
     /// Bound as the bias when the epilogue has none (the layout is the same for all variants).
     no_bias: wgpu::Buffer,
+    /// The device runs 8-wide subgroups, so `gemm_sg8` may be used.
+    subgroup8: bool,
 }
 
 impl Gemm {
     pub fn new(gpu: &Gpu) -> Result<Self> {
         // Compile the forward variants now so a broken shader fails at start-up.
         gpu.pipeline(Shader::Gemm, GEMM, &constants(Transpose::None, Epilogue::None))?;
-        Ok(Gemm { no_bias: gpu.storage_from("gemm.no_bias", &[0.0f32]) })
+        let subgroup8 = gpu.subgroup_size() == Some(8);
+        if subgroup8 {
+            gpu.pipeline(Shader::GemmSubgroup, GEMM_SG8, &sg8_constants(Transpose::None, Epilogue::None, 1, 1))?;
+        }
+        Ok(Gemm { no_bias: gpu.storage_from("gemm.no_bias", &[0.0f32]), subgroup8 })
+    }
+
+    /// The kernels that can compute this product on this device, fastest first.
+    pub fn kernels_for(&self, t: Transpose, s: GemmShape, a: View, b: View) -> Vec<GemmKernel> {
+        let mut out = Vec::new();
+        if self.subgroup8 && sg8_ok(t, s, b) {
+            out.push(GemmKernel::Subgroup8);
+        }
+        if vec4_ok(t, s, a, b) {
+            out.push(GemmKernel::Vec4);
+        }
+        out.push(GemmKernel::Blocked);
+        out
     }
 
     /// C_b = op(A_b) · op(B_b) [+ bias] [ReLU] for every batch item; C is overwritten.
@@ -50,6 +83,24 @@ impl Gemm {
     pub fn gemm(
         &self,
         gpu: &Gpu,
+        transpose: Transpose,
+        epilogue: Epilogue,
+        s: GemmShape,
+        a: View,
+        b: View,
+        bias: Option<View>,
+        c: View,
+    ) -> Result<Dispatch> {
+        let kernel = self.kernels_for(transpose, s, a, b)[0];
+        self.gemm_with(gpu, kernel, transpose, epilogue, s, a, b, bias, c)
+    }
+
+    /// [`Gemm::gemm`] with a chosen kernel, which must be one of [`Gemm::kernels_for`].
+    #[allow(clippy::too_many_arguments)]
+    pub fn gemm_with(
+        &self,
+        gpu: &Gpu,
+        kernel: GemmKernel,
         transpose: Transpose,
         epilogue: Epilogue,
         s: GemmShape,
@@ -81,12 +132,34 @@ impl Gemm {
                 })
             }
         };
-        // 8x8 invocations per workgroup; `gemm` computes 8x8 outputs per invocation,
-        // `gemm_vec4` 4x4.
-        let (entry, tile) = if vec4_ok(transpose, s, a, b) { (GEMM_VEC4, 32) } else { (GEMM, 64) };
-        let pipeline = gpu.pipeline(Shader::Gemm, entry, &constants(transpose, epilogue))?;
-        let label = format!("{entry}[{transpose:?},{epilogue:?}]");
-        let workgroups = [s.n.div_ceil(tile), s.m.div_ceil(tile), s.batch];
+        if !self.kernels_for(transpose, s, a, b).contains(&kernel) {
+            return Err(Error::ShapeMismatch {
+                op: GEMM,
+                what: format!("{kernel:?} cannot compute {transpose:?} {s:?}"),
+            });
+        }
+        let label = format!("{kernel:?}[{transpose:?},{epilogue:?}]");
+        let (pipeline, workgroups) = match kernel {
+            GemmKernel::Subgroup8 => {
+                // Rows per tile: M rounded up to 4, at most 16; a tile of 8 rows or fewer
+                // takes two column quads per lane so each lane still has 64 accumulators.
+                let row_quads = s.m.div_ceil(4).min(4);
+                let col_quads = if row_quads <= 2 { 2 } else { 1 };
+                let constants = sg8_constants(transpose, epilogue, row_quads, col_quads);
+                let pipeline = gpu.pipeline(Shader::GemmSubgroup, GEMM_SG8, &constants)?;
+                (pipeline, [s.n.div_ceil(32 * col_quads), s.m.div_ceil(4 * row_quads), s.batch])
+            }
+            // 8x8 invocations per workgroup; `gemm` computes 8x8 outputs per invocation,
+            // `gemm_vec4` 4x4.
+            GemmKernel::Vec4 => {
+                let pipeline = gpu.pipeline(Shader::Gemm, GEMM_VEC4, &constants(transpose, epilogue))?;
+                (pipeline, [s.n.div_ceil(32), s.m.div_ceil(32), s.batch])
+            }
+            GemmKernel::Blocked => {
+                let pipeline = gpu.pipeline(Shader::Gemm, GEMM, &constants(transpose, epilogue))?;
+                (pipeline, [s.n.div_ceil(64), s.m.div_ceil(64), s.batch])
+            }
+        };
         Ok(prepare(gpu, &pipeline, &label, &[a, b, bias, c], &s, workgroups))
     }
 }
@@ -101,6 +174,21 @@ pub fn vec4_ok(t: Transpose, s: GemmShape, a: View, b: View) -> bool {
         && m4(s.stride_a as u64)
         && m4(s.stride_b as u64)
         && [a, b].iter().all(|v| m4(v.offset) && m4(v.len))
+}
+
+/// Whether `gemm_sg8` can run this product: B must be readable as aligned vec4s (along N,
+/// or along K when B is transposed).
+pub fn sg8_ok(t: Transpose, s: GemmShape, b: View) -> bool {
+    let m4 = |v: u64| v.is_multiple_of(4);
+    let vec4_dim = if t == Transpose::B { s.k } else { s.n };
+    m4(vec4_dim as u64) && m4(s.stride_b as u64) && m4(b.offset) && m4(b.len)
+}
+
+fn sg8_constants(t: Transpose, e: Epilogue, row_quads: u32, col_quads: u32) -> Vec<(&'static str, f64)> {
+    let mut c = constants(t, e);
+    c.push(("ROW_QUADS", row_quads as f64));
+    c.push(("COL_QUADS", col_quads as f64));
+    c
 }
 
 fn constants(t: Transpose, e: Epilogue) -> Vec<(&'static str, f64)> {

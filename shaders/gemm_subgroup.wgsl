@@ -1,0 +1,133 @@
+// Batched GEMM for 8-wide subgroups (lavapipe on AVX2): the same product and epilogue as
+// `gemm` in gemm.wgsl, with operands shared through subgroup broadcasts instead of loads.
+//
+// Why: lavapipe runs 8 invocations as one SIMD group and splits every storage load whose
+// offset is not a compile-time constant into 8 scalar loads, each with a bounds check and
+// a branch; arithmetic is nearly free. `gemm` makes every invocation load its own copy of
+// A and B. Here one workgroup is one subgroup that computes a tile of
+// (4 * ROW_QUADS) rows x (8 lanes * 4 * COL_QUADS) columns: per 8 steps of K, lane l loads
+// A(row, k0 + l) once for every row of the tile and the others get it by
+// `subgroupBroadcast` (a register shuffle); each lane loads B for its own columns as
+// vec4s (one bounds-checked loop per vec4, not four).
+//
+// Requires: subgroup size 8 (the host checks the adapter), and B readable as aligned vec4s:
+// N % 4 == 0 (not TRANS_B) or K % 4 == 0 (TRANS_B), with the batch stride and the bound
+// range multiples of 4. workgroups = (ceil(N / (32 * COL_QUADS)), ceil(M / (4 * ROW_QUADS)), batch).
+
+// No `enable subgroups;`: naga 30 rejects the directive and checks the device's SUBGROUP
+// feature instead.
+
+struct GemmShape { m: u32, n: u32, k: u32, batch: u32,
+                   stride_a: u32, stride_b: u32, stride_c: u32, _pad: u32 }
+
+override TRANS_A: bool = false;
+override TRANS_B: bool = false;
+// 0: no bias, 1: bias[row], 2: bias[column].
+override BIAS: u32 = 0u;
+override RELU: bool = false;
+// Tile rows / 4 (1..=4) and columns per lane / 4 (1..=2).
+override ROW_QUADS: u32 = 4u;
+override COL_QUADS: u32 = 1u;
+
+@group(0) @binding(0) var<storage, read> a: array<f32>;
+@group(0) @binding(1) var<storage, read> b4: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> bias: array<f32>;
+@group(0) @binding(3) var<storage, read_write> c: array<f32>;
+@group(0) @binding(4) var<uniform> s: GemmShape;
+
+const LANES: u32 = 8u;
+
+fn a_at(base: u32, row: u32, kk: u32) -> f32 {
+    if (TRANS_A) { return a[base + kk * s.m + row]; }
+    return a[base + row * s.k + kk];
+}
+
+// B(k0 .. k0 + 7, col .. col + 3) for one column quad of this lane: out[kk] is row k0 + kk.
+// Rows past K read as 0 (and their A is 0), so a partial last chunk needs no branch.
+fn b_chunk(base: u32, k0: u32, col: u32) -> array<vec4<f32>, 8> {
+    var out: array<vec4<f32>, 8>;
+    let zero = vec4<f32>(0.0);
+    if (TRANS_B) {
+        // B stored (N, K): each column's 8 values are two vec4s along K.
+        let hi_ok = k0 + 4u < s.k;
+        for (var j = 0u; j < 4u; j++) {
+            let q = min(col + j, s.n - 1u);
+            let at = (base + q * s.k + k0) / 4u;
+            let lo = b4[at];
+            let hi = select(zero, b4[at + select(0u, 1u, hi_ok)], hi_ok);
+            out[0][j] = lo.x; out[1][j] = lo.y; out[2][j] = lo.z; out[3][j] = lo.w;
+            out[4][j] = hi.x; out[5][j] = hi.y; out[6][j] = hi.z; out[7][j] = hi.w;
+        }
+    } else {
+        // B stored (K, N): row k0 + kk of this quad is one vec4.
+        let q = min(col, s.n - 4u);
+        for (var kk = 0u; kk < 8u; kk++) {
+            let k = k0 + kk;
+            out[kk] = select(zero, b4[(base + min(k, s.k - 1u) * s.n + q) / 4u], k < s.k);
+        }
+    }
+    return out;
+}
+
+@compute @workgroup_size(8, 1, 1)
+fn gemm_sg8(@builtin(workgroup_id) wg: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
+    let row0 = wg.y * 4u * ROW_QUADS;
+    let col0 = (wg.x * LANES + lane) * 4u * COL_QUADS;
+    let item = wg.z;
+    let a_base = item * s.stride_a;
+    let b_base = item * s.stride_b;
+    // acc[r][cq]: tile row r, this lane's column quad cq. No early return: every lane
+    // takes part in the broadcasts; out-of-range rows/columns are clamped and not stored.
+    var acc: array<array<vec4<f32>, 2>, 16>;
+    for (var k0 = 0u; k0 < s.k; k0 += LANES) {
+        let ka = k0 + lane;
+        let ka_ok = ka < s.k;
+        let ka_clamped = min(ka, s.k - 1u);
+        var bq: array<array<vec4<f32>, 8>, 2>;
+        for (var cq = 0u; cq < COL_QUADS; cq++) {
+            bq[cq] = b_chunk(b_base, k0, col0 + 4u * cq);
+        }
+        for (var rq = 0u; rq < ROW_QUADS; rq++) {
+            // This lane's A for rows 4rq..4rq+3 at k0 + lane.
+            var mine = vec4<f32>(0.0);
+            for (var j = 0u; j < 4u; j++) {
+                let row = min(row0 + 4u * rq + j, s.m - 1u);
+                mine[j] = select(0.0, a_at(a_base, row, ka_clamped), ka_ok);
+            }
+            // x_i: A(rows, k0 + i), from lane i.
+            let x0 = subgroupBroadcast(mine, 0u);
+            let x1 = subgroupBroadcast(mine, 1u);
+            let x2 = subgroupBroadcast(mine, 2u);
+            let x3 = subgroupBroadcast(mine, 3u);
+            let x4 = subgroupBroadcast(mine, 4u);
+            let x5 = subgroupBroadcast(mine, 5u);
+            let x6 = subgroupBroadcast(mine, 6u);
+            let x7 = subgroupBroadcast(mine, 7u);
+            for (var j = 0u; j < 4u; j++) {
+                let r = 4u * rq + j;
+                for (var cq = 0u; cq < COL_QUADS; cq++) {
+                    let bb = bq[cq];
+                    acc[r][cq] += x0[j] * bb[0] + x1[j] * bb[1] + x2[j] * bb[2] + x3[j] * bb[3]
+                                + x4[j] * bb[4] + x5[j] * bb[5] + x6[j] * bb[6] + x7[j] * bb[7];
+                }
+            }
+        }
+    }
+    let c_base = item * s.stride_c;
+    let use_bias = f32(BIAS != 0u);
+    for (var r = 0u; r < 4u * ROW_QUADS; r++) {
+        let row = row0 + r;
+        for (var cq = 0u; cq < COL_QUADS; cq++) {
+            for (var j = 0u; j < 4u; j++) {
+                let col = col0 + 4u * cq + j;
+                if (row < s.m && col < s.n) {
+                    var v = acc[r][cq][j];
+                    let bias_index = select(select(0u, col, BIAS == 2u), row, BIAS == 1u);
+                    v += use_bias * bias[bias_index];
+                    if (RELU) { v = max(v, 0.0); }
+                    c[c_base + row * s.n + col] = v;
+                }
+            }
+        }
+    }
+}
