@@ -3,6 +3,7 @@
 //! returns a prepared [`Dispatch`]; nothing here submits work.
 
 pub mod ascent;
+pub mod conv_direct;
 pub mod data;
 pub mod elementwise;
 pub mod gemm;
@@ -54,6 +55,7 @@ fn require_window(op: &'static str, s: crate::shapes::PoolShape) -> crate::Resul
 /// Every kernel family, compiled once per device.
 pub struct Kernels {
     pub im2col: im2col::Im2col,
+    pub conv_direct: conv_direct::ConvDirect,
     pub gemm: gemm::Gemm,
     pub pool: pool::MaxPool2x2,
     pub elementwise: elementwise::Elementwise,
@@ -75,6 +77,7 @@ impl Kernels {
     pub fn new(gpu: &Gpu) -> crate::Result<Self> {
         Ok(Kernels {
             im2col: im2col::Im2col::new(gpu)?,
+            conv_direct: conv_direct::ConvDirect,
             gemm: gemm::Gemm::new(gpu)?,
             pool: pool::MaxPool2x2::new(gpu)?,
             elementwise: elementwise::Elementwise::new(gpu)?,

@@ -7,6 +7,7 @@
 
 use crate::error::Result;
 use crate::gpu::{Dispatch, Gpu, View};
+use crate::kernels::conv_direct;
 use crate::kernels::gemm::{Epilogue, Transpose};
 use crate::kernels::metrics::METRICS_LEN;
 use crate::kernels::softmax_xent::XentViews;
@@ -242,9 +243,16 @@ impl Plan {
         let d = &grad;
 
         // ---- forward -------------------------------------------------------------------
-        let conv_forward = |c: ConvShape, x: View, col: View, w, b, y: View| -> Result<[Dispatch; 2]> {
+        // A generated direct convolution where the shape allows (LeNet's do); otherwise
+        // im2col + GEMM. The weight gradient reads im2col's output either way, so with the
+        // direct kernel im2col moves into the backward pass (`conv_weight_backward`).
+        let conv_forward = |c: ConvShape, x: View, col: View, w, b, y: View| -> Result<Vec<Dispatch>> {
+            if conv_direct::supports(c) {
+                let direct = &k.conv_direct;
+                return Ok(direct.conv_forward_direct(gpu, &k.elementwise, c, true, x, p(w), p(b), y)?.into());
+            }
             let gs = c.forward_gemm();
-            Ok([
+            Ok(vec![
                 k.im2col.im2col_forward(gpu, c, x, col)?,
                 k.gemm.gemm(gpu, Transpose::None, Epilogue::BiasRow { relu: true }, gs, p(w), col, Some(p(b)), y)?,
             ])
@@ -301,13 +309,17 @@ impl Plan {
             }
             Ok(out)
         };
-        let conv_weight_backward = |c: ConvShape, col: View, dy: View, w, b| -> Result<Vec<Dispatch>> {
+        let conv_weight_backward = |c: ConvShape, x: View, col: View, dy: View, w, b| -> Result<Vec<Dispatch>> {
             let per_image = c.oc * c.patch_len();
             let gs = c.weight_grad_gemm();
-            let mut out = vec![
+            let mut out = Vec::new();
+            if conv_direct::supports(c) {
+                out.push(k.im2col.im2col_forward(gpu, c, x, col)?);
+            }
+            out.extend([
                 k.gemm.gemm(gpu, Transpose::B, Epilogue::None, gs, dy, col, None, v(&d.dw_per_image))?,
                 k.reduce.sum_reduce(gpu, ReduceShape::new(c.n, per_image, 1), v(&d.dw_per_image), g(w))?,
-            ];
+            ]);
             out.extend(k.reduce.sum_reduce_staged(gpu, ReduceShape::new(c.n, c.oc, c.out_pixels()), dy, g(b))?);
             Ok(out)
         };
@@ -346,11 +358,25 @@ impl Plan {
             )?);
             b.pool2.push(k.pool.maxpool2x2_backward(gpu, s.pool2, v(&d.dpool2), v(&a.argmax2), v(&d.dconv2))?);
             b.conv2_relu.push(relu(&a.conv2, &d.dconv2, s.conv2.y_len())?);
-            b.conv2.extend(conv_weight_backward(s.conv2, v(&a.col2), v(&d.dconv2), "conv2.weight", "conv2.bias")?);
+            b.conv2.extend(conv_weight_backward(
+                s.conv2,
+                v(&a.pool1),
+                v(&a.col2),
+                v(&d.dconv2),
+                "conv2.weight",
+                "conv2.bias",
+            )?);
             b.conv2.extend(conv_input_backward(s.conv2, v(&d.dconv2), "conv2.weight", v(&d.dcol2), v(&d.dpool1))?);
             b.pool1.push(k.pool.maxpool2x2_backward(gpu, s.pool1, v(&d.dpool1), v(&a.argmax1), v(&d.dconv1))?);
             b.conv1_relu.push(relu(&a.conv1, &d.dconv1, s.conv1.y_len())?);
-            b.conv1.extend(conv_weight_backward(s.conv1, v(&a.col1), v(&d.dconv1), "conv1.weight", "conv1.bias")?);
+            b.conv1.extend(conv_weight_backward(
+                s.conv1,
+                v(&x),
+                v(&a.col1),
+                v(&d.dconv1),
+                "conv1.weight",
+                "conv1.bias",
+            )?);
         }
         if input_grad {
             let input = conv_input_backward(s.conv1, v(&d.dconv1), "conv1.weight", v(&d.dcol1), v(&d.dx))?;

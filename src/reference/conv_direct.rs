@@ -1,0 +1,30 @@
+//! CPU twin of `kernels::conv_direct`: the convolution as plain loops over the NCHW layouts
+//! (no im2col), so it also checks `im2col` + `gemm` independently.
+
+use super::Float;
+use crate::shapes::ConvShape;
+
+/// y (N,OC,OH,OW) = x (N,C,H,W) ⋆ w (OC,C,KH,KW) + bias, then ReLU when `relu`.
+pub fn conv_forward_direct<T: Float>(s: ConvShape, relu: bool, x: &[T], w: &[T], bias: &[T], y: &mut [T]) {
+    let (n, c, h, wd, oc) = (s.n as usize, s.c as usize, s.h as usize, s.w as usize, s.oc as usize);
+    let (kh, kw) = (s.kh as usize, s.kw as usize);
+    let (oh, ow) = (s.out_h() as usize, s.out_w() as usize);
+    for ni in 0..n {
+        for o in 0..oc {
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let mut acc = bias[o];
+                    for i in 0..c {
+                        for ky in 0..kh {
+                            for kx in 0..kw {
+                                let weight = w[((o * c + i) * kh + ky) * kw + kx];
+                                acc = acc + weight * x[((ni * c + i) * h + oy + ky) * wd + ox + kx];
+                            }
+                        }
+                    }
+                    y[((ni * oc + o) * oh + oy) * ow + ox] = if relu { acc.max(T::zero()) } else { acc };
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,114 @@
+//! The generated direct convolution against its CPU twin, and the twin against im2col +
+//! GEMM: two independent routes to the same numbers.
+
+mod common;
+
+use common::*;
+use lenet_gpu::gpu::{validate_wgsl, View};
+use lenet_gpu::kernels::conv_direct::{self, ConvDirect};
+use lenet_gpu::kernels::elementwise::Elementwise;
+use lenet_gpu::kernels::gemm::{Epilogue, Transpose};
+use lenet_gpu::reference;
+use lenet_gpu::shapes::ConvShape;
+
+/// Shapes the generator takes (rows of whole vec4s): LeNet's two convolutions at batch 100
+/// and 1 (one source: the batch is a uniform), then a 1-pixel-high output, an output height
+/// that is not a multiple of the block, a 1x1 and a 9x9 kernel, prime channel counts, and a
+/// batch whose block count is not a multiple of the 256-invocation workgroup. Small, because
+/// each distinct shape is compiled (seconds on lavapipe with a cold shader cache).
+fn cases() -> Vec<ConvShape> {
+    vec![
+        ConvShape::new(100, 1, 28, 28, 6, 5),
+        ConvShape::new(1, 1, 28, 28, 6, 5),
+        ConvShape::new(100, 6, 12, 12, 16, 5),
+        ConvShape::new(1, 6, 12, 12, 16, 5),
+        ConvShape::new(3, 1, 5, 8, 1, 5),
+        ConvShape::new(2, 3, 13, 12, 7, 5),
+        ConvShape::new(3, 7, 4, 4, 3, 1),
+        ConvShape::new(2, 2, 9, 16, 3, 9),
+        ConvShape::new(37, 1, 11, 8, 11, 5),
+    ]
+}
+
+fn tol(s: ConvShape) -> Tol {
+    // Sums of C·K·K terms in another order.
+    Tol { abs: 2e-7 * (s.c * s.kh * s.kw) as f64, rel: 1e-5 }
+}
+
+#[test]
+fn generated_sources_validate_with_naga() {
+    for s in cases() {
+        assert!(conv_direct::supports(s), "{s:?}");
+        for relu in [false, true] {
+            if let Err(message) = validate_wgsl(&format!("conv_forward_direct {s:?}"), &conv_direct::source(s, relu)) {
+                panic!("{message}");
+            }
+        }
+    }
+}
+
+#[test]
+fn shapes_without_whole_vec4_rows_are_refused() {
+    // A 13-wide input, and a 3x3 kernel on 12-wide rows (10-wide output).
+    for s in [ConvShape::new(1, 1, 13, 13, 2, 5), ConvShape::new(1, 1, 12, 12, 2, 3)] {
+        assert!(!conv_direct::supports(s), "{s:?}");
+        let gpu = gpu();
+        let e = Elementwise::new(gpu).unwrap();
+        let b = gpu.storage("b", 4096);
+        let out = gpu.storage("out", 4096);
+        let err = ConvDirect
+            .conv_forward_direct(gpu, &e, s, true, View::whole(&b), View::whole(&b), View::whole(&b), View::whole(&out))
+            .err()
+            .expect("rows are not whole vec4s");
+        assert!(err.to_string().contains("conv_forward_direct"), "{err}");
+    }
+}
+
+#[test]
+fn twin_matches_im2col_and_gemm() {
+    for (i, s) in cases().into_iter().chain([ConvShape::new(7, 3, 13, 11, 5, 3)]).enumerate() {
+        let mut r = rng(700 + i as u64);
+        let x = uniform(&mut r, s.x_len() as usize, -1.0, 1.0);
+        let w = uniform(&mut r, s.w_len() as usize, -1.0, 1.0);
+        let b = uniform(&mut r, s.oc as usize, -1.0, 1.0);
+        for relu in [false, true] {
+            let mut y = vec![f32::NAN; s.y_len() as usize];
+            reference::conv_direct::conv_forward_direct(s, relu, &x, &w, &b, &mut y);
+            let mut col = vec![0.0; s.col_len() as usize];
+            reference::im2col::im2col_forward(&x, s, &mut col);
+            let mut want = vec![0.0; s.y_len() as usize];
+            let e = Epilogue::BiasRow { relu };
+            reference::gemm::gemm(Transpose::None, e, s.forward_gemm(), &w, &col, Some(&b), &mut want);
+            assert_close(&format!("relu {relu} {s:?}"), &y, &want, tol(s));
+        }
+    }
+}
+
+#[test]
+fn conv_forward_direct_matches_reference() {
+    let gpu = gpu();
+    let e = Elementwise::new(gpu).unwrap();
+    for (i, s) in cases().into_iter().enumerate() {
+        for relu in [false, true] {
+            let mut r = rng(800 + 2 * i as u64 + relu as u64);
+            let x = uniform(&mut r, s.x_len() as usize, -1.0, 1.0);
+            let w = uniform(&mut r, s.w_len() as usize, -1.0, 1.0);
+            let b = uniform(&mut r, s.oc as usize, -1.0, 1.0);
+            let mut want = vec![0.0; s.y_len() as usize];
+            reference::conv_direct::conv_forward_direct(s, relu, &x, &w, &b, &mut want);
+
+            // The weights sit at an offset inside a larger buffer, as in the parameters.
+            let mut params = vec![f32::NAN; 64];
+            params.extend(&w);
+            let (gx, gp, gb) =
+                (gpu.storage_from("x", &x), gpu.storage_from("params", &params), gpu.storage_from("b", &b));
+            let gw = View { buffer: &gp, offset: 64, len: w.len() as u64 };
+            let gy = nan_buffer(gpu, "y", want.len());
+            let [copy, conv] = ConvDirect
+                .conv_forward_direct(gpu, &e, s, relu, View::whole(&gx), gw, View::whole(&gb), View::whole(&gy))
+                .unwrap();
+            gpu.run(&[&copy, &conv]).unwrap();
+            assert_close(&format!("relu {relu} {s:?}"), &read(gpu, &gy, want.len()), &want, tol(s));
+        }
+    }
+}
