@@ -48,20 +48,16 @@ fn maxpool2x2_forward(@builtin(workgroup_id) wid: vec3<u32>,
     argmax[i] = best;
 }
 
-@compute @workgroup_size(WG)
-fn maxpool2x2_backward(@builtin(workgroup_id) wid: vec3<u32>,
-                       @builtin(num_workgroups) nwg: vec3<u32>,
-                       @builtin(local_invocation_index) lid: u32) {
-    let i = linear_id(wid, nwg, lid);
+// Writes window i's four dx entries (g at the argmax, 0 elsewhere) and the dropped odd
+// row/column next to it.
+fn route_window(i: u32, g: f32) {
     let oh_n = s.h / 2u;
     let ow_n = s.w / 2u;
-    if (i >= s.n * s.c * oh_n * ow_n) { return; }
     let ow = i % ow_n;
     let oh = (i / ow_n) % oh_n;
     let plane = i / (ow_n * oh_n);
     let top_left = (plane * s.h + 2u * oh) * s.w + 2u * ow;
     let best = argmax[i];
-    let g = src[i];
     dst[top_left] = select(0.0, g, best == top_left);
     dst[top_left + 1u] = select(0.0, g, best == top_left + 1u);
     dst[top_left + s.w] = select(0.0, g, best == top_left + s.w);
@@ -78,4 +74,28 @@ fn maxpool2x2_backward(@builtin(workgroup_id) wid: vec3<u32>,
         dst[below + 1u] = 0.0;
         if (last_col) { dst[below + 2u] = 0.0; }
     }
+}
+
+@compute @workgroup_size(WG)
+fn maxpool2x2_backward(@builtin(workgroup_id) wid: vec3<u32>,
+                       @builtin(num_workgroups) nwg: vec3<u32>,
+                       @builtin(local_invocation_index) lid: u32) {
+    let i = linear_id(wid, nwg, lid);
+    if (i >= s.n * s.c * (s.h / 2u) * (s.w / 2u)) { return; }
+    route_window(i, src[i]);
+}
+
+// maxpool2x2_relu_backward: as maxpool2x2_backward, then the mask of the ReLU before the
+// pool (dx *= x > 0), without a pass over dx: x at the argmax is the pooled output, so
+// the window's gradient is dy if pooled > 0, else 0. Saves relu_backward's read and write of
+// all of dx (conv1: 2.8 ms of a lavapipe training step).
+@group(0) @binding(4) var<storage, read> pooled: array<f32>;
+
+@compute @workgroup_size(WG)
+fn maxpool2x2_relu_backward(@builtin(workgroup_id) wid: vec3<u32>,
+                            @builtin(num_workgroups) nwg: vec3<u32>,
+                            @builtin(local_invocation_index) lid: u32) {
+    let i = linear_id(wid, nwg, lid);
+    if (i >= s.n * s.c * (s.h / 2u) * (s.w / 2u)) { return; }
+    route_window(i, select(0.0, src[i], pooled[i] > 0.0));
 }

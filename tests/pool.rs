@@ -76,6 +76,40 @@ fn maxpool2x2_backward_matches_reference() {
 }
 
 #[test]
+fn maxpool2x2_relu_backward_is_pool_backward_then_relu_mask() {
+    // The pool's input is a ReLU's output: zeros (some whole windows of them) and positives.
+    let gpu = gpu();
+    let k = MaxPool2x2::new(gpu).unwrap();
+    for (i, s) in cases().into_iter().enumerate() {
+        let mut r = rng(40 + i as u64);
+        let mut x: Vec<f32> = distinct(&mut r, s.x_len() as usize).into_iter().map(|v| v.max(0.0)).collect();
+        x.iter_mut().take(8).for_each(|v| *v = 0.0);
+        let dy = uniform(&mut r, s.y_len() as usize, -1.0, 1.0);
+        let mut y = vec![0.0; s.y_len() as usize];
+        let mut arg = vec![0u32; s.y_len() as usize];
+        reference::pool::maxpool2x2_forward(&x, s, &mut y, &mut arg);
+        let mut want = vec![0.0; s.x_len() as usize];
+        reference::pool::maxpool2x2_backward(&dy, &arg, s, &mut want);
+        reference::elementwise::relu_backward(&x, &mut want);
+        let (gdy, garg, gy) =
+            (gpu.storage_from("dy", &dy), gpu.storage_from("argmax", &arg), gpu.storage_from("y", &y));
+        let gdx = nan_buffer(gpu, "dx", want.len());
+        let d = k
+            .maxpool2x2_relu_backward(
+                gpu,
+                s,
+                View::whole(&gdy),
+                View::whole(&garg),
+                View::whole(&gy),
+                View::whole(&gdx),
+            )
+            .unwrap();
+        run(gpu, d);
+        assert_close(&format!("maxpool2x2_relu_backward {s:?}"), &read(gpu, &gdx, want.len()), &want, EXACT);
+    }
+}
+
+#[test]
 fn maxpool2x2_rejects_inputs_without_a_window() {
     let gpu = gpu();
     let k = MaxPool2x2::new(gpu).unwrap();

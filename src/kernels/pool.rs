@@ -7,10 +7,12 @@ use crate::shapes::PoolShape;
 
 pub const MAXPOOL2X2_FORWARD: &str = "maxpool2x2_forward";
 pub const MAXPOOL2X2_BACKWARD: &str = "maxpool2x2_backward";
+pub const MAXPOOL2X2_RELU_BACKWARD: &str = "maxpool2x2_relu_backward";
 
 pub struct MaxPool2x2 {
     forward: wgpu::ComputePipeline,
     backward: wgpu::ComputePipeline,
+    relu_backward: wgpu::ComputePipeline,
 }
 
 impl MaxPool2x2 {
@@ -18,6 +20,7 @@ impl MaxPool2x2 {
         Ok(MaxPool2x2 {
             forward: gpu.pipeline(Shader::Pool, MAXPOOL2X2_FORWARD, &[])?,
             backward: gpu.pipeline(Shader::Pool, MAXPOOL2X2_BACKWARD, &[])?,
+            relu_backward: gpu.pipeline(Shader::Pool, MAXPOOL2X2_RELU_BACKWARD, &[])?,
         })
     }
 
@@ -39,5 +42,34 @@ impl MaxPool2x2 {
         dx.require(MAXPOOL2X2_BACKWARD, "dx", s.x_len())?;
         let views = [dy, dx, argmax];
         Ok(prepare(gpu, &self.backward, MAXPOOL2X2_BACKWARD, &views, &s, grid_1d(s.y_len())))
+    }
+
+    /// As [`MaxPool2x2::maxpool2x2_backward`], then the ReLU that fed the pool: dx is
+    /// masked by x > 0, read as `pooled` (the forward's output) > 0 at each window's argmax.
+    pub fn maxpool2x2_relu_backward(
+        &self,
+        gpu: &Gpu,
+        s: PoolShape,
+        dy: View,
+        argmax: View,
+        pooled: View,
+        dx: View,
+    ) -> Result<Dispatch> {
+        let op = MAXPOOL2X2_RELU_BACKWARD;
+        require_window(op, s)?;
+        dy.require(op, "dy", s.y_len())?;
+        argmax.require(op, "argmax", s.y_len())?;
+        pooled.require(op, "pooled", s.y_len())?;
+        dx.require(op, "dx", s.x_len())?;
+        // Bindings as the other entry points (the shape uniform at 3), `pooled` at 4.
+        let uniform = gpu.uniform(op, &s);
+        let bind_group = gpu.bind(op, &self.relu_backward, &[dy, dx, argmax, View::whole(&uniform), pooled]);
+        Ok(Dispatch {
+            label: op.to_string(),
+            pipeline: self.relu_backward.clone(),
+            bind_group,
+            workgroups: grid_1d(s.y_len()),
+            uniform,
+        })
     }
 }

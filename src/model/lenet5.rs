@@ -127,16 +127,12 @@ pub struct Plan {
 struct BackwardSegments {
     /// dlogits -> fc3, fc2, fc1 gradients and dpool2.
     dense: Vec<Dispatch>,
-    /// dpool2 -> dconv2.
+    /// dpool2 -> dconv2, masked by conv2's ReLU.
     pool2: Vec<Dispatch>,
-    /// ReLU mask on dconv2.
-    conv2_relu: Vec<Dispatch>,
     /// conv2 gradients, dpool1.
     conv2: Vec<Dispatch>,
-    /// dpool1 -> dconv1.
+    /// dpool1 -> dconv1, masked by conv1's ReLU.
     pool1: Vec<Dispatch>,
-    /// ReLU mask on dconv1.
-    conv1_relu: Vec<Dispatch>,
     /// conv1 gradients.
     conv1: Vec<Dispatch>,
     /// dconv1 -> dx (only with `Mode::TrainWithInputGrad`).
@@ -145,20 +141,11 @@ struct BackwardSegments {
 
 impl BackwardSegments {
     fn from(&self, start: BackwardFrom) -> impl Iterator<Item = &Dispatch> {
-        let segments = [
-            &self.dense,
-            &self.pool2,
-            &self.conv2_relu,
-            &self.conv2,
-            &self.pool1,
-            &self.conv1_relu,
-            &self.conv1,
-            &self.input,
-        ];
+        let segments = [&self.dense, &self.pool2, &self.conv2, &self.pool1, &self.conv1, &self.input];
         let skip = match start {
             BackwardFrom::Logits => 0,
-            BackwardFrom::Conv2PreRelu => 3,
-            BackwardFrom::Conv1PreRelu => 6,
+            BackwardFrom::Conv2PreRelu => 2,
+            BackwardFrom::Conv1PreRelu => 4,
         };
         segments.into_iter().skip(skip).flatten()
     }
@@ -356,8 +343,16 @@ impl Plan {
                 "fc1.bias",
                 Some(v(&d.dpool2)),
             )?);
-            b.pool2.push(k.pool.maxpool2x2_backward(gpu, s.pool2, v(&d.dpool2), v(&a.argmax2), v(&d.dconv2))?);
-            b.conv2_relu.push(relu(&a.conv2, &d.dconv2, s.conv2.y_len())?);
+            // The ReLU before each pool is masked inside the pool's backward.
+            let pool2 = v(&a.pool2);
+            b.pool2.push(k.pool.maxpool2x2_relu_backward(
+                gpu,
+                s.pool2,
+                v(&d.dpool2),
+                v(&a.argmax2),
+                pool2,
+                v(&d.dconv2),
+            )?);
             b.conv2.extend(conv_weight_backward(
                 s.conv2,
                 v(&a.pool1),
@@ -367,8 +362,15 @@ impl Plan {
                 "conv2.bias",
             )?);
             b.conv2.extend(conv_input_backward(s.conv2, v(&d.dconv2), "conv2.weight", v(&d.dcol2), v(&d.dpool1))?);
-            b.pool1.push(k.pool.maxpool2x2_backward(gpu, s.pool1, v(&d.dpool1), v(&a.argmax1), v(&d.dconv1))?);
-            b.conv1_relu.push(relu(&a.conv1, &d.dconv1, s.conv1.y_len())?);
+            let pool1 = v(&a.pool1);
+            b.pool1.push(k.pool.maxpool2x2_relu_backward(
+                gpu,
+                s.pool1,
+                v(&d.dpool1),
+                v(&a.argmax1),
+                pool1,
+                v(&d.dconv1),
+            )?);
             b.conv1.extend(conv_weight_backward(
                 s.conv1,
                 v(&x),
