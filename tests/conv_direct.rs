@@ -1,5 +1,5 @@
-//! The generated direct convolution against its CPU twin, and the twin against im2col +
-//! GEMM: two independent routes to the same numbers.
+//! The generated direct convolutions (forward and input gradient) against their CPU twins,
+//! and the twins against im2col + GEMM (+ col2im): two independent routes to the same numbers.
 
 mod common;
 
@@ -31,8 +31,8 @@ fn cases() -> Vec<ConvShape> {
 }
 
 fn tol(s: ConvShape) -> Tol {
-    // Sums of C·K·K terms in another order.
-    Tol { abs: 2e-7 * (s.c * s.kh * s.kw) as f64, rel: 1e-5 }
+    // Sums of C·K·K (forward) or OC·K·K (input gradient) terms in another order.
+    Tol { abs: 2e-7 * (s.c.max(s.oc) * s.kh * s.kw) as f64, rel: 1e-5 }
 }
 
 #[test]
@@ -43,6 +43,12 @@ fn generated_sources_validate_with_naga() {
             if let Err(message) = validate_wgsl(&format!("conv_forward_direct {s:?}"), &conv_direct::source(s, relu)) {
                 panic!("{message}");
             }
+        }
+        assert!(conv_direct::supports_input_grad(s), "{s:?}");
+        if let Err(message) =
+            validate_wgsl(&format!("conv_input_grad_direct {s:?}"), &conv_direct::input_grad_source(s))
+        {
+            panic!("{message}");
         }
     }
 }
@@ -65,7 +71,7 @@ fn shapes_without_whole_vec4_rows_are_refused() {
 }
 
 #[test]
-fn twin_matches_im2col_and_gemm() {
+fn twins_match_im2col_gemm_and_col2im() {
     for (i, s) in cases().into_iter().chain([ConvShape::new(7, 3, 13, 11, 5, 3)]).enumerate() {
         let mut r = rng(700 + i as u64);
         let x = uniform(&mut r, s.x_len() as usize, -1.0, 1.0);
@@ -81,6 +87,15 @@ fn twin_matches_im2col_and_gemm() {
             reference::gemm::gemm(Transpose::None, e, s.forward_gemm(), &w, &col, Some(&b), &mut want);
             assert_close(&format!("relu {relu} {s:?}"), &y, &want, tol(s));
         }
+
+        let dy = uniform(&mut r, s.y_len() as usize, -1.0, 1.0);
+        let mut dx = vec![f32::NAN; s.x_len() as usize];
+        reference::conv_direct::conv_input_grad_direct(s, &dy, &w, &mut dx);
+        let mut dcol = vec![0.0; s.col_len() as usize];
+        reference::gemm::gemm(Transpose::A, Epilogue::None, s.input_grad_gemm(), &w, &dy, None, &mut dcol);
+        let mut want = vec![0.0; s.x_len() as usize];
+        reference::im2col::col2im_backward(&dcol, s, &mut want);
+        assert_close(&format!("input grad {s:?}"), &dx, &want, tol(s));
     }
 }
 
@@ -110,5 +125,30 @@ fn conv_forward_direct_matches_reference() {
             gpu.run(&[&copy, &conv]).unwrap();
             assert_close(&format!("relu {relu} {s:?}"), &read(gpu, &gy, want.len()), &want, tol(s));
         }
+    }
+}
+
+#[test]
+fn conv_input_grad_direct_matches_reference() {
+    let gpu = gpu();
+    let e = Elementwise::new(gpu).unwrap();
+    // A padding that is not a multiple of 4 (3x3 kernel) is refused.
+    assert!(!conv_direct::supports_input_grad(ConvShape::new(1, 1, 12, 12, 2, 3)));
+    for (i, s) in cases().into_iter().enumerate() {
+        let mut r = rng(900 + i as u64);
+        let dy = uniform(&mut r, s.y_len() as usize, -1.0, 1.0);
+        let w = uniform(&mut r, s.w_len() as usize, -1.0, 1.0);
+        let mut want = vec![0.0; s.x_len() as usize];
+        reference::conv_direct::conv_input_grad_direct(s, &dy, &w, &mut want);
+
+        let mut params = vec![f32::NAN; 64];
+        params.extend(&w);
+        let (gdy, gp) = (gpu.storage_from("dy", &dy), gpu.storage_from("params", &params));
+        let gw = View { buffer: &gp, offset: 64, len: w.len() as u64 };
+        let gdx = nan_buffer(gpu, "dx", want.len());
+        let [copy, conv] =
+            ConvDirect.conv_input_grad_direct(gpu, &e, s, View::whole(&gdy), gw, View::whole(&gdx)).unwrap();
+        gpu.run(&[&copy, &conv]).unwrap();
+        assert_close(&format!("input grad {s:?}"), &read(gpu, &gdx, want.len()), &want, tol(s));
     }
 }

@@ -189,12 +189,14 @@ impl Plan {
         let buf = |label: &str, len: u64| gpu.storage(label, len as usize);
         let x = buf("x", s.conv1.x_len());
         let labels = buf("labels", n as u64);
+        // Buffers a mode never touches get one element, not their full size.
+        let sized = |needed: bool, len: u64| if needed { len } else { 1 };
         let act = Activations {
-            col1: buf("act.col1", s.conv1.col_len()),
+            col1: buf("act.col1", sized(train || !conv_direct::supports(s.conv1), s.conv1.col_len())),
             conv1: buf("act.conv1", s.conv1.y_len()),
             pool1: buf("act.pool1", s.pool1.y_len()),
             argmax1: buf("act.argmax1", s.pool1.y_len()),
-            col2: buf("act.col2", s.conv2.col_len()),
+            col2: buf("act.col2", sized(train || !conv_direct::supports(s.conv2), s.conv2.col_len())),
             conv2: buf("act.conv2", s.conv2.y_len()),
             pool2: buf("act.pool2", s.pool2.y_len()),
             argmax2: buf("act.argmax2", s.pool2.y_len()),
@@ -204,18 +206,16 @@ impl Plan {
             probs: buf("act.probs", s.xent().logits_len()),
             loss: buf("act.loss", n as u64),
         };
-        // Buffers a mode never touches get one element, not their full size.
-        let sized = |needed: bool, len: u64| if needed { len } else { 1 };
         let grad = Gradients {
             dlogits: buf("grad.logits", s.xent().logits_len()),
             dfc2: buf("grad.fc2", sized(train, (n * 84) as u64)),
             dfc1: buf("grad.fc1", sized(train, (n * 120) as u64)),
             dpool2: buf("grad.pool2", sized(train, s.pool2.y_len())),
             dconv2: buf("grad.conv2", sized(train, s.conv2.y_len())),
-            dcol2: buf("grad.col2", sized(train, s.conv2.col_len())),
+            dcol2: buf("grad.col2", sized(train && !conv_direct::supports_input_grad(s.conv2), s.conv2.col_len())),
             dpool1: buf("grad.pool1", sized(train, s.pool1.y_len())),
             dconv1: buf("grad.conv1", sized(train, s.conv1.y_len())),
-            dcol1: buf("grad.col1", sized(input_grad, s.conv1.col_len())),
+            dcol1: buf("grad.col1", sized(input_grad && !conv_direct::supports_input_grad(s.conv1), s.conv1.col_len())),
             dx: buf("grad.x", sized(input_grad, s.conv1.x_len())),
             dw_per_image: buf("grad.dw_per_image", sized(train, s.conv2.w_len().max(s.conv1.w_len()) * n as u64)),
         };
@@ -311,6 +311,9 @@ impl Plan {
             Ok(out)
         };
         let conv_input_backward = |c: ConvShape, dy: View, w, dcol: View, dx: View| -> Result<[Dispatch; 2]> {
+            if conv_direct::supports_input_grad(c) {
+                return k.conv_direct.conv_input_grad_direct(gpu, &k.elementwise, c, dy, p(w), dx);
+            }
             let gs = c.input_grad_gemm();
             Ok([
                 k.gemm.gemm(gpu, Transpose::A, Epilogue::None, gs, p(w), dy, None, dcol)?,

@@ -28,3 +28,29 @@ pub fn conv_forward_direct<T: Float>(s: ConvShape, relu: bool, x: &[T], w: &[T],
         }
     }
 }
+
+/// dx (N,C,H,W) = the input gradient for dy (N,OC,OH,OW), the adjoint of the forward:
+/// dx[i, y + ky, x + kx] += dy[o, y, x] · w[o, i, ky, kx]. Overwrites dx.
+pub fn conv_input_grad_direct<T: Float>(s: ConvShape, dy: &[T], w: &[T], dx: &mut [T]) {
+    let (n, c, h, wd, oc) = (s.n as usize, s.c as usize, s.h as usize, s.w as usize, s.oc as usize);
+    let (kh, kw) = (s.kh as usize, s.kw as usize);
+    let (oh, ow) = (s.out_h() as usize, s.out_w() as usize);
+    dx.iter_mut().for_each(|v| *v = T::zero());
+    for ni in 0..n {
+        for o in 0..oc {
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let g = dy[((ni * oc + o) * oh + oy) * ow + ox];
+                    for i in 0..c {
+                        for ky in 0..kh {
+                            for kx in 0..kw {
+                                let at = ((ni * c + i) * h + oy + ky) * wd + ox + kx;
+                                dx[at] = dx[at] + g * w[((o * c + i) * kh + ky) * kw + kx];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
