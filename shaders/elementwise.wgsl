@@ -3,8 +3,6 @@
 // relu_backward: g (in place) <- g * (y > 0), with y the ReLU's output.
 //   The forward ReLU is fused into the GEMM epilogue; this masks the incoming gradient
 //   with that output. One invocation per element; workgroups = ceil(len / WG).
-// copy: g = y (conv_direct copies a conv's weights into the uniform buffer it reads them
-//   from). One invocation per element.
 // square: y -> g = y * y (SDLM's Gauss-Newton pass runs the backward kernels on squared
 //   activations and weights). One invocation per element.
 
@@ -34,11 +32,3 @@ fn square(@builtin(workgroup_id) wid: vec3<u32>,
     g[i] = y[i] * y[i];
 }
 
-@compute @workgroup_size(WG)
-fn copy(@builtin(workgroup_id) wid: vec3<u32>,
-        @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-    let i = (wid.x + wid.y * nwg.x) * WG + lid;
-    if (i >= s.len) { return; }
-    g[i] = y[i];
-}

@@ -6,7 +6,6 @@ mod common;
 use common::*;
 use lenet_gpu::gpu::{validate_wgsl, View};
 use lenet_gpu::kernels::conv_direct::{self, ConvDirect};
-use lenet_gpu::kernels::elementwise::Elementwise;
 use lenet_gpu::kernels::gemm::{Epilogue, Transpose};
 use lenet_gpu::reference;
 use lenet_gpu::shapes::ConvShape;
@@ -59,11 +58,10 @@ fn shapes_without_whole_vec4_rows_are_refused() {
     for s in [ConvShape::new(1, 1, 13, 13, 2, 5), ConvShape::new(1, 1, 12, 12, 2, 3)] {
         assert!(!conv_direct::supports(s), "{s:?}");
         let gpu = gpu();
-        let e = Elementwise::new(gpu).unwrap();
         let b = gpu.storage("b", 4096);
         let out = gpu.storage("out", 4096);
         let err = ConvDirect
-            .conv_forward_direct(gpu, &e, s, true, View::whole(&b), View::whole(&b), View::whole(&b), View::whole(&out))
+            .conv_forward_direct(gpu, s, true, View::whole(&b), View::whole(&b), View::whole(&b), View::whole(&out))
             .err()
             .expect("rows are not whole vec4s");
         assert!(err.to_string().contains("conv_forward_direct"), "{err}");
@@ -102,7 +100,6 @@ fn twins_match_im2col_gemm_and_col2im() {
 #[test]
 fn conv_forward_direct_matches_reference() {
     let gpu = gpu();
-    let e = Elementwise::new(gpu).unwrap();
     for (i, s) in cases().into_iter().enumerate() {
         for relu in [false, true] {
             let mut r = rng(800 + 2 * i as u64 + relu as u64);
@@ -112,17 +109,19 @@ fn conv_forward_direct_matches_reference() {
             let mut want = vec![0.0; s.y_len() as usize];
             reference::conv_direct::conv_forward_direct(s, relu, &x, &w, &b, &mut want);
 
-            // The weights sit at an offset inside a larger buffer, as in the parameters.
+            // The weights sit at an aligned offset inside a larger buffer, as in the
+            // parameters, followed by padding up to whole vec4s.
             let mut params = vec![f32::NAN; 64];
             params.extend(&w);
+            params.extend([f32::NAN; 3]);
             let (gx, gp, gb) =
                 (gpu.storage_from("x", &x), gpu.storage_from("params", &params), gpu.storage_from("b", &b));
             let gw = View { buffer: &gp, offset: 64, len: w.len() as u64 };
             let gy = nan_buffer(gpu, "y", want.len());
-            let [copy, conv] = ConvDirect
-                .conv_forward_direct(gpu, &e, s, relu, View::whole(&gx), gw, View::whole(&gb), View::whole(&gy))
+            let conv = ConvDirect
+                .conv_forward_direct(gpu, s, relu, View::whole(&gx), gw, View::whole(&gb), View::whole(&gy))
                 .unwrap();
-            gpu.run(&[&copy, &conv]).unwrap();
+            run(gpu, conv);
             assert_close(&format!("relu {relu} {s:?}"), &read(gpu, &gy, want.len()), &want, tol(s));
         }
     }
@@ -131,7 +130,6 @@ fn conv_forward_direct_matches_reference() {
 #[test]
 fn conv_input_grad_direct_matches_reference() {
     let gpu = gpu();
-    let e = Elementwise::new(gpu).unwrap();
     // A padding that is not a multiple of 4 (3x3 kernel) is refused.
     assert!(!conv_direct::supports_input_grad(ConvShape::new(1, 1, 12, 12, 2, 3)));
     for (i, s) in cases().into_iter().enumerate() {
@@ -143,12 +141,25 @@ fn conv_input_grad_direct_matches_reference() {
 
         let mut params = vec![f32::NAN; 64];
         params.extend(&w);
+        params.extend([f32::NAN; 3]);
         let (gdy, gp) = (gpu.storage_from("dy", &dy), gpu.storage_from("params", &params));
         let gw = View { buffer: &gp, offset: 64, len: w.len() as u64 };
         let gdx = nan_buffer(gpu, "dx", want.len());
-        let [copy, conv] =
-            ConvDirect.conv_input_grad_direct(gpu, &e, s, View::whole(&gdy), gw, View::whole(&gdx)).unwrap();
-        gpu.run(&[&copy, &conv]).unwrap();
+        let conv = ConvDirect.conv_input_grad_direct(gpu, s, View::whole(&gdy), gw, View::whole(&gdx)).unwrap();
+        run(gpu, conv);
         assert_close(&format!("input grad {s:?}"), &read(gpu, &gdx, want.len()), &want, tol(s));
     }
+}
+
+#[test]
+fn weights_that_end_inside_a_vec4_are_refused() {
+    // conv1's 150 weights in a buffer of exactly 150: the uniform binding reads whole vec4s.
+    let gpu = gpu();
+    let s = ConvShape::new(1, 1, 28, 28, 6, 5);
+    let (x, w, b, y) = (gpu.storage("x", 784), gpu.storage("w", 150), gpu.storage("b", 6), gpu.storage("y", 3456));
+    let err = ConvDirect
+        .conv_forward_direct(gpu, s, true, View::whole(&x), View::whole(&w), View::whole(&b), View::whole(&y))
+        .err()
+        .expect("150 weights end inside a vec4");
+    assert!(err.to_string().contains("whole vec4s"), "{err}");
 }

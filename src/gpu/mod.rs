@@ -18,6 +18,13 @@ pub use shader::{validate_wgsl, Shader};
 
 use crate::error::{Error, Result};
 
+/// Every storage buffer can also be bound as a uniform buffer: the generated convolutions
+/// read their weights (a view of the parameters) that way (`kernels::conv_direct`).
+const STORAGE_USAGES: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
+    .union(wgpu::BufferUsages::UNIFORM)
+    .union(wgpu::BufferUsages::COPY_SRC)
+    .union(wgpu::BufferUsages::COPY_DST);
+
 /// Invocations per workgroup of the 1-D kernels (must match `WG` in the shaders).
 pub const WG: u32 = 256;
 /// WebGPU's guaranteed limit on workgroups per grid dimension.
@@ -150,19 +157,7 @@ impl Gpu {
         self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some(label),
             size: (len.max(1) * 4) as u64,
-            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        })
-    }
-
-    /// A zero-filled buffer of `len` 4-byte elements that kernels write as storage and
-    /// others read as a uniform buffer (`kernels::conv_direct`'s weights).
-    pub fn storage_uniform(&self, label: &str, len: usize) -> wgpu::Buffer {
-        self.allocated.fetch_add((len.max(1) * 4) as u64, Ordering::Relaxed);
-        self.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some(label),
-            size: (len.max(1) * 4) as u64,
-            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            usage: STORAGE_USAGES,
             mapped_at_creation: false,
         })
     }
@@ -176,7 +171,7 @@ impl Gpu {
         self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
             label: Some(label),
             contents: bytemuck::cast_slice(data),
-            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+            usage: STORAGE_USAGES,
         })
     }
 

@@ -18,7 +18,6 @@
 
 use std::fmt::Write;
 
-use super::elementwise::Elementwise;
 use super::prepare;
 use crate::error::{Error, Result};
 use crate::gpu::{grid_1d, Dispatch, Gpu, View};
@@ -254,70 +253,63 @@ pub fn input_grad_source(s: ConvShape) -> String {
     out
 }
 
+/// The weights as the kernels' uniform binding reads them: whole vec4s, so the view is
+/// extended to a multiple of 4 elements (the parameters' 64-element tensor alignment leaves
+/// room; the extra values are never used). At most `MAX_TAPS` floats: 16 KiB, inside
+/// WebGPU's guaranteed 64 KiB uniform binding.
+fn weights_view<'a>(op: &'static str, s: ConvShape, w: View<'a>) -> Result<View<'a>> {
+    w.require(op, "w", s.w_len())?;
+    let len = s.w_len().next_multiple_of(4);
+    if w.offset + len > w.buffer.size() / 4 {
+        let what = format!("weights must be readable up to {len} elements (whole vec4s) from offset {}", w.offset);
+        return Err(Error::ShapeMismatch { op, what });
+    }
+    Ok(View { buffer: w.buffer, offset: w.offset, len })
+}
+
 /// Host side of the generated kernels; pipelines are cached by the `Gpu` per source.
 pub struct ConvDirect;
 
 impl ConvDirect {
-    /// y (N,OC,OH,OW) = x (N,C,H,W) ⋆ w + bias [ReLU]. Two dispatches: the weights are
-    /// copied into a uniform buffer of this call's own (a uniform binding cannot start at
-    /// an arbitrary offset of the parameters), then the kernel runs.
+    /// y (N,OC,OH,OW) = x (N,C,H,W) ⋆ w + bias [ReLU]. `w` is bound as a uniform buffer, so
+    /// it must start on a 256-byte boundary (as every parameter tensor does).
     #[allow(clippy::too_many_arguments)]
     pub fn conv_forward_direct(
         &self,
         gpu: &Gpu,
-        elementwise: &Elementwise,
         s: ConvShape,
         relu: bool,
         x: View,
         w: View,
         bias: View,
         y: View,
-    ) -> Result<[Dispatch; 2]> {
+    ) -> Result<Dispatch> {
+        let op = CONV_FORWARD_DIRECT;
         if !supports(s) {
-            return Err(Error::ShapeMismatch { op: CONV_FORWARD_DIRECT, what: format!("cannot compute {s:?}") });
+            return Err(Error::ShapeMismatch { op, what: format!("cannot compute {s:?}") });
         }
-        x.require(CONV_FORWARD_DIRECT, "x", s.x_len())?;
-        w.require(CONV_FORWARD_DIRECT, "w", s.w_len())?;
-        bias.require(CONV_FORWARD_DIRECT, "bias", s.oc as u64)?;
-        y.require(CONV_FORWARD_DIRECT, "y", s.y_len())?;
-        let w_len = s.w_len() as u32;
-        let w_uniform = gpu.storage_uniform("conv_forward_direct.weights", w_len.next_multiple_of(4) as usize);
-        let copy = elementwise.copy(gpu, w_len, w, View::whole(&w_uniform))?;
+        x.require(op, "x", s.x_len())?;
+        bias.require(op, "bias", s.oc as u64)?;
+        y.require(op, "y", s.y_len())?;
+        let w = weights_view(op, s, w)?;
         let blocks = s.n as u64 * (s.out_h().div_ceil(block_rows(s)) * s.out_w() / 4) as u64;
-        let label = format!("{CONV_FORWARD_DIRECT}[relu {relu}]");
-        let pipeline = gpu.generated_pipeline(&label, source(s, relu), CONV_FORWARD_DIRECT)?;
-        let batch = [s.n, 0, 0, 0];
-        let views = [x, View::whole(&w_uniform), bias, y];
-        let conv = prepare(gpu, &pipeline, &label, &views, &batch, grid_1d(blocks));
-        Ok([copy, conv])
+        let label = format!("{op}[relu {relu}]");
+        let pipeline = gpu.generated_pipeline(&label, source(s, relu), op)?;
+        Ok(prepare(gpu, &pipeline, &label, &[x, w, bias, y], &[s.n, 0, 0, 0], grid_1d(blocks)))
     }
 
     /// dx (N,C,H,W) = the input gradient of the convolution for dy (N,OC,OH,OW);
-    /// overwritten. Two dispatches, as [`ConvDirect::conv_forward_direct`].
-    #[allow(clippy::too_many_arguments)]
-    pub fn conv_input_grad_direct(
-        &self,
-        gpu: &Gpu,
-        elementwise: &Elementwise,
-        s: ConvShape,
-        dy: View,
-        w: View,
-        dx: View,
-    ) -> Result<[Dispatch; 2]> {
+    /// overwritten. `w` as for [`ConvDirect::conv_forward_direct`].
+    pub fn conv_input_grad_direct(&self, gpu: &Gpu, s: ConvShape, dy: View, w: View, dx: View) -> Result<Dispatch> {
         let op = CONV_INPUT_GRAD_DIRECT;
         if !supports_input_grad(s) {
             return Err(Error::ShapeMismatch { op, what: format!("cannot compute {s:?}") });
         }
         dy.require(op, "dy", s.y_len())?;
-        w.require(op, "w", s.w_len())?;
         dx.require(op, "dx", s.x_len())?;
-        let w_len = s.w_len() as u32;
-        let w_uniform = gpu.storage_uniform("conv_input_grad_direct.weights", w_len.next_multiple_of(4) as usize);
-        let copy = elementwise.copy(gpu, w_len, w, View::whole(&w_uniform))?;
+        let w = weights_view(op, s, w)?;
         let blocks = s.n as u64 * (s.h.div_ceil(input_grad_block_rows(s)) * s.w / 4) as u64;
         let pipeline = gpu.generated_pipeline(op, input_grad_source(s), op)?;
-        let batch = [s.n, 0, 0, 0];
-        let conv = prepare(gpu, &pipeline, op, &[dy, View::whole(&w_uniform), dx], &batch, grid_1d(blocks));
-        Ok([copy, conv])
+        Ok(prepare(gpu, &pipeline, op, &[dy, w, dx], &[s.n, 0, 0, 0], grid_1d(blocks)))
     }
 }

@@ -7,12 +7,10 @@ use crate::shapes::Len;
 
 pub const RELU_BACKWARD: &str = "relu_backward";
 pub const SQUARE: &str = "square";
-pub const COPY: &str = "copy";
 
 pub struct Elementwise {
     relu_backward: wgpu::ComputePipeline,
     square: wgpu::ComputePipeline,
-    copy: wgpu::ComputePipeline,
 }
 
 impl Elementwise {
@@ -20,7 +18,6 @@ impl Elementwise {
         Ok(Elementwise {
             relu_backward: gpu.pipeline(Shader::Elementwise, RELU_BACKWARD, &[])?,
             square: gpu.pipeline(Shader::Elementwise, SQUARE, &[])?,
-            copy: gpu.pipeline(Shader::Elementwise, COPY, &[])?,
         })
     }
 
@@ -29,13 +26,6 @@ impl Elementwise {
         x.require(SQUARE, "x", len as u64)?;
         out.require(SQUARE, "out", len as u64)?;
         Ok(prepare(gpu, &self.square, SQUARE, &[x, out], &Len::new(len), grid_1d(len as u64)))
-    }
-
-    /// out = x for the first `len` elements.
-    pub fn copy(&self, gpu: &Gpu, len: u32, x: View, out: View) -> Result<Dispatch> {
-        x.require(COPY, "x", len as u64)?;
-        out.require(COPY, "out", len as u64)?;
-        Ok(prepare(gpu, &self.copy, COPY, &[x, out], &Len::new(len), grid_1d(len as u64)))
     }
 
     /// g <- g * (y > 0) in place, for the first `len` elements; y is the ReLU's output.

@@ -236,7 +236,7 @@ impl Plan {
         let conv_forward = |c: ConvShape, x: View, col: View, w, b, y: View| -> Result<Vec<Dispatch>> {
             if conv_direct::supports(c) {
                 let direct = &k.conv_direct;
-                return Ok(direct.conv_forward_direct(gpu, &k.elementwise, c, true, x, p(w), p(b), y)?.into());
+                return Ok(vec![direct.conv_forward_direct(gpu, c, true, x, p(w), p(b), y)?]);
             }
             let gs = c.forward_gemm();
             Ok(vec![
@@ -310,12 +310,12 @@ impl Plan {
             out.extend(k.reduce.sum_reduce_staged(gpu, ReduceShape::new(c.n, c.oc, c.out_pixels()), dy, g(b))?);
             Ok(out)
         };
-        let conv_input_backward = |c: ConvShape, dy: View, w, dcol: View, dx: View| -> Result<[Dispatch; 2]> {
+        let conv_input_backward = |c: ConvShape, dy: View, w, dcol: View, dx: View| -> Result<Vec<Dispatch>> {
             if conv_direct::supports_input_grad(c) {
-                return k.conv_direct.conv_input_grad_direct(gpu, &k.elementwise, c, dy, p(w), dx);
+                return Ok(vec![k.conv_direct.conv_input_grad_direct(gpu, c, dy, p(w), dx)?]);
             }
             let gs = c.input_grad_gemm();
-            Ok([
+            Ok(vec![
                 k.gemm.gemm(gpu, Transpose::A, Epilogue::None, gs, p(w), dy, None, dcol)?,
                 k.im2col.col2im_backward(gpu, c, dcol, dx)?,
             ])
