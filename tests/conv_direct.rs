@@ -8,7 +8,7 @@ use lenet_gpu::gpu::{validate_wgsl, View};
 use lenet_gpu::kernels::conv_direct::{self, ConvDirect};
 use lenet_gpu::kernels::gemm::{Epilogue, Transpose};
 use lenet_gpu::reference;
-use lenet_gpu::shapes::ConvShape;
+use lenet_gpu::shapes::{ConvShape, PoolShape};
 
 /// Shapes the generator takes (rows of whole vec4s): LeNet's two convolutions at batch 100
 /// and 1 (one source: the batch is a uniform), then a 1-pixel-high output, an output height
@@ -39,8 +39,11 @@ fn generated_sources_validate_with_naga() {
     for s in cases() {
         assert!(conv_direct::supports(s), "{s:?}");
         for relu in [false, true] {
-            if let Err(message) = validate_wgsl(&format!("conv_forward_direct {s:?}"), &conv_direct::source(s, relu)) {
-                panic!("{message}");
+            for pool in [false, conv_direct::supports_pool(s)] {
+                let source = conv_direct::source(s, relu, pool);
+                if let Err(message) = validate_wgsl(&format!("conv_forward_direct {s:?} pool {pool}"), &source) {
+                    panic!("{message}");
+                }
             }
         }
         assert!(conv_direct::supports_input_grad(s), "{s:?}");
@@ -61,7 +64,16 @@ fn shapes_without_whole_vec4_rows_are_refused() {
         let b = gpu.storage("b", 4096);
         let out = gpu.storage("out", 4096);
         let err = ConvDirect
-            .conv_forward_direct(gpu, s, true, View::whole(&b), View::whole(&b), View::whole(&b), View::whole(&out))
+            .conv_forward_direct(
+                gpu,
+                s,
+                true,
+                View::whole(&b),
+                View::whole(&b),
+                View::whole(&b),
+                View::whole(&out),
+                None,
+            )
             .err()
             .expect("rows are not whole vec4s");
         assert!(err.to_string().contains("conv_forward_direct"), "{err}");
@@ -99,6 +111,8 @@ fn twins_match_im2col_gemm_and_col2im() {
 
 #[test]
 fn conv_forward_direct_matches_reference() {
+    // With the pool fused where the output height is even (LeNet's, and the 1x1 kernel
+    // case): pooled values and argmax indices must equal maxpool2x2_forward's exactly.
     let gpu = gpu();
     for (i, s) in cases().into_iter().enumerate() {
         for relu in [false, true] {
@@ -117,12 +131,36 @@ fn conv_forward_direct_matches_reference() {
             let (gx, gp, gb) =
                 (gpu.storage_from("x", &x), gpu.storage_from("params", &params), gpu.storage_from("b", &b));
             let gw = View { buffer: &gp, offset: 64, len: w.len() as u64 };
-            let gy = nan_buffer(gpu, "y", want.len());
-            let conv = ConvDirect
-                .conv_forward_direct(gpu, s, relu, View::whole(&gx), gw, View::whole(&gb), View::whole(&gy))
-                .unwrap();
-            run(gpu, conv);
-            assert_close(&format!("relu {relu} {s:?}"), &read(gpu, &gy, want.len()), &want, tol(s));
+            for pool in [false, conv_direct::supports_pool(s)] {
+                let gy = nan_buffer(gpu, "y", want.len());
+                let ps = PoolShape::new(s.n, s.oc, s.out_h(), s.out_w());
+                let (gpooled, gargmax) =
+                    (nan_buffer(gpu, "pooled", ps.y_len() as usize), gpu.storage("argmax", ps.y_len() as usize));
+                let pool_views = pool.then(|| (View::whole(&gpooled), View::whole(&gargmax)));
+                let conv = ConvDirect
+                    .conv_forward_direct(
+                        gpu,
+                        s,
+                        relu,
+                        View::whole(&gx),
+                        gw,
+                        View::whole(&gb),
+                        View::whole(&gy),
+                        pool_views,
+                    )
+                    .unwrap();
+                run(gpu, conv);
+                let got = read(gpu, &gy, want.len());
+                assert_close(&format!("relu {relu} pool {pool} {s:?}"), &got, &want, tol(s));
+                if pool {
+                    // Pool what the GPU computed, so the comparison is exact.
+                    let mut pooled = vec![0.0; ps.y_len() as usize];
+                    let mut argmax = vec![0u32; ps.y_len() as usize];
+                    reference::pool::maxpool2x2_forward(&got, ps, &mut pooled, &mut argmax);
+                    assert_close(&format!("pooled {s:?}"), &read(gpu, &gpooled, pooled.len()), &pooled, EXACT);
+                    assert_eq!(read_u32(gpu, &gargmax, argmax.len()), argmax, "argmax {s:?}");
+                }
+            }
         }
     }
 }
@@ -158,7 +196,7 @@ fn weights_that_end_inside_a_vec4_are_refused() {
     let s = ConvShape::new(1, 1, 28, 28, 6, 5);
     let (x, w, b, y) = (gpu.storage("x", 784), gpu.storage("w", 150), gpu.storage("b", 6), gpu.storage("y", 3456));
     let err = ConvDirect
-        .conv_forward_direct(gpu, s, true, View::whole(&x), View::whole(&w), View::whole(&b), View::whole(&y))
+        .conv_forward_direct(gpu, s, true, View::whole(&x), View::whole(&w), View::whole(&b), View::whole(&y), None)
         .err()
         .expect("150 weights end inside a vec4");
     assert!(err.to_string().contains("whole vec4s"), "{err}");

@@ -230,19 +230,43 @@ impl Plan {
         let d = &grad;
 
         // ---- forward -------------------------------------------------------------------
-        // A generated direct convolution where the shape allows (LeNet's do); otherwise
-        // im2col + GEMM. The weight gradient reads im2col's output either way, so with the
-        // direct kernel im2col moves into the backward pass (`conv_weight_backward`).
-        let conv_forward = |c: ConvShape, x: View, col: View, w, b, y: View| -> Result<Vec<Dispatch>> {
-            if conv_direct::supports(c) {
-                let direct = &k.conv_direct;
-                return Ok(vec![direct.conv_forward_direct(gpu, c, true, x, p(w), p(b), y)?]);
+        // A generated direct convolution where the shape allows (LeNet's do), with the
+        // max-pool fused in; otherwise im2col + GEMM, then the pool. The weight gradient
+        // reads im2col's output either way, so with the direct kernel im2col moves into the
+        // backward pass (`conv_weight_backward`).
+        let conv_pool_forward = |c: ConvShape,
+                                 ps: PoolShape,
+                                 x: View,
+                                 col: View,
+                                 w,
+                                 b,
+                                 y: View,
+                                 pooled: View,
+                                 argmax: View|
+         -> Result<Vec<Dispatch>> {
+            if conv_direct::supports_pool(c) {
+                let d = k.conv_direct.conv_forward_direct(gpu, c, true, x, p(w), p(b), y, Some((pooled, argmax)))?;
+                return Ok(vec![d]);
             }
-            let gs = c.forward_gemm();
-            Ok(vec![
-                k.im2col.im2col_forward(gpu, c, x, col)?,
-                k.gemm.gemm(gpu, Transpose::None, Epilogue::BiasRow { relu: true }, gs, p(w), col, Some(p(b)), y)?,
-            ])
+            let mut out = Vec::new();
+            if conv_direct::supports(c) {
+                out.push(k.conv_direct.conv_forward_direct(gpu, c, true, x, p(w), p(b), y, None)?);
+            } else {
+                let gs = c.forward_gemm();
+                out.push(k.im2col.im2col_forward(gpu, c, x, col)?);
+                out.push(k.gemm.gemm(
+                    gpu,
+                    Transpose::None,
+                    Epilogue::BiasRow { relu: true },
+                    gs,
+                    p(w),
+                    col,
+                    Some(p(b)),
+                    y,
+                )?);
+            }
+            out.push(k.pool.maxpool2x2_forward(gpu, ps, y, pooled, argmax)?);
+            Ok(out)
         };
         let dense_forward = |l: Dense, x: View, w, b, relu, y: View| {
             let gs = GemmShape::new(batch, l.outputs, l.inputs);
@@ -256,10 +280,28 @@ impl Plan {
             loss: v(&a.loss),
         };
         let mut forward = Vec::new();
-        forward.extend(conv_forward(s.conv1, v(&x), v(&a.col1), "conv1.weight", "conv1.bias", v(&a.conv1))?);
-        forward.push(k.pool.maxpool2x2_forward(gpu, s.pool1, v(&a.conv1), v(&a.pool1), v(&a.argmax1))?);
-        forward.extend(conv_forward(s.conv2, v(&a.pool1), v(&a.col2), "conv2.weight", "conv2.bias", v(&a.conv2))?);
-        forward.push(k.pool.maxpool2x2_forward(gpu, s.pool2, v(&a.conv2), v(&a.pool2), v(&a.argmax2))?);
+        forward.extend(conv_pool_forward(
+            s.conv1,
+            s.pool1,
+            v(&x),
+            v(&a.col1),
+            "conv1.weight",
+            "conv1.bias",
+            v(&a.conv1),
+            v(&a.pool1),
+            v(&a.argmax1),
+        )?);
+        forward.extend(conv_pool_forward(
+            s.conv2,
+            s.pool2,
+            v(&a.pool1),
+            v(&a.col2),
+            "conv2.weight",
+            "conv2.bias",
+            v(&a.conv2),
+            v(&a.pool2),
+            v(&a.argmax2),
+        )?);
         forward.push(dense_forward(s.fc1, v(&a.pool2), "fc1.weight", "fc1.bias", true, v(&a.fc1))?);
         forward.push(dense_forward(s.fc2, v(&a.fc1), "fc2.weight", "fc2.bias", true, v(&a.fc2))?);
         forward.push(dense_forward(s.fc3, v(&a.fc2), "fc3.weight", "fc3.bias", false, v(&a.logits))?);
