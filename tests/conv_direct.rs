@@ -1,5 +1,6 @@
-//! The generated direct convolutions (forward and input gradient) against their CPU twins,
-//! and the twins against im2col + GEMM (+ col2im): two independent routes to the same numbers.
+//! The generated direct convolutions (forward, input gradient, weight gradient) against
+//! their CPU twins, and the twins against im2col + GEMM (+ col2im): two independent routes
+//! to the same numbers.
 
 mod common;
 
@@ -45,6 +46,12 @@ fn generated_sources_validate_with_naga() {
                     panic!("{message}");
                 }
             }
+        }
+        assert!(conv_direct::supports_weight_grad(s), "{s:?}");
+        if let Err(message) =
+            validate_wgsl(&format!("conv_weight_grad_direct {s:?}"), &conv_direct::weight_grad_source(s))
+        {
+            panic!("{message}");
         }
         assert!(conv_direct::supports_input_grad(s), "{s:?}");
         if let Err(message) =
@@ -106,6 +113,16 @@ fn twins_match_im2col_gemm_and_col2im() {
         let mut want = vec![0.0; s.x_len() as usize];
         reference::im2col::col2im_backward(&dcol, s, &mut want);
         assert_close(&format!("input grad {s:?}"), &dx, &want, tol(s));
+
+        // Per-image weight gradients: dW_n = dy_n · col_nᵀ.
+        let mut col = vec![0.0; s.col_len() as usize];
+        reference::im2col::im2col_forward(&x, s, &mut col);
+        let mut dw = vec![f32::NAN; (s.n as u64 * s.w_len()) as usize];
+        reference::conv_direct::conv_weight_grad_direct(s, &x, &dy, &mut dw);
+        let mut want = vec![0.0; dw.len()];
+        reference::gemm::gemm(Transpose::B, Epilogue::None, s.weight_grad_gemm(), &dy, &col, None, &mut want);
+        let terms = Tol { abs: 2e-7 * s.out_pixels() as f64, rel: 1e-5 };
+        assert_close(&format!("weight grad {s:?}"), &dw, &want, terms);
     }
 }
 
@@ -200,4 +217,24 @@ fn weights_that_end_inside_a_vec4_are_refused() {
         .err()
         .expect("150 weights end inside a vec4");
     assert!(err.to_string().contains("whole vec4s"), "{err}");
+}
+
+#[test]
+fn conv_weight_grad_direct_matches_reference() {
+    let gpu = gpu();
+    for (i, s) in cases().into_iter().enumerate() {
+        let mut r = rng(950 + i as u64);
+        let x = uniform(&mut r, s.x_len() as usize, -1.0, 1.0);
+        let dy = uniform(&mut r, s.y_len() as usize, -1.0, 1.0);
+        let mut want = vec![0.0; (s.n as u64 * s.w_len()) as usize];
+        reference::conv_direct::conv_weight_grad_direct(s, &x, &dy, &mut want);
+        let (gx, gdy) = (gpu.storage_from("x", &x), gpu.storage_from("dy", &dy));
+        let gdw = nan_buffer(gpu, "dw", want.len());
+        let d =
+            ConvDirect.conv_weight_grad_direct(gpu, s, View::whole(&gx), View::whole(&gdy), View::whole(&gdw)).unwrap();
+        run(gpu, d);
+        // Sums of OH·OW terms in another order.
+        let tol = Tol { abs: 2e-7 * s.out_pixels() as f64, rel: 1e-5 };
+        assert_close(&format!("weight grad {s:?}"), &read(gpu, &gdw, want.len()), &want, tol);
+    }
 }

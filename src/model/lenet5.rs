@@ -191,12 +191,14 @@ impl Plan {
         let labels = buf("labels", n as u64);
         // Buffers a mode never touches get one element, not their full size.
         let sized = |needed: bool, len: u64| if needed { len } else { 1 };
+        // The im2col matrix: read by the GEMM forward, or the GEMM weight gradient.
+        let needs_col = |c: ConvShape| !conv_direct::supports(c) || (train && !conv_direct::supports_weight_grad(c));
         let act = Activations {
-            col1: buf("act.col1", sized(train || !conv_direct::supports(s.conv1), s.conv1.col_len())),
+            col1: buf("act.col1", sized(needs_col(s.conv1), s.conv1.col_len())),
             conv1: buf("act.conv1", s.conv1.y_len()),
             pool1: buf("act.pool1", s.pool1.y_len()),
             argmax1: buf("act.argmax1", s.pool1.y_len()),
-            col2: buf("act.col2", sized(train || !conv_direct::supports(s.conv2), s.conv2.col_len())),
+            col2: buf("act.col2", sized(needs_col(s.conv2), s.conv2.col_len())),
             conv2: buf("act.conv2", s.conv2.y_len()),
             pool2: buf("act.pool2", s.pool2.y_len()),
             argmax2: buf("act.argmax2", s.pool2.y_len()),
@@ -342,13 +344,16 @@ impl Plan {
             let per_image = c.oc * c.patch_len();
             let gs = c.weight_grad_gemm();
             let mut out = Vec::new();
-            if conv_direct::supports(c) {
-                out.push(k.im2col.im2col_forward(gpu, c, x, col)?);
+            if conv_direct::supports_weight_grad(c) {
+                out.push(k.conv_direct.conv_weight_grad_direct(gpu, c, x, dy, v(&d.dw_per_image))?);
+            } else {
+                if conv_direct::supports(c) {
+                    // The direct forward wrote no im2col matrix.
+                    out.push(k.im2col.im2col_forward(gpu, c, x, col)?);
+                }
+                out.push(k.gemm.gemm(gpu, Transpose::B, Epilogue::None, gs, dy, col, None, v(&d.dw_per_image))?);
             }
-            out.extend([
-                k.gemm.gemm(gpu, Transpose::B, Epilogue::None, gs, dy, col, None, v(&d.dw_per_image))?,
-                k.reduce.sum_reduce(gpu, ReduceShape::new(c.n, per_image, 1), v(&d.dw_per_image), g(w))?,
-            ]);
+            out.push(k.reduce.sum_reduce(gpu, ReduceShape::new(c.n, per_image, 1), v(&d.dw_per_image), g(w))?);
             out.extend(k.reduce.sum_reduce_staged(gpu, ReduceShape::new(c.n, c.oc, c.out_pixels()), dy, g(b))?);
             Ok(out)
         };

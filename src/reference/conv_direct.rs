@@ -54,3 +54,30 @@ pub fn conv_input_grad_direct<T: Float>(s: ConvShape, dy: &[T], w: &[T], dx: &mu
         }
     }
 }
+
+/// dw (N, OC, C, KH, KW): each image's weight gradient,
+/// dw[n, o, i, ky, kx] = Σ dy[n, o, oy, ox] · x[n, i, oy + ky, ox + kx]. Overwrites dw.
+pub fn conv_weight_grad_direct<T: Float>(s: ConvShape, x: &[T], dy: &[T], dw: &mut [T]) {
+    let (n, c, h, wd, oc) = (s.n as usize, s.c as usize, s.h as usize, s.w as usize, s.oc as usize);
+    let (kh, kw) = (s.kh as usize, s.kw as usize);
+    let (oh, ow) = (s.out_h() as usize, s.out_w() as usize);
+    for ni in 0..n {
+        for o in 0..oc {
+            for i in 0..c {
+                for ky in 0..kh {
+                    for kx in 0..kw {
+                        let mut acc = T::zero();
+                        for oy in 0..oh {
+                            for ox in 0..ow {
+                                acc = acc
+                                    + dy[((ni * oc + o) * oh + oy) * ow + ox]
+                                        * x[((ni * c + i) * h + oy + ky) * wd + ox + kx];
+                            }
+                        }
+                        dw[(((ni * oc + o) * c + i) * kh + ky) * kw + kx] = acc;
+                    }
+                }
+            }
+        }
+    }
+}
