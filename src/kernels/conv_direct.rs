@@ -38,6 +38,14 @@ fn block_rows(s: ConvShape) -> u32 {
     rows.min(s.out_h())
 }
 
+/// WGSL for the 4 values at columns kx..kx+3 of a row loaded as vec4s `{row}_0`, `{row}_1`, …:
+/// one tap's window under 4 adjacent output pixels.
+fn window(row: &str, kx: u32) -> String {
+    const COMPONENT: [&str; 4] = ["x", "y", "z", "w"];
+    let parts: Vec<String> = (kx..kx + 4).map(|e| format!("{row}_{}.{}", e / 4, COMPONENT[(e % 4) as usize])).collect();
+    format!("vec4<f32>({})", parts.join(", "))
+}
+
 /// Whether a generated kernel can compute this convolution: a square kernel, input and
 /// output rows of whole vec4s, and not too many weights.
 pub fn supports(s: ConvShape) -> bool {
@@ -60,7 +68,6 @@ pub fn source(s: ConvShape, relu: bool, pool: bool) -> String {
     let blocks_x = ow / 4;
     let blocks = oh.div_ceil(ph) * blocks_x;
     let vec4s_per_row = (4 + k - 1).div_ceil(4);
-    let comp = ["x", "y", "z", "w"];
 
     let mut out = String::new();
     let o = &mut out;
@@ -122,9 +129,7 @@ pub fn source(s: ConvShape, relu: bool, pool: bool) -> String {
         }
         for r in 0..rows {
             for kx in 0..k {
-                let parts: Vec<String> =
-                    (0..4).map(|j| format!("r_{i}_{r}_{}.{}", (kx + j) / 4, comp[((kx + j) % 4) as usize])).collect();
-                let _ = writeln!(o, "    let x_{i}_{r}_{kx} = vec4<f32>({});", parts.join(", "));
+                let _ = writeln!(o, "    let x_{i}_{r}_{kx} = {};", window(&format!("r_{i}_{r}"), kx));
             }
         }
     }
@@ -222,7 +227,6 @@ pub fn input_grad_source(s: ConvShape) -> String {
     let blocks_x = w / 4;
     let blocks = h.div_ceil(ph) * blocks_x;
     let vec4s_per_row = (4 + k - 1).div_ceil(4);
-    let comp = ["x", "y", "z", "w"];
 
     let mut out = String::new();
     let o = &mut out;
@@ -277,9 +281,7 @@ pub fn input_grad_source(s: ConvShape) -> String {
     }
     for r in 0..rows {
         for kx in 0..k {
-            let parts: Vec<String> =
-                (0..4).map(|j| format!("r_{r}_{}.{}", (kx + j) / 4, comp[((kx + j) % 4) as usize])).collect();
-            let _ = writeln!(o, "    let x_{r}_{kx} = vec4<f32>({});", parts.join(", "));
+            let _ = writeln!(o, "    let x_{r}_{kx} = {};", window(&format!("r_{r}"), kx));
         }
     }
     // Tap (ty, tx) of the padded correlation is weight (o, ci, K-1-ty, K-1-tx).
@@ -336,7 +338,6 @@ pub fn weight_grad_source(s: ConvShape) -> String {
     let (oh, ow) = (s.out_h(), s.out_w());
     let blocks_x = ow / 4;
     let vec4s_per_row = (4 + k - 1).div_ceil(4);
-    let comp = ["x", "y", "z", "w"];
     let taps = k * k;
     let og = weight_grad_channels(s);
     let groups = oc.div_ceil(og);
@@ -387,9 +388,7 @@ pub fn weight_grad_source(s: ConvShape) -> String {
             );
         }
         for kx in 0..k {
-            let parts: Vec<String> =
-                (0..4).map(|j| format!("r_{ky}_{}.{}", (kx + j) / 4, comp[((kx + j) % 4) as usize])).collect();
-            let _ = writeln!(o, "    let x_{} = vec4<f32>({});", ky * k + kx, parts.join(", "));
+            let _ = writeln!(o, "    let x_{} = {};", ky * k + kx, window(&format!("r_{ky}"), kx));
         }
     }
     for oi in 0..og {
