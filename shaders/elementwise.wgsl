@@ -31,4 +31,3 @@ fn square(@builtin(workgroup_id) wid: vec3<u32>,
     if (i >= s.len) { return; }
     g[i] = y[i] * y[i];
 }
-

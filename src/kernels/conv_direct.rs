@@ -1,20 +1,22 @@
-//! Direct convolutions (the forward, and the input gradient), as WGSL written out for one
-//! convolution shape.
+//! Direct convolutions (the forward with its max-pool, the input gradient, the weight
+//! gradient), as WGSL written out for one convolution shape.
 //!
 //! Why generated: lavapipe runs 8 invocations as one SIMD group and splits every storage
 //! load whose offset is not a compile-time constant into 8 bounds-checked scalar loads;
 //! arithmetic is nearly free. im2col + GEMM moves every input value through memory 25
-//! times. Here each invocation loads the input rows under a block of PH x 4 output pixels
-//! once, as vec4s, forms the 4-pixel windows of every tap in registers, and multiplies them
-//! with the weights, read from a uniform buffer. Channel counts, image sizes and tap
-//! offsets are literals in the source; only the batch size is a uniform.
+//! times. Here each invocation loads the input rows under a block of 4-pixel-wide output
+//! rows once, as vec4s, forms the 4-pixel windows of every tap in registers, and
+//! multiplies them with the weights (from a uniform buffer at literal offsets) or, for the
+//! weight gradient, with dy. Channel counts, image sizes and tap offsets are literals in
+//! the source; only the batch size is a uniform.
 //!
-//! Measured on lavapipe (Mesa 25, batch 100, BENCHMARKS.md): conv1 forward 1.2 ms against
-//! 3.0 + 6.3 for im2col + GEMM, conv2 forward 1.9-2.4 against 2.1 + 4.9, conv2 input
-//! gradient 3.2-4.4 against 5.7 + 3.3 for GEMM + col2im. Code size is the limit: LLVM's
-//! compile time grows much faster than the source, so one channel dimension is a loop that
-//! is not unrolled (everything unrolled, conv2's forward compiled in 64 s on a cold Mesa
-//! shader cache and its input gradient in 100 s; with the loop, 8 s and 2 s).
+//! Measured on lavapipe (Mesa 25, batch 100, BENCHMARKS.md): conv1 forward + pool 1.2-1.5 ms
+//! against 3.0 + 7.8 + 1.2 for im2col + GEMM + pool, conv2's input gradient 3.2-5.4 against
+//! 9.5 + 3.6 for GEMM + col2im, conv2's weight gradient 4.0-4.4 against 9.3 for the GEMM
+//! (plus im2col). Code size is the limit: LLVM's compile time grows much faster than the
+//! source, so one channel dimension is a loop that is not unrolled (everything unrolled,
+//! conv2's forward compiled in 64 s on a cold Mesa shader cache and its input gradient in
+//! 100 s; with the loop, 8 s and 3 s).
 
 use std::fmt::Write;
 
@@ -46,6 +48,32 @@ fn window(row: &str, kx: u32) -> String {
     format!("vec4<f32>({})", parts.join(", "))
 }
 
+/// The uniform every generated kernel reads: the batch size.
+const BATCH_STRUCT: &str = "struct Batch { n: u32, _pad0: u32, _pad1: u32, _pad2: u32 }\n";
+
+/// Blocks of `rows` x 4 pixels per image of `height` x `width` (width a multiple of 4).
+fn blocks_per_image(height: u32, width: u32, rows: u32) -> u32 {
+    height.div_ceil(rows) * (width / 4)
+}
+
+/// The entry point's signature and the decoding of its invocation into a block: `image`,
+/// `block_row` and `block_col` (in blocks), and `valid` (false past the last block, whose
+/// work is then repeated and not stored: no early return).
+fn block_entry(entry: &str, blocks: u32, blocks_x: u32) -> String {
+    format!(
+        "@compute @workgroup_size(256)\n\
+         fn {entry}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,\n\
+         \x20          @builtin(local_invocation_index) lid: u32) {{\n\
+         \x20   let block = (wid.x + wid.y * nwg.x) * 256u + lid;\n\
+         \x20   let total = s.n * {blocks}u;\n\
+         \x20   let valid = block < total;\n\
+         \x20   let b = min(block, total - 1u);\n\
+         \x20   let image = b / {blocks}u;\n\
+         \x20   let block_row = (b % {blocks}u) / {blocks_x}u;\n\
+         \x20   let block_col = (b % {blocks}u) % {blocks_x}u;\n"
+    )
+}
+
 /// Whether a generated kernel can compute this convolution: a square kernel, input and
 /// output rows of whole vec4s, and not too many weights.
 pub fn supports(s: ConvShape) -> bool {
@@ -65,8 +93,6 @@ pub fn source(s: ConvShape, relu: bool, pool: bool) -> String {
     let (c, h, w, oc, k) = (s.c, s.h, s.w, s.oc, s.kh);
     let (oh, ow) = (s.out_h(), s.out_w());
     let ph = block_rows(s);
-    let blocks_x = ow / 4;
-    let blocks = oh.div_ceil(ph) * blocks_x;
     let vec4s_per_row = (4 + k - 1).div_ceil(4);
 
     let mut out = String::new();
@@ -75,7 +101,7 @@ pub fn source(s: ConvShape, relu: bool, pool: bool) -> String {
     let _ = writeln!(o, "// x ({c},{h},{w}) -> y ({oc},{oh},{ow}), {k}x{k} taps, {ph}x4 pixels per invocation.");
     let _ = write!(
         o,
-        "struct Batch {{ n: u32, _pad0: u32, _pad1: u32, _pad2: u32 }}\n\
+        "{BATCH_STRUCT}\
          @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;\n\
          // Uniform, not storage: a load at a constant offset is then one scalar load (no\n\
          // bounds-check branch) even in a loop.\n\
@@ -85,22 +111,15 @@ pub fn source(s: ConvShape, relu: bool, pool: bool) -> String {
          {pool_bindings}\
          @group(0) @binding({s_binding}) var<uniform> s: Batch;\n\n\
          {pool_fn}\
-         @compute @workgroup_size(256)\n\
-         fn {CONV_FORWARD_DIRECT}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,\n\
-         \x20                  @builtin(local_invocation_index) lid: u32) {{\n\
-         \x20   let block = (wid.x + wid.y * nwg.x) * 256u + lid;\n\
-         \x20   let total = s.n * {blocks}u;\n\
-         \x20   // Past the end: compute the last block again, store nothing (no early return).\n\
-         \x20   let valid = block < total;\n\
-         \x20   let b = min(block, total - 1u);\n\
-         \x20   let image = b / {blocks}u;\n\
-         \x20   let y0 = ((b % {blocks}u) / {blocks_x}u) * {ph}u;\n\
-         \x20   let x0 = ((b % {blocks}u) % {blocks_x}u) * 4u;\n\
+         {entry}\
+         \x20   let y0 = block_row * {ph}u;\n\
+         \x20   let x0 = block_col * 4u;\n\
          \x20   let x_image = image * {x_plane4}u;\n\
          \x20   let y_image = image * {y_plane4}u;\n",
         w4 = s.w_len().div_ceil(4),
         x_plane4 = c * h * w / 4,
         y_plane4 = oc * oh * ow / 4,
+        entry = block_entry(CONV_FORWARD_DIRECT, blocks_per_image(oh, ow, ph), ow / 4),
         s_binding = if pool { 6 } else { 4 },
         pool_bindings = if pool {
             "@group(0) @binding(4) var<storage, read_write> pooled: array<f32>;\n\
@@ -224,8 +243,6 @@ pub fn input_grad_source(s: ConvShape) -> String {
     let (oh, ow) = (s.out_h(), s.out_w());
     let pad = (k - 1) as i32;
     let ph = input_grad_block_rows(s);
-    let blocks_x = w / 4;
-    let blocks = h.div_ceil(ph) * blocks_x;
     let vec4s_per_row = (4 + k - 1).div_ceil(4);
 
     let mut out = String::new();
@@ -234,7 +251,7 @@ pub fn input_grad_source(s: ConvShape) -> String {
     let _ = writeln!(o, "// dy ({oc},{oh},{ow}) padded by {pad} -> dx ({c},{h},{w}), {ph}x4 pixels per invocation.");
     let _ = write!(
         o,
-        "struct Batch {{ n: u32, _pad0: u32, _pad1: u32, _pad2: u32 }}\n\
+        "{BATCH_STRUCT}\
          @group(0) @binding(0) var<storage, read> dy: array<vec4<f32>>;\n\
          @group(0) @binding(1) var<uniform> w: array<vec4<f32>, {w4}>;\n\
          @group(0) @binding(2) var<storage, read_write> dx: array<vec4<f32>>;\n\
@@ -245,19 +262,14 @@ pub fn input_grad_source(s: ConvShape) -> String {
          \x20   let at = base + u32(clamp(y, 0, {ymax})) * {row4}u + u32(clamp(x, 0, {xmax})) / 4u;\n\
          \x20   return select(vec4<f32>(0.0), dy[at], inside);\n\
          }}\n\n\
-         @compute @workgroup_size(256)\n\
-         fn {CONV_INPUT_GRAD_DIRECT}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,\n\
-         \x20                  @builtin(local_invocation_index) lid: u32) {{\n\
-         \x20   let block = (wid.x + wid.y * nwg.x) * 256u + lid;\n\
-         \x20   let total = s.n * {blocks}u;\n\
-         \x20   let valid = block < total;\n\
-         \x20   let b = min(block, total - 1u);\n\
-         \x20   let image = b / {blocks}u;\n\
-         \x20   let y0 = i32((b % {blocks}u) / {blocks_x}u) * {ph};\n\
-         \x20   let x0 = i32((b % {blocks}u) % {blocks_x}u) * 4;\n\
+         {entry}\
+         \x20   // Signed: the padded rows and columns start at -(K-1).\n\
+         \x20   let y0 = i32(block_row) * {ph};\n\
+         \x20   let x0 = i32(block_col) * 4;\n\
          \x20   let dy_image = image * {dy_plane4}u;\n\
          \x20   let dx_image = image * {dx_plane4}u;\n",
         w4 = s.w_len().div_ceil(4),
+        entry = block_entry(CONV_INPUT_GRAD_DIRECT, blocks_per_image(h, w, ph), w / 4),
         ymax = oh - 1,
         row4 = ow / 4,
         xmax = ow - 4,
@@ -347,7 +359,7 @@ pub fn weight_grad_source(s: ConvShape) -> String {
     let _ = writeln!(o, "// {og} output channels per invocation.");
     let _ = write!(
         o,
-        "struct Batch {{ n: u32, _pad0: u32, _pad1: u32, _pad2: u32 }}\n\
+        "{BATCH_STRUCT}\
          @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;\n\
          @group(0) @binding(1) var<storage, read> dy: array<vec4<f32>>;\n\
          @group(0) @binding(2) var<storage, read_write> dw: array<f32>;\n\
@@ -470,7 +482,7 @@ impl ConvDirect {
             argmax.require(op, "argmax", pool_len)?;
             views.extend([pooled, argmax]);
         }
-        let blocks = s.n as u64 * (s.out_h().div_ceil(block_rows(s)) * s.out_w() / 4) as u64;
+        let blocks = s.n as u64 * blocks_per_image(s.out_h(), s.out_w(), block_rows(s)) as u64;
         let label = format!("{op}[relu {relu}, pool {}]", pool.is_some());
         let pipeline = gpu.generated_pipeline(&label, source(s, relu, pool.is_some()), op)?;
         Ok(prepare(gpu, &pipeline, &label, &views, &[s.n, 0, 0, 0], grid_1d(blocks)))
@@ -486,7 +498,7 @@ impl ConvDirect {
         dy.require(op, "dy", s.y_len())?;
         dx.require(op, "dx", s.x_len())?;
         let w = weights_view(op, s, w)?;
-        let blocks = s.n as u64 * (s.h.div_ceil(input_grad_block_rows(s)) * s.w / 4) as u64;
+        let blocks = s.n as u64 * blocks_per_image(s.h, s.w, input_grad_block_rows(s)) as u64;
         let pipeline = gpu.generated_pipeline(op, input_grad_source(s), op)?;
         Ok(prepare(gpu, &pipeline, op, &[dy, w, dx], &[s.n, 0, 0, 0], grid_1d(blocks)))
     }

@@ -233,9 +233,8 @@ impl Plan {
 
         // ---- forward -------------------------------------------------------------------
         // A generated direct convolution where the shape allows (LeNet's do), with the
-        // max-pool fused in; otherwise im2col + GEMM, then the pool. The weight gradient
-        // reads im2col's output either way, so with the direct kernel im2col moves into the
-        // backward pass (`conv_weight_backward`).
+        // max-pool fused in where the output height is even; otherwise im2col + GEMM. The
+        // pool runs on its own where it was not fused.
         let conv_pool_forward = |c: ConvShape,
                                  ps: PoolShape,
                                  x: View,
@@ -246,13 +245,10 @@ impl Plan {
                                  pooled: View,
                                  argmax: View|
          -> Result<Vec<Dispatch>> {
-            if conv_direct::supports_pool(c) {
-                let d = k.conv_direct.conv_forward_direct(gpu, c, true, x, p(w), p(b), y, Some((pooled, argmax)))?;
-                return Ok(vec![d]);
-            }
+            let fused_pool = conv_direct::supports_pool(c).then_some((pooled, argmax));
             let mut out = Vec::new();
             if conv_direct::supports(c) {
-                out.push(k.conv_direct.conv_forward_direct(gpu, c, true, x, p(w), p(b), y, None)?);
+                out.push(k.conv_direct.conv_forward_direct(gpu, c, true, x, p(w), p(b), y, fused_pool)?);
             } else {
                 let gs = c.forward_gemm();
                 out.push(k.im2col.im2col_forward(gpu, c, x, col)?);
@@ -267,7 +263,9 @@ impl Plan {
                     y,
                 )?);
             }
-            out.push(k.pool.maxpool2x2_forward(gpu, ps, y, pooled, argmax)?);
+            if fused_pool.is_none() {
+                out.push(k.pool.maxpool2x2_forward(gpu, ps, y, pooled, argmax)?);
+            }
             Ok(out)
         };
         let dense_forward = |l: Dense, x: View, w, b, relu, y: View| {
@@ -342,7 +340,6 @@ impl Plan {
         };
         let conv_weight_backward = |c: ConvShape, x: View, col: View, dy: View, w, b| -> Result<Vec<Dispatch>> {
             let per_image = c.oc * c.patch_len();
-            let gs = c.weight_grad_gemm();
             let mut out = Vec::new();
             if conv_direct::supports_weight_grad(c) {
                 out.push(k.conv_direct.conv_weight_grad_direct(gpu, c, x, dy, v(&d.dw_per_image))?);
@@ -351,6 +348,7 @@ impl Plan {
                     // The direct forward wrote no im2col matrix.
                     out.push(k.im2col.im2col_forward(gpu, c, x, col)?);
                 }
+                let gs = c.weight_grad_gemm();
                 out.push(k.gemm.gemm(gpu, Transpose::B, Epilogue::None, gs, dy, col, None, v(&d.dw_per_image))?);
             }
             out.push(k.reduce.sum_reduce(gpu, ReduceShape::new(c.n, per_image, 1), v(&d.dw_per_image), g(w))?);
