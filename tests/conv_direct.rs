@@ -5,8 +5,8 @@
 mod common;
 
 use common::*;
-use lenet_gpu::gpu::{validate_wgsl, View};
-use lenet_gpu::kernels::conv_direct::{self, ConvDirect};
+use lenet_gpu::gpu::{validate_wgsl, Gpu, View};
+use lenet_gpu::kernels::conv_direct::{self, ConvDirect, WeightLoads};
 use lenet_gpu::kernels::gemm::{Epilogue, Transpose};
 use lenet_gpu::reference;
 use lenet_gpu::shapes::{ConvShape, PoolShape};
@@ -30,6 +30,17 @@ fn cases() -> Vec<ConvShape> {
     ]
 }
 
+/// The ways of loading weights to test: this device's, and the portable one where they
+/// differ. LeNet's shapes only in the device's (each is seconds of cold compile).
+fn variants(gpu: &Gpu, lenet: bool) -> Vec<ConvDirect> {
+    let device = WeightLoads::for_device(gpu);
+    let mut out = vec![ConvDirect { weights: device }];
+    if !lenet && device != WeightLoads::PerInvocation {
+        out.push(ConvDirect { weights: WeightLoads::PerInvocation });
+    }
+    out
+}
+
 fn tol(s: ConvShape) -> Tol {
     // Sums of C·K·K (forward) or OC·K·K (input gradient) terms in another order.
     Tol { abs: 2e-7 * (s.c.max(s.oc) * s.kh * s.kw) as f64, rel: 1e-5 }
@@ -41,9 +52,12 @@ fn generated_sources_validate_with_naga() {
         assert!(conv_direct::supports(s), "{s:?}");
         for relu in [false, true] {
             for pool in [false, conv_direct::supports_pool(s)] {
-                let source = conv_direct::source(s, relu, pool);
-                if let Err(message) = validate_wgsl(&format!("conv_forward_direct {s:?} pool {pool}"), &source) {
-                    panic!("{message}");
+                for weights in [WeightLoads::PerInvocation, WeightLoads::Subgroup8] {
+                    let source = conv_direct::source(s, relu, pool, weights);
+                    let name = format!("conv_forward_direct {s:?} pool {pool} {weights:?}");
+                    if let Err(message) = validate_wgsl(&name, &source) {
+                        panic!("{message}");
+                    }
                 }
             }
         }
@@ -54,10 +68,11 @@ fn generated_sources_validate_with_naga() {
             panic!("{message}");
         }
         assert!(conv_direct::supports_input_grad(s), "{s:?}");
-        if let Err(message) =
-            validate_wgsl(&format!("conv_input_grad_direct {s:?}"), &conv_direct::input_grad_source(s))
-        {
-            panic!("{message}");
+        for weights in [WeightLoads::PerInvocation, WeightLoads::Subgroup8] {
+            let source = conv_direct::input_grad_source(s, weights);
+            if let Err(message) = validate_wgsl(&format!("conv_input_grad_direct {s:?} {weights:?}"), &source) {
+                panic!("{message}");
+            }
         }
     }
 }
@@ -70,7 +85,7 @@ fn shapes_without_whole_vec4_rows_are_refused() {
         let gpu = gpu();
         let b = gpu.storage("b", 4096);
         let out = gpu.storage("out", 4096);
-        let err = ConvDirect
+        let err = ConvDirect::new(gpu)
             .conv_forward_direct(
                 gpu,
                 s,
@@ -157,13 +172,14 @@ fn conv_forward_direct_matches_reference() {
                 (false, true) => vec![false, true],
                 (false, false) => vec![false],
             };
-            for pool in pools {
+            for (pool, conv) in pools.into_iter().flat_map(|p| variants(gpu, lenet).into_iter().map(move |v| (p, v))) {
                 let gy = nan_buffer(gpu, "y", want.len());
                 let ps = PoolShape::new(s.n, s.oc, s.out_h(), s.out_w());
                 let (gpooled, gargmax) =
                     (nan_buffer(gpu, "pooled", ps.y_len() as usize), gpu.storage("argmax", ps.y_len() as usize));
                 let pool_views = pool.then(|| (View::whole(&gpooled), View::whole(&gargmax)));
-                let conv = ConvDirect
+                let weights = conv.weights;
+                let conv = conv
                     .conv_forward_direct(
                         gpu,
                         s,
@@ -177,7 +193,7 @@ fn conv_forward_direct_matches_reference() {
                     .unwrap();
                 run(gpu, conv);
                 let got = read(gpu, &gy, want.len());
-                assert_close(&format!("relu {relu} pool {pool} {s:?}"), &got, &want, tol(s));
+                assert_close(&format!("relu {relu} pool {pool} {weights:?} {s:?}"), &got, &want, tol(s));
                 if pool {
                     // Pool what the GPU computed, so the comparison is exact.
                     let mut pooled = vec![0.0; ps.y_len() as usize];
@@ -208,10 +224,14 @@ fn conv_input_grad_direct_matches_reference() {
         params.extend([f32::NAN; 3]);
         let (gdy, gp) = (gpu.storage_from("dy", &dy), gpu.storage_from("params", &params));
         let gw = View { buffer: &gp, offset: 64, len: w.len() as u64 };
-        let gdx = nan_buffer(gpu, "dx", want.len());
-        let conv = ConvDirect.conv_input_grad_direct(gpu, s, View::whole(&gdy), gw, View::whole(&gdx)).unwrap();
-        run(gpu, conv);
-        assert_close(&format!("input grad {s:?}"), &read(gpu, &gdx, want.len()), &want, tol(s));
+        for conv in variants(gpu, i < 4) {
+            let gdx = nan_buffer(gpu, "dx", want.len());
+            let weights = conv.weights;
+            let conv = conv.conv_input_grad_direct(gpu, s, View::whole(&gdy), gw, View::whole(&gdx)).unwrap();
+            run(gpu, conv);
+            let got = read(gpu, &gdx, want.len());
+            assert_close(&format!("input grad {weights:?} {s:?}"), &got, &want, tol(s));
+        }
     }
 }
 
@@ -221,7 +241,7 @@ fn weights_that_end_inside_a_vec4_are_refused() {
     let gpu = gpu();
     let s = ConvShape::new(1, 1, 28, 28, 6, 5);
     let (x, w, b, y) = (gpu.storage("x", 784), gpu.storage("w", 150), gpu.storage("b", 6), gpu.storage("y", 3456));
-    let err = ConvDirect
+    let err = ConvDirect::new(gpu)
         .conv_forward_direct(gpu, s, true, View::whole(&x), View::whole(&w), View::whole(&b), View::whole(&y), None)
         .err()
         .expect("150 weights end inside a vec4");
@@ -239,8 +259,9 @@ fn conv_weight_grad_direct_matches_reference() {
         reference::conv_direct::conv_weight_grad_direct(s, &x, &dy, &mut want);
         let (gx, gdy) = (gpu.storage_from("x", &x), gpu.storage_from("dy", &dy));
         let gdw = nan_buffer(gpu, "dw", want.len());
-        let d =
-            ConvDirect.conv_weight_grad_direct(gpu, s, View::whole(&gx), View::whole(&gdy), View::whole(&gdw)).unwrap();
+        let d = ConvDirect::new(gpu)
+            .conv_weight_grad_direct(gpu, s, View::whole(&gx), View::whole(&gdy), View::whole(&gdw))
+            .unwrap();
         run(gpu, d);
         // Sums of OH·OW terms in another order.
         let tol = Tol { abs: 2e-7 * s.out_pixels() as f64, rel: 1e-5 };

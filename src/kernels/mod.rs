@@ -77,7 +77,7 @@ impl Kernels {
     pub fn new(gpu: &Gpu) -> crate::Result<Self> {
         Ok(Kernels {
             im2col: im2col::Im2col::new(gpu)?,
-            conv_direct: conv_direct::ConvDirect,
+            conv_direct: conv_direct::ConvDirect::new(gpu),
             gemm: gemm::Gemm::new(gpu)?,
             pool: pool::MaxPool2x2::new(gpu)?,
             elementwise: elementwise::Elementwise::new(gpu)?,
