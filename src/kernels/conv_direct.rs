@@ -1,22 +1,24 @@
 //! Direct convolutions (the forward with its max-pool, the input gradient, the weight
 //! gradient), as WGSL written out for one convolution shape.
 //!
-//! Why generated: lavapipe runs 8 invocations as one SIMD group and splits every storage
-//! load whose offset is not a compile-time constant into 8 bounds-checked scalar loads;
+//! Why generated: lavapipe runs 8 invocations as one SIMD group and splits every load
+//! whose offset is not a compile-time constant into 8 bounds-checked scalar loads;
 //! arithmetic is nearly free. im2col + GEMM moves every input value through memory 25
 //! times. Here each invocation loads the input rows under a block of 4-pixel-wide output
 //! rows once, as vec4s, forms the 4-pixel windows of every tap in registers, and
-//! multiplies them with the weights (from a uniform buffer at literal offsets) or, for the
-//! weight gradient, with dy. Channel counts, image sizes and tap offsets are literals in
-//! the source; only the batch size is a uniform.
+//! multiplies them with the weights (a uniform buffer; on 8-wide subgroups one load per 8
+//! weights, shared by `subgroupBroadcast`) or, for the weight gradient, with dy. Channel
+//! counts, image sizes and tap offsets are literals in the source; only the batch size is
+//! a uniform. The input gradient has one code path per pattern of padding rows, so that
+//! zero padding is neither loaded nor multiplied.
 //!
-//! Measured on lavapipe (Mesa 25, batch 100, BENCHMARKS.md): conv1 forward + pool 1.2-1.5 ms
-//! against 3.0 + 7.8 + 1.2 for im2col + GEMM + pool, conv2's input gradient 3.2-5.4 against
-//! 9.5 + 3.6 for GEMM + col2im, conv2's weight gradient 4.0-4.4 against 9.3 for the GEMM
-//! (plus im2col). Code size is the limit: LLVM's compile time grows much faster than the
-//! source, so one channel dimension is a loop that is not unrolled (everything unrolled,
-//! conv2's forward compiled in 64 s on a cold Mesa shader cache and its input gradient in
-//! 100 s; with the loop, 8 s and 3 s).
+//! Measured on lavapipe (Mesa 25, batch 100, BENCHMARKS.md): conv1 forward + pool 1.3-1.6 ms
+//! against 3.0 + 7.8 + 1.2 for im2col + GEMM + pool, conv2's input gradient 3.0-3.4 ms
+//! against 9.5 + 3.6 for GEMM + col2im, conv2's weight gradient 4.0-5.1 against 9.3 for the
+//! GEMM (plus im2col). Code size is the limit: LLVM's compile time grows much faster than
+//! the source, so one channel dimension is a loop that is not unrolled (everything
+//! unrolled, conv2's forward compiled in 64-78 s on a cold Mesa shader cache and ran 2x
+//! slower, and its input gradient took 100 s; with the loop, 8 s and 3-8 s).
 
 use std::fmt::Write;
 
