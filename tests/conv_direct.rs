@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use lenet_gpu::gpu::{validate_wgsl, Gpu, View};
-use lenet_gpu::kernels::conv_direct::{self, ConvDirect, WeightLoads};
+use lenet_gpu::kernels::conv_direct::{self, ConvDirect, LoadSharing};
 use lenet_gpu::kernels::gemm::{Epilogue, Transpose};
 use lenet_gpu::reference;
 use lenet_gpu::shapes::{ConvShape, PoolShape};
@@ -35,10 +35,10 @@ fn cases() -> Vec<ConvShape> {
 /// The ways of loading weights to test: this device's, and the portable one where they
 /// differ. LeNet's shapes only in the device's (each is seconds of cold compile).
 fn variants(gpu: &Gpu, lenet: bool) -> Vec<ConvDirect> {
-    let device = WeightLoads::for_device(gpu);
-    let mut out = vec![ConvDirect { weights: device }];
-    if !lenet && device != WeightLoads::PerInvocation {
-        out.push(ConvDirect { weights: WeightLoads::PerInvocation });
+    let device = LoadSharing::for_device(gpu);
+    let mut out = vec![ConvDirect { sharing: device }];
+    if !lenet && device != LoadSharing::PerInvocation {
+        out.push(ConvDirect { sharing: LoadSharing::PerInvocation });
     }
     out
 }
@@ -54,9 +54,9 @@ fn generated_sources_validate_with_naga() {
         assert!(conv_direct::supports(s), "{s:?}");
         for relu in [false, true] {
             for pool in [false, conv_direct::supports_pool(s)] {
-                for weights in [WeightLoads::PerInvocation, WeightLoads::Subgroup8] {
-                    let source = conv_direct::source(s, relu, pool, weights);
-                    let name = format!("conv_forward_direct {s:?} pool {pool} {weights:?}");
+                for sharing in [LoadSharing::PerInvocation, LoadSharing::Subgroup8] {
+                    let source = conv_direct::source(s, relu, pool, sharing);
+                    let name = format!("conv_forward_direct {s:?} pool {pool} {sharing:?}");
                     if let Err(message) = validate_wgsl(&name, &source) {
                         panic!("{message}");
                     }
@@ -64,15 +64,16 @@ fn generated_sources_validate_with_naga() {
             }
         }
         assert!(conv_direct::supports_weight_grad(s), "{s:?}");
-        if let Err(message) =
-            validate_wgsl(&format!("conv_weight_grad_direct {s:?}"), &conv_direct::weight_grad_source(s))
-        {
-            panic!("{message}");
+        for sharing in [LoadSharing::PerInvocation, LoadSharing::Subgroup8] {
+            let source = conv_direct::weight_grad_source(s, sharing);
+            if let Err(message) = validate_wgsl(&format!("conv_weight_grad_direct {s:?} {sharing:?}"), &source) {
+                panic!("{message}");
+            }
         }
         assert!(conv_direct::supports_input_grad(s), "{s:?}");
-        for weights in [WeightLoads::PerInvocation, WeightLoads::Subgroup8] {
-            let source = conv_direct::input_grad_source(s, weights);
-            if let Err(message) = validate_wgsl(&format!("conv_input_grad_direct {s:?} {weights:?}"), &source) {
+        for sharing in [LoadSharing::PerInvocation, LoadSharing::Subgroup8] {
+            let source = conv_direct::input_grad_source(s, sharing);
+            if let Err(message) = validate_wgsl(&format!("conv_input_grad_direct {s:?} {sharing:?}"), &source) {
                 panic!("{message}");
             }
         }
@@ -180,7 +181,7 @@ fn conv_forward_direct_matches_reference() {
                 let (gpooled, gargmax) =
                     (nan_buffer(gpu, "pooled", ps.y_len() as usize), gpu.storage("argmax", ps.y_len() as usize));
                 let pool_views = pool.then(|| (View::whole(&gpooled), View::whole(&gargmax)));
-                let weights = conv.weights;
+                let sharing = conv.sharing;
                 let conv = conv
                     .conv_forward_direct(
                         gpu,
@@ -195,7 +196,7 @@ fn conv_forward_direct_matches_reference() {
                     .unwrap();
                 run(gpu, conv);
                 let got = read(gpu, &gy, want.len());
-                assert_close(&format!("relu {relu} pool {pool} {weights:?} {s:?}"), &got, &want, tol(s));
+                assert_close(&format!("relu {relu} pool {pool} {sharing:?} {s:?}"), &got, &want, tol(s));
                 if pool {
                     // Pool what the GPU computed, so the comparison is exact.
                     let mut pooled = vec![0.0; ps.y_len() as usize];
@@ -228,11 +229,11 @@ fn conv_input_grad_direct_matches_reference() {
         let gw = View { buffer: &gp, offset: 64, len: w.len() as u64 };
         for conv in variants(gpu, i < 4) {
             let gdx = nan_buffer(gpu, "dx", want.len());
-            let weights = conv.weights;
+            let sharing = conv.sharing;
             let conv = conv.conv_input_grad_direct(gpu, s, View::whole(&gdy), gw, View::whole(&gdx)).unwrap();
             run(gpu, conv);
             let got = read(gpu, &gdx, want.len());
-            assert_close(&format!("input grad {weights:?} {s:?}"), &got, &want, tol(s));
+            assert_close(&format!("input grad {sharing:?} {s:?}"), &got, &want, tol(s));
         }
     }
 }
@@ -260,13 +261,15 @@ fn conv_weight_grad_direct_matches_reference() {
         let mut want = vec![0.0; (s.n as u64 * s.w_len()) as usize];
         reference::conv_direct::conv_weight_grad_direct(s, &x, &dy, &mut want);
         let (gx, gdy) = (gpu.storage_from("x", &x), gpu.storage_from("dy", &dy));
-        let gdw = nan_buffer(gpu, "dw", want.len());
-        let d = ConvDirect::new(gpu)
-            .conv_weight_grad_direct(gpu, s, View::whole(&gx), View::whole(&gdy), View::whole(&gdw))
-            .unwrap();
-        run(gpu, d);
-        // Sums of OH·OW terms in another order.
-        let tol = Tol { abs: 2e-7 * s.out_pixels() as f64, rel: 1e-5 };
-        assert_close(&format!("weight grad {s:?}"), &read(gpu, &gdw, want.len()), &want, tol);
+        for conv in variants(gpu, i < 4) {
+            let gdw = nan_buffer(gpu, "dw", want.len());
+            let sharing = conv.sharing;
+            let d =
+                conv.conv_weight_grad_direct(gpu, s, View::whole(&gx), View::whole(&gdy), View::whole(&gdw)).unwrap();
+            run(gpu, d);
+            // Sums of OH·OW terms in another order.
+            let tol = Tol { abs: 2e-7 * s.out_pixels() as f64, rel: 1e-5 };
+            assert_close(&format!("weight grad {sharing:?} {s:?}"), &read(gpu, &gdw, want.len()), &want, tol);
+        }
     }
 }

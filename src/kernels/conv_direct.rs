@@ -60,44 +60,48 @@ fn blocks_per_image(height: u32, width: u32, rows: u32) -> u32 {
     height.div_ceil(rows) * (width / 4)
 }
 
-/// How the forward and the input gradient read a weight inside their loop over channels.
+/// Whether the invocations of a subgroup share what they load. lavapipe turns a load
+/// whose offset is not a compile-time constant into one scalar load per lane, so a value
+/// that every lane needs costs 8 loads unless one lane loads it and the others receive it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum WeightLoads {
-    /// `w[at]`: an offset that depends on the loop, which lavapipe turns into a gather of
-    /// the same value for each of its 8 lanes.
+pub enum LoadSharing {
+    /// Every invocation loads what it uses.
     PerInvocation,
-    /// On 8-wide subgroups: each lane loads one of 8 consecutive weights and
-    /// `subgroupBroadcast` (lane a literal) hands each weight to all lanes: one gather per
-    /// 8 weights. Measured on lavapipe, batch 100: conv2 forward 2.3 -> 1.6 ms, input
-    /// gradient 3.7 -> 3.1 ms. Every invocation of a subgroup must take the same branches,
-    /// which the forward (no branches) and the input gradient (`BlockOrder::ImageGroups`
-    /// of exactly 8 images) guarantee for a subgroup of 8.
+    /// On 8-wide subgroups, `subgroupBroadcast` with a literal lane hands loaded values to
+    /// all lanes. The forward and the input gradient: each lane loads one of 8 consecutive
+    /// weights (conv2 forward 2.3 -> 1.6 ms, input gradient 3.7 -> 3.1 ms on lavapipe,
+    /// batch 100). The weight gradient: one subgroup per image, lane = output channel, the
+    /// input rows under a block loaded once between the 8 lanes (see
+    /// [`weight_grad_source`]). Every invocation of a subgroup must take the same branches,
+    /// which the forward (no branches), the input gradient (`BlockOrder::ImageGroups` of
+    /// exactly 8 images) and the weight gradient (one image per subgroup) guarantee for a
+    /// subgroup of 8.
     Subgroup8,
 }
 
-impl WeightLoads {
+impl LoadSharing {
     /// What this device can run: `Subgroup8` on 8-wide subgroups.
     pub fn for_device(gpu: &Gpu) -> Self {
         if gpu.subgroup_size() == Some(8) {
-            WeightLoads::Subgroup8
+            LoadSharing::Subgroup8
         } else {
-            WeightLoads::PerInvocation
+            LoadSharing::PerInvocation
         }
     }
 
     /// The extra entry-point parameter this way of loading needs.
     fn entry_parameter(self) -> &'static str {
         match self {
-            WeightLoads::PerInvocation => "",
-            WeightLoads::Subgroup8 => ", @builtin(subgroup_invocation_id) lane: u32",
+            LoadSharing::PerInvocation => "",
+            LoadSharing::Subgroup8 => ", @builtin(subgroup_invocation_id) lane: u32",
         }
     }
 
     /// Helper functions for the module.
     fn functions(self) -> &'static str {
         match self {
-            WeightLoads::PerInvocation => "",
-            WeightLoads::Subgroup8 => "fn weight_at(i: u32) -> f32 { return w[i / 4u][i % 4u]; }\n\n",
+            LoadSharing::PerInvocation => "",
+            LoadSharing::Subgroup8 => "fn weight_at(i: u32) -> f32 { return w[i / 4u][i % 4u]; }\n\n",
         }
     }
 
@@ -106,7 +110,7 @@ impl WeightLoads {
     /// is the length of `w`, which no load may pass.
     fn chunk_loads(self, count: u32, len: u64) -> String {
         let mut out = String::new();
-        if self == WeightLoads::Subgroup8 {
+        if self == LoadSharing::Subgroup8 {
             for chunk in 0..count.div_ceil(8) {
                 let _ = writeln!(out, "    let w_{chunk} = weight_at(min(wo + {}u + lane, {}u));", chunk * 8, len - 1);
             }
@@ -117,8 +121,8 @@ impl WeightLoads {
     /// The WGSL expression for weight `wo + at`, as a vec4 of four copies.
     fn weight(self, at: u32) -> String {
         match self {
-            WeightLoads::PerInvocation => format!("vec4<f32>(w[(wo + {at}u) / 4u][(wo + {at}u) % 4u])"),
-            WeightLoads::Subgroup8 => format!("vec4<f32>(subgroupBroadcast(w_{}, {}u))", at / 8, at % 8),
+            LoadSharing::PerInvocation => format!("vec4<f32>(w[(wo + {at}u) / 4u][(wo + {at}u) % 4u])"),
+            LoadSharing::Subgroup8 => format!("vec4<f32>(subgroupBroadcast(w_{}, {}u))", at / 8, at % 8),
         }
     }
 }
@@ -148,7 +152,7 @@ fn invocations(order: BlockOrder, n: u32, blocks: u32) -> u64 {
 /// The entry point's signature and the decoding of its invocation into a block: `image`,
 /// `block_row` and `block_col` (in blocks), and `valid` (false past the last block, whose
 /// work is then repeated and not stored: no early return).
-fn block_entry(entry: &str, order: BlockOrder, weights: WeightLoads, blocks: u32, blocks_x: u32) -> String {
+fn block_entry(entry: &str, order: BlockOrder, sharing: LoadSharing, blocks: u32, blocks_x: u32) -> String {
     let decode = match order {
         BlockOrder::ByImage => format!(
             "\x20   let total = s.n * {blocks}u;\n\
@@ -173,7 +177,7 @@ fn block_entry(entry: &str, order: BlockOrder, weights: WeightLoads, blocks: u32
          {decode}\
          \x20   let block_row = slot / {blocks_x}u;\n\
          \x20   let block_col = slot % {blocks_x}u;\n",
-        lane = weights.entry_parameter(),
+        lane = sharing.entry_parameter(),
     )
 }
 
@@ -192,7 +196,7 @@ pub fn supports_pool(s: ConvShape) -> bool {
 /// The WGSL source of y = x ⋆ w + bias (then ReLU when `relu`) for `s` (any batch size);
 /// with `pool`, also the 2x2 max-pool of y and its argmax, as `maxpool2x2_forward` computes
 /// them (same tie rule), saving that kernel's pass over y.
-pub fn source(s: ConvShape, relu: bool, pool: bool, weights: WeightLoads) -> String {
+pub fn source(s: ConvShape, relu: bool, pool: bool, sharing: LoadSharing) -> String {
     let (c, h, w, oc, k) = (s.c, s.h, s.w, s.oc, s.kh);
     let (oh, ow) = (s.out_h(), s.out_w());
     let ph = block_rows(s);
@@ -223,8 +227,8 @@ pub fn source(s: ConvShape, relu: bool, pool: bool, weights: WeightLoads) -> Str
         w4 = s.w_len().div_ceil(4),
         x_plane4 = c * h * w / 4,
         y_plane4 = oc * oh * ow / 4,
-        entry = block_entry(CONV_FORWARD_DIRECT, BlockOrder::ByImage, weights, blocks_per_image(oh, ow, ph), ow / 4),
-        weight_fns = weights.functions(),
+        entry = block_entry(CONV_FORWARD_DIRECT, BlockOrder::ByImage, sharing, blocks_per_image(oh, ow, ph), ow / 4),
+        weight_fns = sharing.functions(),
         s_binding = if pool { 6 } else { 4 },
         pool_bindings = if pool {
             "@group(0) @binding(4) var<storage, read_write> pooled: array<f32>;\n\
@@ -261,14 +265,14 @@ pub fn source(s: ConvShape, relu: bool, pool: bool, weights: WeightLoads) -> Str
     // at oc·C·K·K + a literal), then bias, ReLU and the vec4 stores.
     let _ = writeln!(o, "    for (var oc = 0u; oc < {oc}u; oc++) {{");
     let _ = writeln!(o, "    let wo = oc * {}u;", c * k * k);
-    o.push_str(&weights.chunk_loads(c * k * k, s.w_len().next_multiple_of(4)));
+    o.push_str(&sharing.chunk_loads(c * k * k, s.w_len().next_multiple_of(4)));
     for p in 0..ph {
         let _ = writeln!(o, "    var a_{p} = vec4<f32>(bias[oc]);");
     }
     for i in 0..c {
         for ky in 0..k {
             for kx in 0..k {
-                let t = weights.weight((i * k + ky) * k + kx);
+                let t = sharing.weight((i * k + ky) * k + kx);
                 let _ = write!(o, "    {{ let t = {t};");
                 for p in 0..ph {
                     let _ = write!(o, " a_{p} = fma(t, x_{i}_{}_{kx}, a_{p});", p + ky);
@@ -344,7 +348,7 @@ fn input_grad_block_rows(s: ConvShape) -> u32 {
 /// padded by K-1: dx[c, y, x] = Σ dy[o, y - ky, x - kx] · w[o, c, ky, kx]. The loop runs
 /// over dy's channels (16 for conv2; unrolled, the source took 100 s to compile), and
 /// each iteration updates every dx channel's accumulators.
-pub fn input_grad_source(s: ConvShape, weights: WeightLoads) -> String {
+pub fn input_grad_source(s: ConvShape, sharing: LoadSharing) -> String {
     let (c, h, w, oc, k) = (s.c, s.h, s.w, s.oc, s.kh);
     let (oh, ow) = (s.out_h(), s.out_w());
     let pad = (k - 1) as i32;
@@ -377,8 +381,8 @@ pub fn input_grad_source(s: ConvShape, weights: WeightLoads) -> String {
          \x20   let dx_image = image * {dx_plane4}u;\n",
         w4 = s.w_len().div_ceil(4),
         entry =
-            block_entry(CONV_INPUT_GRAD_DIRECT, BlockOrder::ImageGroups, weights, blocks_per_image(h, w, ph), w / 4),
-        weight_fns = weights.functions(),
+            block_entry(CONV_INPUT_GRAD_DIRECT, BlockOrder::ImageGroups, sharing, blocks_per_image(h, w, ph), w / 4),
+        weight_fns = sharing.functions(),
         ymax = oh - 1,
         row4 = ow / 4,
         xmax = ow - 4,
@@ -393,7 +397,7 @@ pub fn input_grad_source(s: ConvShape, weights: WeightLoads) -> String {
     let _ = writeln!(o, "    for (var o = 0u; o < {oc}u; o++) {{");
     let _ = writeln!(o, "    let plane = dy_image + o * {}u;", oh * ow / 4);
     let _ = writeln!(o, "    let wo = o * {}u;", c * k * k);
-    o.push_str(&weights.chunk_loads(c * k * k, s.w_len().next_multiple_of(4)));
+    o.push_str(&sharing.chunk_loads(c * k * k, s.w_len().next_multiple_of(4)));
     // Window row r reads dy row y0 + r - pad. Rows outside dy are zero padding; which ones
     // depends only on the block row, so one code path per pattern of rows inside, chosen
     // by a branch that is uniform across a SIMD group (`BlockOrder::ImageGroups`), leaves
@@ -437,7 +441,7 @@ pub fn input_grad_source(s: ConvShape, weights: WeightLoads) -> String {
                     continue;
                 }
                 for tx in 0..k {
-                    let t = weights.weight((ci * k + (k - 1 - ty)) * k + (k - 1 - tx));
+                    let t = sharing.weight((ci * k + (k - 1 - ty)) * k + (k - 1 - tx));
                     let _ = write!(o, "    {{ let t = {t};");
                     for &p in &used {
                         let _ = write!(o, " a_{ci}_{p} = fma(t, x_{}_{tx}, a_{ci}_{p});", p + ty);
@@ -480,12 +484,140 @@ fn weight_grad_channels(s: ConvShape) -> u32 {
 }
 
 /// The WGSL source of the per-image weight gradient dW_n (OC, C, K, K) with
-/// dW_n[o, c, ky, kx] = Σ dy[n, o, oy, ox] · x[n, c, oy + ky, ox + kx]: one invocation per
-/// (image, input channel), looping over 4-pixel blocks of the output; each block's K input
-/// rows give every tap's window (the im2col values) in registers, and each output channel's
-/// dy vec4 is dotted with all of them. Replaces im2col + a GEMM per image. The output
-/// channels are split into groups of [`weight_grad_channels`], one invocation each.
-pub fn weight_grad_source(s: ConvShape) -> String {
+/// dW_n[o, c, ky, kx] = Σ dy[n, o, oy, ox] · x[n, c, oy + ky, ox + kx], looping over
+/// 4-pixel blocks of the output; each block's K input rows give every tap's window (the
+/// im2col values) in registers, and each output channel's dy vec4 is dotted with all of
+/// them. Replaces im2col + a GEMM per image.
+pub fn weight_grad_source(s: ConvShape, sharing: LoadSharing) -> String {
+    match sharing {
+        LoadSharing::PerInvocation => weight_grad_per_invocation_source(s),
+        LoadSharing::Subgroup8 => weight_grad_by_image_source(s),
+    }
+}
+
+/// [`weight_grad_source`] with one subgroup of 8 per image: lane l accumulates output
+/// channels l, l + 8, … for every input channel. Per block the C·K input rows are loaded
+/// once between the 8 lanes (each lane a few vec4s) and handed to all by
+/// `subgroupBroadcast`, instead of once per (channel, group of output channels) as in the
+/// per-invocation kernel: conv2 on lavapipe, batch 100, 4.8 -> 2.4 ms (probe).
+fn weight_grad_by_image_source(s: ConvShape) -> String {
+    let (c, h, w, oc, k) = (s.c, s.h, s.w, s.oc, s.kh);
+    let (oh, ow) = (s.out_h(), s.out_w());
+    let blocks_x = ow / 4;
+    let vec4s_per_row = (4 + k - 1).div_ceil(4);
+    let taps = k * k;
+    let block_vec4s = c * k * vec4s_per_row;
+    let per_lane = block_vec4s.div_ceil(8);
+    let channels_per_lane = oc.div_ceil(8);
+    let mut out = String::new();
+    let o = &mut out;
+    let _ = writeln!(o, "// Generated by src/kernels/conv_direct.rs: weight gradient of {s:?},");
+    let _ = writeln!(o, "// one subgroup of 8 per image, lane l: output channels l, l + 8, ...");
+    let _ = write!(
+        o,
+        "{BATCH_STRUCT}\
+         @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;\n\
+         @group(0) @binding(1) var<storage, read> dy: array<vec4<f32>>;\n\
+         @group(0) @binding(2) var<storage, read_write> dw: array<f32>;\n\
+         @group(0) @binding(3) var<uniform> s: Batch;\n\n\
+         @compute @workgroup_size(8)\n\
+         fn {CONV_WEIGHT_GRAD_DIRECT}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,\n\
+         \x20                  @builtin(subgroup_invocation_id) lane: u32) {{\n\
+         \x20   let group = wid.x + wid.y * nwg.x;\n\
+         \x20   let valid = group < s.n;\n\
+         \x20   let image = min(group, s.n - 1u);\n\
+         \x20   let x_image = image * {x_image4}u;\n\
+         \x20   let dy_image = image * {dy_image4}u;\n",
+        x_image4 = c * h * w / 4,
+        dy_image4 = oc * oh * ow / 4,
+    );
+    // Lane l loads the block's vec4s l, l + 8, …: vec4 v is (channel, row, column) =
+    // (v / (K·V), (v / V) % K, v % V) for V vec4s per row (the last lanes repeat the last).
+    for m in 0..per_lane {
+        let _ = writeln!(
+            o,
+            "    let v_{m} = min(lane + {}u, {}u);\n\
+             \x20   let row_{m} = (v_{m} / {cv}u) * {plane4}u + ((v_{m} / {vec4s_per_row}u) % {k}u) * {row4}u;\n\
+             \x20   let column_{m} = v_{m} % {vec4s_per_row}u;",
+            8 * m,
+            block_vec4s - 1,
+            cv = k * vec4s_per_row,
+            plane4 = h * w / 4,
+            row4 = w / 4,
+        );
+    }
+    for j in 0..channels_per_lane {
+        for ci in 0..c {
+            for t in 0..taps {
+                let _ = writeln!(o, "    var a_{j}_{ci}_{t} = 0.0;");
+            }
+        }
+    }
+    let _ = writeln!(o, "    for (var b = 0u; b < {}u; b++) {{", oh * blocks_x);
+    let _ = writeln!(o, "    let oy = b / {blocks_x}u;");
+    let _ = writeln!(o, "    let q0 = b % {blocks_x}u;");
+    for m in 0..per_lane {
+        let _ = writeln!(
+            o,
+            "    let l_{m} = x[x_image + row_{m} + oy * {row4}u + min(q0 + column_{m}, {qmax}u)];",
+            row4 = w / 4,
+            qmax = w / 4 - 1,
+        );
+    }
+    for ci in 0..c {
+        for ky in 0..k {
+            for q in 0..vec4s_per_row {
+                let v = (ci * k + ky) * vec4s_per_row + q;
+                let _ = writeln!(o, "    let r_{ci}_{ky}_{q} = subgroupBroadcast(l_{}, {}u);", v / 8, v % 8);
+            }
+            for kx in 0..k {
+                let _ = writeln!(o, "    let x_{ci}_{} = {};", ky * k + kx, window(&format!("r_{ci}_{ky}"), kx));
+            }
+        }
+    }
+    for j in 0..channels_per_lane {
+        let _ = writeln!(
+            o,
+            "    {{ let g = dy[dy_image + min(lane + {}u, {}u) * {plane}u + oy * {row4}u + q0];",
+            8 * j,
+            oc - 1,
+            plane = oh * ow / 4,
+            row4 = ow / 4
+        );
+        for ci in 0..c {
+            o.push_str("     ");
+            for t in 0..taps {
+                let _ = write!(o, " a_{j}_{ci}_{t} += dot(g, x_{ci}_{t});");
+            }
+            o.push('\n');
+        }
+        o.push_str("    }\n");
+    }
+    o.push_str("    }\n");
+    // dW_n (OC, C, K, K): this lane's output channels, every input channel.
+    for j in 0..channels_per_lane {
+        let _ = writeln!(
+            o,
+            "    if (valid && lane + {j8}u < {oc}u) {{ let base = (image * {oc}u + lane + {j8}u) * {per_oc}u;",
+            j8 = 8 * j,
+            per_oc = c * taps
+        );
+        for ci in 0..c {
+            o.push_str("     ");
+            for t in 0..taps {
+                let _ = write!(o, " dw[base + {}u] = a_{j}_{ci}_{t};", ci * taps + t);
+            }
+            o.push('\n');
+        }
+        o.push_str("    }\n");
+    }
+    o.push_str("}\n");
+    out
+}
+
+/// [`weight_grad_source`] with invocations that share nothing: one per (image, input
+/// channel, group of [`weight_grad_channels`] output channels).
+fn weight_grad_per_invocation_source(s: ConvShape) -> String {
     let (c, h, w, oc, k) = (s.c, s.h, s.w, s.oc, s.kh);
     let (oh, ow) = (s.out_h(), s.out_w());
     let blocks_x = ow / 4;
@@ -586,13 +718,13 @@ fn weights_view<'a>(op: &'static str, s: ConvShape, w: View<'a>) -> Result<View<
 
 /// Host side of the generated kernels; pipelines are cached by the `Gpu` per source.
 pub struct ConvDirect {
-    pub weights: WeightLoads,
+    pub sharing: LoadSharing,
 }
 
 impl ConvDirect {
     /// The kernels as this device runs them best.
     pub fn new(gpu: &Gpu) -> Self {
-        ConvDirect { weights: WeightLoads::for_device(gpu) }
+        ConvDirect { sharing: LoadSharing::for_device(gpu) }
     }
 
     /// y (N,OC,OH,OW) = x (N,C,H,W) ⋆ w + bias [ReLU]; with `pool` = (pooled, argmax), also
@@ -631,7 +763,7 @@ impl ConvDirect {
         }
         let blocks = invocations(BlockOrder::ByImage, s.n, blocks_per_image(s.out_h(), s.out_w(), block_rows(s)));
         let label = format!("{op}[relu {relu}, pool {}]", pool.is_some());
-        let pipeline = gpu.generated_pipeline(&label, source(s, relu, pool.is_some(), self.weights), op)?;
+        let pipeline = gpu.generated_pipeline(&label, source(s, relu, pool.is_some(), self.sharing), op)?;
         Ok(prepare(gpu, &pipeline, &label, &views, &[s.n, 0, 0, 0], grid_1d(blocks)))
     }
 
@@ -646,7 +778,7 @@ impl ConvDirect {
         dx.require(op, "dx", s.x_len())?;
         let w = weights_view(op, s, w)?;
         let blocks = invocations(BlockOrder::ImageGroups, s.n, blocks_per_image(s.h, s.w, input_grad_block_rows(s)));
-        let pipeline = gpu.generated_pipeline(op, input_grad_source(s, self.weights), op)?;
+        let pipeline = gpu.generated_pipeline(op, input_grad_source(s, self.sharing), op)?;
         Ok(prepare(gpu, &pipeline, op, &[dy, w, dx], &[s.n, 0, 0, 0], grid_1d(blocks)))
     }
 
@@ -660,8 +792,11 @@ impl ConvDirect {
         x.require(op, "x", s.x_len())?;
         dy.require(op, "dy", s.y_len())?;
         dw.require(op, "dw", s.n as u64 * s.w_len())?;
-        let pipeline = gpu.generated_pipeline(op, weight_grad_source(s), op)?;
-        let groups = (s.n * s.c * s.oc.div_ceil(weight_grad_channels(s))).div_ceil(8);
+        let pipeline = gpu.generated_pipeline(op, weight_grad_source(s, self.sharing), op)?;
+        let groups = match self.sharing {
+            LoadSharing::PerInvocation => (s.n * s.c * s.oc.div_ceil(weight_grad_channels(s))).div_ceil(8),
+            LoadSharing::Subgroup8 => s.n,
+        };
         Ok(prepare(gpu, &pipeline, op, &[x, dy, dw], &[s.n, 0, 0, 0], crate::gpu::grid(groups)))
     }
 }
