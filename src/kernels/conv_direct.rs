@@ -495,11 +495,16 @@ pub fn weight_grad_source(s: ConvShape, sharing: LoadSharing) -> String {
     }
 }
 
-/// [`weight_grad_source`] with one subgroup of 8 per image: lane l accumulates output
-/// channels l, l + 8, … for every input channel. Per block the C·K input rows are loaded
-/// once between the 8 lanes (each lane a few vec4s) and handed to all by
-/// `subgroupBroadcast`, instead of once per (channel, group of output channels) as in the
-/// per-invocation kernel: conv2 on lavapipe, batch 100, 4.8 -> 2.4 ms (probe).
+/// Images summed by one subgroup of [`weight_grad_by_image_source`]: fewer partial sums
+/// to add up afterwards, and still 25 subgroups for 2 cores at batch 100.
+const IMAGES_PER_SUBGROUP: u32 = 4;
+
+/// [`weight_grad_source`] with one subgroup of 8 per [`IMAGES_PER_SUBGROUP`] images (one
+/// after the other): lane l accumulates output channels l, l + 8, … for every input
+/// channel. Per block the C·K input rows are loaded once between the 8 lanes (each lane a
+/// few vec4s) and handed to all by `subgroupBroadcast`, instead of once per (channel,
+/// group of output channels) as in the per-invocation kernel: conv2 on lavapipe, batch
+/// 100, 2.1-4.2 -> 0.9-1.0 ms, conv1 1.3 -> 0.7 ms (probe, one image per subgroup).
 fn weight_grad_by_image_source(s: ConvShape) -> String {
     let (c, h, w, oc, k) = (s.c, s.h, s.w, s.oc, s.kh);
     let (oh, ow) = (s.out_h(), s.out_w());
@@ -524,12 +529,7 @@ fn weight_grad_by_image_source(s: ConvShape) -> String {
          fn {CONV_WEIGHT_GRAD_DIRECT}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,\n\
          \x20                  @builtin(subgroup_invocation_id) lane: u32) {{\n\
          \x20   let group = wid.x + wid.y * nwg.x;\n\
-         \x20   let valid = group < s.n;\n\
-         \x20   let image = min(group, s.n - 1u);\n\
-         \x20   let x_image = image * {x_image4}u;\n\
-         \x20   let dy_image = image * {dy_image4}u;\n",
-        x_image4 = c * h * w / 4,
-        dy_image4 = oc * oh * ow / 4,
+         \x20   let valid = group * {IMAGES_PER_SUBGROUP}u < s.n;\n",
     );
     // Lane l loads the block's vec4s l, l + 8, …: vec4 v is (channel, row, column) =
     // (v / (K·V), (v / V) % K, v % V) for V vec4s per row (the last lanes repeat the last).
@@ -553,6 +553,12 @@ fn weight_grad_by_image_source(s: ConvShape) -> String {
             }
         }
     }
+    // The same image for all lanes: the branch is uniform across the subgroup.
+    let _ = writeln!(o, "    for (var i = 0u; i < {IMAGES_PER_SUBGROUP}u; i++) {{");
+    let _ = writeln!(o, "    let image = group * {IMAGES_PER_SUBGROUP}u + i;");
+    let _ = writeln!(o, "    if (image < s.n) {{");
+    let _ = writeln!(o, "    let x_image = image * {}u;", c * h * w / 4);
+    let _ = writeln!(o, "    let dy_image = image * {}u;", oc * oh * ow / 4);
     let _ = writeln!(o, "    for (var b = 0u; b < {}u; b++) {{", oh * blocks_x);
     let _ = writeln!(o, "    let oy = b / {blocks_x}u;");
     let _ = writeln!(o, "    let q0 = b % {blocks_x}u;");
@@ -593,12 +599,12 @@ fn weight_grad_by_image_source(s: ConvShape) -> String {
         }
         o.push_str("    }\n");
     }
-    o.push_str("    }\n");
-    // dW_n (OC, C, K, K): this lane's output channels, every input channel.
+    o.push_str("    }\n    }\n    }\n");
+    // This group's partial sum of dW_n (OC, C, K, K): the lane's output channels.
     for j in 0..channels_per_lane {
         let _ = writeln!(
             o,
-            "    if (valid && lane + {j8}u < {oc}u) {{ let base = (image * {oc}u + lane + {j8}u) * {per_oc}u;",
+            "    if (valid && lane + {j8}u < {oc}u) {{ let base = (group * {oc}u + lane + {j8}u) * {per_oc}u;",
             j8 = 8 * j,
             per_oc = c * taps
         );
@@ -782,8 +788,19 @@ impl ConvDirect {
         Ok(prepare(gpu, &pipeline, op, &[dy, w, dx], &[s.n, 0, 0, 0], grid_1d(blocks)))
     }
 
-    /// dw (N, OC, C, KH, KW): each image's weight gradient for dy (N,OC,OH,OW) and the
-    /// conv's input x (N,C,H,W), overwritten; the caller sums over images.
+    /// How many partial weight gradients [`ConvDirect::conv_weight_grad_direct`] writes:
+    /// one per image, or per [`IMAGES_PER_SUBGROUP`] images with `Subgroup8`.
+    pub fn weight_grad_partials(&self, s: ConvShape) -> u32 {
+        match self.sharing {
+            LoadSharing::PerInvocation => s.n,
+            LoadSharing::Subgroup8 => s.n.div_ceil(IMAGES_PER_SUBGROUP),
+        }
+    }
+
+    /// dw (P, OC, C, KH, KW), P = [`ConvDirect::weight_grad_partials`]: the weight
+    /// gradient for dy (N,OC,OH,OW) and the conv's input x (N,C,H,W), partial p summed over
+    /// images p·⌈N/P⌉ .. (p+1)·⌈N/P⌉ (the last partial may have fewer), overwritten; the
+    /// caller sums the P partials.
     pub fn conv_weight_grad_direct(&self, gpu: &Gpu, s: ConvShape, x: View, dy: View, dw: View) -> Result<Dispatch> {
         let op = CONV_WEIGHT_GRAD_DIRECT;
         if !supports_weight_grad(s) {
@@ -791,11 +808,11 @@ impl ConvDirect {
         }
         x.require(op, "x", s.x_len())?;
         dy.require(op, "dy", s.y_len())?;
-        dw.require(op, "dw", s.n as u64 * s.w_len())?;
+        dw.require(op, "dw", self.weight_grad_partials(s) as u64 * s.w_len())?;
         let pipeline = gpu.generated_pipeline(op, weight_grad_source(s, self.sharing), op)?;
         let groups = match self.sharing {
             LoadSharing::PerInvocation => (s.n * s.c * s.oc.div_ceil(weight_grad_channels(s))).div_ceil(8),
-            LoadSharing::Subgroup8 => s.n,
+            LoadSharing::Subgroup8 => self.weight_grad_partials(s),
         };
         Ok(prepare(gpu, &pipeline, op, &[x, dy, dw], &[s.n, 0, 0, 0], crate::gpu::grid(groups)))
     }

@@ -341,8 +341,10 @@ impl Plan {
         let conv_weight_backward = |c: ConvShape, x: View, col: View, dy: View, w, b| -> Result<Vec<Dispatch>> {
             let per_image = c.oc * c.patch_len();
             let mut out = Vec::new();
+            let mut partials = c.n;
             if conv_direct::supports_weight_grad(c) {
                 out.push(k.conv_direct.conv_weight_grad_direct(gpu, c, x, dy, v(&d.dw_per_image))?);
+                partials = k.conv_direct.weight_grad_partials(c);
             } else {
                 if conv_direct::supports(c) {
                     // The direct forward wrote no im2col matrix.
@@ -351,7 +353,7 @@ impl Plan {
                 let gs = c.weight_grad_gemm();
                 out.push(k.gemm.gemm(gpu, Transpose::B, Epilogue::None, gs, dy, col, None, v(&d.dw_per_image))?);
             }
-            out.push(k.reduce.sum_reduce(gpu, ReduceShape::new(c.n, per_image, 1), v(&d.dw_per_image), g(w))?);
+            out.push(k.reduce.sum_reduce(gpu, ReduceShape::new(partials, per_image, 1), v(&d.dw_per_image), g(w))?);
             out.extend(k.reduce.sum_reduce_staged(gpu, ReduceShape::new(c.n, c.oc, c.out_pixels()), dy, g(b))?);
             Ok(out)
         };
