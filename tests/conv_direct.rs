@@ -270,15 +270,31 @@ fn conv_weight_grad_direct_matches_reference() {
                 let partial = &mut expected[image / images * per_image..][..per_image];
                 partial.iter_mut().zip(dw).for_each(|(e, d)| *e += d);
             }
+            // The bias gradient's partials where the kernel writes them: Σ dy per channel.
+            let mut expected_db = vec![0.0; partials * s.oc as usize];
+            for (plane, dy) in dy.chunks(s.out_pixels() as usize).enumerate() {
+                let (image, o) = (plane / s.oc as usize, plane % s.oc as usize);
+                expected_db[image / images * s.oc as usize + o] += dy.iter().map(|&v| v as f64).sum::<f64>() as f32;
+            }
             let gdw = nan_buffer(gpu, "dw", expected.len());
-            let sharing = conv.sharing;
-            let d =
-                conv.conv_weight_grad_direct(gpu, s, View::whole(&gx), View::whole(&gdy), View::whole(&gdw)).unwrap();
-            run(gpu, d);
+            let gdb = nan_buffer(gpu, "db", expected_db.len());
+            let (sharing, writes_db) = (conv.sharing, conv.writes_bias_grad());
+            let db = writes_db.then(|| View::whole(&gdb));
+            let d = conv.conv_weight_grad_direct(gpu, s, View::whole(&gx), View::whole(&gdy), View::whole(&gdw), db);
+            run(gpu, d.unwrap());
             // Sums of OH·OW terms (times the images per partial) in another order.
             let tol = Tol { abs: 2e-7 * (s.out_pixels() * images as u32) as f64, rel: 1e-5 };
             let got = read(gpu, &gdw, expected.len());
             assert_close(&format!("weight grad {sharing:?} {s:?}"), &got, &expected, tol);
+            if writes_db {
+                let got = read(gpu, &gdb, expected_db.len());
+                assert_close(&format!("bias grad {sharing:?} {s:?}"), &got, &expected_db, tol);
+            }
+            // Asking a kernel for what it does not write is an error, not a silent skip.
+            let wrong = (!writes_db).then(|| View::whole(&gdb));
+            let err =
+                conv.conv_weight_grad_direct(gpu, s, View::whole(&gx), View::whole(&gdy), View::whole(&gdw), wrong);
+            assert!(err.is_err(), "db {} for {sharing:?}", if writes_db { "missing" } else { "extra" });
         }
     }
 }

@@ -524,7 +524,9 @@ fn weight_grad_by_image_source(s: ConvShape) -> String {
          @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;\n\
          @group(0) @binding(1) var<storage, read> dy: array<vec4<f32>>;\n\
          @group(0) @binding(2) var<storage, read_write> dw: array<f32>;\n\
-         @group(0) @binding(3) var<uniform> s: Batch;\n\n\
+         // The bias gradient comes free with dy's loads: Σ dy per output channel.\n\
+         @group(0) @binding(3) var<storage, read_write> db: array<f32>;\n\
+         @group(0) @binding(4) var<uniform> s: Batch;\n\n\
          @compute @workgroup_size(8)\n\
          fn {CONV_WEIGHT_GRAD_DIRECT}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,\n\
          \x20                  @builtin(subgroup_invocation_id) lane: u32) {{\n\
@@ -547,6 +549,7 @@ fn weight_grad_by_image_source(s: ConvShape) -> String {
         );
     }
     for j in 0..channels_per_lane {
+        let _ = writeln!(o, "    var bias_{j} = 0.0;");
         for ci in 0..c {
             for t in 0..taps {
                 let _ = writeln!(o, "    var a_{j}_{ci}_{t} = 0.0;");
@@ -590,6 +593,7 @@ fn weight_grad_by_image_source(s: ConvShape) -> String {
             plane = oh * ow / 4,
             row4 = ow / 4
         );
+        let _ = writeln!(o, "      bias_{j} += dot(g, vec4<f32>(1.0));");
         for ci in 0..c {
             o.push_str("     ");
             for t in 0..taps {
@@ -604,7 +608,8 @@ fn weight_grad_by_image_source(s: ConvShape) -> String {
     for j in 0..channels_per_lane {
         let _ = writeln!(
             o,
-            "    if (valid && lane + {j8}u < {oc}u) {{ let base = (group * {oc}u + lane + {j8}u) * {per_oc}u;",
+            "    if (valid && lane + {j8}u < {oc}u) {{ db[group * {oc}u + lane + {j8}u] = bias_{j};\n\
+             \x20     let base = (group * {oc}u + lane + {j8}u) * {per_oc}u;",
             j8 = 8 * j,
             per_oc = c * taps
         );
@@ -797,11 +802,26 @@ impl ConvDirect {
         }
     }
 
+    /// Whether [`ConvDirect::conv_weight_grad_direct`] also writes the bias gradient's
+    /// partials (and so needs `db`).
+    pub fn writes_bias_grad(&self) -> bool {
+        self.sharing == LoadSharing::Subgroup8
+    }
+
     /// dw (P, OC, C, KH, KW), P = [`ConvDirect::weight_grad_partials`]: the weight
     /// gradient for dy (N,OC,OH,OW) and the conv's input x (N,C,H,W), partial p summed over
     /// images p·⌈N/P⌉ .. (p+1)·⌈N/P⌉ (the last partial may have fewer), overwritten; the
-    /// caller sums the P partials.
-    pub fn conv_weight_grad_direct(&self, gpu: &Gpu, s: ConvShape, x: View, dy: View, dw: View) -> Result<Dispatch> {
+    /// caller sums the P partials. Where [`ConvDirect::writes_bias_grad`], `db` (P, OC)
+    /// gets the bias gradient's partials (Σ dy) the same way; elsewhere it must be `None`.
+    pub fn conv_weight_grad_direct(
+        &self,
+        gpu: &Gpu,
+        s: ConvShape,
+        x: View,
+        dy: View,
+        dw: View,
+        db: Option<View>,
+    ) -> Result<Dispatch> {
         let op = CONV_WEIGHT_GRAD_DIRECT;
         if !supports_weight_grad(s) {
             return Err(Error::ShapeMismatch { op, what: format!("cannot compute {s:?}") });
@@ -809,11 +829,23 @@ impl ConvDirect {
         x.require(op, "x", s.x_len())?;
         dy.require(op, "dy", s.y_len())?;
         dw.require(op, "dw", self.weight_grad_partials(s) as u64 * s.w_len())?;
+        let mut views = vec![x, dy, dw];
+        match (db, self.writes_bias_grad()) {
+            (Some(db), true) => {
+                db.require(op, "db", self.weight_grad_partials(s) as u64 * s.oc as u64)?;
+                views.push(db);
+            }
+            (None, false) => {}
+            (Some(_), false) => {
+                return Err(Error::ShapeMismatch { op, what: "no bias gradient here: db must be None".into() })
+            }
+            (None, true) => return Err(Error::ShapeMismatch { op, what: "db (the bias gradient) is required".into() }),
+        }
         let pipeline = gpu.generated_pipeline(op, weight_grad_source(s, self.sharing), op)?;
         let groups = match self.sharing {
             LoadSharing::PerInvocation => (s.n * s.c * s.oc.div_ceil(weight_grad_channels(s))).div_ceil(8),
             LoadSharing::Subgroup8 => self.weight_grad_partials(s),
         };
-        Ok(prepare(gpu, &pipeline, op, &[x, dy, dw], &[s.n, 0, 0, 0], crate::gpu::grid(groups)))
+        Ok(prepare(gpu, &pipeline, op, &views, &[s.n, 0, 0, 0], crate::gpu::grid(groups)))
     }
 }

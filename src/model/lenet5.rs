@@ -94,6 +94,8 @@ pub struct Gradients {
     pub dx: wgpu::Buffer,      // (N, 1, 28, 28), only with the input gradient
     /// Per-image conv weight gradients (N, OC*C*KH*KW) before the batch sum.
     pub dw_per_image: wgpu::Buffer,
+    /// Partial conv bias gradients (N, OC), where the weight-gradient kernel writes them.
+    pub db_per_image: wgpu::Buffer,
 }
 
 /// What a plan is built for: which buffers it allocates and which passes it records.
@@ -220,6 +222,7 @@ impl Plan {
             dcol1: buf("grad.col1", sized(input_grad && !conv_direct::supports_input_grad(s.conv1), s.conv1.col_len())),
             dx: buf("grad.x", sized(input_grad, s.conv1.x_len())),
             dw_per_image: buf("grad.dw_per_image", sized(train, s.conv2.w_len().max(s.conv1.w_len()) * n as u64)),
+            db_per_image: buf("grad.db_per_image", sized(train && k.conv_direct.writes_bias_grad(), 16 * n as u64)),
         };
         let metrics = gpu.storage("metrics", METRICS_LEN);
 
@@ -342,8 +345,11 @@ impl Plan {
             let per_image = c.oc * c.patch_len();
             let mut out = Vec::new();
             let mut partials = c.n;
+            let mut bias_partials = false;
             if conv_direct::supports_weight_grad(c) {
-                out.push(k.conv_direct.conv_weight_grad_direct(gpu, c, x, dy, v(&d.dw_per_image))?);
+                bias_partials = k.conv_direct.writes_bias_grad();
+                let db = bias_partials.then(|| v(&d.db_per_image));
+                out.push(k.conv_direct.conv_weight_grad_direct(gpu, c, x, dy, v(&d.dw_per_image), db)?);
                 partials = k.conv_direct.weight_grad_partials(c);
             } else {
                 if conv_direct::supports(c) {
@@ -354,7 +360,11 @@ impl Plan {
                 out.push(k.gemm.gemm(gpu, Transpose::B, Epilogue::None, gs, dy, col, None, v(&d.dw_per_image))?);
             }
             out.push(k.reduce.sum_reduce(gpu, ReduceShape::new(partials, per_image, 1), v(&d.dw_per_image), g(w))?);
-            out.extend(k.reduce.sum_reduce_staged(gpu, ReduceShape::new(c.n, c.oc, c.out_pixels()), dy, g(b))?);
+            if bias_partials {
+                out.push(k.reduce.sum_reduce(gpu, ReduceShape::new(partials, c.oc, 1), v(&d.db_per_image), g(b))?);
+            } else {
+                out.extend(k.reduce.sum_reduce_staged(gpu, ReduceShape::new(c.n, c.oc, c.out_pixels()), dy, g(b))?);
+            }
             Ok(out)
         };
         let conv_input_backward = |c: ConvShape, dy: View, w, dcol: View, dx: View| -> Result<Vec<Dispatch>> {
