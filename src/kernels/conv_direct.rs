@@ -14,8 +14,8 @@
 //!
 //! Measured on lavapipe (Mesa 25, batch 100, BENCHMARKS.md): conv1 forward + pool 1.3-1.6 ms
 //! against 3.0 + 7.8 + 1.2 for im2col + GEMM + pool, conv2's input gradient 3.0-3.4 ms
-//! against 9.5 + 3.6 for GEMM + col2im, conv2's weight gradient 4.0-5.1 against 9.3 for the
-//! GEMM (plus im2col). Code size is the limit: LLVM's compile time grows much faster than
+//! against 9.5 + 3.6 for GEMM + col2im, conv2's weight gradient 1.8-2.1 ms against 9.3 for
+//! the GEMM (plus im2col). Code size is the limit: LLVM's compile time grows much faster than
 //! the source, so one channel dimension is a loop that is not unrolled (everything
 //! unrolled, conv2's forward compiled in 64-78 s on a cold Mesa shader cache and ran 2x
 //! slower, and its input gradient took 100 s; with the loop, 8 s and 3-8 s).
