@@ -25,7 +25,7 @@ override TRANS_B: bool = false;
 // 0: no bias, 1: bias[row], 2: bias[column].
 override BIAS: u32 = 0u;
 override RELU: bool = false;
-// Tile rows / 4 (1..=4) and columns per lane / 4 (1..=2).
+// Tile rows / 4 (1..=8) and columns per lane / 4 (1..=2).
 override ROW_QUADS: u32 = 4u;
 override COL_QUADS: u32 = 1u;
 
@@ -78,7 +78,7 @@ fn gemm_sg8(@builtin(workgroup_id) wg: vec3<u32>, @builtin(subgroup_invocation_i
     let b_base = item * s.stride_b;
     // acc[r][cq]: tile row r, this lane's column quad cq. No early return: every lane
     // takes part in the broadcasts; out-of-range rows/columns are clamped and not stored.
-    var acc: array<array<vec4<f32>, 2>, 16>;
+    var acc: array<array<vec4<f32>, 2>, 32>;
     for (var k0 = 0u; k0 < s.k; k0 += LANES) {
         let ka = k0 + lane;
         let ka_ok = ka < s.k;
