@@ -75,7 +75,7 @@ pub enum LoadSharing {
     /// [`weight_grad_source`]). Every invocation of a subgroup must take the same branches,
     /// which the forward (no branches), the input gradient (`BlockOrder::ImageGroups` of
     /// exactly 8 images) and the weight gradient (one image per subgroup) guarantee for a
-    /// subgroup of 8.
+    /// subgroup of 8 consecutive invocations (as lavapipe forms them).
     Subgroup8,
 }
 
