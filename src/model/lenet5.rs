@@ -92,9 +92,11 @@ pub struct Gradients {
     pub dconv1: wgpu::Buffer,  // (N, 6, 24, 24)
     pub dcol1: wgpu::Buffer,   // (N, 25, 576), only with the input gradient
     pub dx: wgpu::Buffer,      // (N, 1, 28, 28), only with the input gradient
-    /// Per-image conv weight gradients (N, OC*C*KH*KW) before the batch sum.
+    /// Conv weight gradients per image, or per run of images (`weight_grad_partials`:
+    /// at most N rows of OC*C*KH*KW), before the batch sum.
     pub dw_per_image: wgpu::Buffer,
-    /// Partial conv bias gradients (N, OC), where the weight-gradient kernel writes them.
+    /// The same for the conv bias (at most N rows of OC), where the weight-gradient kernel
+    /// writes it (`writes_bias_grad`).
     pub db_per_image: wgpu::Buffer,
 }
 
@@ -222,7 +224,10 @@ impl Plan {
             dcol1: buf("grad.col1", sized(input_grad && !conv_direct::supports_input_grad(s.conv1), s.conv1.col_len())),
             dx: buf("grad.x", sized(input_grad, s.conv1.x_len())),
             dw_per_image: buf("grad.dw_per_image", sized(train, s.conv2.w_len().max(s.conv1.w_len()) * n as u64)),
-            db_per_image: buf("grad.db_per_image", sized(train && k.conv_direct.writes_bias_grad(), 16 * n as u64)),
+            db_per_image: buf(
+                "grad.db_per_image",
+                sized(train && k.conv_direct.writes_bias_grad(), s.conv2.oc.max(s.conv1.oc) as u64 * n as u64),
+            ),
         };
         let metrics = gpu.storage("metrics", METRICS_LEN);
 
