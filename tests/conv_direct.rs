@@ -17,11 +17,8 @@ use lenet_gpu::shapes::{ConvShape, PoolShape};
 /// batch whose block count is not a multiple of the 256-invocation workgroup. Small, because
 /// each distinct shape is compiled (seconds on lavapipe with a cold shader cache).
 fn cases() -> Vec<ConvShape> {
-    vec![
-        ConvShape::new(100, 1, 28, 28, 6, 5),
-        ConvShape::new(1, 1, 28, 28, 6, 5),
-        ConvShape::new(100, 6, 12, 12, 16, 5),
-        ConvShape::new(1, 6, 12, 12, 16, 5),
+    let mut cases = lenet5_conv_shapes().to_vec();
+    cases.extend([
         ConvShape::new(3, 1, 5, 8, 1, 5),
         ConvShape::new(2, 3, 13, 12, 7, 5),
         ConvShape::new(3, 7, 4, 4, 3, 1),
@@ -29,7 +26,13 @@ fn cases() -> Vec<ConvShape> {
         ConvShape::new(37, 1, 11, 8, 11, 5),
         // 8 output rows in blocks of 6: a pooled last block that is cut short.
         ConvShape::new(2, 2, 12, 12, 3, 5),
-    ]
+    ]);
+    cases
+}
+
+/// Whether case `i` of [`cases`] is one of LeNet's shapes (they come first).
+fn is_lenet(i: usize) -> bool {
+    i < lenet5_conv_shapes().len()
 }
 
 /// The ways of loading weights to test: this device's, and the portable one where they
@@ -153,7 +156,7 @@ fn conv_forward_direct_matches_reference() {
     // others.
     let gpu = gpu();
     for (i, s) in cases().into_iter().enumerate() {
-        let lenet = i < 4;
+        let lenet = is_lenet(i);
         for relu in [false, true].into_iter().filter(|&relu| relu || !lenet) {
             let mut r = rng(800 + 2 * i as u64 + relu as u64);
             let x = uniform(&mut r, s.x_len() as usize, -1.0, 1.0);
@@ -227,7 +230,7 @@ fn conv_input_grad_direct_matches_reference() {
         params.extend([f32::NAN; 3]);
         let (gdy, gp) = (gpu.storage_from("dy", &dy), gpu.storage_from("params", &params));
         let gw = View { buffer: &gp, offset: 64, len: w.len() as u64 };
-        for conv in variants(gpu, i < 4) {
+        for conv in variants(gpu, is_lenet(i)) {
             let gdx = nan_buffer(gpu, "dx", want.len());
             let sharing = conv.sharing;
             let conv = conv.conv_input_grad_direct(gpu, s, View::whole(&gdy), gw, View::whole(&gdx)).unwrap();
@@ -261,7 +264,7 @@ fn conv_weight_grad_direct_matches_reference() {
         let mut want = vec![0.0; (s.n as u64 * s.w_len()) as usize];
         reference::conv_direct::conv_weight_grad_direct(s, &x, &dy, &mut want);
         let (gx, gdy) = (gpu.storage_from("x", &x), gpu.storage_from("dy", &dy));
-        for conv in variants(gpu, i < 4) {
+        for conv in variants(gpu, is_lenet(i)) {
             // Partial sums over runs of consecutive images, as the kernel documents them.
             let partials = conv.weight_grad_partials(s) as usize;
             let (per_image, images) = (s.w_len() as usize, (s.n as usize).div_ceil(partials));

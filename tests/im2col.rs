@@ -11,16 +11,14 @@ use lenet_gpu::shapes::ConvShape;
 /// LeNet's two convolutions at batch 100 and 1, then awkward ones: a 1x1 output, primes,
 /// a kernel as large as the input, non-square inputs.
 fn cases() -> Vec<ConvShape> {
-    vec![
-        ConvShape::new(100, 1, 28, 28, 6, 5),
-        ConvShape::new(1, 1, 28, 28, 6, 5),
-        ConvShape::new(100, 6, 12, 12, 16, 5),
-        ConvShape::new(1, 6, 12, 12, 16, 5),
+    let mut cases = lenet5_conv_shapes().to_vec();
+    cases.extend([
         ConvShape::new(1, 1, 5, 5, 1, 5),
         ConvShape::new(7, 3, 13, 11, 5, 3),
         ConvShape::new(2, 13, 7, 9, 1, 7),
         ConvShape::new(3, 2, 6, 17, 4, 1),
-    ]
+    ]);
+    cases
 }
 
 #[test]

@@ -60,6 +60,16 @@ fn blocks_per_image(height: u32, width: u32, rows: u32) -> u32 {
     height.div_ceil(rows) * (width / 4)
 }
 
+/// vec4s of an input row under one 4-pixel block: its windows span 4 + K - 1 columns.
+fn vec4s_per_window_row(k: u32) -> u32 {
+    (4 + k - 1).div_ceil(4)
+}
+
+/// Length in floats of the weights' uniform binding: whole vec4s (see [`weights_view`]).
+fn uniform_weights_len(s: ConvShape) -> u64 {
+    s.w_len().next_multiple_of(4)
+}
+
 /// Whether the invocations of a subgroup share what they load. lavapipe turns a load
 /// whose offset is not a compile-time constant into one scalar load per lane, so a value
 /// that every lane needs costs 8 loads unless one lane loads it and the others receive it.
@@ -70,12 +80,12 @@ pub enum LoadSharing {
     /// On 8-wide subgroups, `subgroupBroadcast` with a literal lane hands loaded values to
     /// all lanes. The forward and the input gradient: each lane loads one of 8 consecutive
     /// weights (conv2 forward 2.3 -> 1.6 ms, input gradient 3.7 -> 3.1 ms on lavapipe,
-    /// batch 100). The weight gradient: one subgroup per image, lane = output channel, the
-    /// input rows under a block loaded once between the 8 lanes (see
+    /// batch 100). The weight gradient: one subgroup per run of images, lane = output
+    /// channel, the input rows under a block loaded once between the 8 lanes (see
     /// [`weight_grad_source`]). Every invocation of a subgroup must take the same branches,
     /// which the forward (no branches), the input gradient (`BlockOrder::ImageGroups` of
-    /// exactly 8 images) and the weight gradient (one image per subgroup) guarantee for a
-    /// subgroup of 8 consecutive invocations (as lavapipe forms them).
+    /// exactly 8 images) and the weight gradient (the same image for all lanes) guarantee
+    /// for a subgroup of 8 consecutive invocations (as lavapipe forms them).
     Subgroup8,
 }
 
@@ -200,7 +210,7 @@ pub fn source(s: ConvShape, relu: bool, pool: bool, sharing: LoadSharing) -> Str
     let (c, h, w, oc, k) = (s.c, s.h, s.w, s.oc, s.kh);
     let (oh, ow) = (s.out_h(), s.out_w());
     let ph = block_rows(s);
-    let vec4s_per_row = (4 + k - 1).div_ceil(4);
+    let vec4s_per_row = vec4s_per_window_row(k);
 
     let mut out = String::new();
     let o = &mut out;
@@ -224,7 +234,7 @@ pub fn source(s: ConvShape, relu: bool, pool: bool, sharing: LoadSharing) -> Str
          \x20   let x0 = block_col * 4u;\n\
          \x20   let x_image = image * {x_plane4}u;\n\
          \x20   let y_image = image * {y_plane4}u;\n",
-        w4 = s.w_len().div_ceil(4),
+        w4 = uniform_weights_len(s) / 4,
         x_plane4 = c * h * w / 4,
         y_plane4 = oc * oh * ow / 4,
         entry = block_entry(CONV_FORWARD_DIRECT, BlockOrder::ByImage, sharing, blocks_per_image(oh, ow, ph), ow / 4),
@@ -265,7 +275,7 @@ pub fn source(s: ConvShape, relu: bool, pool: bool, sharing: LoadSharing) -> Str
     // at oc·C·K·K + a literal), then bias, ReLU and the vec4 stores.
     let _ = writeln!(o, "    for (var oc = 0u; oc < {oc}u; oc++) {{");
     let _ = writeln!(o, "    let wo = oc * {}u;", c * k * k);
-    o.push_str(&sharing.chunk_loads(c * k * k, s.w_len().next_multiple_of(4)));
+    o.push_str(&sharing.chunk_loads(c * k * k, uniform_weights_len(s)));
     for p in 0..ph {
         let _ = writeln!(o, "    var a_{p} = vec4<f32>(bias[oc]);");
     }
@@ -353,7 +363,7 @@ pub fn input_grad_source(s: ConvShape, sharing: LoadSharing) -> String {
     let (oh, ow) = (s.out_h(), s.out_w());
     let pad = (k - 1) as i32;
     let ph = input_grad_block_rows(s);
-    let vec4s_per_row = (4 + k - 1).div_ceil(4);
+    let vec4s_per_row = vec4s_per_window_row(k);
 
     let mut out = String::new();
     let o = &mut out;
@@ -379,7 +389,7 @@ pub fn input_grad_source(s: ConvShape, sharing: LoadSharing) -> String {
          \x20   let x0 = i32(block_col) * 4;\n\
          \x20   let dy_image = image * {dy_plane4}u;\n\
          \x20   let dx_image = image * {dx_plane4}u;\n",
-        w4 = s.w_len().div_ceil(4),
+        w4 = uniform_weights_len(s) / 4,
         entry =
             block_entry(CONV_INPUT_GRAD_DIRECT, BlockOrder::ImageGroups, sharing, blocks_per_image(h, w, ph), w / 4),
         weight_fns = sharing.functions(),
@@ -397,7 +407,7 @@ pub fn input_grad_source(s: ConvShape, sharing: LoadSharing) -> String {
     let _ = writeln!(o, "    for (var o = 0u; o < {oc}u; o++) {{");
     let _ = writeln!(o, "    let plane = dy_image + o * {}u;", oh * ow / 4);
     let _ = writeln!(o, "    let wo = o * {}u;", c * k * k);
-    o.push_str(&sharing.chunk_loads(c * k * k, s.w_len().next_multiple_of(4)));
+    o.push_str(&sharing.chunk_loads(c * k * k, uniform_weights_len(s)));
     // Window row r reads dy row y0 + r - pad. Rows outside dy are zero padding; which ones
     // depends only on the block row, so one code path per pattern of rows inside, chosen
     // by a branch that is uniform across a SIMD group (`BlockOrder::ImageGroups`), leaves
@@ -468,8 +478,8 @@ pub fn input_grad_source(s: ConvShape, sharing: LoadSharing) -> String {
     out
 }
 
-/// Whether [`weight_grad_source`] can compute this convolution's per-image weight gradient:
-/// as [`supports`], with at most [`MAX_WEIGHT_GRAD_ACCUMULATORS`] taps.
+/// Whether [`weight_grad_source`] can compute this convolution's weight gradient: as
+/// [`supports`], with at most [`MAX_WEIGHT_GRAD_ACCUMULATORS`] taps.
 pub fn supports_weight_grad(s: ConvShape) -> bool {
     supports(s) && s.kh * s.kw <= MAX_WEIGHT_GRAD_ACCUMULATORS
 }
@@ -483,8 +493,8 @@ fn weight_grad_channels(s: ConvShape) -> u32 {
     (MAX_WEIGHT_GRAD_ACCUMULATORS / (s.kh * s.kw)).clamp(1, s.oc)
 }
 
-/// The WGSL source of the per-image weight gradient dW_n (OC, C, K, K) with
-/// dW_n[o, c, ky, kx] = Σ dy[n, o, oy, ox] · x[n, c, oy + ky, ox + kx], looping over
+/// The WGSL source of the weight gradient, in partial sums over images of
+/// dW_n (OC, C, K, K) = Σ dy[n, o, oy, ox] · x[n, c, oy + ky, ox + kx], looping over
 /// 4-pixel blocks of the output; each block's K input rows give every tap's window (the
 /// im2col values) in registers, and each output channel's dy vec4 is dotted with all of
 /// them. Replaces im2col + a GEMM per image.
@@ -509,7 +519,7 @@ fn weight_grad_by_image_source(s: ConvShape) -> String {
     let (c, h, w, oc, k) = (s.c, s.h, s.w, s.oc, s.kh);
     let (oh, ow) = (s.out_h(), s.out_w());
     let blocks_x = ow / 4;
-    let vec4s_per_row = (4 + k - 1).div_ceil(4);
+    let vec4s_per_row = vec4s_per_window_row(k);
     let taps = k * k;
     let block_vec4s = c * k * vec4s_per_row;
     let per_lane = block_vec4s.div_ceil(8);
@@ -517,7 +527,7 @@ fn weight_grad_by_image_source(s: ConvShape) -> String {
     let mut out = String::new();
     let o = &mut out;
     let _ = writeln!(o, "// Generated by src/kernels/conv_direct.rs: weight gradient of {s:?},");
-    let _ = writeln!(o, "// one subgroup of 8 per image, lane l: output channels l, l + 8, ...");
+    let _ = writeln!(o, "// one subgroup of 8 per {IMAGES_PER_SUBGROUP} images, lane l: output channels l, l + 8, ...");
     let _ = write!(
         o,
         "{BATCH_STRUCT}\
@@ -632,7 +642,7 @@ fn weight_grad_per_invocation_source(s: ConvShape) -> String {
     let (c, h, w, oc, k) = (s.c, s.h, s.w, s.oc, s.kh);
     let (oh, ow) = (s.out_h(), s.out_w());
     let blocks_x = ow / 4;
-    let vec4s_per_row = (4 + k - 1).div_ceil(4);
+    let vec4s_per_row = vec4s_per_window_row(k);
     let taps = k * k;
     let og = weight_grad_channels(s);
     let groups = oc.div_ceil(og);
@@ -719,7 +729,7 @@ fn weight_grad_per_invocation_source(s: ConvShape) -> String {
 /// WebGPU's guaranteed 64 KiB uniform binding.
 fn weights_view<'a>(op: &'static str, s: ConvShape, w: View<'a>) -> Result<View<'a>> {
     w.require(op, "w", s.w_len())?;
-    let len = s.w_len().next_multiple_of(4);
+    let len = uniform_weights_len(s);
     if w.offset + len > w.buffer.size() / 4 {
         let what = format!("weights must be readable up to {len} elements (whole vec4s) from offset {}", w.offset);
         return Err(Error::ShapeMismatch { op, what });

@@ -31,9 +31,24 @@ fn prepare<T: bytemuck::Pod>(
     shape: &T,
     workgroups: [u32; 3],
 ) -> Dispatch {
+    prepare_with_uniform_at(gpu, pipeline, label, views, views.len(), shape, workgroups)
+}
+
+/// As [`prepare`], with the uniform at binding `at` and the views from `at` on after it
+/// (for an entry point whose extra bindings follow a uniform shared with its module's
+/// other entry points).
+fn prepare_with_uniform_at<T: bytemuck::Pod>(
+    gpu: &Gpu,
+    pipeline: &wgpu::ComputePipeline,
+    label: &str,
+    views: &[View<'_>],
+    at: usize,
+    shape: &T,
+    workgroups: [u32; 3],
+) -> Dispatch {
     let uniform = gpu.uniform(label, shape);
     let mut all = views.to_vec();
-    all.push(View::whole(&uniform));
+    all.insert(at, View::whole(&uniform));
     Dispatch {
         label: label.to_string(),
         pipeline: pipeline.clone(),

@@ -1,6 +1,6 @@
 //! Host side of `shaders/pool.wgsl`.
 
-use super::{prepare, require_window};
+use super::{prepare, prepare_with_uniform_at, require_window};
 use crate::error::Result;
 use crate::gpu::{grid_1d, Dispatch, Gpu, Shader, View};
 use crate::shapes::PoolShape;
@@ -62,14 +62,7 @@ impl MaxPool2x2 {
         pooled.require(op, "pooled", s.y_len())?;
         dx.require(op, "dx", s.x_len())?;
         // Bindings as the other entry points (the shape uniform at 3), `pooled` at 4.
-        let uniform = gpu.uniform(op, &s);
-        let bind_group = gpu.bind(op, &self.relu_backward, &[dy, dx, argmax, View::whole(&uniform), pooled]);
-        Ok(Dispatch {
-            label: op.to_string(),
-            pipeline: self.relu_backward.clone(),
-            bind_group,
-            workgroups: grid_1d(s.y_len()),
-            uniform,
-        })
+        let views = [dy, dx, argmax, pooled];
+        Ok(prepare_with_uniform_at(gpu, &self.relu_backward, op, &views, 3, &s, grid_1d(s.y_len())))
     }
 }

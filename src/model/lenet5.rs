@@ -409,13 +409,12 @@ impl Plan {
                 Some(v(&d.dpool2)),
             )?);
             // The ReLU before each pool is masked inside the pool's backward.
-            let pool2 = v(&a.pool2);
             b.pool2.push(k.pool.maxpool2x2_relu_backward(
                 gpu,
                 s.pool2,
                 v(&d.dpool2),
                 v(&a.argmax2),
-                pool2,
+                v(&a.pool2),
                 v(&d.dconv2),
             )?);
             b.conv2.extend(conv_weight_backward(
@@ -427,13 +426,12 @@ impl Plan {
                 "conv2.bias",
             )?);
             b.conv2.extend(conv_input_backward(s.conv2, v(&d.dconv2), "conv2.weight", v(&d.dcol2), v(&d.dpool1))?);
-            let pool1 = v(&a.pool1);
             b.pool1.push(k.pool.maxpool2x2_relu_backward(
                 gpu,
                 s.pool1,
                 v(&d.dpool1),
                 v(&a.argmax1),
-                pool1,
+                v(&a.pool1),
                 v(&d.dconv1),
             )?);
             b.conv1.extend(conv_weight_backward(

@@ -4,6 +4,7 @@
 use std::sync::OnceLock;
 
 use lenet_gpu::gpu::{AdapterChoice, Dispatch, Gpu, View};
+use lenet_gpu::shapes::ConvShape;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -12,6 +13,17 @@ use rand_chacha::ChaCha8Rng;
 pub fn gpu() -> &'static Gpu {
     static GPU: OnceLock<Gpu> = OnceLock::new();
     GPU.get_or_init(|| Gpu::new(AdapterChoice::Auto).unwrap_or_else(|e| panic!("tests need a GPU adapter: {e}")))
+}
+
+/// LeNet-5's two convolutions at batch 100 and at batch 1: the first cases of every
+/// convolution kernel's test.
+pub fn lenet5_conv_shapes() -> [ConvShape; 4] {
+    [
+        ConvShape::new(100, 1, 28, 28, 6, 5),
+        ConvShape::new(1, 1, 28, 28, 6, 5),
+        ConvShape::new(100, 6, 12, 12, 16, 5),
+        ConvShape::new(1, 6, 12, 12, 16, 5),
+    ]
 }
 
 pub fn rng(seed: u64) -> ChaCha8Rng {
