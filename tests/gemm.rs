@@ -201,3 +201,31 @@ fn gemm_subgroup_path_at_awkward_shapes() {
         }
     }
 }
+
+#[test]
+fn gemm_subgroup_vec4_a_path_at_awkward_shapes() {
+    // Shapes `gemm_sg8_a4` takes (A readable as vec4s: K % 4 == 0, or M % 4 == 0 when A is
+    // transposed) with 1 row, partial 16-row tiles, a last 32-value chunk of K holding one
+    // quad (K = 36) or a last 8-step chunk of one value (K = 9, 17), and partial 32/64-column tiles.
+    let shapes = [
+        (Transpose::None, GemmShape::new(1, 4, 4)),
+        (Transpose::None, GemmShape::new(17, 36, 36)),
+        (Transpose::None, GemmShape::batched(37, 68, 44, 3, 37 * 44, 44 * 68)),
+        (Transpose::A, GemmShape::new(4, 8, 9)),
+        (Transpose::A, GemmShape::new(36, 100, 17)),
+        (Transpose::A, GemmShape::batched(20, 12, 16, 2, 0, 16 * 12)),
+        (Transpose::B, GemmShape::new(1, 1, 4)),
+        (Transpose::B, GemmShape::new(19, 7, 36)),
+        (Transpose::B, GemmShape::batched(37, 13, 20, 2, 37 * 20, 13 * 20)),
+    ];
+    let expect = gpu().subgroup_size() == Some(8);
+    for (i, (t, s)) in shapes.into_iter().enumerate() {
+        for (j, e) in [Epilogue::None, Epilogue::BiasRow { relu: true }, Epilogue::BiasCol { relu: false }]
+            .into_iter()
+            .enumerate()
+        {
+            let ran = check(600 + (i * 10 + j) as u64, t, e, s);
+            assert_eq!(ran.contains(&GemmKernel::Subgroup8A4), expect, "{t:?} {s:?}: {ran:?}");
+        }
+    }
+}

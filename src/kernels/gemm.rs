@@ -8,11 +8,15 @@ use crate::shapes::GemmShape;
 pub const GEMM: &str = "gemm";
 pub const GEMM_VEC4: &str = "gemm_vec4";
 pub const GEMM_SG8: &str = "gemm_sg8";
+pub const GEMM_SG8_A4: &str = "gemm_sg8_a4";
 
 /// The kernels that compute a GEMM. [`Gemm::gemm`] takes the first of
 /// [`Gemm::kernels_for`]; tests run every one that applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum GemmKernel {
+    /// `gemm_sg8_a4`: `gemm_sg8` with A read as vec4s too (a quarter of its loads); also
+    /// needs A aligned, with K % 4 == 0 (M % 4 == 0 when A is transposed).
+    Subgroup8A4,
     /// `gemm_sg8` (gemm_subgroup.wgsl): operands shared by subgroup broadcasts; needs
     /// 8-wide subgroups (lavapipe) and B readable as aligned vec4s.
     Subgroup8,
@@ -69,6 +73,9 @@ impl Gemm {
     pub fn kernels_for(&self, t: Transpose, s: GemmShape, a: View, b: View) -> Vec<GemmKernel> {
         let mut out = Vec::new();
         if self.subgroup8 && sg8_ok(t, s, b) {
+            if sg8_a4_ok(t, s, a) {
+                out.push(GemmKernel::Subgroup8A4);
+            }
             out.push(GemmKernel::Subgroup8);
         }
         if vec4_ok(t, s, a, b) {
@@ -140,16 +147,19 @@ impl Gemm {
         }
         let label = format!("{kernel:?}[{transpose:?},{epilogue:?}]");
         let (pipeline, workgroups) = match kernel {
-            GemmKernel::Subgroup8 => {
+            GemmKernel::Subgroup8 | GemmKernel::Subgroup8A4 => {
                 // Rows per tile: M rounded up to 4, at most 32 (fewer loads of B per
                 // multiply-add than 16: the dense layers' GEMMs 10-25% faster on lavapipe,
-                // batch 100); a tile of 8 rows or fewer
+                // batch 100), but 16 for `gemm_sg8_a4` (its loops over rows stop being
+                // unrolled above that); a tile of 8 rows or fewer
                 // takes two column quads per lane (64 accumulators per lane) unless N fits
                 // one 32-column tile (conv1's weight gradient, N = 25).
-                let row_quads = s.m.div_ceil(4).min(8);
+                let (entry, max_row_quads) =
+                    if kernel == GemmKernel::Subgroup8A4 { (GEMM_SG8_A4, 4) } else { (GEMM_SG8, 8) };
+                let row_quads = s.m.div_ceil(4).min(max_row_quads);
                 let col_quads = if row_quads <= 2 && s.n > 32 { 2 } else { 1 };
                 let constants = sg8_constants(transpose, epilogue, row_quads, col_quads);
-                let pipeline = gpu.pipeline(Shader::GemmSubgroup, GEMM_SG8, &constants)?;
+                let pipeline = gpu.pipeline(Shader::GemmSubgroup, entry, &constants)?;
                 (pipeline, [s.n.div_ceil(32 * col_quads), s.m.div_ceil(4 * row_quads), s.batch])
             }
             // 8x8 invocations per workgroup; `gemm` computes 8x8 outputs per invocation,
@@ -185,6 +195,13 @@ pub fn sg8_ok(t: Transpose, s: GemmShape, b: View) -> bool {
     let m4 = |v: u64| v.is_multiple_of(4);
     let vec4_dim = if t == Transpose::B { s.k } else { s.n };
     m4(vec4_dim as u64) && m4(s.stride_b as u64) && m4(b.offset) && m4(b.len)
+}
+
+/// Whether `gemm_sg8_a4` can also read A as aligned vec4s: along K (M when A is transposed).
+pub fn sg8_a4_ok(t: Transpose, s: GemmShape, a: View) -> bool {
+    let m4 = |v: u64| v.is_multiple_of(4);
+    let vec4_dim = if t == Transpose::A { s.m } else { s.k };
+    m4(vec4_dim as u64) && m4(s.stride_a as u64) && m4(a.offset) && m4(a.len)
 }
 
 fn sg8_constants(t: Transpose, e: Epilogue, row_quads: u32, col_quads: u32) -> Vec<(&'static str, f64)> {
