@@ -73,6 +73,12 @@ fn generated_sources_validate_with_naga() {
                 panic!("{message}");
             }
         }
+        if conv_direct::supports_weight_grad_through_pool(s) {
+            let source = conv_direct::weight_grad_through_pool_source(s);
+            if let Err(message) = validate_wgsl(&format!("conv_weight_grad_direct {s:?} through the pool"), &source) {
+                panic!("{message}");
+            }
+        }
         assert!(conv_direct::supports_input_grad(s), "{s:?}");
         for sharing in [LoadSharing::PerInvocation, LoadSharing::Subgroup8] {
             let source = conv_direct::input_grad_source(s, sharing);
@@ -299,5 +305,79 @@ fn conv_weight_grad_direct_matches_reference() {
                 conv.conv_weight_grad_direct(gpu, s, View::whole(&gx), View::whole(&gdy), View::whole(&gdw), wrong);
             assert!(err.is_err(), "db {} for {sharing:?}", if writes_db { "missing" } else { "extra" });
         }
+    }
+}
+
+#[test]
+fn conv_weight_grad_through_pool_matches_pool_backward_then_weight_grad() {
+    // dy read through ReLU + 2x2 max-pool must give what maxpool2x2_backward (of the pool's
+    // gradient, masked where the pool's output is 0) followed by the weight gradient gives.
+    let gpu = gpu();
+    let conv = ConvDirect::new(gpu);
+    let shapes: Vec<ConvShape> =
+        cases().into_iter().filter(|&s| conv_direct::supports_weight_grad_through_pool(s)).collect();
+    assert!(shapes.len() >= 4, "{shapes:?}");
+    for (i, s) in shapes.into_iter().enumerate() {
+        let mut r = rng(1300 + i as u64);
+        let x = uniform(&mut r, s.x_len() as usize, -1.0, 1.0);
+        // The conv's output after its ReLU, with every 5th pool window all zero (masked).
+        let (oh, ow) = (s.out_h() as usize, s.out_w() as usize);
+        let mut y: Vec<f32> = uniform(&mut r, s.y_len() as usize, -1.0, 1.0).iter().map(|v| v.max(0.0)).collect();
+        for (i, v) in y.iter_mut().enumerate() {
+            let (plane, row, col) = (i / (oh * ow), i / ow % oh, i % ow);
+            if ((plane * oh / 2 + row / 2) * (ow / 2) + col / 2).is_multiple_of(5) {
+                *v = 0.0;
+            }
+        }
+        let ps = PoolShape::new(s.n, s.oc, s.out_h(), s.out_w());
+        let mut pooled = vec![0.0f32; ps.y_len() as usize];
+        let mut argmax = vec![0u32; ps.y_len() as usize];
+        reference::pool::maxpool2x2_forward(&y, ps, &mut pooled, &mut argmax);
+        assert!(pooled.contains(&0.0) && pooled.iter().any(|&p| p > 0.0), "{s:?}: no masked window");
+        let dpool = uniform(&mut r, ps.y_len() as usize, -1.0, 1.0);
+        let masked: Vec<f32> = dpool.iter().zip(&pooled).map(|(&g, &p)| if p > 0.0 { g } else { 0.0 }).collect();
+        let mut dy = vec![0.0f32; s.y_len() as usize];
+        reference::pool::maxpool2x2_backward(&masked, &argmax, ps, &mut dy);
+        let mut want = vec![0.0; (s.n as u64 * s.w_len()) as usize];
+        reference::conv_direct::conv_weight_grad_direct(s, &x, &dy, &mut want);
+
+        let buffers = [("x", &x), ("dpool", &dpool), ("pooled", &pooled)].map(|(n, d)| gpu.storage_from(n, d));
+        let gargmax = gpu.storage_from("argmax", &argmax);
+        let partials = conv.weight_grad_partials(s) as usize;
+        let gdw = nan_buffer(gpu, "dw", partials * s.w_len() as usize);
+        let gdb = nan_buffer(gpu, "db", partials * s.oc as usize);
+        let d = conv.conv_weight_grad_through_pool(
+            gpu,
+            s,
+            View::whole(&buffers[0]),
+            View::whole(&buffers[1]),
+            View::whole(&gargmax),
+            View::whole(&buffers[2]),
+            View::whole(&gdw),
+            View::whole(&gdb),
+        );
+        if conv.sharing != LoadSharing::Subgroup8 {
+            assert!(d.is_err(), "only the subgroup kernel reads dy through the pool");
+            continue;
+        }
+        run(gpu, d.unwrap());
+        // The partials summed over images: the full dW and db.
+        let per_image = s.w_len() as usize;
+        let mut want_dw = vec![0.0f32; per_image];
+        want.chunks(per_image).for_each(|w| want_dw.iter_mut().zip(w).for_each(|(a, b)| *a += b));
+        let mut want_db = vec![0.0f32; s.oc as usize];
+        for (plane, g) in dy.chunks(s.out_pixels() as usize).enumerate() {
+            want_db[plane % s.oc as usize] += g.iter().sum::<f32>();
+        }
+        let sum = |v: Vec<f32>, len: usize| {
+            let mut out = vec![0.0f32; len];
+            v.chunks(len).for_each(|p| out.iter_mut().zip(p).for_each(|(a, b)| *a += b));
+            out
+        };
+        let got_dw = sum(read(gpu, &gdw, partials * per_image), per_image);
+        let got_db = sum(read(gpu, &gdb, partials * s.oc as usize), s.oc as usize);
+        let tol = Tol { abs: 2e-7 * (s.out_pixels() * s.n) as f64, rel: 1e-5 };
+        assert_close(&format!("weight grad through the pool {s:?}"), &got_dw, &want_dw, tol);
+        assert_close(&format!("bias grad through the pool {s:?}"), &got_db, &want_db, tol);
     }
 }

@@ -7,7 +7,7 @@
 
 use crate::error::Result;
 use crate::gpu::{Dispatch, Gpu, View};
-use crate::kernels::conv_direct;
+use crate::kernels::conv_direct::{self, LoadSharing};
 use crate::kernels::gemm::{Epilogue, Transpose};
 use crate::kernels::metrics::METRICS_LEN;
 use crate::kernels::softmax_xent::XentViews;
@@ -135,7 +135,8 @@ struct BackwardSegments {
     pool2: Vec<Dispatch>,
     /// conv2 gradients, dpool1.
     conv2: Vec<Dispatch>,
-    /// dpool1 -> dconv1, masked by conv1's ReLU.
+    /// dpool1 -> dconv1, masked by conv1's ReLU (empty when conv1's weight gradient reads
+    /// dy through the pool, i.e. without `Mode::TrainWithInputGrad` on lavapipe).
     pool1: Vec<Dispatch>,
     /// conv1 gradients.
     conv1: Vec<Dispatch>,
@@ -190,6 +191,12 @@ impl Plan {
         let input_grad = mode == Mode::TrainWithInputGrad;
         let s = Lenet5Shapes::new(batch);
         let n = batch as usize;
+        // conv1's weight gradient reads dy through pool1 and its ReLU, and dconv1 is never
+        // written, unless the input gradient needs dconv1 (or the kernel cannot).
+        let conv1_through_pool = train
+            && !input_grad
+            && k.conv_direct.sharing == LoadSharing::Subgroup8
+            && conv_direct::supports_weight_grad_through_pool(s.conv1);
         let buf = |label: &str, len: u64| gpu.storage(label, len as usize);
         let x = buf("x", s.conv1.x_len());
         let labels = buf("labels", n as u64);
@@ -220,7 +227,7 @@ impl Plan {
             dconv2: buf("grad.conv2", sized(train, s.conv2.y_len())),
             dcol2: buf("grad.col2", sized(train && !conv_direct::supports_input_grad(s.conv2), s.conv2.col_len())),
             dpool1: buf("grad.pool1", sized(train, s.pool1.y_len())),
-            dconv1: buf("grad.conv1", sized(train, s.conv1.y_len())),
+            dconv1: buf("grad.conv1", sized(train && !conv1_through_pool, s.conv1.y_len())),
             dcol1: buf("grad.col1", sized(input_grad && !conv_direct::supports_input_grad(s.conv1), s.conv1.col_len())),
             dx: buf("grad.x", sized(input_grad, s.conv1.x_len())),
             dw_per_image: buf("grad.dw_per_image", sized(train, s.conv2.w_len().max(s.conv1.w_len()) * n as u64)),
@@ -346,12 +353,26 @@ impl Plan {
             }
             Ok(out)
         };
-        let conv_weight_backward = |c: ConvShape, x: View, col: View, dy: View, w, b| -> Result<Vec<Dispatch>> {
+        // `dy`, or with `through_pool` (dpool, argmax, pooled) dy read through the ReLU and
+        // pool that follow the conv, so that no kernel has to write dy.
+        let conv_weight_backward = |c: ConvShape,
+                                    x: View,
+                                    col: View,
+                                    dy: View,
+                                    through_pool: Option<[View; 3]>,
+                                    w,
+                                    b|
+         -> Result<Vec<Dispatch>> {
             let per_image = c.oc * c.patch_len();
             let mut out = Vec::new();
             let mut partials = c.n;
             let mut bias_partials = false;
-            if conv_direct::supports_weight_grad(c) {
+            if let Some([dpool, argmax, pooled]) = through_pool {
+                let (dw, db) = (v(&d.dw_per_image), v(&d.db_per_image));
+                out.push(k.conv_direct.conv_weight_grad_through_pool(gpu, c, x, dpool, argmax, pooled, dw, db)?);
+                partials = k.conv_direct.weight_grad_partials(c);
+                bias_partials = true;
+            } else if conv_direct::supports_weight_grad(c) {
                 bias_partials = k.conv_direct.writes_bias_grad();
                 let db = bias_partials.then(|| v(&d.db_per_image));
                 out.push(k.conv_direct.conv_weight_grad_direct(gpu, c, x, dy, v(&d.dw_per_image), db)?);
@@ -422,23 +443,28 @@ impl Plan {
                 v(&a.pool1),
                 v(&a.col2),
                 v(&d.dconv2),
+                None,
                 "conv2.weight",
                 "conv2.bias",
             )?);
             b.conv2.extend(conv_input_backward(s.conv2, v(&d.dconv2), "conv2.weight", v(&d.dcol2), v(&d.dpool1))?);
-            b.pool1.push(k.pool.maxpool2x2_relu_backward(
-                gpu,
-                s.pool1,
-                v(&d.dpool1),
-                v(&a.argmax1),
-                v(&a.pool1),
-                v(&d.dconv1),
-            )?);
+            let through_pool = [v(&d.dpool1), v(&a.argmax1), v(&a.pool1)];
+            if !conv1_through_pool {
+                b.pool1.push(k.pool.maxpool2x2_relu_backward(
+                    gpu,
+                    s.pool1,
+                    through_pool[0],
+                    through_pool[1],
+                    through_pool[2],
+                    v(&d.dconv1),
+                )?);
+            }
             b.conv1.extend(conv_weight_backward(
                 s.conv1,
                 v(&x),
                 v(&a.col1),
                 v(&d.dconv1),
+                conv1_through_pool.then_some(through_pool),
                 "conv1.weight",
                 "conv1.bias",
             )?);
@@ -464,6 +490,8 @@ impl Plan {
     }
 
     /// The backward pass from a given layer's output gradient down to the input.
+    /// `BackwardFrom::Conv1PreRelu` needs `Mode::TrainWithInputGrad` (only then is
+    /// `grad.dconv1` read).
     pub fn record_backward_from(&self, pass: &mut wgpu::ComputePass<'_>, start: BackwardFrom) {
         self.backward.from(start).for_each(|d| d.record(pass));
     }
