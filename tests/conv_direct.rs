@@ -58,10 +58,12 @@ fn generated_sources_validate_with_naga() {
         for relu in [false, true] {
             for pool in [false, conv_direct::supports_pool(s)] {
                 for sharing in [LoadSharing::PerInvocation, LoadSharing::Subgroup8] {
-                    let source = conv_direct::source(s, relu, pool, sharing);
-                    let name = format!("conv_forward_direct {s:?} pool {pool} {sharing:?}");
-                    if let Err(message) = validate_wgsl(&name, &source) {
-                        panic!("{message}");
+                    for write_y in [true, false].into_iter().filter(|&y| y || pool) {
+                        let source = conv_direct::source(s, relu, write_y, pool, sharing);
+                        let name = format!("conv_forward_direct {s:?} y {write_y} pool {pool} {sharing:?}");
+                        if let Err(message) = validate_wgsl(&name, &source) {
+                            panic!("{message}");
+                        }
                     }
                 }
             }
@@ -105,7 +107,7 @@ fn shapes_without_whole_vec4_rows_are_refused() {
                 View::whole(&b),
                 View::whole(&b),
                 View::whole(&b),
-                View::whole(&out),
+                Some(View::whole(&out)),
                 None,
             )
             .err()
@@ -191,7 +193,7 @@ fn conv_forward_direct_matches_reference() {
                     (nan_buffer(gpu, "pooled", ps.y_len() as usize), gpu.storage("argmax", ps.y_len() as usize));
                 let pool_views = pool.then(|| (View::whole(&gpooled), View::whole(&gargmax)));
                 let sharing = conv.sharing;
-                let conv = conv
+                let d = conv
                     .conv_forward_direct(
                         gpu,
                         s,
@@ -199,11 +201,11 @@ fn conv_forward_direct_matches_reference() {
                         View::whole(&gx),
                         gw,
                         View::whole(&gb),
-                        View::whole(&gy),
+                        Some(View::whole(&gy)),
                         pool_views,
                     )
                     .unwrap();
-                run(gpu, conv);
+                run(gpu, d);
                 let got = read(gpu, &gy, want.len());
                 assert_close(&format!("relu {relu} pool {pool} {sharing:?} {s:?}"), &got, &want, tol(s));
                 if pool {
@@ -213,6 +215,14 @@ fn conv_forward_direct_matches_reference() {
                     reference::pool::maxpool2x2_forward(&got, ps, &mut pooled, &mut argmax);
                     assert_close(&format!("pooled {s:?}"), &read(gpu, &gpooled, pooled.len()), &pooled, EXACT);
                     assert_eq!(read_u32(gpu, &gargmax, argmax.len()), argmax, "argmax {s:?}");
+                    // Without y stored: the same pool, bit for bit.
+                    let (gpooled, gargmax) =
+                        (nan_buffer(gpu, "pooled", ps.y_len() as usize), gpu.storage("argmax", ps.y_len() as usize));
+                    let views = Some((View::whole(&gpooled), View::whole(&gargmax)));
+                    let d = conv.conv_forward_direct(gpu, s, relu, View::whole(&gx), gw, View::whole(&gb), None, views);
+                    run(gpu, d.unwrap());
+                    assert_close(&format!("pool only {s:?}"), &read(gpu, &gpooled, pooled.len()), &pooled, EXACT);
+                    assert_eq!(read_u32(gpu, &gargmax, argmax.len()), argmax, "pool only: argmax {s:?}");
                 }
             }
         }
@@ -254,7 +264,16 @@ fn weights_that_end_inside_a_vec4_are_refused() {
     let s = ConvShape::new(1, 1, 28, 28, 6, 5);
     let (x, w, b, y) = (gpu.storage("x", 784), gpu.storage("w", 150), gpu.storage("b", 6), gpu.storage("y", 3456));
     let err = ConvDirect::new(gpu)
-        .conv_forward_direct(gpu, s, true, View::whole(&x), View::whole(&w), View::whole(&b), View::whole(&y), None)
+        .conv_forward_direct(
+            gpu,
+            s,
+            true,
+            View::whole(&x),
+            View::whole(&w),
+            View::whole(&b),
+            Some(View::whole(&y)),
+            None,
+        )
         .err()
         .expect("150 weights end inside a vec4");
     assert!(err.to_string().contains("whole vec4s"), "{err}");

@@ -293,7 +293,7 @@ impl Plan1998 {
         if batch == 0 {
             return Err(crate::Error::Config("batch size must be at least 1".into()));
         }
-        let train = mode != Mode::Inference;
+        let train = matches!(mode, Mode::Train | Mode::TrainWithInputGrad);
         let s = Lenet1998Shapes::new(batch);
         let n = batch as u64;
         let buf = |label: &str, len: u64| gpu.storage(label, len as usize);

@@ -103,8 +103,11 @@ pub struct Gradients {
 /// What a plan is built for: which buffers it allocates and which passes it records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
-    /// Forward and loss only (evaluation, feature maps): no backward buffers.
+    /// Forward and loss only (evaluation): no backward buffers, and the convolutions'
+    /// outputs are not stored where they are pooled on the fly (nothing reads them).
     Inference,
+    /// As `Inference`, with every layer's output stored (feature maps).
+    FeatureMaps,
     /// Forward, backward into the parameter gradients.
     Train,
     /// As `Train`, plus d loss / d x (gradient checks, gradient ascent on the input).
@@ -187,8 +190,13 @@ impl Plan {
         if batch == 0 {
             return Err(crate::Error::Config("batch size must be at least 1".into()));
         }
-        let train = mode != Mode::Inference;
+        let train = matches!(mode, Mode::Train | Mode::TrainWithInputGrad);
         let input_grad = mode == Mode::TrainWithInputGrad;
+        // The conv outputs before their pools: read back as feature maps, or by gradient
+        // ascent (which starts from them); the backward reads the pools' outputs instead.
+        let store_conv_y = |c: ConvShape| {
+            matches!(mode, Mode::FeatureMaps | Mode::TrainWithInputGrad) || !conv_direct::supports_pool(c)
+        };
         let s = Lenet5Shapes::new(batch);
         let n = batch as usize;
         // conv1's weight gradient reads dy through pool1 and its ReLU, and dconv1 is never
@@ -206,11 +214,11 @@ impl Plan {
         let needs_col = |c: ConvShape| !conv_direct::supports(c) || (train && !conv_direct::supports_weight_grad(c));
         let act = Activations {
             col1: buf("act.col1", sized(needs_col(s.conv1), s.conv1.col_len())),
-            conv1: buf("act.conv1", s.conv1.y_len()),
+            conv1: buf("act.conv1", sized(store_conv_y(s.conv1), s.conv1.y_len())),
             pool1: buf("act.pool1", s.pool1.y_len()),
             argmax1: buf("act.argmax1", s.pool1.y_len()),
             col2: buf("act.col2", sized(needs_col(s.conv2), s.conv2.col_len())),
-            conv2: buf("act.conv2", s.conv2.y_len()),
+            conv2: buf("act.conv2", sized(store_conv_y(s.conv2), s.conv2.y_len())),
             pool2: buf("act.pool2", s.pool2.y_len()),
             argmax2: buf("act.argmax2", s.pool2.y_len()),
             fc1: buf("act.fc1", (n * 120) as u64),
@@ -263,6 +271,7 @@ impl Plan {
             let fused_pool = conv_direct::supports_pool(c).then_some((pooled, argmax));
             let mut out = Vec::new();
             if conv_direct::supports(c) {
+                let y = store_conv_y(c).then_some(y);
                 out.push(k.conv_direct.conv_forward_direct(gpu, c, true, x, p(w), p(b), y, fused_pool)?);
             } else {
                 let gs = c.forward_gemm();

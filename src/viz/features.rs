@@ -43,7 +43,7 @@ pub fn feature_maps(
 ) -> Result<FeatureMaps> {
     let params_buf = gpu.storage_from("params", params);
     let no_grads = gpu.storage("no_grads", 1);
-    let plan = Plan::new(gpu, k, layout, &params_buf, &no_grads, 1, Mode::Inference)?;
+    let plan = Plan::new(gpu, k, layout, &params_buf, &no_grads, 1, Mode::FeatureMaps)?;
     forward_one(gpu, &plan, image);
     let s = plan.shapes;
     let read = |b: &wgpu::Buffer, len: u64| -> Result<Vec<f32>> { gpu.read(View { buffer: b, offset: 0, len }) };
@@ -86,7 +86,7 @@ pub fn feature_maps_1998(
 ) -> Result<FeatureMaps1998> {
     let params_buf = gpu.storage_from("params", params);
     let no_grads = gpu.storage("no_grads", 1);
-    let plan = Plan1998::new(gpu, k, layout, &params_buf, &no_grads, None, 1, Mode::Inference, squash)?;
+    let plan = Plan1998::new(gpu, k, layout, &params_buf, &no_grads, None, 1, Mode::FeatureMaps, squash)?;
     forward_one(gpu, &plan, image);
     let s = plan.shapes;
     let read = |b: &wgpu::Buffer, len: u64| -> Result<Vec<f32>> { gpu.read(View { buffer: b, offset: 0, len }) };
