@@ -14,7 +14,7 @@ use lenet_gpu::shapes::{ConvShape, PoolShape};
 /// Shapes the generator takes (rows of whole vec4s): LeNet's two convolutions at batch 100
 /// and 1 (one source: the batch is a uniform), then a 1-pixel-high output, an output height
 /// that is not a multiple of the block, a 1x1 and a 9x9 kernel, prime channel counts, and a
-/// batch whose block count is not a multiple of the 256-invocation workgroup. Small, because
+/// batch whose block count is not a multiple of the 64-invocation workgroup. Small, because
 /// each distinct shape is compiled (seconds on lavapipe with a cold shader cache).
 fn cases() -> Vec<ConvShape> {
     let mut cases = lenet5_conv_shapes().to_vec();

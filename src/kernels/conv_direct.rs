@@ -24,7 +24,7 @@ use std::fmt::Write;
 
 use super::{prepare, prepare_with_uniform_at};
 use crate::error::{Error, Result};
-use crate::gpu::{grid_1d, Dispatch, Gpu, View};
+use crate::gpu::{Dispatch, Gpu, View};
 use crate::shapes::ConvShape;
 
 pub const CONV_FORWARD_DIRECT: &str = "conv_forward_direct";
@@ -35,12 +35,14 @@ pub const CONV_WEIGHT_GRAD_DIRECT: &str = "conv_weight_grad_direct";
 /// im2col + GEMM is used.
 const MAX_TAPS: u64 = 4096;
 
-/// Output rows per invocation (the block is PH x 4 pixels): 6 for few output channels, 2
-/// for many, so that a block's accumulators and windows stay a few hundred registers.
-/// Even, so that 2x2 pooling windows never straddle blocks. conv1 (6 channels) on
-/// lavapipe: 6 rows 1.0-1.3 ms, 4 rows 1.3-1.6 ms, 8 rows 1.2-1.4 ms (batch 100).
+/// Output rows per invocation (the block is PH x 4 pixels): 6 for few output channels, 4
+/// for many. More rows share each weight load among more multiply-adds but take longer to
+/// compile. Even, so that 2x2 pooling windows never straddle blocks. On lavapipe, batch
+/// 100: conv1 (6 channels) 6 rows 1.0-1.3 ms, 4 rows 1.3-1.6 ms, 8 rows 1.2-1.4 ms; conv2
+/// (16 channels, y not stored) 2 rows 1.74 ms, 4 rows 1.28 ms (12 s to compile on a cold
+/// Mesa cache), 8 rows 1.09 ms (32 s to compile).
 fn block_rows(s: ConvShape) -> u32 {
-    let rows = if s.oc <= 8 { 6 } else { 2 };
+    let rows = if s.oc <= 8 { 6 } else { 4 };
     rows.min(s.out_h())
 }
 
@@ -159,6 +161,18 @@ fn invocations(order: BlockOrder, n: u32, blocks: u32) -> u64 {
     images as u64 * blocks as u64
 }
 
+/// Invocations per workgroup of the forward and input gradient (one per block). lavapipe
+/// hands whole workgroups to its threads, so a few large ones can leave a thread idle at
+/// the end (conv2's 400 forward blocks at batch 100 would be 2 workgroups of 256). Probe
+/// against 256, batch 100: conv2 forward 1.50/2.02 -> 1.47/1.83 ms, input gradient
+/// 1.78/1.82 -> 1.76/1.77 ms (two runs each).
+const BLOCK_WG: u32 = 64;
+
+/// Workgroups for `invocations` blocks.
+fn block_grid(invocations: u64) -> [u32; 3] {
+    crate::gpu::grid(invocations.div_ceil(BLOCK_WG as u64) as u32)
+}
+
 /// The entry point's signature and the decoding of its invocation into a block: `image`,
 /// `block_row` and `block_col` (in blocks), and `valid` (false past the last block, whose
 /// work is then repeated and not stored: no early return).
@@ -180,10 +194,10 @@ fn block_entry(entry: &str, order: BlockOrder, sharing: LoadSharing, blocks: u32
         ),
     };
     format!(
-        "@compute @workgroup_size(256)\n\
+        "@compute @workgroup_size({BLOCK_WG})\n\
          fn {entry}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,\n\
          \x20          @builtin(local_invocation_index) lid: u32{lane}) {{\n\
-         \x20   let id = (wid.x + wid.y * nwg.x) * 256u + lid;\n\
+         \x20   let id = (wid.x + wid.y * nwg.x) * {BLOCK_WG}u + lid;\n\
          {decode}\
          \x20   let block_row = slot / {blocks_x}u;\n\
          \x20   let block_col = slot % {blocks_x}u;\n",
@@ -888,7 +902,7 @@ impl ConvDirect {
         let label = format!("{op}[relu {relu}, y {}, pool {}]", y.is_some(), pool.is_some());
         let source = source(s, relu, y.is_some(), pool.is_some(), self.sharing);
         let pipeline = gpu.generated_pipeline(&label, source, op)?;
-        Ok(prepare(gpu, &pipeline, &label, &views, &[s.n, 0, 0, 0], grid_1d(blocks)))
+        Ok(prepare(gpu, &pipeline, &label, &views, &[s.n, 0, 0, 0], block_grid(blocks)))
     }
 
     /// dx (N,C,H,W) = the input gradient of the convolution for dy (N,OC,OH,OW);
@@ -903,7 +917,7 @@ impl ConvDirect {
         let w = weights_view(op, s, w)?;
         let blocks = invocations(BlockOrder::ImageGroups, s.n, blocks_per_image(s.h, s.w, input_grad_block_rows(s)));
         let pipeline = gpu.generated_pipeline(op, input_grad_source(s, self.sharing), op)?;
-        Ok(prepare(gpu, &pipeline, op, &[dy, w, dx], &[s.n, 0, 0, 0], grid_1d(blocks)))
+        Ok(prepare(gpu, &pipeline, op, &[dy, w, dx], &[s.n, 0, 0, 0], block_grid(blocks)))
     }
 
     /// How many partial weight gradients [`ConvDirect::conv_weight_grad_direct`] writes:
