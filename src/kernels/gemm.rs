@@ -157,7 +157,13 @@ impl Gemm {
                 let (entry, max_row_quads) =
                     if kernel == GemmKernel::Subgroup8A4 { (GEMM_SG8_A4, 4) } else { (GEMM_SG8, 8) };
                 let row_quads = s.m.div_ceil(4).min(max_row_quads);
-                let col_quads = if row_quads <= 2 && s.n > 32 { 2 } else { 1 };
+                // `gemm_sg8_a4` also takes two column quads where that pads N no further:
+                // each shuffled quad of A then serves twice the columns (probe, batch 100:
+                // fc1 forward 0.47-0.59 -> 0.38-0.44 ms, weight gradient 0.52-0.54 ->
+                // 0.45-0.50, input gradient unchanged; fc2's N = 84 lost more to padding).
+                let wide = row_quads <= 2
+                    || (kernel == GemmKernel::Subgroup8A4 && s.n.next_multiple_of(64) == s.n.next_multiple_of(32));
+                let col_quads = if wide && s.n > 32 { 2 } else { 1 };
                 let constants = sg8_constants(transpose, epilogue, row_quads, col_quads);
                 let pipeline = gpu.pipeline(Shader::GemmSubgroup, entry, &constants)?;
                 (pipeline, [s.n.div_ceil(32 * col_quads), s.m.div_ceil(4 * row_quads), s.batch])
