@@ -522,10 +522,22 @@ fn weight_grad_channels(s: ConvShape) -> u32 {
 /// im2col values) in registers, and each output channel's dy vec4 is dotted with all of
 /// them. Replaces im2col + a GEMM per image.
 pub fn weight_grad_source(s: ConvShape, sharing: LoadSharing) -> String {
-    match sharing {
-        LoadSharing::PerInvocation => weight_grad_per_invocation_source(s),
-        LoadSharing::Subgroup8 => weight_grad_by_image_source(s, DyFrom::Dy),
+    if weight_grad_by_image(s, sharing) {
+        weight_grad_by_image_source(s, DyFrom::Dy)
+    } else {
+        weight_grad_per_invocation_source(s)
     }
+}
+
+/// Accumulators per lane of [`weight_grad_by_image_source`]: ⌈OC/8⌉·C·K·K (conv2: 2·6·25 =
+/// 300, conv1 25). Past this the shader, and LLVM's time to compile it, grow too large, and
+/// the per-invocation kernel (at most [`MAX_WEIGHT_GRAD_ACCUMULATORS`]) takes the shape.
+const MAX_BY_IMAGE_ACCUMULATORS: u32 = 600;
+
+/// Whether the weight gradient of `s` runs [`weight_grad_by_image_source`] (8-wide
+/// subgroups, and few enough accumulators per lane) rather than the per-invocation kernel.
+fn weight_grad_by_image(s: ConvShape, sharing: LoadSharing) -> bool {
+    sharing == LoadSharing::Subgroup8 && s.oc.div_ceil(8) * s.c * s.kh * s.kw <= MAX_BY_IMAGE_ACCUMULATORS
 }
 
 /// Where the weight gradient reads dy, the gradient of the convolution's output.
@@ -544,7 +556,7 @@ pub enum DyFrom {
 /// Whether [`weight_grad_through_pool_source`] applies: the by-image weight gradient's
 /// shapes whose output the forward can pool.
 pub fn supports_weight_grad_through_pool(s: ConvShape) -> bool {
-    supports_weight_grad(s) && supports_pool(s)
+    supports_weight_grad(s) && supports_pool(s) && weight_grad_by_image(s, LoadSharing::Subgroup8)
 }
 
 /// The WGSL source of the weight gradient with dy read through the pool ([`DyFrom::Pool`]);
@@ -920,19 +932,21 @@ impl ConvDirect {
         Ok(prepare(gpu, &pipeline, op, &[dy, w, dx], &[s.n, 0, 0, 0], block_grid(blocks)))
     }
 
-    /// How many partial weight gradients [`ConvDirect::conv_weight_grad_direct`] writes:
-    /// one per image, or per [`IMAGES_PER_SUBGROUP`] images with `Subgroup8`.
+    /// How many partial weight gradients [`ConvDirect::conv_weight_grad_direct`] writes for
+    /// `s`: one per [`IMAGES_PER_SUBGROUP`] images where the by-image kernel runs (8-wide
+    /// subgroups, not too many accumulators), else one per image.
     pub fn weight_grad_partials(&self, s: ConvShape) -> u32 {
-        match self.sharing {
-            LoadSharing::PerInvocation => s.n,
-            LoadSharing::Subgroup8 => s.n.div_ceil(IMAGES_PER_SUBGROUP),
+        if weight_grad_by_image(s, self.sharing) {
+            s.n.div_ceil(IMAGES_PER_SUBGROUP)
+        } else {
+            s.n
         }
     }
 
     /// Whether [`ConvDirect::conv_weight_grad_direct`] also writes the bias gradient's
-    /// partials (and so needs `db`).
-    pub fn writes_bias_grad(&self) -> bool {
-        self.sharing == LoadSharing::Subgroup8
+    /// partials for `s` (and so needs `db`): where the by-image kernel runs.
+    pub fn writes_bias_grad(&self, s: ConvShape) -> bool {
+        weight_grad_by_image(s, self.sharing)
     }
 
     /// dw (P, OC, C, KH, KW), P = [`ConvDirect::weight_grad_partials`]: the weight
@@ -1003,7 +1017,7 @@ impl ConvDirect {
         x.require(op, "x", s.x_len())?;
         dw.require(op, "dw", self.weight_grad_partials(s) as u64 * s.w_len())?;
         let mut views = vec![x, dy_views[0], dw];
-        match (db, self.writes_bias_grad()) {
+        match (db, self.writes_bias_grad(s)) {
             (Some(db), true) => {
                 db.require(op, "db", self.weight_grad_partials(s) as u64 * s.oc as u64)?;
                 views.push(db);
@@ -1018,9 +1032,10 @@ impl ConvDirect {
         let uniform_at = views.len();
         views.extend_from_slice(&dy_views[1..]);
         let pipeline = gpu.generated_pipeline(op, source, op)?;
-        let groups = match self.sharing {
-            LoadSharing::PerInvocation => (s.n * s.c * s.oc.div_ceil(weight_grad_channels(s))).div_ceil(8),
-            LoadSharing::Subgroup8 => self.weight_grad_partials(s),
+        let groups = if weight_grad_by_image(s, self.sharing) {
+            self.weight_grad_partials(s)
+        } else {
+            (s.n * s.c * s.oc.div_ceil(weight_grad_channels(s))).div_ceil(8)
         };
         Ok(prepare_with_uniform_at(
             gpu,

@@ -241,7 +241,10 @@ impl Plan {
             dw_per_image: buf("grad.dw_per_image", sized(train, s.conv2.w_len().max(s.conv1.w_len()) * n as u64)),
             db_per_image: buf(
                 "grad.db_per_image",
-                sized(train && k.conv_direct.writes_bias_grad(), s.conv2.oc.max(s.conv1.oc) as u64 * n as u64),
+                sized(
+                    train && [s.conv1, s.conv2].iter().any(|&c| k.conv_direct.writes_bias_grad(c)),
+                    s.conv2.oc.max(s.conv1.oc) as u64 * n as u64,
+                ),
             ),
         };
         let metrics = gpu.storage("metrics", METRICS_LEN);
@@ -382,7 +385,7 @@ impl Plan {
                 partials = k.conv_direct.weight_grad_partials(c);
                 bias_partials = true;
             } else if conv_direct::supports_weight_grad(c) {
-                bias_partials = k.conv_direct.writes_bias_grad();
+                bias_partials = k.conv_direct.writes_bias_grad(c);
                 let db = bias_partials.then(|| v(&d.db_per_image));
                 out.push(k.conv_direct.conv_weight_grad_direct(gpu, c, x, dy, v(&d.dw_per_image), db)?);
                 partials = k.conv_direct.weight_grad_partials(c);
