@@ -949,6 +949,12 @@ impl ConvDirect {
         weight_grad_by_image(s, self.sharing)
     }
 
+    /// Whether [`ConvDirect::conv_weight_grad_through_pool`] can compute `s` on this
+    /// device: 8-wide subgroups and a shape [`supports_weight_grad_through_pool`].
+    pub fn reads_dy_through_pool(&self, s: ConvShape) -> bool {
+        self.sharing == LoadSharing::Subgroup8 && supports_weight_grad_through_pool(s)
+    }
+
     /// dw (P, OC, C, KH, KW), P = [`ConvDirect::weight_grad_partials`]: the weight
     /// gradient for dy (N,OC,OH,OW) and the conv's input x (N,C,H,W), partial p summed over
     /// images p·⌈N/P⌉ .. (p+1)·⌈N/P⌉ (the last partial may have fewer), overwritten; the
@@ -969,7 +975,7 @@ impl ConvDirect {
         }
         dy.require(op, "dy", s.y_len())?;
         let source = weight_grad_source(s, self.sharing);
-        self.weight_grad_dispatch(gpu, s, source, x, vec![dy], dw, db)
+        self.weight_grad_dispatch(gpu, s, source, x, dy, &[], dw, db)
     }
 
     /// [`ConvDirect::conv_weight_grad_direct`] with dy read through the ReLU and 2x2
@@ -989,7 +995,7 @@ impl ConvDirect {
         db: View,
     ) -> Result<Dispatch> {
         let op = CONV_WEIGHT_GRAD_DIRECT;
-        if self.sharing != LoadSharing::Subgroup8 || !supports_weight_grad_through_pool(s) {
+        if !self.reads_dy_through_pool(s) {
             return Err(Error::ShapeMismatch { op, what: format!("cannot read dy through the pool for {s:?}") });
         }
         let pooled_len = s.y_len() / 4;
@@ -997,11 +1003,11 @@ impl ConvDirect {
         argmax.require(op, "argmax", pooled_len)?;
         pooled.require(op, "pooled", pooled_len)?;
         let source = weight_grad_through_pool_source(s);
-        self.weight_grad_dispatch(gpu, s, source, x, vec![dpool, argmax, pooled], dw, Some(db))
+        self.weight_grad_dispatch(gpu, s, source, x, dpool, &[argmax, pooled], dw, Some(db))
     }
 
-    /// Checks x, dw and db and binds them around `dy_views` (dy, or dpool then argmax and
-    /// pooled at bindings 5 and 6).
+    /// Checks x, dw and db and binds x, `dy` (or dpool), dw, db, the batch uniform, then
+    /// `after_uniform` (argmax and pooled at bindings 5 and 6).
     #[allow(clippy::too_many_arguments)]
     fn weight_grad_dispatch<'a>(
         &self,
@@ -1009,14 +1015,15 @@ impl ConvDirect {
         s: ConvShape,
         source: String,
         x: View<'a>,
-        dy_views: Vec<View<'a>>,
+        dy: View<'a>,
+        after_uniform: &[View<'a>],
         dw: View<'a>,
         db: Option<View<'a>>,
     ) -> Result<Dispatch> {
         let op = CONV_WEIGHT_GRAD_DIRECT;
         x.require(op, "x", s.x_len())?;
         dw.require(op, "dw", self.weight_grad_partials(s) as u64 * s.w_len())?;
-        let mut views = vec![x, dy_views[0], dw];
+        let mut views = vec![x, dy, dw];
         match (db, self.writes_bias_grad(s)) {
             (Some(db), true) => {
                 db.require(op, "db", self.weight_grad_partials(s) as u64 * s.oc as u64)?;
@@ -1028,9 +1035,8 @@ impl ConvDirect {
             }
             (None, true) => return Err(Error::ShapeMismatch { op, what: "db (the bias gradient) is required".into() }),
         }
-        // The batch uniform follows dw and db; argmax and pooled come after it.
         let uniform_at = views.len();
-        views.extend_from_slice(&dy_views[1..]);
+        views.extend_from_slice(after_uniform);
         let pipeline = gpu.generated_pipeline(op, source, op)?;
         let groups = if weight_grad_by_image(s, self.sharing) {
             self.weight_grad_partials(s)

@@ -7,7 +7,7 @@
 
 use crate::error::Result;
 use crate::gpu::{Dispatch, Gpu, View};
-use crate::kernels::conv_direct::{self, LoadSharing};
+use crate::kernels::conv_direct;
 use crate::kernels::gemm::{Epilogue, Transpose};
 use crate::kernels::metrics::METRICS_LEN;
 use crate::kernels::softmax_xent::XentViews;
@@ -201,10 +201,7 @@ impl Plan {
         let n = batch as usize;
         // conv1's weight gradient reads dy through pool1 and its ReLU, and dconv1 is never
         // written, unless the input gradient needs dconv1 (or the kernel cannot).
-        let conv1_through_pool = train
-            && !input_grad
-            && k.conv_direct.sharing == LoadSharing::Subgroup8
-            && conv_direct::supports_weight_grad_through_pool(s.conv1);
+        let conv1_through_pool = train && !input_grad && k.conv_direct.reads_dy_through_pool(s.conv1);
         let buf = |label: &str, len: u64| gpu.storage(label, len as usize);
         let x = buf("x", s.conv1.x_len());
         let labels = buf("labels", n as u64);
@@ -377,29 +374,26 @@ impl Plan {
          -> Result<Vec<Dispatch>> {
             let per_image = c.oc * c.patch_len();
             let mut out = Vec::new();
-            let mut partials = c.n;
-            let mut bias_partials = false;
+            // The direct kernels write their own number of partials, and maybe the bias's.
+            let direct = through_pool.is_some() || conv_direct::supports_weight_grad(c);
+            let partials = if direct { k.conv_direct.weight_grad_partials(c) } else { c.n };
+            let bias_partials = direct && k.conv_direct.writes_bias_grad(c);
+            let (dw, db) = (v(&d.dw_per_image), v(&d.db_per_image));
             if let Some([dpool, argmax, pooled]) = through_pool {
-                let (dw, db) = (v(&d.dw_per_image), v(&d.db_per_image));
                 out.push(k.conv_direct.conv_weight_grad_through_pool(gpu, c, x, dpool, argmax, pooled, dw, db)?);
-                partials = k.conv_direct.weight_grad_partials(c);
-                bias_partials = true;
-            } else if conv_direct::supports_weight_grad(c) {
-                bias_partials = k.conv_direct.writes_bias_grad(c);
-                let db = bias_partials.then(|| v(&d.db_per_image));
-                out.push(k.conv_direct.conv_weight_grad_direct(gpu, c, x, dy, v(&d.dw_per_image), db)?);
-                partials = k.conv_direct.weight_grad_partials(c);
+            } else if direct {
+                out.push(k.conv_direct.conv_weight_grad_direct(gpu, c, x, dy, dw, bias_partials.then_some(db))?);
             } else {
                 if conv_direct::supports(c) {
                     // The direct forward wrote no im2col matrix.
                     out.push(k.im2col.im2col_forward(gpu, c, x, col)?);
                 }
                 let gs = c.weight_grad_gemm();
-                out.push(k.gemm.gemm(gpu, Transpose::B, Epilogue::None, gs, dy, col, None, v(&d.dw_per_image))?);
+                out.push(k.gemm.gemm(gpu, Transpose::B, Epilogue::None, gs, dy, col, None, dw)?);
             }
-            out.push(k.reduce.sum_reduce(gpu, ReduceShape::new(partials, per_image, 1), v(&d.dw_per_image), g(w))?);
+            out.push(k.reduce.sum_reduce(gpu, ReduceShape::new(partials, per_image, 1), dw, g(w))?);
             if bias_partials {
-                out.push(k.reduce.sum_reduce(gpu, ReduceShape::new(partials, c.oc, 1), v(&d.db_per_image), g(b))?);
+                out.push(k.reduce.sum_reduce(gpu, ReduceShape::new(partials, c.oc, 1), db, g(b))?);
             } else {
                 out.extend(k.reduce.sum_reduce_staged(gpu, ReduceShape::new(c.n, c.oc, c.out_pixels()), dy, g(b))?);
             }
