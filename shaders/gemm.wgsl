@@ -1,10 +1,12 @@
-// Batched GEMM with optional transposes and a fused bias + ReLU epilogue.
+// Batched GEMM with optional transposes and a fused epilogue: bias + ReLU, or a ReLU's mask.
 //
-// gemm: for b < batch:  C_b (M,N) = op(A_b) (M,K) · op(B_b) (K,N)  [+ bias] [ReLU]
+// gemm: for b < batch:  C_b (M,N) = op(A_b) (M,K) · op(B_b) (K,N)  [+ bias] [ReLU] [· mask]
 //   a    (read)  A stored (M,K), or (K,M) when TRANS_A; batch item b starts at b*stride_a
 //   b    (read)  B stored (K,N), or (N,K) when TRANS_B; item b starts at b*stride_b
 //   bias (read)  (M) when BIAS == 1 (per row: conv channels), (N) when BIAS == 2 (per
-//                column: dense units); any 1-element buffer when BIAS == 0
+//                column: dense units); with MASK, a ReLU's output y laid out as C:
+//                C = (A·B) · (y > 0), the ReLU's backward fused into the product that
+//                yields its incoming gradient; else any 1-element buffer
 //   c    (write) (M,N) row-major, item b at b*stride_c; overwritten, never accumulated
 // One invocation computes an 8x8 block of C in registers (16 loads per 64 multiply-adds);
 // a workgroup of 8x8 invocations covers 64x64. workgroups = (ceil(N/64), ceil(M/64), batch).
@@ -20,6 +22,8 @@ override TRANS_B: bool = false;
 // 0: no bias, 1: bias[row], 2: bias[column].
 override BIAS: u32 = 0u;
 override RELU: bool = false;
+// C *= (bias[C's index] > 0): the bias binding holds a ReLU's output (BIAS is then 0).
+override MASK: bool = false;
 
 @group(0) @binding(0) var<storage, read> a: array<f32>;
 @group(0) @binding(1) var<storage, read> b: array<f32>;
@@ -52,7 +56,9 @@ fn store_block(acc: array<vec4<f32>, 4>, row0: u32, col0: u32, c_base: u32) {
             let bias_index = select(select(0u, col, BIAS == 2u), row, BIAS == 1u);
             v += use_bias * bias[bias_index];
             if (RELU) { v = max(v, 0.0); }
-            c[c_base + row * s.n + col] = v;
+            let at = c_base + row * s.n + col;
+            if (MASK) { v = select(0.0, v, bias[at] > 0.0); }
+            c[at] = v;
         }
     }
 }

@@ -35,6 +35,8 @@ override TRANS_B: bool = false;
 // 0: no bias, 1: bias[row], 2: bias[column].
 override BIAS: u32 = 0u;
 override RELU: bool = false;
+// C *= (bias[C's index] > 0): the bias binding holds a ReLU's output (BIAS is then 0).
+override MASK: bool = false;
 // Tile rows / 4 (1..=8) and columns per lane / 4 (1..=2).
 override ROW_QUADS: u32 = 4u;
 override COL_QUADS: u32 = 1u;
@@ -132,7 +134,7 @@ fn gemm_sg8(@builtin(workgroup_id) wg: vec3<u32>, @builtin(subgroup_invocation_i
     store_tile(item, row0, col0);
 }
 
-// C = acc [+ bias] [ReLU] for this lane's part of the tile.
+// C = acc [+ bias] [ReLU] [· mask] for this lane's part of the tile.
 fn store_tile(item: u32, row0: u32, col0: u32) {
     let c_base = item * s.stride_c;
     let use_bias = f32(BIAS != 0u);
@@ -146,7 +148,9 @@ fn store_tile(item: u32, row0: u32, col0: u32) {
                     let bias_index = select(select(0u, col, BIAS == 2u), row, BIAS == 1u);
                     v += use_bias * bias[bias_index];
                     if (RELU) { v = max(v, 0.0); }
-                    c[c_base + row * s.n + col] = v;
+                    let at = c_base + row * s.n + col;
+                    if (MASK) { v = select(0.0, v, bias[at] > 0.0); }
+                    c[at] = v;
                 }
             }
         }

@@ -10,6 +10,11 @@
 //   overwritten whole without atomics; per window rather than per dx element because the
 //   index arithmetic (scalarized per lane on lavapipe) then happens once for four outputs.
 //   workgroups = ceil(len(dy) / WG). H, W >= 2.
+// maxpool2x2_backward_pairs: the same for H even and W a multiple of 4 (LeNet's pools), one
+//   invocation per two windows side by side: their dy and argmax as one vec2 load each,
+//   their 2x4 dx block as two vec4 stores. lavapipe splits every load and store into one
+//   per lane, whatever its width, so this does 4 memory operations where the one above
+//   does 12. workgroups = ceil(len(dy) / 2 / WG).
 
 struct PoolShape { n: u32, c: u32, h: u32, w: u32 }
 
@@ -20,6 +25,12 @@ const WG: u32 = 256u;
 // read_write in both entry points so that one buffer layout serves both.
 @group(0) @binding(2) var<storage, read_write> argmax: array<u32>;
 @group(0) @binding(3) var<uniform> s: PoolShape;
+
+// The same buffers, two windows at a time, for the *_pairs entry points (bindings are per
+// entry point).
+@group(0) @binding(0) var<storage, read> src2: array<vec2<f32>>;
+@group(0) @binding(1) var<storage, read_write> dst4: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> argmax2: array<vec2<u32>>;
 
 fn linear_id(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
     return (wid.x + wid.y * nwg.x) * WG + lid;
@@ -98,4 +109,44 @@ fn maxpool2x2_relu_backward(@builtin(workgroup_id) wid: vec3<u32>,
     let i = linear_id(wid, nwg, lid);
     if (i >= s.n * s.c * (s.h / 2u) * (s.w / 2u)) { return; }
     route_window(i, select(0.0, src[i], pooled[i] > 0.0));
+}
+
+// maxpool2x2_relu_backward_pairs: maxpool2x2_relu_backward, two windows at a time as
+// maxpool2x2_backward_pairs.
+@group(0) @binding(4) var<storage, read> pooled2: array<vec2<f32>>;
+
+// Writes the 2x4 dx block of windows 2j and 2j + 1 (g at each argmax, 0 elsewhere). W/2 is
+// even, so both windows lie in one row of windows, and the block's top-left is a multiple
+// of 4.
+fn route_pair(j: u32, g: vec2<f32>) {
+    let ow_n = s.w / 2u;
+    let i = 2u * j;
+    let ow = i % ow_n;
+    let oh = (i / ow_n) % (s.h / 2u);
+    let plane = i / (ow_n * (s.h / 2u));
+    let top_left = (plane * s.h + 2u * oh) * s.w + 2u * ow;
+    let best = argmax2[j];
+    let at = vec4<u32>(best.x, best.x, best.y, best.y);
+    let gv = vec4<f32>(g.x, g.x, g.y, g.y);
+    let top = vec4<u32>(top_left) + vec4<u32>(0u, 1u, 2u, 3u);
+    dst4[top_left / 4u] = select(vec4<f32>(0.0), gv, at == top);
+    dst4[(top_left + s.w) / 4u] = select(vec4<f32>(0.0), gv, at == top + vec4<u32>(s.w));
+}
+
+@compute @workgroup_size(WG)
+fn maxpool2x2_backward_pairs(@builtin(workgroup_id) wid: vec3<u32>,
+                             @builtin(num_workgroups) nwg: vec3<u32>,
+                             @builtin(local_invocation_index) lid: u32) {
+    let j = linear_id(wid, nwg, lid);
+    if (j >= s.n * s.c * (s.h / 2u) * (s.w / 4u)) { return; }
+    route_pair(j, src2[j]);
+}
+
+@compute @workgroup_size(WG)
+fn maxpool2x2_relu_backward_pairs(@builtin(workgroup_id) wid: vec3<u32>,
+                                  @builtin(num_workgroups) nwg: vec3<u32>,
+                                  @builtin(local_invocation_index) lid: u32) {
+    let j = linear_id(wid, nwg, lid);
+    if (j >= s.n * s.c * (s.h / 2u) * (s.w / 4u)) { return; }
+    route_pair(j, select(vec2<f32>(0.0), src2[j], pooled2[j] > vec2<f32>(0.0)));
 }

@@ -10,9 +10,9 @@ use serde::Serialize;
 use crate::data::{Dataset, GpuDataset};
 use crate::error::{Error, Result};
 use crate::eval::Feeder;
-use crate::gpu::{Gpu, View};
+use crate::gpu::{Dispatch, Gpu, View};
 use crate::kernels::Kernels;
-use crate::model::{Arch, Mode, NetSpec, Network};
+use crate::model::{Arch, Mode, NetSpec};
 use crate::reference::lenet1998::{lenet1998_backward, lenet1998_forward};
 use crate::reference::lenet5::{lenet5_backward, lenet5_forward};
 use crate::train::{initial_params, Recipe, Trainer};
@@ -94,8 +94,7 @@ fn validate(gpu: &Gpu, k: &Kernels, recipe: &Recipe) -> Result<f64> {
 }
 
 /// Each dispatch of one training step, timed on its own (median of `reps`).
-fn kernel_times(gpu: &Gpu, plan: &dyn Network, reps: usize) -> Result<(Vec<KernelTime>, &'static str)> {
-    let dispatches = plan.dispatches();
+fn kernel_times(gpu: &Gpu, dispatches: &[&Dispatch], reps: usize) -> Result<(Vec<KernelTime>, &'static str)> {
     let mut samples = vec![Vec::new(); dispatches.len()];
     let timestamps = gpu.features.contains(wgpu::Features::TIMESTAMP_QUERY);
     if timestamps {
@@ -220,9 +219,7 @@ pub fn run_bench(
         inference.push(InferenceTime { batch: b, images_per_s: (count * b) as f64 / s });
     }
 
-    let plan =
-        net.plan(gpu, &trainer.kernels, &trainer.layout, &trainer.params, &trainer.grads, None, batch, Mode::Train)?;
-    let (kernels, kernel_timer) = kernel_times(gpu, plan.as_ref(), 5)?;
+    let (kernels, kernel_timer) = kernel_times(gpu, &trainer.step_dispatches(), 5)?;
     let kernels_total_ms = kernels.iter().map(|k| k.ms).sum();
     Ok(BenchReport {
         adapter: gpu.info.name.clone(),

@@ -401,6 +401,15 @@ impl<'g> Trainer<'g> {
 
     /// Records and submits step `s` of the current epoch order (gather, forward, backward,
     /// metrics, optimizer: one submission), keeping at most `IN_FLIGHT` steps queued.
+    /// Every dispatch of one training step, in order: the batch's gather, the forward, the
+    /// backward, the metrics and the optimizer.
+    pub fn step_dispatches(&self) -> Vec<&Dispatch> {
+        let mut all = vec![&self.feeder.gather];
+        all.extend(self.feeder.plan.dispatches());
+        all.push(&self.optim);
+        all
+    }
+
     fn submit_step(&mut self, s: u32, in_flight: &mut VecDeque<wgpu::SubmissionIndex>) -> Result<()> {
         let gpu = self.gpu;
         let len = self.layout.padded_len;
@@ -416,11 +425,7 @@ impl<'g> Trainer<'g> {
         let mut encoder = gpu.device.create_command_encoder(&Default::default());
         {
             let mut pass = encoder.begin_compute_pass(&Default::default());
-            self.feeder.gather.record(&mut pass);
-            self.feeder.plan.record_forward(&mut pass);
-            self.feeder.plan.record_backward(&mut pass);
-            self.feeder.plan.record_metrics(&mut pass);
-            self.optim.record(&mut pass);
+            self.step_dispatches().into_iter().for_each(|d| d.record(&mut pass));
         }
         in_flight.push_back(gpu.queue.submit([encoder.finish()]));
         self.step += 1;

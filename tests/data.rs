@@ -1,9 +1,17 @@
-//! The IDX reader on the bundled MNIST and on every kind of bad file.
+//! The IDX reader on the bundled MNIST and on every kind of bad file, and the GPU's batch
+//! gather from the resident dataset.
+
+mod common;
 
 use std::io::Write;
 use std::path::Path;
 
+use common::*;
 use lenet_gpu::data::{read_idx_images, read_idx_labels, Dataset, Split};
+use lenet_gpu::gpu::View;
+use lenet_gpu::kernels::data::{pack_bytes, Gather, GatherViews};
+use lenet_gpu::shapes::GatherParams;
+use rand::Rng;
 
 fn idx_images(n: u32, rows: u32, cols: u32, pixels: &[u8]) -> Vec<u8> {
     let mut b = vec![0, 0, 8, 3];
@@ -124,4 +132,57 @@ fn a_missing_file_is_named() {
     let dir = tempfile::tempdir().unwrap();
     let e = Dataset::load(dir.path(), Split::Train).unwrap_err().to_string();
     assert!(e.contains("train-images-idx3-ubyte") && e.contains("not found"), "{e}");
+}
+
+#[test]
+fn gather_batch_copies_the_ordered_samples() {
+    let gpu = gpu();
+    let k = Gather::new(gpu).unwrap();
+    // (samples, image length, offset, batch): MNIST's 784 and the shortest image, 16.
+    for (i, (samples, image_len, offset, batch)) in
+        [(150u32, 784u32, 0u32, 100u32), (9, 784, 2, 3), (13, 16, 5, 1), (13, 16, 0, 13)].into_iter().enumerate()
+    {
+        let mut r = rng(i as u64);
+        let images: Vec<u8> = (0..samples * image_len).map(|_| r.random()).collect();
+        let labels: Vec<u32> = (0..samples).map(|_| r.random_range(0..10)).collect();
+        let mut order: Vec<u32> = (0..samples).collect();
+        order.reverse();
+        order.rotate_left(i);
+        let (gimages, glabels, gorder) = (
+            gpu.storage_from("images", &pack_bytes(&images)),
+            gpu.storage_from("labels", &labels),
+            gpu.storage_from("order", &order),
+        );
+        let len = (batch * image_len) as usize;
+        let (gx, gy) = (nan_buffer(gpu, "x", len), gpu.storage_from("y", &vec![u32::MAX; batch as usize]));
+        let views = GatherViews {
+            images: View::whole(&gimages),
+            all_labels: View::whole(&glabels),
+            order: View::whole(&gorder),
+            x: View::whole(&gx),
+            labels: View::whole(&gy),
+        };
+        let p = GatherParams { offset, batch, image_len, _pad: 0 };
+        run(gpu, k.gather_batch(gpu, p, views).unwrap());
+        let picked = &order[offset as usize..(offset + batch) as usize];
+        let want_x: Vec<f32> = picked
+            .iter()
+            .flat_map(|&s| &images[(s * image_len) as usize..((s + 1) * image_len) as usize])
+            .map(|&b| b as f32 / 255.0)
+            .collect();
+        let want_labels: Vec<u32> = picked.iter().map(|&s| labels[s as usize]).collect();
+        assert_close(&format!("gather_batch case {i}"), &read(gpu, &gx, len), &want_x, EXACT);
+        assert_eq!(read_u32(gpu, &gy, batch as usize), want_labels, "labels, case {i}");
+    }
+}
+
+#[test]
+fn gather_batch_rejects_an_image_length_not_a_multiple_of_16() {
+    let gpu = gpu();
+    let b = gpu.storage("b", 64);
+    let v = View::whole(&b);
+    let views = GatherViews { images: v, all_labels: v, order: v, x: v, labels: v };
+    let p = GatherParams { offset: 0, batch: 1, image_len: 20, _pad: 0 };
+    let err = Gather::new(gpu).unwrap().gather_batch(gpu, p, views).err().unwrap();
+    assert!(err.to_string().contains("not a multiple of 16"), "{err}");
 }

@@ -6,13 +6,13 @@ use common::*;
 use lenet_gpu::gpu::View;
 use lenet_gpu::kernels::{elementwise::Elementwise, optim::Optim, reduce::Reduce};
 use lenet_gpu::reference;
-use lenet_gpu::shapes::{ReduceShape, SgdParams};
+use lenet_gpu::shapes::{AdamParams, ReduceShape, SgdParams};
 
 #[test]
 fn relu_backward_matches_reference() {
     let gpu = gpu();
     let k = Elementwise::new(gpu).unwrap();
-    for (i, len) in [1usize, 7, 13, 256, 57_600, 100_003].into_iter().enumerate() {
+    for (i, len) in [1usize, 4, 7, 13, 256, 8_400, 57_600, 100_003, 4 * 30_011].into_iter().enumerate() {
         let mut r = rng(i as u64);
         // Half the ReLU outputs are exactly zero, as after a real ReLU.
         let y: Vec<f32> = uniform(&mut r, len, -1.0, 1.0).into_iter().map(|v| v.max(0.0)).collect();
@@ -37,10 +37,16 @@ fn sum_reduce_matches_reference() {
         ReduceShape::new(100, 120, 1),  // fc1 bias gradient
         ReduceShape::new(1, 1, 1),
         ReduceShape::new(7, 13, 3),
-        ReduceShape::new(7, 63, 3), // the last shape that sum_reduce takes
-        ReduceShape::new(3, 64, 5), // the first that sum_reduce_serial takes
+        ReduceShape::new(7, 63, 3),
+        ReduceShape::new(29, 63, 9), // the last shape that sum_reduce takes
+        ReduceShape::new(3, 64, 5),  // the first that sum_reduce_serial takes for its width
         ReduceShape::new(5, 257, 1),
-        ReduceShape::new(1, 70_000, 1), // more channels than one grid row holds
+        ReduceShape::new(25, 2400, 1), // conv2 weight-gradient partials (sum_reduce_rows4)
+        ReduceShape::new(100, 10, 1),  // fc3 bias gradient (sum_reduce_serial: few terms)
+        ReduceShape::new(1, 4, 1),
+        ReduceShape::new(3, 68, 1),
+        ReduceShape::new(7, 4 * 601, 1), // a prime count of quads
+        ReduceShape::new(1, 70_000, 1),  // more channels than one grid row holds
     ];
     for (i, s) in cases.into_iter().enumerate() {
         let x = uniform(&mut rng(i as u64), s.x_len() as usize, -1.0, 1.0);
@@ -66,7 +72,7 @@ fn sgd_step_matches_reference() {
     let gpu = gpu();
     let k = Optim::new(gpu).unwrap();
     for (i, (len, momentum, wd)) in
-        [(44_480, 0.0, 0.0), (44_480, 0.9, 5e-4), (1, 0.5, 0.1), (257, 0.9, 0.0)].into_iter().enumerate()
+        [(44_480, 0.0, 0.0), (44_480, 0.9, 5e-4), (4, 0.5, 0.1), (4 * 67, 0.9, 0.0)].into_iter().enumerate()
     {
         let mut r = rng(i as u64);
         let p = SgdParams { len, lr: 0.01, momentum, weight_decay: wd };
@@ -85,4 +91,46 @@ fn sgd_step_matches_reference() {
         assert_close("sgd_step params", &read(gpu, &gw, len as usize), &want_w, tol);
         assert_close("sgd_step velocity", &read(gpu, &gv, len as usize), &want_v, tol);
     }
+}
+
+#[test]
+fn adam_step_matches_reference() {
+    let gpu = gpu();
+    let k = Optim::new(gpu).unwrap();
+    for (i, (len, wd)) in [(44_480u32, 0.0), (4, 1e-2), (4 * 67, 5e-4)].into_iter().enumerate() {
+        let mut r = rng(10 + i as u64);
+        let w = uniform(&mut r, len as usize, -1.0, 1.0);
+        let g = uniform(&mut r, len as usize, -1.0, 1.0);
+        let m = uniform(&mut r, len as usize, -0.1, 0.1);
+        let v = uniform(&mut r, len as usize, 0.0, 0.01);
+        let (mut want_w, mut want_m, mut want_v) = (w.clone(), m.clone(), v.clone());
+        let p = AdamParams {
+            len,
+            lr: 1e-3,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: wd,
+            bias_correction1: 1.0 - 0.9f32.powi(3),
+            bias_correction2: 1.0 - 0.999f32.powi(3),
+        };
+        reference::optim::adam_step(p, &mut want_w, &g, &mut want_m, &mut want_v);
+        let bufs = [("w", &w), ("g", &g), ("m", &m), ("v", &v)].map(|(name, x)| gpu.storage_from(name, x));
+        let [gw, gg, gm, gv] = &bufs;
+        run(gpu, k.adam_step(gpu, p, View::whole(gw), View::whole(gg), View::whole(gm), View::whole(gv)).unwrap());
+        let tol = Tol { abs: 1e-7, rel: 1e-5 };
+        assert_close("adam_step params", &read(gpu, gw, len as usize), &want_w, tol);
+        assert_close("adam_step m", &read(gpu, gm, len as usize), &want_m, tol);
+        assert_close("adam_step v", &read(gpu, gv, len as usize), &want_v, tol);
+    }
+}
+
+#[test]
+fn optimizer_steps_reject_a_length_not_a_multiple_of_4() {
+    let gpu = gpu();
+    let k = Optim::new(gpu).unwrap();
+    let b = gpu.storage("b", 8);
+    let p = SgdParams { len: 7, lr: 0.01, momentum: 0.0, weight_decay: 0.0 };
+    let err = k.sgd_step(gpu, p, View::whole(&b), View::whole(&b), View::whole(&b)).err().unwrap();
+    assert!(err.to_string().contains("not a multiple of 4"), "{err}");
 }

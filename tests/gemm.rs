@@ -30,11 +30,16 @@ fn check_kernels(seed: u64, t: Transpose, e: Epilogue, s: GemmShape, only: Optio
     let mut rng = rng(seed);
     let a = uniform(&mut rng, s.a_len() as usize, -1.0, 1.0);
     let b = uniform(&mut rng, s.b_len() as usize, -1.0, 1.0);
-    let bias_len = match e {
-        Epilogue::BiasRow { .. } => s.m,
-        _ => s.n,
+    let operand_len = match e {
+        Epilogue::BiasRow { .. } => s.m as u64,
+        Epilogue::ReluMask => s.c_len(),
+        _ => s.n as u64,
     };
-    let bias = uniform(&mut rng, bias_len as usize, -1.0, 1.0);
+    let mut bias = uniform(&mut rng, operand_len as usize, -1.0, 1.0);
+    if e == Epilogue::ReluMask {
+        // A ReLU's output: about half exact zeros.
+        bias.iter_mut().for_each(|v| *v = v.max(0.0));
+    }
     let with_bias = e != Epilogue::None;
 
     let mut want = vec![0.0f32; s.c_len() as usize];
@@ -77,13 +82,14 @@ fn gemm_matches_reference_at_awkward_shapes() {
 }
 
 #[test]
-fn gemm_epilogues_add_bias_and_relu() {
+fn gemm_epilogues_add_bias_and_relu_or_mask() {
     let s = GemmShape::new(13, 7, 11);
     for (i, e) in [
         Epilogue::BiasRow { relu: false },
         Epilogue::BiasRow { relu: true },
         Epilogue::BiasCol { relu: false },
         Epilogue::BiasCol { relu: true },
+        Epilogue::ReluMask,
     ]
     .into_iter()
     .enumerate()
@@ -127,6 +133,9 @@ fn gemm_at_lenet_shapes() {
         check(305, Transpose::B, Epilogue::BiasCol { relu: true }, GemmShape::new(batch, 120, 256));
         check(306, Transpose::A, Epilogue::None, GemmShape::new(120, 256, batch));
         check(307, Transpose::None, Epilogue::None, GemmShape::new(batch, 256, 120));
+        // fc2's and fc3's dX, masked by the ReLU before them.
+        check(308, Transpose::None, Epilogue::ReluMask, GemmShape::new(batch, 120, 84));
+        check(309, Transpose::None, Epilogue::ReluMask, GemmShape::new(batch, 84, 10));
     }
 }
 
@@ -200,9 +209,10 @@ fn gemm_subgroup_path_at_awkward_shapes() {
     ];
     let expect_sg8 = gpu().subgroup_size() == Some(8);
     for (i, (t, s)) in shapes.into_iter().enumerate() {
-        for (j, e) in [Epilogue::None, Epilogue::BiasRow { relu: true }, Epilogue::BiasCol { relu: false }]
-            .into_iter()
-            .enumerate()
+        for (j, e) in
+            [Epilogue::None, Epilogue::BiasRow { relu: true }, Epilogue::BiasCol { relu: false }, Epilogue::ReluMask]
+                .into_iter()
+                .enumerate()
         {
             let ran = check_kernels(500 + (i * 10 + j) as u64, t, e, s, Some(GemmKernel::Subgroup8));
             assert_eq!(ran.contains(&GemmKernel::Subgroup8), expect_sg8, "{t:?} {s:?}: {ran:?}");
@@ -227,7 +237,8 @@ fn gemm_subgroup_vec4_a_path_at_awkward_shapes() {
         (Transpose::B, GemmShape::batched(37, 13, 20, 2, 37 * 20, 13 * 20)),
     ];
     let expect = gpu().subgroup_size() == Some(8);
-    let epilogues = [Epilogue::None, Epilogue::BiasRow { relu: true }, Epilogue::BiasCol { relu: false }];
+    let epilogues =
+        [Epilogue::None, Epilogue::BiasRow { relu: true }, Epilogue::BiasCol { relu: false }, Epilogue::ReluMask];
     for (i, (t, s)) in shapes.into_iter().enumerate() {
         // One epilogue per shape, in turn: the epilogue is the same code as gemm_sg8's.
         let e = epilogues[i % epilogues.len()];

@@ -323,7 +323,7 @@ fn gather_indexed_matches_reference() {
 fn square_sdlm_step_and_scale_add_match_reference() {
     let gpu = gpu();
     let (e, o) = (Elementwise::new(gpu).unwrap(), Optim::new(gpu).unwrap());
-    for (i, len) in [1usize, 255, 44_426].into_iter().enumerate() {
+    for (i, len) in [1usize, 4, 255, 260, 44_426, 44_480].into_iter().enumerate() {
         let mut r = rng(100 + i as u64);
         let (w, g) = (uniform(&mut r, len, -1.0, 1.0), uniform(&mut r, len, -1.0, 1.0));
         let h = uniform(&mut r, len, 0.0, 3.0);
@@ -335,9 +335,16 @@ fn square_sdlm_step_and_scale_add_match_reference() {
         assert_close(&format!("square len {len}"), &read(gpu, &gout, len), &want, EXACT);
 
         let p = SdlmParams { len: len as u32, lr: 0.05, mu: 0.02, scale: 0.2 };
+        let (gw, gg, gh) = (gpu.storage_from("w", &w), gpu.storage_from("g", &g), gpu.storage_from("h", &h));
+        if len % 4 != 0 {
+            // The optimizer kernels work on vec4s of the padded parameter buffer.
+            let err = o.sdlm_step(gpu, p, View::whole(&gw), View::whole(&gg), View::whole(&gh)).err().unwrap();
+            assert!(err.to_string().contains("not a multiple of 4"), "{err}");
+            assert!(o.scale_add(gpu, p, View::whole(&gh), View::whole(&gg)).is_err());
+            continue;
+        }
         let mut want = w.clone();
         reference::optim::sdlm_step(p, &mut want, &g, &h);
-        let (gw, gg, gh) = (gpu.storage_from("w", &w), gpu.storage_from("g", &g), gpu.storage_from("h", &h));
         run(gpu, o.sdlm_step(gpu, p, View::whole(&gw), View::whole(&gg), View::whole(&gh)).unwrap());
         assert_close(&format!("sdlm_step len {len}"), &read(gpu, &gw, len), &want, ARITH);
 

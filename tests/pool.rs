@@ -14,6 +14,9 @@ fn cases() -> Vec<PoolShape> {
         PoolShape::new(100, 16, 8, 8),
         PoolShape::new(1, 6, 24, 24),
         PoolShape::new(1, 1, 2, 2),
+        PoolShape::new(1, 1, 2, 4),   // the smallest that the backward routes in pairs
+        PoolShape::new(3, 5, 6, 20),  // in pairs, 5 a row of windows
+        PoolShape::new(2, 3, 4, 6),   // even sizes, but a pair would straddle two rows
         PoolShape::new(3, 7, 13, 11), // odd sizes: the last row/column is dropped
         PoolShape::new(2, 5, 3, 2),
         PoolShape::new(2, 3, 5, 7), // both odd: the dropped corner too

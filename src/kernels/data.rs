@@ -1,7 +1,7 @@
 //! Host side of `shaders/data.wgsl`: batches gathered on the GPU from the resident dataset.
 
 use super::prepare;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::gpu::{grid_1d, Dispatch, Gpu, Shader, View};
 use crate::shapes::GatherParams;
 
@@ -39,14 +39,19 @@ impl Gather {
         Ok(Gather { gather: gpu.pipeline(Shader::Data, GATHER_BATCH, &[])? })
     }
 
-    /// x (B, image_len) = images[order[offset..offset+B]] / 255 and their labels.
-    /// Rewrite the dispatch's uniform to move `offset` between steps.
+    /// x (B, image_len) = images[order[offset..offset+B]] / 255 and their labels, for
+    /// `image_len` a multiple of 16 (MNIST's 784 is). Rewrite the dispatch's uniform to
+    /// move `offset` between steps.
     pub fn gather_batch(&self, gpu: &Gpu, p: GatherParams, v: GatherViews) -> Result<Dispatch> {
+        if !p.image_len.is_multiple_of(16) {
+            let what = format!("image length {} is not a multiple of 16", p.image_len);
+            return Err(Error::ShapeMismatch { op: GATHER_BATCH, what });
+        }
         let elements = p.batch as u64 * p.image_len as u64;
         v.x.require(GATHER_BATCH, "x", elements)?;
         v.labels.require(GATHER_BATCH, "labels", p.batch as u64)?;
         v.order.require(GATHER_BATCH, "order", (p.offset + p.batch) as u64)?;
         let views = [v.images, v.all_labels, v.order, v.x, v.labels];
-        Ok(prepare(gpu, &self.gather, GATHER_BATCH, &views, &p, grid_1d(elements)))
+        Ok(prepare(gpu, &self.gather, GATHER_BATCH, &views, &p, grid_1d(elements / 16)))
     }
 }

@@ -48,6 +48,9 @@ pub enum Epilogue {
     BiasCol {
         relu: bool,
     },
+    /// C · (y > 0), y (laid out as C) the output of the ReLU whose incoming gradient C is:
+    /// the ReLU's backward fused into the product (a dense layer's input gradient).
+    ReluMask,
 }
 
 /// Batched GEMM; pipelines per (Transpose, Epilogue) come from the `Gpu` cache.
@@ -85,7 +88,8 @@ impl Gemm {
         out
     }
 
-    /// C_b = op(A_b) · op(B_b) [+ bias] [ReLU] for every batch item; C is overwritten.
+    /// C_b = op(A_b) · op(B_b), then the epilogue, for every batch item; C is overwritten.
+    /// `operand` is what the epilogue reads: the bias, or the ReLU output of `ReluMask`.
     #[allow(clippy::too_many_arguments)]
     pub fn gemm(
         &self,
@@ -95,11 +99,11 @@ impl Gemm {
         s: GemmShape,
         a: View,
         b: View,
-        bias: Option<View>,
+        operand: Option<View>,
         c: View,
     ) -> Result<Dispatch> {
         let kernel = self.kernels_for(transpose, s, a, b)[0];
-        self.gemm_with(gpu, kernel, transpose, epilogue, s, a, b, bias, c)
+        self.gemm_with(gpu, kernel, transpose, epilogue, s, a, b, operand, c)
     }
 
     /// [`Gemm::gemm`] with a chosen kernel, which must be one of [`Gemm::kernels_for`].
@@ -113,7 +117,7 @@ impl Gemm {
         s: GemmShape,
         a: View,
         b: View,
-        bias: Option<View>,
+        operand: Option<View>,
         c: View,
     ) -> Result<Dispatch> {
         if s.m == 0 || s.n == 0 || s.k == 0 || s.batch == 0 {
@@ -122,7 +126,7 @@ impl Gemm {
         a.require(GEMM, "A", s.a_len())?;
         b.require(GEMM, "B", s.b_len())?;
         c.require(GEMM, "C", s.c_len())?;
-        let bias = match (epilogue, bias) {
+        let operand = match (epilogue, operand) {
             (Epilogue::None, None) => View::whole(&self.no_bias),
             (Epilogue::BiasRow { .. }, Some(v)) => {
                 v.require(GEMM, "bias (per row)", s.m as u64)?;
@@ -132,10 +136,14 @@ impl Gemm {
                 v.require(GEMM, "bias (per column)", s.n as u64)?;
                 v
             }
+            (Epilogue::ReluMask, Some(v)) => {
+                v.require(GEMM, "ReLU output (as C)", s.c_len())?;
+                v
+            }
             (e, b) => {
                 return Err(Error::ShapeMismatch {
                     op: GEMM,
-                    what: format!("epilogue {e:?} given bias: {}", b.is_some()),
+                    what: format!("epilogue {e:?} given an operand: {}", b.is_some()),
                 })
             }
         };
@@ -179,7 +187,7 @@ impl Gemm {
                 (pipeline, [s.n.div_ceil(64), s.m.div_ceil(64), s.batch])
             }
         };
-        Ok(prepare(gpu, &pipeline, &label, &[a, b, bias, c], &s, workgroups))
+        Ok(prepare(gpu, &pipeline, &label, &[a, b, operand, c], &s, workgroups))
     }
 }
 
@@ -220,7 +228,7 @@ fn sg8_constants(t: Transpose, e: Epilogue, row_quads: u32, col_quads: u32) -> V
 fn constants(t: Transpose, e: Epilogue) -> Vec<(&'static str, f64)> {
     let flag = |b: bool| if b { 1.0 } else { 0.0 };
     let (bias, relu) = match e {
-        Epilogue::None => (0.0, false),
+        Epilogue::None | Epilogue::ReluMask => (0.0, false),
         Epilogue::BiasRow { relu } => (1.0, relu),
         Epilogue::BiasCol { relu } => (2.0, relu),
     };
@@ -229,5 +237,6 @@ fn constants(t: Transpose, e: Epilogue) -> Vec<(&'static str, f64)> {
         ("TRANS_B", flag(t == Transpose::B)),
         ("BIAS", bias),
         ("RELU", flag(relu)),
+        ("MASK", flag(e == Epilogue::ReluMask)),
     ]
 }

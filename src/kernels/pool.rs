@@ -8,11 +8,21 @@ use crate::shapes::PoolShape;
 pub const MAXPOOL2X2_FORWARD: &str = "maxpool2x2_forward";
 pub const MAXPOOL2X2_BACKWARD: &str = "maxpool2x2_backward";
 pub const MAXPOOL2X2_RELU_BACKWARD: &str = "maxpool2x2_relu_backward";
+pub const MAXPOOL2X2_BACKWARD_PAIRS: &str = "maxpool2x2_backward_pairs";
+pub const MAXPOOL2X2_RELU_BACKWARD_PAIRS: &str = "maxpool2x2_relu_backward_pairs";
+
+/// Whether the backward can route two windows at a time (`*_pairs`): no dropped odd row or
+/// column, and two windows side by side always in one row of windows.
+fn pairs(s: PoolShape) -> bool {
+    s.h.is_multiple_of(2) && s.w.is_multiple_of(4)
+}
 
 pub struct MaxPool2x2 {
     forward: wgpu::ComputePipeline,
     backward: wgpu::ComputePipeline,
     relu_backward: wgpu::ComputePipeline,
+    backward_pairs: wgpu::ComputePipeline,
+    relu_backward_pairs: wgpu::ComputePipeline,
 }
 
 impl MaxPool2x2 {
@@ -21,6 +31,8 @@ impl MaxPool2x2 {
             forward: gpu.pipeline(Shader::Pool, MAXPOOL2X2_FORWARD, &[])?,
             backward: gpu.pipeline(Shader::Pool, MAXPOOL2X2_BACKWARD, &[])?,
             relu_backward: gpu.pipeline(Shader::Pool, MAXPOOL2X2_RELU_BACKWARD, &[])?,
+            backward_pairs: gpu.pipeline(Shader::Pool, MAXPOOL2X2_BACKWARD_PAIRS, &[])?,
+            relu_backward_pairs: gpu.pipeline(Shader::Pool, MAXPOOL2X2_RELU_BACKWARD_PAIRS, &[])?,
         })
     }
 
@@ -41,6 +53,10 @@ impl MaxPool2x2 {
         argmax.require(MAXPOOL2X2_BACKWARD, "argmax", s.y_len())?;
         dx.require(MAXPOOL2X2_BACKWARD, "dx", s.x_len())?;
         let views = [dy, dx, argmax];
+        if pairs(s) {
+            let groups = grid_1d(s.y_len() / 2);
+            return Ok(prepare(gpu, &self.backward_pairs, MAXPOOL2X2_BACKWARD_PAIRS, &views, &s, groups));
+        }
         Ok(prepare(gpu, &self.backward, MAXPOOL2X2_BACKWARD, &views, &s, grid_1d(s.y_len())))
     }
 
@@ -63,6 +79,10 @@ impl MaxPool2x2 {
         dx.require(op, "dx", s.x_len())?;
         // Bindings as the other entry points (the shape uniform at 3), `pooled` at 4.
         let views = [dy, dx, argmax, pooled];
+        if pairs(s) {
+            let (op, groups) = (MAXPOOL2X2_RELU_BACKWARD_PAIRS, grid_1d(s.y_len() / 2));
+            return Ok(prepare_with_uniform_at(gpu, &self.relu_backward_pairs, op, &views, 3, &s, groups));
+        }
         Ok(prepare_with_uniform_at(gpu, &self.relu_backward, op, &views, 3, &s, grid_1d(s.y_len())))
     }
 }

@@ -7,10 +7,15 @@ use crate::shapes::ReduceShape;
 
 pub const SUM_REDUCE: &str = "sum_reduce";
 pub const SUM_REDUCE_SERIAL: &str = "sum_reduce_serial";
+pub const SUM_REDUCE_ROWS4: &str = "sum_reduce_rows4";
 
 /// From this many channels on, one invocation per channel (`sum_reduce_serial`) fills the
 /// machine; below it, one workgroup per channel (`sum_reduce`) splits each channel's terms.
 pub const SERIAL_FROM_CHANNELS: u32 = 64;
+
+/// Up to this many terms per channel, one invocation per channel (`sum_reduce_serial`)
+/// also beats a workgroup's tree, whose barriers are costly on lavapipe.
+pub const SERIAL_UP_TO_TERMS: u32 = 256;
 
 /// Invocations per workgroup (RWG in the shader).
 const REDUCE_WORKGROUP: u32 = 64;
@@ -18,6 +23,7 @@ const REDUCE_WORKGROUP: u32 = 64;
 pub struct Reduce {
     sum: wgpu::ComputePipeline,
     serial: wgpu::ComputePipeline,
+    rows4: wgpu::ComputePipeline,
 }
 
 impl Reduce {
@@ -25,6 +31,7 @@ impl Reduce {
         Ok(Reduce {
             sum: gpu.pipeline(Shader::Reduce, SUM_REDUCE, &[])?,
             serial: gpu.pipeline(Shader::Reduce, SUM_REDUCE_SERIAL, &[])?,
+            rows4: gpu.pipeline(Shader::Reduce, SUM_REDUCE_ROWS4, &[])?,
         })
     }
 
@@ -32,7 +39,10 @@ impl Reduce {
     pub fn sum_reduce(&self, gpu: &Gpu, s: ReduceShape, x: View, y: View) -> Result<Dispatch> {
         x.require(SUM_REDUCE, "x", s.x_len())?;
         y.require(SUM_REDUCE, "y", s.channels as u64)?;
-        if s.channels >= SERIAL_FROM_CHANNELS {
+        if s.inner == 1 && s.channels.is_multiple_of(4) {
+            let groups = grid((s.channels / 4).div_ceil(REDUCE_WORKGROUP));
+            Ok(prepare(gpu, &self.rows4, SUM_REDUCE_ROWS4, &[x, y], &s, groups))
+        } else if s.channels >= SERIAL_FROM_CHANNELS || s.outer * s.inner <= SERIAL_UP_TO_TERMS {
             let groups = grid(s.channels.div_ceil(REDUCE_WORKGROUP));
             Ok(prepare(gpu, &self.serial, SUM_REDUCE_SERIAL, &[x, y], &s, groups))
         } else {

@@ -333,35 +333,37 @@ impl Plan {
         forward.push(k.xent.softmax_xent_forward_backward(gpu, s.xent(), xent)?);
 
         // ---- backward (reverse order; every gradient is overwritten, never accumulated) -----
-        // dy arrives already masked by the layer's ReLU. Produces dW, db and (if dx) dx.
-        let dense_backward = |l: Dense, x: View, dy: View, w, b, dx: Option<View>| -> Result<Vec<Dispatch>> {
-            let mut out = vec![
-                k.gemm.gemm(
-                    gpu,
-                    Transpose::A,
-                    Epilogue::None,
-                    GemmShape::new(l.outputs, l.inputs, batch),
-                    dy,
-                    x,
-                    None,
-                    g(w),
-                )?,
-                k.reduce.sum_reduce(gpu, ReduceShape::new(batch, l.outputs, 1), dy, g(b))?,
-            ];
-            if let Some(dx) = dx {
-                out.push(k.gemm.gemm(
-                    gpu,
-                    Transpose::None,
-                    Epilogue::None,
-                    GemmShape::new(batch, l.inputs, l.outputs),
-                    dy,
-                    p(w),
-                    None,
-                    dx,
-                )?);
-            }
-            Ok(out)
-        };
+        // dy arrives already masked by the layer's ReLU. Produces dW, db and (if dx) dx,
+        // masked by `dx_relu` > 0 where dx passes back through a ReLU with that output.
+        let dense_backward =
+            |l: Dense, x: View, dy: View, w, b, dx: Option<View>, dx_relu: Option<View>| -> Result<Vec<Dispatch>> {
+                let mut out = vec![
+                    k.gemm.gemm(
+                        gpu,
+                        Transpose::A,
+                        Epilogue::None,
+                        GemmShape::new(l.outputs, l.inputs, batch),
+                        dy,
+                        x,
+                        None,
+                        g(w),
+                    )?,
+                    k.reduce.sum_reduce(gpu, ReduceShape::new(batch, l.outputs, 1), dy, g(b))?,
+                ];
+                if let Some(dx) = dx {
+                    out.push(k.gemm.gemm(
+                        gpu,
+                        Transpose::None,
+                        if dx_relu.is_some() { Epilogue::ReluMask } else { Epilogue::None },
+                        GemmShape::new(batch, l.inputs, l.outputs),
+                        dy,
+                        p(w),
+                        dx_relu,
+                        dx,
+                    )?);
+                }
+                Ok(out)
+            };
         // `dy`, or with `through_pool` (dpool, argmax, pooled) dy read through the ReLU and
         // pool that follow the conv, so that no kernel has to write dy.
         let conv_weight_backward = |c: ConvShape,
@@ -409,8 +411,6 @@ impl Plan {
                 k.im2col.col2im_backward(gpu, c, dcol, dx)?,
             ])
         };
-        let relu =
-            |y: &wgpu::Buffer, dy: &wgpu::Buffer, len: u64| k.elementwise.relu_backward(gpu, len as u32, v(y), v(dy));
 
         // Segments, so that gradient ascent can start backward at a conv layer's output.
         let mut backward = BackwardSegments::default();
@@ -423,10 +423,17 @@ impl Plan {
                 "fc3.weight",
                 "fc3.bias",
                 Some(v(&d.dfc2)),
+                Some(v(&a.fc2)),
             )?);
-            b.dense.push(relu(&a.fc2, &d.dfc2, (n * 84) as u64)?);
-            b.dense.extend(dense_backward(s.fc2, v(&a.fc1), v(&d.dfc2), "fc2.weight", "fc2.bias", Some(v(&d.dfc1)))?);
-            b.dense.push(relu(&a.fc1, &d.dfc1, (n * 120) as u64)?);
+            b.dense.extend(dense_backward(
+                s.fc2,
+                v(&a.fc1),
+                v(&d.dfc2),
+                "fc2.weight",
+                "fc2.bias",
+                Some(v(&d.dfc1)),
+                Some(v(&a.fc1)),
+            )?);
             b.dense.extend(dense_backward(
                 s.fc1,
                 v(&a.pool2),
@@ -434,6 +441,7 @@ impl Plan {
                 "fc1.weight",
                 "fc1.bias",
                 Some(v(&d.dpool2)),
+                None,
             )?);
             // The ReLU before each pool is masked inside the pool's backward.
             b.pool2.push(k.pool.maxpool2x2_relu_backward(

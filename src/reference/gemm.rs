@@ -4,7 +4,8 @@ use super::Float;
 use crate::kernels::gemm::{Epilogue, Transpose};
 use crate::shapes::GemmShape;
 
-/// C_b = op(A_b) · op(B_b) [+ bias] [ReLU] for every batch item; overwrites C.
+/// C_b = op(A_b) · op(B_b), then the epilogue, for every batch item; overwrites C.
+/// `operand` is the bias, or the ReLU output (laid out as C) of `ReluMask`.
 /// Accumulates in f64 whatever `T` is, so it is the more accurate side of a comparison.
 pub fn gemm<T: Float>(
     transpose: Transpose,
@@ -12,7 +13,7 @@ pub fn gemm<T: Float>(
     s: GemmShape,
     a: &[T],
     b: &[T],
-    bias: Option<&[T]>,
+    operand: Option<&[T]>,
     c: &mut [T],
 ) {
     let (m, n, k) = (s.m as usize, s.n as usize, s.k as usize);
@@ -38,12 +39,18 @@ pub fn gemm<T: Float>(
                 let relu = match epilogue {
                     Epilogue::None => false,
                     Epilogue::BiasRow { relu } => {
-                        v = v + bias.expect("BiasRow needs a bias")[row];
+                        v = v + operand.expect("BiasRow needs a bias")[row];
                         relu
                     }
                     Epilogue::BiasCol { relu } => {
-                        v = v + bias.expect("BiasCol needs a bias")[col];
+                        v = v + operand.expect("BiasCol needs a bias")[col];
                         relu
+                    }
+                    Epilogue::ReluMask => {
+                        if operand.expect("ReluMask needs the ReLU's output")[cb + row * n + col] <= T::zero() {
+                            v = T::zero();
+                        }
+                        false
                     }
                 };
                 if relu {
