@@ -230,6 +230,54 @@ fn conv_forward_direct_matches_reference() {
 }
 
 #[test]
+fn conv_forward_direct_at_inference_batches_matches_reference() {
+    // From TALL_BLOCKS_FROM_IMAGES images on, 8-row blocks: LeNet's conv2 as inference runs
+    // it (pool only) and with y, and 7 output rows in one block cut short.
+    let gpu = gpu();
+    let n = conv_direct::TALL_BLOCKS_FROM_IMAGES + 1;
+    let conv = ConvDirect::new(gpu);
+    for (i, s) in [ConvShape::new(n, 6, 12, 12, 16, 5), ConvShape::new(n, 1, 11, 8, 11, 5)].into_iter().enumerate() {
+        let mut r = rng(900 + i as u64);
+        let x = uniform(&mut r, s.x_len() as usize, -1.0, 1.0);
+        let w = uniform(&mut r, s.w_len().next_multiple_of(4) as usize, -1.0, 1.0);
+        let b = uniform(&mut r, s.oc as usize, -1.0, 1.0);
+        let mut want = vec![0.0; s.y_len() as usize];
+        reference::conv_direct::conv_forward_direct(s, true, &x, &w[..s.w_len() as usize], &b, &mut want);
+        let (gx, gw, gb) = (gpu.storage_from("x", &x), gpu.storage_from("w", &w), gpu.storage_from("b", &b));
+        let gw = View { buffer: &gw, offset: 0, len: s.w_len() };
+        let gy = nan_buffer(gpu, "y", want.len());
+        let d = conv.conv_forward_direct(
+            gpu,
+            s,
+            true,
+            View::whole(&gx),
+            gw,
+            View::whole(&gb),
+            Some(View::whole(&gy)),
+            None,
+        );
+        run(gpu, d.unwrap());
+        let got = read(gpu, &gy, want.len());
+        assert_close(&format!("{s:?}"), &got, &want, tol(s));
+        if conv_direct::supports_pool(s) {
+            let ps = PoolShape::new(s.n, s.oc, s.out_h(), s.out_w());
+            let mut pooled = vec![0.0; ps.y_len() as usize];
+            let mut argmax = vec![0u32; ps.y_len() as usize];
+            reference::pool::maxpool2x2_forward(&got, ps, &mut pooled, &mut argmax);
+            let (gpooled, gargmax) =
+                (nan_buffer(gpu, "pooled", ps.y_len() as usize), gpu.storage("argmax", ps.y_len() as usize));
+            let views = Some((View::whole(&gpooled), View::whole(&gargmax)));
+            run(
+                gpu,
+                conv.conv_forward_direct(gpu, s, true, View::whole(&gx), gw, View::whole(&gb), None, views).unwrap(),
+            );
+            assert_close(&format!("pool only {s:?}"), &read(gpu, &gpooled, pooled.len()), &pooled, EXACT);
+            assert_eq!(read_u32(gpu, &gargmax, argmax.len()), argmax, "pool only: argmax {s:?}");
+        }
+    }
+}
+
+#[test]
 fn conv_input_grad_direct_matches_reference() {
     let gpu = gpu();
     // A padding that is not a multiple of 4 (3x3 kernel) is refused.

@@ -36,15 +36,25 @@ pub const CONV_WEIGHT_GRAD_DIRECT: &str = "conv_weight_grad_direct";
 const MAX_TAPS: u64 = 4096;
 
 /// Output rows per invocation (the block is PH x 4 pixels): 6 for few output channels, 4
-/// for many. More rows share each weight load among more multiply-adds but take longer to
-/// compile. Even, so that 2x2 pooling windows never straddle blocks. On lavapipe, batch
+/// for many, 8 for many channels and many images. More rows share each weight load among
+/// more multiply-adds but take longer to compile and leave fewer blocks to share between
+/// threads. Even, so that 2x2 pooling windows never straddle blocks. On lavapipe, batch
 /// 100: conv1 (6 channels) 6 rows 1.0-1.3 ms, 4 rows 1.3-1.6 ms, 8 rows 1.2-1.4 ms; conv2
 /// (16 channels, y not stored) 2 rows 1.74 ms, 4 rows 1.28 ms (12 s to compile on a cold
-/// Mesa cache), 8 rows 1.09 ms (32 s to compile).
+/// Mesa cache), 8 rows 1.09 ms (32 s to compile) on one machine, 0.85 against 0.86 ms on
+/// another (5.6 against 11.5 s to compile); at batch 1000, 7.69 -> 6.40 ms.
 fn block_rows(s: ConvShape) -> u32 {
-    let rows = if s.oc <= 8 { 6 } else { 4 };
+    let rows = match (s.oc <= 8, s.n >= TALL_BLOCKS_FROM_IMAGES) {
+        (true, _) => 6,
+        (false, false) => 4,
+        (false, true) => 8,
+    };
     rows.min(s.out_h())
 }
+
+/// From this batch size on, convolutions with many output channels take 8-row blocks
+/// (inference batches; training's 100 keeps 4, which compiles twice as fast).
+pub const TALL_BLOCKS_FROM_IMAGES: u32 = 256;
 
 /// WGSL for the 4 values at columns kx..kx+3 of a row loaded as vec4s `{row}_0`, `{row}_1`, …:
 /// one tap's window under 4 adjacent output pixels.
