@@ -49,6 +49,9 @@ pub struct BenchReport {
     pub inference: Vec<InferenceTime>,
     pub kernels: Vec<KernelTime>,
     pub kernels_total_ms: f64,
+    /// One inference batch (the largest measured): its gather and forward, per dispatch.
+    pub inference_kernels: Vec<KernelTime>,
+    pub inference_kernels_batch: u32,
     pub allocated_mib: f64,
 }
 
@@ -182,6 +185,7 @@ pub fn run_bench(
     let order = gpu.storage_from("bench.order", &(0..data.len).collect::<Vec<u32>>());
     let no_grads = gpu.storage("bench.no_grads", 1);
     let mut inference = Vec::new();
+    let mut inference_kernels = (Vec::new(), 0);
     for b in [100u32, 1000] {
         let b = b.min(data.len);
         let f = Feeder::new(
@@ -217,6 +221,8 @@ pub fn run_bench(
         let count = (20_000 / b).max(5);
         let s = run(count)?;
         inference.push(InferenceTime { batch: b, images_per_s: (count * b) as f64 / s });
+        let dispatches: Vec<&Dispatch> = [&f.gather].into_iter().chain(f.plan.forward_dispatches()).collect();
+        inference_kernels = (kernel_times(gpu, &dispatches, 5)?.0, b);
     }
 
     let (kernels, kernel_timer) = kernel_times(gpu, &trainer.step_dispatches(), 5)?;
@@ -236,6 +242,8 @@ pub fn run_bench(
         inference,
         kernels,
         kernels_total_ms,
+        inference_kernels: inference_kernels.0,
+        inference_kernels_batch: inference_kernels.1,
         allocated_mib: gpu.allocated_bytes() as f64 / (1 << 20) as f64,
     })
 }

@@ -58,5 +58,11 @@ pub fn run_bench_cmd(args: BenchArgs) -> Result<()> {
         println!("  {:9.3} ms  {:>5.1}%  {} {:?}", k.ms, 100.0 * k.ms / r.kernels_total_ms, k.label, k.workgroups);
     }
     println!("  {:9.3} ms  total", r.kernels_total_ms);
+    let total: f64 = r.inference_kernels.iter().map(|k| k.ms).sum();
+    println!("one inference batch of {}, per dispatch ({}):", r.inference_kernels_batch, r.kernel_timer);
+    for k in &r.inference_kernels {
+        println!("  {:9.3} ms  {:>5.1}%  {} {:?}", k.ms, 100.0 * k.ms / total, k.label, k.workgroups);
+    }
+    println!("  {total:9.3} ms  total");
     Ok(())
 }

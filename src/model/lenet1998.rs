@@ -621,6 +621,9 @@ impl Network for Plan1998 {
         self.curvature.iter().for_each(|d| d.record(pass));
         !self.curvature.is_empty()
     }
+    fn forward_dispatches(&self) -> Vec<&Dispatch> {
+        self.forward.iter().collect()
+    }
     fn dispatches(&self) -> Vec<&Dispatch> {
         self.forward.iter().chain(&self.backward).chain([&self.metrics_accumulate]).collect()
     }

@@ -549,6 +549,9 @@ impl crate::model::Network for Plan {
     fn record_curvature(&self, _pass: &mut wgpu::ComputePass<'_>) -> bool {
         false
     }
+    fn forward_dispatches(&self) -> Vec<&Dispatch> {
+        self.forward.iter().collect()
+    }
     fn dispatches(&self) -> Vec<&Dispatch> {
         Plan::dispatches(self).collect()
     }

@@ -39,6 +39,8 @@ pub trait Network {
     fn record_curvature(&self, pass: &mut wgpu::ComputePass<'_>) -> bool;
     /// Every dispatch of a training step, in order (for per-kernel timing).
     fn dispatches(&self) -> Vec<&Dispatch>;
+    /// The dispatches `record_forward` records, in order (for per-kernel timing).
+    fn forward_dispatches(&self) -> Vec<&Dispatch>;
 }
 
 /// Which network.
