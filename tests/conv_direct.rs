@@ -24,8 +24,8 @@ fn cases() -> Vec<ConvShape> {
         ConvShape::new(3, 7, 4, 4, 3, 1),
         ConvShape::new(2, 2, 9, 16, 3, 9),
         ConvShape::new(37, 1, 11, 8, 11, 5),
-        // 8 output rows in blocks of 6: a pooled last block that is cut short.
-        ConvShape::new(2, 2, 12, 12, 3, 5),
+        // 14 output rows in blocks of 12: a pooled last block that is cut short.
+        ConvShape::new(2, 2, 18, 12, 3, 5),
     ]);
     cases
 }

@@ -35,17 +35,17 @@ pub const CONV_WEIGHT_GRAD_DIRECT: &str = "conv_weight_grad_direct";
 /// im2col + GEMM is used.
 const MAX_TAPS: u64 = 4096;
 
-/// Output rows per invocation (the block is PH x 4 pixels): 6 for few output channels, 4
+/// Output rows per invocation (the block is PH x 4 pixels): 12 for few output channels, 4
 /// for many, 8 for many channels and many images. More rows share each weight load among
 /// more multiply-adds but take longer to compile and leave fewer blocks to share between
-/// threads. Even, so that 2x2 pooling windows never straddle blocks. On lavapipe, batch
-/// 100: conv1 (6 channels) 6 rows 1.0-1.3 ms, 4 rows 1.3-1.6 ms, 8 rows 1.2-1.4 ms; conv2
-/// (16 channels, y not stored) 2 rows 1.74 ms, 4 rows 1.28 ms (12 s to compile on a cold
-/// Mesa cache), 8 rows 1.09 ms (32 s to compile) on one machine, 0.85 against 0.86 ms on
-/// another (5.6 against 11.5 s to compile); at batch 1000, 7.69 -> 6.40 ms.
+/// threads. Even, so that 2x2 pooling windows never straddle blocks. Probe on lavapipe
+/// (best of 15, one machine): conv1 (6 channels) at batch 100 4 rows 0.58 ms, 6 rows 0.53,
+/// 8 rows 0.51, 12 rows 0.47, 24 rows 0.47; at batch 1000 5.31, 4.70, 4.51, 4.15, 4.04.
+/// conv2 (16 channels, y not stored) at batch 100 4 rows 0.86 ms, 8 rows 0.83; at batch 1000
+/// 7.47 and 6.27; 8 rows compile twice as long on a cold Mesa cache (11.5 against 5.6 s).
 fn block_rows(s: ConvShape) -> u32 {
     let rows = match (s.oc <= 8, s.n >= TALL_BLOCKS_FROM_IMAGES) {
-        (true, _) => 6,
+        (true, _) => 12,
         (false, false) => 4,
         (false, true) => 8,
     };
@@ -382,9 +382,11 @@ pub fn supports_input_grad(s: ConvShape) -> bool {
     supports(s) && (s.kh - 1).is_multiple_of(4)
 }
 
-/// Output rows per invocation of the input gradient (blocks of PH x 4 dx pixels).
+/// Output rows per invocation of the input gradient (blocks of PH x 4 dx pixels). conv2's
+/// at batch 100 on lavapipe (probe, best of 15): 1 row 1.97 ms, 2 rows 1.46, 3 rows 1.51,
+/// 4 rows 1.60, 6 rows 1.52, 12 rows 2.02 (its 72 accumulators no longer fit).
 fn input_grad_block_rows(s: ConvShape) -> u32 {
-    4.min(s.h)
+    2.min(s.h)
 }
 
 /// The WGSL source of dx (N,C,H,W) = dy (N,OC,OH,OW) correlated with the flipped weights,
