@@ -6,7 +6,8 @@
 //   IMAGE_LEN a multiple of 16: one invocation per 16 pixels, one vec4<u32> load and four
 //   vec4 stores (lavapipe splits every load and store into one per lane, whatever its
 //   width: per pixel, this took 0.65 ms of a 9 ms training step).
-//   workgroups = ceil(B*IMAGE_LEN / 16 / WG), spilling into y.
+//   workgroups = ceil(max(B*IMAGE_LEN / 16, B) / WG), spilling into y. With IMAGE_LEN 0 only
+//   the labels are gathered: for a plan whose first layer reads the images itself.
 // Keeping pixels as packed u8 holds MNIST's 47 MB under lavapipe's 128 MiB binding cap
 // (as f32 it would be 188 MB).
 
@@ -26,6 +27,7 @@ fn gather_batch(@builtin(workgroup_id) wid: vec3<u32>,
                 @builtin(num_workgroups) nwg: vec3<u32>,
                 @builtin(local_invocation_index) lid: u32) {
     let i = (wid.x + wid.y * nwg.x) * WG + lid;
+    if (i < p.batch) { labels[i] = all_labels[order[p.offset + i]]; }
     let chunks = p.image_len / 16u;
     if (i >= p.batch * chunks) { return; }
     let n = i / chunks;
@@ -37,5 +39,4 @@ fn gather_batch(@builtin(workgroup_id) wid: vec3<u32>,
         let bytes = (vec4<u32>(words[j]) >> shifts) & vec4<u32>(0xffu);
         x[4u * i + j] = vec4<f32>(bytes) / 255.0;
     }
-    if (chunk == 0u) { labels[n] = all_labels[sample]; }
 }

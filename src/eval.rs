@@ -26,7 +26,10 @@ pub struct EvalResult {
 /// An inference plan with the gather that feeds it from a GPU-resident dataset.
 pub struct Feeder {
     pub plan: Box<dyn Network>,
+    /// The batch's pixels and labels; only the labels where the plan reads the pixels
+    /// from the dataset itself (inference plans that can: `Network::read_input_from`).
     pub gather: Dispatch,
+    image_len: u32,
 }
 
 impl Feeder {
@@ -45,7 +48,10 @@ impl Feeder {
         batch: u32,
         mode: Mode,
     ) -> Result<Feeder> {
-        let plan = net.plan(gpu, k, layout, params, grads, curvature, batch, mode)?;
+        let mut plan = net.plan(gpu, k, layout, params, grads, curvature, batch, mode)?;
+        let (images, order_view) = (View::whole(&data.images), View::whole(order));
+        let reads_dataset = plan.read_input_from(gpu, k, layout, params, images, order_view)?;
+        let image_len = if reads_dataset { 0 } else { IMAGE_LEN };
         let views = GatherViews {
             images: View::whole(&data.images),
             all_labels: View::whole(&data.labels),
@@ -53,15 +59,16 @@ impl Feeder {
             x: View::whole(plan.x()),
             labels: View::whole(plan.labels()),
         };
-        let p = GatherParams { offset: 0, batch, image_len: IMAGE_LEN, _pad: 0 };
+        let p = GatherParams { offset: 0, batch, image_len, _pad: 0 };
         let gather = k.gather.gather_batch(gpu, p, views)?;
-        Ok(Feeder { plan, gather })
+        Ok(Feeder { plan, gather, image_len })
     }
 
-    /// Points the gather at samples order[offset .. offset + batch] for the next submission.
+    /// Points the batch at samples order[offset .. offset + batch] for the next submission.
     pub fn set_offset(&self, gpu: &Gpu, offset: u32) {
-        let p = GatherParams { offset, batch: self.plan.batch(), image_len: IMAGE_LEN, _pad: 0 };
+        let p = GatherParams { offset, batch: self.plan.batch(), image_len: self.image_len, _pad: 0 };
         gpu.queue.write_buffer(&self.gather.uniform, 0, bytemuck::bytes_of(&p));
+        self.plan.set_first_sample(gpu, offset);
     }
 }
 

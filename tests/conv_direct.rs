@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use lenet_gpu::gpu::{validate_wgsl, Gpu, View};
-use lenet_gpu::kernels::conv_direct::{self, ConvDirect, LoadSharing};
+use lenet_gpu::kernels::conv_direct::{self, ConvDirect, InputFormat, LoadSharing};
 use lenet_gpu::kernels::gemm::{Epilogue, Transpose};
 use lenet_gpu::reference;
 use lenet_gpu::shapes::{ConvShape, PoolShape};
@@ -59,10 +59,13 @@ fn generated_sources_validate_with_naga() {
             for pool in [false, conv_direct::supports_pool(s)] {
                 for sharing in [LoadSharing::PerInvocation, LoadSharing::Subgroup8] {
                     for write_y in [true, false].into_iter().filter(|&y| y || pool) {
-                        let source = conv_direct::source(s, relu, write_y, pool, sharing);
-                        let name = format!("conv_forward_direct {s:?} y {write_y} pool {pool} {sharing:?}");
-                        if let Err(message) = validate_wgsl(&name, &source) {
-                            panic!("{message}");
+                        for input in [InputFormat::F32, InputFormat::Bytes] {
+                            let source = conv_direct::source(s, relu, write_y, pool, sharing, input);
+                            let name =
+                                format!("conv_forward_direct {s:?} y {write_y} pool {pool} {sharing:?} {input:?}");
+                            if let Err(message) = validate_wgsl(&name, &source) {
+                                panic!("{message}");
+                            }
                         }
                     }
                 }
@@ -274,6 +277,86 @@ fn conv_forward_direct_at_inference_batches_matches_reference() {
             assert_close(&format!("pool only {s:?}"), &read(gpu, &gpooled, pooled.len()), &pooled, EXACT);
             assert_eq!(read_u32(gpu, &gargmax, argmax.len()), argmax, "pool only: argmax {s:?}");
         }
+    }
+}
+
+#[test]
+fn conv_forward_from_bytes_equals_the_forward_of_the_gathered_batch() {
+    // The batch read in place from a dataset's packed bytes through a shuffled order, from
+    // position `first`, against the f32 forward of the same images as gather_batch makes
+    // them: the same pooled values and argmaxes, bit for bit. LeNet's conv1 (inference
+    // batches) and a multi-channel, two-block shape.
+    let gpu = gpu();
+    let conv = ConvDirect::new(gpu);
+    let gather = lenet_gpu::kernels::data::Gather::new(gpu).unwrap();
+    for (i, (s, samples, first)) in
+        [(ConvShape::new(100, 1, 28, 28, 6, 5), 150u32, 7u32), (ConvShape::new(3, 2, 12, 8, 5, 5), 11, 2)]
+            .into_iter()
+            .enumerate()
+    {
+        let mut r = rng(950 + i as u64);
+        let image_len = s.c * s.h * s.w;
+        let bytes: Vec<u8> =
+            uniform(&mut r, (samples * image_len) as usize, 0.0, 255.99).iter().map(|&v| v as u8).collect();
+        let mut order: Vec<u32> = (0..samples).collect();
+        order.reverse();
+        order.rotate_left(i + 3);
+        let w = uniform(&mut r, s.w_len().next_multiple_of(4) as usize, -1.0, 1.0);
+        let b = uniform(&mut r, s.oc as usize, -1.0, 1.0);
+        let images = gpu.storage_from("images", &lenet_gpu::kernels::data::pack_bytes(&bytes));
+        let (gorder, gw, gb) =
+            (gpu.storage_from("order", &order), gpu.storage_from("w", &w), gpu.storage_from("b", &b));
+        let gw = View { buffer: &gw, offset: 0, len: s.w_len() };
+        let ps = PoolShape::new(s.n, s.oc, s.out_h(), s.out_w());
+        let outputs = || (nan_buffer(gpu, "pooled", ps.y_len() as usize), gpu.storage("argmax", ps.y_len() as usize));
+
+        // The gathered batch (gather_batch wants whole 16-byte chunks: pad the image).
+        let x = if image_len % 16 == 0 {
+            let (gx, labels, all_labels) = (
+                nan_buffer(gpu, "x", s.x_len() as usize),
+                gpu.storage("labels", s.n as usize),
+                gpu.storage("all", samples as usize),
+            );
+            let views = lenet_gpu::kernels::data::GatherViews {
+                images: View::whole(&images),
+                all_labels: View::whole(&all_labels),
+                order: View::whole(&gorder),
+                x: View::whole(&gx),
+                labels: View::whole(&labels),
+            };
+            let p = lenet_gpu::shapes::GatherParams { offset: first, batch: s.n, image_len, _pad: 0 };
+            run(gpu, gather.gather_batch(gpu, p, views).unwrap());
+            gx
+        } else {
+            let x: Vec<f32> = order[first as usize..(first + s.n) as usize]
+                .iter()
+                .flat_map(|&o| &bytes[(o * image_len) as usize..((o + 1) * image_len) as usize])
+                .map(|&v| v as f32 / 255.0)
+                .collect();
+            gpu.storage_from("x", &x)
+        };
+        let (want_pooled, want_argmax) = outputs();
+        let views = Some((View::whole(&want_pooled), View::whole(&want_argmax)));
+        run(gpu, conv.conv_forward_direct(gpu, s, true, View::whole(&x), gw, View::whole(&gb), None, views).unwrap());
+
+        let (pooled, argmax) = outputs();
+        let d = conv
+            .conv_forward_direct_from_bytes(
+                gpu,
+                s,
+                true,
+                View::whole(&images),
+                View::whole(&gorder),
+                gw,
+                View::whole(&gb),
+                (View::whole(&pooled), View::whole(&argmax)),
+            )
+            .unwrap();
+        conv_direct::set_first_sample(gpu, &d, s.n, first);
+        run(gpu, d);
+        let len = ps.y_len() as usize;
+        assert_close(&format!("pooled {s:?}"), &read(gpu, &pooled, len), &read(gpu, &want_pooled, len), EXACT);
+        assert_eq!(read_u32(gpu, &argmax, len), read_u32(gpu, &want_argmax, len), "argmax {s:?}");
     }
 }
 

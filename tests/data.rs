@@ -140,10 +140,13 @@ fn gather_batch_copies_the_ordered_samples() {
     let k = Gather::new(gpu).unwrap();
     // (samples, image length, offset, batch): MNIST's 784 and the shortest image, 16.
     for (i, (samples, image_len, offset, batch)) in
-        [(150u32, 784u32, 0u32, 100u32), (9, 784, 2, 3), (13, 16, 5, 1), (13, 16, 0, 13)].into_iter().enumerate()
+        [(150u32, 784u32, 0u32, 100u32), (9, 784, 2, 3), (13, 16, 5, 1), (13, 16, 0, 13), (300, 0, 7, 257)]
+            .into_iter()
+            .enumerate()
     {
         let mut r = rng(i as u64);
-        let images: Vec<u8> = (0..samples * image_len).map(|_| r.random()).collect();
+        // Image length 0 gathers the labels alone (x keeps its NaNs).
+        let images: Vec<u8> = (0..(samples * image_len).max(16)).map(|_| r.random()).collect();
         let labels: Vec<u32> = (0..samples).map(|_| r.random_range(0..10)).collect();
         let mut order: Vec<u32> = (0..samples).collect();
         order.reverse();
@@ -154,7 +157,7 @@ fn gather_batch_copies_the_ordered_samples() {
             gpu.storage_from("order", &order),
         );
         let len = (batch * image_len) as usize;
-        let (gx, gy) = (nan_buffer(gpu, "x", len), gpu.storage_from("y", &vec![u32::MAX; batch as usize]));
+        let (gx, gy) = (nan_buffer(gpu, "x", len.max(4)), gpu.storage_from("y", &vec![u32::MAX; batch as usize]));
         let views = GatherViews {
             images: View::whole(&gimages),
             all_labels: View::whole(&glabels),
@@ -172,6 +175,9 @@ fn gather_batch_copies_the_ordered_samples() {
             .collect();
         let want_labels: Vec<u32> = picked.iter().map(|&s| labels[s as usize]).collect();
         assert_close(&format!("gather_batch case {i}"), &read(gpu, &gx, len), &want_x, EXACT);
+        if len == 0 {
+            assert!(read(gpu, &gx, 4).iter().all(|v| v.is_nan()), "labels only, yet x was written");
+        }
         assert_eq!(read_u32(gpu, &gy, batch as usize), want_labels, "labels, case {i}");
     }
 }

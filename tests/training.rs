@@ -199,6 +199,36 @@ fn checkpoint_round_trip_gives_identical_logits() {
 }
 
 #[test]
+fn evaluation_in_batches_matches_the_cpu_model() {
+    // 2,100 test images: two full evaluation batches and a remainder, each placed by its
+    // offset (lenet5's inference plans read the images where they lie in the dataset).
+    let (train, test) = data(1000, 2100);
+    let params = train_params(recipe(1), &train);
+    let layout = ParamLayout::lenet5();
+    let gpu = gpu();
+    let k = Kernels::new(gpu).unwrap();
+    let buf = gpu.storage_from("p", &params);
+    let r = Evaluator::new(gpu, &k, NetSpec::default(), &layout, &buf, &test).unwrap().run(gpu, false).unwrap();
+    let x: Vec<f32> = test.images.iter().map(|&b| b as f32 / 255.0).collect();
+    let labels: Vec<u32> = test.labels.iter().map(|&l| l as u32).collect();
+    let f = lenet5_forward(&layout, &params, &x, &labels, test.len() as u32);
+    let cpu_loss = f.loss.iter().sum::<f32>() / test.len() as f32;
+    let cpu_correct = (0..test.len())
+        .filter(|&i| {
+            let p = &f.probs[i * 10..(i + 1) * 10];
+            let best = (0..10).fold(0, |b, j| if p[j] > p[b] { j } else { b });
+            best as u32 == labels[i]
+        })
+        .count();
+    assert_eq!(r.samples, 2100);
+    assert!((r.loss - cpu_loss).abs() < 1e-4, "gpu {} cpu {cpu_loss}", r.loss);
+    // f32 on both sides: an argmax may flip on a near tie, no more than that.
+    let gpu_correct = (r.accuracy as f64 * 2100.0).round() as i64;
+    assert!((gpu_correct - cpu_correct as i64).abs() <= 1, "gpu {gpu_correct} cpu {cpu_correct}");
+    assert!(cpu_correct > 600, "the model should be well above chance (210): {cpu_correct}");
+}
+
+#[test]
 fn bad_checkpoints_are_clear_errors() {
     let layout = ParamLayout::lenet5();
     let dir = tempfile::tempdir().unwrap();

@@ -40,8 +40,8 @@ impl Gather {
     }
 
     /// x (B, image_len) = images[order[offset..offset+B]] / 255 and their labels, for
-    /// `image_len` a multiple of 16 (MNIST's 784 is). Rewrite the dispatch's uniform to
-    /// move `offset` between steps.
+    /// `image_len` a multiple of 16 (MNIST's 784 is); with `image_len` 0, the labels alone.
+    /// Rewrite the dispatch's uniform to move `offset` between steps.
     pub fn gather_batch(&self, gpu: &Gpu, p: GatherParams, v: GatherViews) -> Result<Dispatch> {
         if !p.image_len.is_multiple_of(16) {
             let what = format!("image length {} is not a multiple of 16", p.image_len);
@@ -52,6 +52,6 @@ impl Gather {
         v.labels.require(GATHER_BATCH, "labels", p.batch as u64)?;
         v.order.require(GATHER_BATCH, "order", (p.offset + p.batch) as u64)?;
         let views = [v.images, v.all_labels, v.order, v.x, v.labels];
-        Ok(prepare(gpu, &self.gather, GATHER_BATCH, &views, &p, grid_1d(elements / 16)))
+        Ok(prepare(gpu, &self.gather, GATHER_BATCH, &views, &p, grid_1d((elements / 16).max(p.batch as u64))))
     }
 }

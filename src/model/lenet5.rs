@@ -127,6 +127,9 @@ pub struct Plan {
     forward: Vec<Dispatch>,
     backward: BackwardSegments,
     metrics_accumulate: Dispatch,
+    mode: Mode,
+    /// conv1 reads the batch from a dataset's bytes (`Network::read_input_from`).
+    reads_dataset: bool,
 }
 
 /// The backward pass in pieces, in the order they run.
@@ -490,7 +493,19 @@ impl Plan {
         let metrics_accumulate =
             k.metrics.metrics_accumulate(gpu, s.xent(), v(&a.probs), v(&labels), v(&a.loss), v(&metrics))?;
 
-        Ok(Plan { shapes: s, x, labels, act, grad, metrics, forward, backward, metrics_accumulate })
+        Ok(Plan {
+            shapes: s,
+            x,
+            labels,
+            act,
+            grad,
+            metrics,
+            forward,
+            backward,
+            metrics_accumulate,
+            mode,
+            reads_dataset: false,
+        })
     }
 
     /// Forward pass through the loss (and its gradient w.r.t. the logits).
@@ -551,6 +566,32 @@ impl crate::model::Network for Plan {
     }
     fn forward_dispatches(&self) -> Vec<&Dispatch> {
         self.forward.iter().collect()
+    }
+    /// conv1, direct with its pool fused (its dispatch is then `forward[0]`), in
+    /// `Mode::Inference`.
+    fn read_input_from(
+        &mut self,
+        gpu: &Gpu,
+        k: &Kernels,
+        layout: &ParamLayout,
+        params: &wgpu::Buffer,
+        images: View,
+        order: View,
+    ) -> Result<bool> {
+        let c = self.shapes.conv1;
+        if self.mode != Mode::Inference || !conv_direct::supports_pool(c) {
+            return Ok(false);
+        }
+        let (w, b) = (view(params, layout, "conv1.weight"), view(params, layout, "conv1.bias"));
+        let pool = (View::whole(&self.act.pool1), View::whole(&self.act.argmax1));
+        self.forward[0] = k.conv_direct.conv_forward_direct_from_bytes(gpu, c, true, images, order, w, b, pool)?;
+        self.reads_dataset = true;
+        Ok(true)
+    }
+    fn set_first_sample(&self, gpu: &Gpu, first: u32) {
+        if self.reads_dataset {
+            conv_direct::set_first_sample(gpu, &self.forward[0], self.shapes.batch, first);
+        }
     }
     fn dispatches(&self) -> Vec<&Dispatch> {
         Plan::dispatches(self).collect()

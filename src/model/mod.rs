@@ -12,7 +12,7 @@ pub use lenet5::{BackwardFrom, Lenet5Shapes, Mode, Plan};
 pub use params::{ParamLayout, TensorSpec};
 
 use crate::error::Result;
-use crate::gpu::{Dispatch, Gpu};
+use crate::gpu::{Dispatch, Gpu, View};
 use crate::kernels::squash::SquashFn;
 use crate::kernels::Kernels;
 
@@ -41,6 +41,25 @@ pub trait Network {
     fn dispatches(&self) -> Vec<&Dispatch>;
     /// The dispatches `record_forward` records, in order (for per-kernel timing).
     fn forward_dispatches(&self) -> Vec<&Dispatch>;
+    /// For an inference plan whose first layer can read its batch where it lies in a
+    /// GPU-resident dataset (`images` packed bytes, batch image n = `order[first + n]`):
+    /// switches that layer to it and returns true, after which `x` is not read and
+    /// [`Network::set_first_sample`] places each batch. False, with nothing changed, where
+    /// the plan cannot.
+    fn read_input_from(
+        &mut self,
+        _gpu: &Gpu,
+        _k: &Kernels,
+        _layout: &ParamLayout,
+        _params: &wgpu::Buffer,
+        _images: View,
+        _order: View,
+    ) -> Result<bool> {
+        Ok(false)
+    }
+    /// After [`Network::read_input_from`]: the next batch starts at position `first` of
+    /// the order.
+    fn set_first_sample(&self, _gpu: &Gpu, _first: u32) {}
 }
 
 /// Which network.
