@@ -79,9 +79,12 @@ fn generated_sources_validate_with_naga() {
             }
         }
         if conv_direct::supports_weight_grad_through_pool(s) {
-            let source = conv_direct::weight_grad_through_pool_source(s);
-            if let Err(message) = validate_wgsl(&format!("conv_weight_grad_direct {s:?} through the pool"), &source) {
-                panic!("{message}");
+            for input in [InputFormat::F32, InputFormat::Bytes] {
+                let source = conv_direct::weight_grad_through_pool_source(s, input);
+                let name = format!("conv_weight_grad_direct {s:?} through the pool, {input:?}");
+                if let Err(message) = validate_wgsl(&name, &source) {
+                    panic!("{message}");
+                }
             }
         }
         assert!(conv_direct::supports_input_grad(s), "{s:?}");
@@ -535,6 +538,45 @@ fn conv_weight_grad_through_pool_matches_pool_backward_then_weight_grad() {
         let tol = Tol { abs: 2e-7 * (s.out_pixels() * s.n) as f64, rel: 1e-5 };
         assert_close(&format!("weight grad through the pool {s:?}"), &got_dw, &want_dw, tol);
         assert_close(&format!("bias grad through the pool {s:?}"), &got_db, &want_db, tol);
+
+        // The same from a dataset's packed bytes through a shuffled order, from position 2:
+        // bit for bit what the f32 kernel gives for those images as f32.
+        let image_len = (s.c * s.h * s.w) as usize;
+        if !image_len.is_multiple_of(4) {
+            continue;
+        }
+        let samples = s.n as usize + 3;
+        let bytes: Vec<u8> = uniform(&mut r, samples * image_len, 0.0, 255.99).iter().map(|&v| v as u8).collect();
+        let order: Vec<u32> = (0..samples as u32).rev().collect();
+        let x: Vec<f32> = order[2..2 + s.n as usize]
+            .iter()
+            .flat_map(|&o| &bytes[o as usize * image_len..(o as usize + 1) * image_len])
+            .map(|&v| v as f32 / 255.0)
+            .collect();
+        let (gx, images, gorder) = (
+            gpu.storage_from("x", &x),
+            gpu.storage_from("images", &lenet_gpu::kernels::data::pack_bytes(&bytes)),
+            gpu.storage_from("order", &order),
+        );
+        let mut outputs = Vec::new();
+        for from_bytes in [false, true] {
+            let (gdw, gdb) =
+                (nan_buffer(gpu, "dw", partials * per_image), nan_buffer(gpu, "db", partials * s.oc as usize));
+            let (dp, am, po) = (View::whole(&buffers[1]), View::whole(&gargmax), View::whole(&buffers[2]));
+            let (dw, db) = (View::whole(&gdw), View::whole(&gdb));
+            let d = if from_bytes {
+                let (im, or) = (View::whole(&images), View::whole(&gorder));
+                let d = conv.conv_weight_grad_through_pool_from_bytes(gpu, s, im, or, dp, am, po, dw, db).unwrap();
+                conv_direct::set_first_sample(gpu, &d, s.n, 2);
+                d
+            } else {
+                conv.conv_weight_grad_through_pool(gpu, s, View::whole(&gx), dp, am, po, dw, db).unwrap()
+            };
+            run(gpu, d);
+            outputs.push((read(gpu, &gdw, partials * per_image), read(gpu, &gdb, partials * s.oc as usize)));
+        }
+        assert_close(&format!("dW from bytes {s:?}"), &outputs[1].0, &outputs[0].0, EXACT);
+        assert_close(&format!("db from bytes {s:?}"), &outputs[1].1, &outputs[0].1, EXACT);
     }
 }
 

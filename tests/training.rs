@@ -10,12 +10,13 @@ use common::*;
 use lenet_gpu::checkpoint::{load_any_model, load_model, save_model, save_tensors};
 use lenet_gpu::data::{Dataset, Split};
 use lenet_gpu::eval::Evaluator;
+use lenet_gpu::gpu::View;
 use lenet_gpu::kernels::Kernels;
 use lenet_gpu::model::summary::{layers, summary_table};
 use lenet_gpu::model::{Arch, NetSpec, ParamLayout};
-use lenet_gpu::reference::lenet5::lenet5_forward;
+use lenet_gpu::reference::lenet5::{lenet5_backward, lenet5_forward};
 use lenet_gpu::run::{run_training, RunOptions, MODEL_FILE, STATE_FILE};
-use lenet_gpu::train::{Recipe, Trainer};
+use lenet_gpu::train::{epoch_order, Optimizer, Recipe, Trainer};
 use lenet_gpu::Error;
 
 fn data(train: usize, test: usize) -> (Dataset, Dataset) {
@@ -196,6 +197,34 @@ fn checkpoint_round_trip_gives_identical_logits() {
     let f = lenet5_forward(&layout, &loaded, &x, &labels, test.len() as u32);
     let cpu_loss = f.loss.iter().sum::<f32>() / test.len() as f32;
     assert!((eval(&loaded).loss - cpu_loss).abs() < 1e-4, "gpu {} cpu {cpu_loss}", eval(&loaded).loss);
+}
+
+#[test]
+fn training_steps_compute_the_cpu_models_gradients_for_their_batches() {
+    // The second step's gradient is the CPU model's, at the parameters after one step (read
+    // from a twin trainer: runs are deterministic), on the second batch of the epoch's
+    // order: the batch is read where it lies in the dataset, from the right position.
+    let (train, _) = data(300, 0);
+    let sgd = Recipe { optimizer: Optimizer::Sgd, lr: 0.01, momentum: 0.0, weight_decay: 0.0, ..recipe(1) };
+    let gpu = gpu();
+    let mut one = Trainer::new(gpu, sgd.clone(), &train).unwrap();
+    one.run_steps(1).unwrap();
+    let params = one.read_params().unwrap();
+    let mut two = Trainer::new(gpu, sgd, &train).unwrap();
+    two.run_steps(2).unwrap();
+    let got: Vec<f32> = gpu.read(View::whole(&two.grads)).unwrap();
+    let layout = ParamLayout::lenet5();
+    let batch = &epoch_order(two.recipe.seed, 0, train.len() as u32)[100..200];
+    let x: Vec<f32> = batch
+        .iter()
+        .flat_map(|&i| &train.images[i as usize * 784..(i as usize + 1) * 784])
+        .map(|&b| b as f32 / 255.0)
+        .collect();
+    let labels: Vec<u32> = batch.iter().map(|&i| train.labels[i as usize] as u32).collect();
+    let f = lenet5_forward(&layout, &params, &x, &labels, 100);
+    let want = lenet5_backward(&layout, &params, &f, 100).0;
+    let err = got.iter().zip(&want).map(|(g, c)| (g - c).abs() / (1.0 + c.abs())).fold(0.0f32, f32::max);
+    assert!(err < 1e-4, "GPU gradient differs from the CPU model's by {err:e}");
 }
 
 #[test]

@@ -260,22 +260,7 @@ pub fn source(s: ConvShape, relu: bool, write_y: bool, pool: bool, sharing: Load
         "// x ({c},{h},{w}) -> y ({oc},{oh},{ow}), {k}x{k} taps, {ph}x4 pixels per invocation, input {input:?}."
     );
     let s_binding = 3 + u32::from(write_y) + 2 * u32::from(pool);
-    let (x_binding, x_image, unpack) = match input {
-        InputFormat::F32 => ("@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;\n".to_string(), "image".to_string(), ""),
-        InputFormat::Bytes => (
-            format!(
-                "@group(0) @binding(0) var<storage, read> x: array<u32>;\n\
-                 @group(0) @binding({}) var<storage, read> order: array<u32>;\n\
-                 // 4 pixels from their bytes, as gather_batch converts them.\n\
-                 fn pixels(word: u32) -> vec4<f32> {{\n\
-                 \x20   return vec4<f32>((vec4<u32>(word) >> vec4<u32>(0u, 8u, 16u, 24u)) & vec4<u32>(0xffu)) / 255.0;\n\
-                 }}\n",
-                s_binding + 1
-            ),
-            "order[s.first + image]".to_string(),
-            "pixels",
-        ),
-    };
+    let (x_binding, x_image, unpack) = (input_bindings(input, s_binding + 1), input_image(input), input_unpack(input));
     let _ = write!(
         o,
         "{BATCH_STRUCT}\
@@ -574,7 +559,7 @@ fn weight_grad_channels(s: ConvShape) -> u32 {
 /// them. Replaces im2col + a GEMM per image.
 pub fn weight_grad_source(s: ConvShape, sharing: LoadSharing) -> String {
     if weight_grad_by_image(s, sharing) {
-        weight_grad_by_image_source(s, DyFrom::Dy)
+        weight_grad_by_image_source(s, DyFrom::Dy, InputFormat::F32)
     } else {
         weight_grad_per_invocation_source(s)
     }
@@ -611,9 +596,42 @@ pub fn supports_weight_grad_through_pool(s: ConvShape) -> bool {
 }
 
 /// The WGSL source of the weight gradient with dy read through the pool ([`DyFrom::Pool`]);
-/// 8-wide subgroups only. Bindings: x, dpool, dw, db, batch, argmax, pooled.
-pub fn weight_grad_through_pool_source(s: ConvShape) -> String {
-    weight_grad_by_image_source(s, DyFrom::Pool)
+/// 8-wide subgroups only. Bindings: x, dpool, dw, db, batch, argmax, pooled, and for
+/// [`InputFormat::Bytes`] the sample order.
+pub fn weight_grad_through_pool_source(s: ConvShape, input: InputFormat) -> String {
+    weight_grad_by_image_source(s, DyFrom::Pool, input)
+}
+
+/// WGSL for the input binding of a generated kernel: f32 vec4s, or a dataset's packed bytes
+/// with the sample order at binding `order_binding` and `pixels` to unpack a word.
+fn input_bindings(input: InputFormat, order_binding: u32) -> String {
+    match input {
+        InputFormat::F32 => "@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;\n".to_string(),
+        InputFormat::Bytes => format!(
+            "@group(0) @binding(0) var<storage, read> x: array<u32>;\n\
+             @group(0) @binding({order_binding}) var<storage, read> order: array<u32>;\n\
+             // 4 pixels from their bytes, as gather_batch converts them.\n\
+             fn pixels(word: u32) -> vec4<f32> {{\n\
+             \x20   return vec4<f32>((vec4<u32>(word) >> vec4<u32>(0u, 8u, 16u, 24u)) & vec4<u32>(0xffu)) / 255.0;\n\
+             }}\n"
+        ),
+    }
+}
+
+/// The WGSL expression for where batch image `image` starts in x, in vec4s (words for bytes).
+fn input_image(input: InputFormat) -> &'static str {
+    match input {
+        InputFormat::F32 => "image",
+        InputFormat::Bytes => "order[s.first + image]",
+    }
+}
+
+/// The WGSL function that turns a loaded element of x into 4 pixels ("" for f32).
+fn input_unpack(input: InputFormat) -> &'static str {
+    match input {
+        InputFormat::F32 => "",
+        InputFormat::Bytes => "pixels",
+    }
 }
 
 /// Images summed by one subgroup of [`weight_grad_by_image_source`]: fewer partial sums
@@ -626,7 +644,7 @@ const IMAGES_PER_SUBGROUP: u32 = 4;
 /// few vec4s) and handed to all by `subgroupBroadcast`, instead of once per (channel,
 /// group of output channels) as in the per-invocation kernel: conv2 on lavapipe, batch
 /// 100, 2.1-4.2 -> 0.9-1.0 ms, conv1 1.3 -> 0.7 ms (probe, one image per subgroup).
-fn weight_grad_by_image_source(s: ConvShape, dy_from: DyFrom) -> String {
+fn weight_grad_by_image_source(s: ConvShape, dy_from: DyFrom, input: InputFormat) -> String {
     let (c, h, w, oc, k) = (s.c, s.h, s.w, s.oc, s.kh);
     let (oh, ow) = (s.out_h(), s.out_w());
     let blocks_x = ow / 4;
@@ -658,7 +676,7 @@ fn weight_grad_by_image_source(s: ConvShape, dy_from: DyFrom) -> String {
     let _ = write!(
         o,
         "{BATCH_STRUCT}\
-         @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;\n\
+         {x_binding}\
          {dy_bindings}\
          @group(0) @binding(2) var<storage, read_write> dw: array<f32>;\n\
          // The bias gradient comes free with dy's loads: Σ dy per output channel.\n\
@@ -669,6 +687,8 @@ fn weight_grad_by_image_source(s: ConvShape, dy_from: DyFrom) -> String {
          \x20                  @builtin(subgroup_invocation_id) lane: u32) {{\n\
          \x20   let group = wid.x + wid.y * nwg.x;\n\
          \x20   let valid = group * {IMAGES_PER_SUBGROUP}u < s.n;\n",
+        // After the uniform (4): argmax and pooled (5, 6) through the pool, then the order.
+        x_binding = input_bindings(input, if dy_from == DyFrom::Pool { 7 } else { 5 }),
     );
     // Lane l loads the block's vec4s l, l + 8, …: vec4 v is (channel, row, column) =
     // (v / (R·V), (v / V) % R, v % V) for R rows of V vec4s (the last lanes repeat the last).
@@ -697,7 +717,7 @@ fn weight_grad_by_image_source(s: ConvShape, dy_from: DyFrom) -> String {
     let _ = writeln!(o, "    for (var i = 0u; i < {IMAGES_PER_SUBGROUP}u; i++) {{");
     let _ = writeln!(o, "    let image = group * {IMAGES_PER_SUBGROUP}u + i;");
     let _ = writeln!(o, "    if (image < s.n) {{");
-    let _ = writeln!(o, "    let x_image = image * {}u;", c * h * w / 4);
+    let _ = writeln!(o, "    let x_image = {} * {}u;", input_image(input), c * h * w / 4);
     match dy_from {
         DyFrom::Dy => {
             let _ = writeln!(o, "    let dy_image = image * {}u;", oc * oh * ow / 4);
@@ -721,7 +741,9 @@ fn weight_grad_by_image_source(s: ConvShape, dy_from: DyFrom) -> String {
         for row in 0..rows {
             for q in 0..vec4s_per_row {
                 let v = (ci * rows + row) * vec4s_per_row + q;
-                let _ = writeln!(o, "    let r_{ci}_{row}_{q} = subgroupBroadcast(l_{}, {}u);", v / 8, v % 8);
+                // Bytes are broadcast as their u32 words, a quarter of the lanes' traffic.
+                let unpack = input_unpack(input);
+                let _ = writeln!(o, "    let r_{ci}_{row}_{q} = {unpack}(subgroupBroadcast(l_{}, {}u));", v / 8, v % 8);
             }
         }
     }
@@ -1070,6 +1092,7 @@ impl ConvDirect {
             return Err(Error::ShapeMismatch { op, what: format!("cannot compute {s:?}") });
         }
         dy.require(op, "dy", s.y_len())?;
+        x.require(op, "x", s.x_len())?;
         let source = weight_grad_source(s, self.sharing);
         self.weight_grad_dispatch(gpu, s, source, x, dy, &[], dw, db)
     }
@@ -1098,12 +1121,45 @@ impl ConvDirect {
         dpool.require(op, "dpool", pooled_len)?;
         argmax.require(op, "argmax", pooled_len)?;
         pooled.require(op, "pooled", pooled_len)?;
-        let source = weight_grad_through_pool_source(s);
+        x.require(op, "x", s.x_len())?;
+        let source = weight_grad_through_pool_source(s, InputFormat::F32);
         self.weight_grad_dispatch(gpu, s, source, x, dpool, &[argmax, pooled], dw, Some(db))
     }
 
-    /// Checks x, dw and db and binds x, `dy` (or dpool), dw, db, the batch uniform, then
-    /// `after_uniform` (argmax and pooled at bindings 5 and 6).
+    /// As [`ConvDirect::conv_weight_grad_through_pool`], reading x from a dataset's packed
+    /// bytes as [`ConvDirect::conv_forward_direct_from_bytes`] does (`first` set by
+    /// [`set_first_sample`]).
+    #[allow(clippy::too_many_arguments)]
+    pub fn conv_weight_grad_through_pool_from_bytes(
+        &self,
+        gpu: &Gpu,
+        s: ConvShape,
+        images: View,
+        order: View,
+        dpool: View,
+        argmax: View,
+        pooled: View,
+        dw: View,
+        db: View,
+    ) -> Result<Dispatch> {
+        let op = CONV_WEIGHT_GRAD_DIRECT;
+        if !self.reads_dy_through_pool(s) || !(s.c * s.h * s.w).is_multiple_of(4) {
+            return Err(Error::ShapeMismatch {
+                op,
+                what: format!("cannot read bytes and dy through the pool for {s:?}"),
+            });
+        }
+        let pooled_len = s.y_len() / 4;
+        dpool.require(op, "dpool", pooled_len)?;
+        argmax.require(op, "argmax", pooled_len)?;
+        pooled.require(op, "pooled", pooled_len)?;
+        order.require(op, "order", s.n as u64)?;
+        let source = weight_grad_through_pool_source(s, InputFormat::Bytes);
+        self.weight_grad_dispatch(gpu, s, source, images, dpool, &[argmax, pooled, order], dw, Some(db))
+    }
+
+    /// Checks dw and db and binds x, `dy` (or dpool), dw, db, the batch uniform, then
+    /// `after_uniform` (argmax and pooled at bindings 5 and 6, then the order for bytes).
     #[allow(clippy::too_many_arguments)]
     fn weight_grad_dispatch<'a>(
         &self,
@@ -1117,7 +1173,6 @@ impl ConvDirect {
         db: Option<View<'a>>,
     ) -> Result<Dispatch> {
         let op = CONV_WEIGHT_GRAD_DIRECT;
-        x.require(op, "x", s.x_len())?;
         dw.require(op, "dw", self.weight_grad_partials(s) as u64 * s.w_len())?;
         let mut views = vec![x, dy, dw];
         match (db, self.writes_bias_grad(s)) {

@@ -128,6 +128,8 @@ pub struct Plan {
     backward: BackwardSegments,
     metrics_accumulate: Dispatch,
     mode: Mode,
+    /// conv1's weight gradient reads dy through pool1 (and is `backward.conv1[0]`).
+    conv1_through_pool: bool,
     /// conv1 reads the batch from a dataset's bytes (`Network::read_input_from`).
     reads_dataset: bool,
 }
@@ -504,6 +506,7 @@ impl Plan {
             backward,
             metrics_accumulate,
             mode,
+            conv1_through_pool,
             reads_dataset: false,
         })
     }
@@ -567,8 +570,9 @@ impl crate::model::Network for Plan {
     fn forward_dispatches(&self) -> Vec<&Dispatch> {
         self.forward.iter().collect()
     }
-    /// conv1, direct with its pool fused (its dispatch is then `forward[0]`), in
-    /// `Mode::Inference`.
+    /// conv1 direct with its pool fused (its dispatch is then `forward[0]`), in
+    /// `Mode::Inference`, or in `Mode::Train` where conv1's weight gradient, the other
+    /// reader of x, reads dy through the pool (then `backward.conv1[0]`).
     fn read_input_from(
         &mut self,
         gpu: &Gpu,
@@ -579,18 +583,37 @@ impl crate::model::Network for Plan {
         order: View,
     ) -> Result<bool> {
         let c = self.shapes.conv1;
-        if self.mode != Mode::Inference || !conv_direct::supports_pool(c) {
+        let train = match self.mode {
+            Mode::Inference => false,
+            Mode::Train if self.conv1_through_pool => true,
+            _ => return Ok(false),
+        };
+        if !conv_direct::supports_pool(c) {
             return Ok(false);
         }
         let (w, b) = (view(params, layout, "conv1.weight"), view(params, layout, "conv1.bias"));
-        let pool = (View::whole(&self.act.pool1), View::whole(&self.act.argmax1));
-        self.forward[0] = k.conv_direct.conv_forward_direct_from_bytes(gpu, c, true, images, order, w, b, pool)?;
+        let (pooled, argmax) = (View::whole(&self.act.pool1), View::whole(&self.act.argmax1));
+        self.forward[0] =
+            k.conv_direct.conv_forward_direct_from_bytes(gpu, c, true, images, order, w, b, (pooled, argmax))?;
+        if train {
+            let (dpool, dw, db) = (
+                View::whole(&self.grad.dpool1),
+                View::whole(&self.grad.dw_per_image),
+                View::whole(&self.grad.db_per_image),
+            );
+            self.backward.conv1[0] = k
+                .conv_direct
+                .conv_weight_grad_through_pool_from_bytes(gpu, c, images, order, dpool, argmax, pooled, dw, db)?;
+        }
         self.reads_dataset = true;
         Ok(true)
     }
     fn set_first_sample(&self, gpu: &Gpu, first: u32) {
         if self.reads_dataset {
             conv_direct::set_first_sample(gpu, &self.forward[0], self.shapes.batch, first);
+            if self.mode == Mode::Train {
+                conv_direct::set_first_sample(gpu, &self.backward.conv1[0], self.shapes.batch, first);
+            }
         }
     }
     fn dispatches(&self) -> Vec<&Dispatch> {
