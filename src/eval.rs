@@ -23,11 +23,12 @@ pub struct EvalResult {
     pub confusion: Option<Vec<[u32; CLASSES as usize]>>,
 }
 
-/// An inference plan with the gather that feeds it from a GPU-resident dataset.
+/// A plan (inference or training) with the gather that feeds it from a GPU-resident
+/// dataset.
 pub struct Feeder {
     pub plan: Box<dyn Network>,
     /// The batch's pixels and labels; only the labels where the plan reads the pixels
-    /// from the dataset itself (inference plans that can: `Network::read_input_from`).
+    /// from the dataset itself (`Network::read_input_from`).
     pub gather: Dispatch,
     image_len: u32,
 }
@@ -49,13 +50,13 @@ impl Feeder {
         mode: Mode,
     ) -> Result<Feeder> {
         let mut plan = net.plan(gpu, k, layout, params, grads, curvature, batch, mode)?;
-        let (images, order_view) = (View::whole(&data.images), View::whole(order));
-        let reads_dataset = plan.read_input_from(gpu, k, layout, params, images, order_view)?;
+        let (images, order) = (View::whole(&data.images), View::whole(order));
+        let reads_dataset = plan.read_input_from(gpu, k, layout, params, images, order)?;
         let image_len = if reads_dataset { 0 } else { IMAGE_LEN };
         let views = GatherViews {
-            images: View::whole(&data.images),
+            images,
             all_labels: View::whole(&data.labels),
-            order: View::whole(order),
+            order,
             x: View::whole(plan.x()),
             labels: View::whole(plan.labels()),
         };

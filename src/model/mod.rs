@@ -20,7 +20,8 @@ use crate::kernels::Kernels;
 /// batch goes in, where the class scores and the running metrics come out, and the passes.
 pub trait Network {
     fn batch(&self) -> u32;
-    /// (N, 28·28) f32 pixels in [0, 1], written by `gather_batch`.
+    /// (N, 28·28) f32 pixels in [0, 1], written by `gather_batch` (not read after
+    /// [`Network::read_input_from`] returned true).
     fn x(&self) -> &wgpu::Buffer;
     /// (N) u32 labels.
     fn labels(&self) -> &wgpu::Buffer;
@@ -41,8 +42,9 @@ pub trait Network {
     fn dispatches(&self) -> Vec<&Dispatch>;
     /// The dispatches `record_forward` records, in order (for per-kernel timing).
     fn forward_dispatches(&self) -> Vec<&Dispatch>;
-    /// For an inference plan whose first layer can read its batch where it lies in a
-    /// GPU-resident dataset (`images` packed bytes, batch image n = `order[first + n]`):
+    /// For a plan whose readers of x can read its batch where it lies in a GPU-resident
+    /// dataset (`images` packed bytes, batch image n = `order[first + n]`; LeNet-5 in
+    /// inference, and in training where only conv1's kernels read x):
     /// switches that layer to it and returns true, after which `x` is not read and
     /// [`Network::set_first_sample`] places each batch. False, with nothing changed, where
     /// the plan cannot.
