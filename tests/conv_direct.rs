@@ -288,9 +288,9 @@ fn conv_forward_from_bytes_equals_the_forward_of_the_gathered_batch() {
     // The batch read in place from a dataset's packed bytes through a shuffled order, from
     // position `first`, against the f32 forward of the same images as gather_batch makes
     // them: the same pooled values and argmaxes, bit for bit. LeNet's conv1 (inference
-    // batches) and a multi-channel, two-block shape.
+    // batches) and a multi-channel, two-block shape, the latter also with the portable
+    // weight loads (what GPUs without 8-wide subgroups run).
     let gpu = gpu();
-    let conv = ConvDirect::new(gpu);
     let gather = lenet_gpu::kernels::data::Gather::new(gpu).unwrap();
     for (i, (s, samples, first)) in
         [(ConvShape::new(100, 1, 28, 28, 6, 5), 150u32, 7u32), (ConvShape::new(3, 2, 12, 8, 5, 5), 11, 2)]
@@ -338,28 +338,38 @@ fn conv_forward_from_bytes_equals_the_forward_of_the_gathered_batch() {
                 .collect();
             gpu.storage_from("x", &x)
         };
-        let (want_pooled, want_argmax) = outputs();
-        let views = Some((View::whole(&want_pooled), View::whole(&want_argmax)));
-        run(gpu, conv.conv_forward_direct(gpu, s, true, View::whole(&x), gw, View::whole(&gb), None, views).unwrap());
-
-        let (pooled, argmax) = outputs();
-        let d = conv
-            .conv_forward_direct_from_bytes(
+        for conv in variants(gpu, i == 0) {
+            let (want_pooled, want_argmax) = outputs();
+            let views = Some((View::whole(&want_pooled), View::whole(&want_argmax)));
+            run(
                 gpu,
-                s,
-                true,
-                View::whole(&images),
-                View::whole(&gorder),
-                gw,
-                View::whole(&gb),
-                (View::whole(&pooled), View::whole(&argmax)),
-            )
-            .unwrap();
-        conv_direct::set_first_sample(gpu, &d, s.n, first);
-        run(gpu, d);
-        let len = ps.y_len() as usize;
-        assert_close(&format!("pooled {s:?}"), &read(gpu, &pooled, len), &read(gpu, &want_pooled, len), EXACT);
-        assert_eq!(read_u32(gpu, &argmax, len), read_u32(gpu, &want_argmax, len), "argmax {s:?}");
+                conv.conv_forward_direct(gpu, s, true, View::whole(&x), gw, View::whole(&gb), None, views).unwrap(),
+            );
+
+            let (pooled, argmax) = outputs();
+            let d = conv
+                .conv_forward_direct_from_bytes(
+                    gpu,
+                    s,
+                    true,
+                    View::whole(&images),
+                    View::whole(&gorder),
+                    gw,
+                    View::whole(&gb),
+                    (View::whole(&pooled), View::whole(&argmax)),
+                )
+                .unwrap();
+            conv_direct::set_first_sample(gpu, &d, s.n, first);
+            run(gpu, d);
+            let len = ps.y_len() as usize;
+            assert_close(&format!("pooled {s:?}"), &read(gpu, &pooled, len), &read(gpu, &want_pooled, len), EXACT);
+            assert_eq!(
+                read_u32(gpu, &argmax, len),
+                read_u32(gpu, &want_argmax, len),
+                "argmax {s:?} {:?}",
+                conv.sharing
+            );
+        }
     }
 }
 
