@@ -64,18 +64,18 @@ fn window(row: &str, kx: u32) -> String {
     format!("vec4<f32>({})", parts.join(", "))
 }
 
-/// The uniform every generated kernel reads: the batch size, and where the forward reads
-/// [`ConvInput::Bytes`], the position in the sample order of the batch's first image.
+/// The uniform every generated kernel reads: the batch size, and where a kernel reads
+/// [`InputFormat::Bytes`], the position in the sample order of the batch's first image.
 const BATCH_STRUCT: &str = "struct Batch { n: u32, first: u32, _pad1: u32, _pad2: u32 }\n";
 
-/// Where the forward reads its input.
+/// Where the forward and the through-pool weight gradient read x.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InputFormat {
     /// x (N, C, H, W) as f32.
     F32,
     /// A GPU-resident dataset's images as bytes packed 4 to a u32 (pixel = byte / 255, as
-    /// `gather_batch` computes it), batch image n being image `order[first + n]`: inference
-    /// reads the batch where it lies instead of having it gathered first (the gather was
+    /// `gather_batch` computes it), batch image n being image `order[first + n]`: a plan
+    /// reads its batch where it lies instead of having it gathered first (the gather was
     /// 4.5% of an inference batch of 1000 on lavapipe, and one more dispatch).
     Bytes,
 }
@@ -391,6 +391,16 @@ fn pool_fn(ow: u32) -> String {
          }}\n\n",
         ow1 = ow + 1,
     )
+}
+
+/// Errors unless an image of `s` is whole u32 words of packed bytes (what the
+/// [`InputFormat::Bytes`] kernels index).
+fn require_whole_words(op: &'static str, s: ConvShape) -> Result<()> {
+    if !(s.c * s.h * s.w).is_multiple_of(4) {
+        let what = format!("images of {} bytes are not whole u32 words", s.c * s.h * s.w);
+        return Err(Error::ShapeMismatch { op, what });
+    }
+    Ok(())
 }
 
 /// Points a forward made by [`ConvDirect::conv_forward_direct_from_bytes`] for `n` images at
@@ -737,12 +747,12 @@ fn weight_grad_by_image_source(s: ConvShape, dy_from: DyFrom, input: InputFormat
             qmax = w / 4 - 1,
         );
     }
+    // Bytes are broadcast as their u32 words, a quarter of the lanes' traffic.
+    let unpack = input_unpack(input);
     for ci in 0..c {
         for row in 0..rows {
             for q in 0..vec4s_per_row {
                 let v = (ci * rows + row) * vec4s_per_row + q;
-                // Bytes are broadcast as their u32 words, a quarter of the lanes' traffic.
-                let unpack = input_unpack(input);
                 let _ = writeln!(o, "    let r_{ci}_{row}_{q} = {unpack}(subgroupBroadcast(l_{}, {}u));", v / 8, v % 8);
             }
         }
@@ -1027,10 +1037,7 @@ impl ConvDirect {
         bias: View,
         pool: (View, View),
     ) -> Result<Dispatch> {
-        if !(s.c * s.h * s.w).is_multiple_of(4) {
-            let what = format!("images of {} bytes are not whole u32 words", s.c * s.h * s.w);
-            return Err(Error::ShapeMismatch { op: CONV_FORWARD_DIRECT, what });
-        }
+        require_whole_words(CONV_FORWARD_DIRECT, s)?;
         order.require(CONV_FORWARD_DIRECT, "order", s.n as u64)?;
         self.forward(gpu, s, relu, images, Some(order), w, bias, None, Some(pool))
     }
@@ -1113,17 +1120,8 @@ impl ConvDirect {
         dw: View,
         db: View,
     ) -> Result<Dispatch> {
-        let op = CONV_WEIGHT_GRAD_DIRECT;
-        if !self.reads_dy_through_pool(s) {
-            return Err(Error::ShapeMismatch { op, what: format!("cannot read dy through the pool for {s:?}") });
-        }
-        let pooled_len = s.y_len() / 4;
-        dpool.require(op, "dpool", pooled_len)?;
-        argmax.require(op, "argmax", pooled_len)?;
-        pooled.require(op, "pooled", pooled_len)?;
-        x.require(op, "x", s.x_len())?;
-        let source = weight_grad_through_pool_source(s, InputFormat::F32);
-        self.weight_grad_dispatch(gpu, s, source, x, dpool, &[argmax, pooled], dw, Some(db))
+        x.require(CONV_WEIGHT_GRAD_DIRECT, "x", s.x_len())?;
+        self.weight_grad_through_pool(gpu, s, x, None, dpool, argmax, pooled, dw, db)
     }
 
     /// As [`ConvDirect::conv_weight_grad_through_pool`], reading x from a dataset's packed
@@ -1142,20 +1140,37 @@ impl ConvDirect {
         dw: View,
         db: View,
     ) -> Result<Dispatch> {
+        require_whole_words(CONV_WEIGHT_GRAD_DIRECT, s)?;
+        order.require(CONV_WEIGHT_GRAD_DIRECT, "order", s.n as u64)?;
+        self.weight_grad_through_pool(gpu, s, images, Some(order), dpool, argmax, pooled, dw, db)
+    }
+
+    /// The through-pool weight gradient from f32 `x`, or from packed bytes through `order`.
+    #[allow(clippy::too_many_arguments)]
+    fn weight_grad_through_pool<'a>(
+        &self,
+        gpu: &Gpu,
+        s: ConvShape,
+        x: View<'a>,
+        order: Option<View<'a>>,
+        dpool: View<'a>,
+        argmax: View<'a>,
+        pooled: View<'a>,
+        dw: View<'a>,
+        db: View<'a>,
+    ) -> Result<Dispatch> {
         let op = CONV_WEIGHT_GRAD_DIRECT;
-        if !self.reads_dy_through_pool(s) || !(s.c * s.h * s.w).is_multiple_of(4) {
-            return Err(Error::ShapeMismatch {
-                op,
-                what: format!("cannot read bytes and dy through the pool for {s:?}"),
-            });
+        if !self.reads_dy_through_pool(s) {
+            return Err(Error::ShapeMismatch { op, what: format!("cannot read dy through the pool for {s:?}") });
         }
         let pooled_len = s.y_len() / 4;
         dpool.require(op, "dpool", pooled_len)?;
         argmax.require(op, "argmax", pooled_len)?;
         pooled.require(op, "pooled", pooled_len)?;
-        order.require(op, "order", s.n as u64)?;
-        let source = weight_grad_through_pool_source(s, InputFormat::Bytes);
-        self.weight_grad_dispatch(gpu, s, source, images, dpool, &[argmax, pooled, order], dw, Some(db))
+        let input = if order.is_some() { InputFormat::Bytes } else { InputFormat::F32 };
+        let source = weight_grad_through_pool_source(s, input);
+        let after_uniform: Vec<View> = [argmax, pooled].into_iter().chain(order).collect();
+        self.weight_grad_dispatch(gpu, s, source, x, dpool, &after_uniform, dw, Some(db))
     }
 
     /// Checks dw and db and binds x, `dy` (or dpool), dw, db, the batch uniform, then
