@@ -1,30 +1,12 @@
-//! ReLU backward, channel sums (bias gradients) and the SGD step against their CPU twins.
+//! Channel sums (bias gradients) and the optimizer steps against their CPU twins.
 
 mod common;
 
 use common::*;
 use lenet_gpu::gpu::View;
-use lenet_gpu::kernels::{elementwise::Elementwise, optim::Optim, reduce::Reduce};
+use lenet_gpu::kernels::{optim::Optim, reduce::Reduce};
 use lenet_gpu::reference;
 use lenet_gpu::shapes::{AdamParams, ReduceShape, SgdParams};
-
-#[test]
-fn relu_backward_matches_reference() {
-    let gpu = gpu();
-    let k = Elementwise::new(gpu).unwrap();
-    for (i, len) in [1usize, 4, 7, 13, 256, 8_400, 57_600, 100_003, 4 * 30_011].into_iter().enumerate() {
-        let mut r = rng(i as u64);
-        // Half the ReLU outputs are exactly zero, as after a real ReLU.
-        let y: Vec<f32> = uniform(&mut r, len, -1.0, 1.0).into_iter().map(|v| v.max(0.0)).collect();
-        let g = uniform(&mut r, len, -1.0, 1.0);
-        let mut want = g.clone();
-        reference::elementwise::relu_backward(&y, &mut want);
-        let gy = gpu.storage_from("y", &y);
-        let gg = gpu.storage_from("g", &g);
-        run(gpu, k.relu_backward(gpu, len as u32, View::whole(&gy), View::whole(&gg)).unwrap());
-        assert_close(&format!("relu_backward len {len}"), &read(gpu, &gg, len), &want, EXACT);
-    }
-}
 
 #[test]
 fn sum_reduce_matches_reference() {
