@@ -1,7 +1,7 @@
 // Optimizer steps over the whole flat parameter buffer: one dispatch updates every tensor.
 // Every kernel works on vec4s (L a multiple of 4: the buffer is padded to whole tensors of
 // 64): lavapipe splits every load and store into one per lane, whatever its width, so a
-// vec4 costs what a float does (Adam over LeNet-5: 0.39 -> 0.1 ms).
+// vec4 costs about what a float does (Adam over LeNet-5: 0.39 -> 0.21-0.24 ms).
 //
 // sgd_step: params (L) rw, grads (L), velocity (L) rw; PyTorch's SGD convention:
 //   g' = g + weight_decay * w;  v = momentum * v + g';  w -= lr * v

@@ -12,7 +12,7 @@
 // sum_reduce_rows4: INNER = 1 and C a multiple of 4 (bias gradients summed over a batch,
 //   weight gradients over images): as sum_reduce_serial, one invocation per 4 channels
 //   with vec4 loads. lavapipe splits every load into one per lane, whatever its width, so
-//   this does a quarter of the loads (conv2's 2,400 x 25 partials: 0.17 -> 0.05 ms).
+//   this does a quarter of the loads (conv2's 2,400 x 25 partials: 0.15-0.17 -> 0.11 ms).
 //   workgroups = ceil(C / 4 / RWG), spilling into y.
 
 struct ReduceShape { outer: u32, channels: u32, inner: u32, _pad: u32 }
