@@ -236,11 +236,11 @@ fn conv_forward_direct_matches_reference() {
 }
 
 #[test]
-fn conv_forward_direct_at_inference_batches_matches_reference() {
-    // From TALL_BLOCKS_FROM_IMAGES images on, 8-row blocks: LeNet's conv2 as inference runs
-    // it (pool only) and with y, and 7 output rows in one block cut short.
+fn conv_forward_direct_at_a_prime_batch_matches_reference() {
+    // 257 images (a last workgroup part full): LeNet's conv2 (input rows loaded in a loop)
+    // pool only and with y, and 7 output rows in one block cut short.
     let gpu = gpu();
-    let n = conv_direct::TALL_BLOCKS_FROM_IMAGES + 1;
+    let n = 257;
     let conv = ConvDirect::new(gpu);
     for (i, s) in [ConvShape::new(n, 6, 12, 12, 16, 5), ConvShape::new(n, 1, 11, 8, 11, 5)].into_iter().enumerate() {
         let mut r = rng(900 + i as u64);
@@ -288,12 +288,13 @@ fn conv_forward_from_bytes_equals_the_forward_of_the_gathered_batch() {
     // The batch read in place from a dataset's packed bytes through a shuffled order, from
     // position `first`, against the f32 forward of the same images as gather_batch makes
     // them: the same pooled values and argmaxes, bit for bit. LeNet's conv1 (inference
-    // batches) and a multi-channel, two-block shape, the latter also with the portable
-    // weight loads (what GPUs without 8-wide subgroups run).
+    // batches) and a multi-channel, two-block shape whose input rows are loaded in a loop,
+    // the latter also with the portable weight loads (what GPUs without 8-wide subgroups
+    // run).
     let gpu = gpu();
     let gather = lenet_gpu::kernels::data::Gather::new(gpu).unwrap();
     for (i, (s, samples, first)) in
-        [(ConvShape::new(100, 1, 28, 28, 6, 5), 150u32, 7u32), (ConvShape::new(3, 2, 12, 8, 5, 5), 11, 2)]
+        [(ConvShape::new(100, 1, 28, 28, 6, 5), 150u32, 7u32), (ConvShape::new(3, 3, 12, 8, 5, 5), 11, 2)]
             .into_iter()
             .enumerate()
     {

@@ -35,26 +35,26 @@ pub const CONV_WEIGHT_GRAD_DIRECT: &str = "conv_weight_grad_direct";
 /// im2col + GEMM is used.
 const MAX_TAPS: u64 = 4096;
 
-/// Output rows per invocation (the block is PH x 4 pixels): 12 for few output channels, 4
-/// for many, 8 for many channels and many images. More rows share each weight load among
-/// more multiply-adds but take longer to compile and leave fewer blocks to share between
-/// threads. Even, so that 2x2 pooling windows never straddle blocks. Probe on lavapipe
-/// (best of 15, one machine): conv1 (6 channels) at batch 100 4 rows 0.58 ms, 6 rows 0.53,
-/// 8 rows 0.51, 12 rows 0.47, 24 rows 0.47; at batch 1000 5.31, 4.70, 4.51, 4.15, 4.04.
-/// conv2 (16 channels, y not stored) at batch 100 4 rows 0.86 ms, 8 rows 0.83; at batch 1000
-/// 7.47 and 6.27; 8 rows compile twice as long on a cold Mesa cache (11.5 against 5.6 s).
+/// Output rows per invocation (the block is PH x 4 pixels): 12 for few output channels, 8
+/// for many. More rows share each weight load among more multiply-adds but leave fewer
+/// blocks to share between threads. Even, so that 2x2 pooling windows never straddle
+/// blocks. Probe on lavapipe (best of 15, one machine): conv1 (6 channels) at batch 100 4
+/// rows 0.58 ms, 6 rows 0.53, 8 rows 0.51, 12 rows 0.47, 24 rows 0.47; at batch 1000 5.31,
+/// 4.70, 4.51, 4.15, 4.04. conv2 (16 channels, y not stored, input rows loaded in a loop:
+/// [`LOAD_LOOP_FROM`]) at batch 100 4 rows 0.82 ms, 8 rows 0.72.
 fn block_rows(s: ConvShape) -> u32 {
-    let rows = match (s.oc <= 8, s.n >= TALL_BLOCKS_FROM_IMAGES) {
-        (true, _) => 12,
-        (false, false) => 4,
-        (false, true) => 8,
-    };
+    let rows = if s.oc <= 8 { 12 } else { 8 };
     rows.min(s.out_h())
 }
 
-/// From this batch size on, convolutions with many output channels take 8-row blocks
-/// (inference batches; training's 100 keeps 4, which compiles twice as fast).
-pub const TALL_BLOCKS_FROM_IMAGES: u32 = 256;
+/// From this many vec4s (or words) of input under a block on, the forward loads them in a
+/// loop into a private array rather than one statement each. lavapipe turns each load into
+/// 8 bounds-checked scalar loads per component, ~250 instructions of straight-line code per
+/// vec4 and subgroup; conv2's 144 made 290 KB of machine code run once per subgroup, a
+/// quarter of the kernel's time, fetched from L2. In a loop: conv2 forward 6.39 -> 5.53 ms
+/// at batch 1000 (compiled in 2 s instead of 10), 0.87 -> 0.82 at batch 100. conv1's 32
+/// words are faster unrolled (3.55 against 4.20 ms at batch 1000).
+const LOAD_LOOP_FROM: u32 = 64;
 
 /// WGSL for the 4 values at columns kx..kx+3 of a row loaded as vec4s `{row}_0`, `{row}_1`, …:
 /// one tap's window under 4 adjacent output pixels.
@@ -303,17 +303,39 @@ pub fn source(s: ConvShape, relu: bool, write_y: bool, pool: bool, sharing: Load
     // feed output rows that are not stored), columns x0 + 4q ..; windows x_{i}_{row}_{kx}:
     // the 4 inputs under output columns x0..x0+3 at tap column kx.
     let rows = ph + k - 1;
+    let loads = c * rows * vec4s_per_row;
+    if loads >= LOAD_LOOP_FROM {
+        let _ = writeln!(
+            o,
+            "    var rows_in: array<vec4<f32>, {loads}>;\n\
+             \x20   for (var j = 0u; j < {loads}u; j++) {{\n\
+             \x20       let i = j / {per_channel}u;\n\
+             \x20       let r = j % {per_channel}u / {vec4s_per_row}u;\n\
+             \x20       let q = j % {vec4s_per_row}u;\n\
+             \x20       rows_in[j] = {unpack}(x[x_image + i * {plane}u + min(y0 + r, {hmax}u) * {row4}u + min(x0 / 4u + q, {qmax}u)]);\n\
+             \x20   }}",
+            per_channel = rows * vec4s_per_row,
+            plane = h * w / 4,
+            hmax = h - 1,
+            row4 = w / 4,
+            qmax = w / 4 - 1,
+        );
+    }
     for i in 0..c {
         for r in 0..rows {
             for q in 0..vec4s_per_row {
-                let _ = writeln!(
-                    o,
-                    "    let r_{i}_{r}_{q} = {unpack}(x[x_image + {plane}u + min(y0 + {r}u, {hmax}u) * {row4}u + min(x0 / 4u + {q}u, {qmax}u)]);",
-                    plane = i * h * w / 4,
-                    hmax = h - 1,
-                    row4 = w / 4,
-                    qmax = w / 4 - 1,
-                );
+                let value = if loads >= LOAD_LOOP_FROM {
+                    format!("rows_in[{}u]", (i * rows + r) * vec4s_per_row + q)
+                } else {
+                    format!(
+                        "{unpack}(x[x_image + {plane}u + min(y0 + {r}u, {hmax}u) * {row4}u + min(x0 / 4u + {q}u, {qmax}u)])",
+                        plane = i * h * w / 4,
+                        hmax = h - 1,
+                        row4 = w / 4,
+                        qmax = w / 4 - 1,
+                    )
+                };
+                let _ = writeln!(o, "    let r_{i}_{r}_{q} = {value};");
             }
         }
         for r in 0..rows {
