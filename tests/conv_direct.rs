@@ -379,7 +379,9 @@ fn conv_input_grad_direct_matches_reference() {
     let gpu = gpu();
     // A padding that is not a multiple of 4 (3x3 kernel) is refused.
     assert!(!conv_direct::supports_input_grad(ConvShape::new(1, 1, 12, 12, 2, 3)));
-    for (i, s) in cases().into_iter().enumerate() {
+    // Beyond the common cases: 11 input channels, two groups of 8 lanes per image where the
+    // input gradient runs by image.
+    for (i, s) in cases().into_iter().chain([ConvShape::new(3, 11, 8, 8, 2, 5)]).enumerate() {
         let mut r = rng(900 + i as u64);
         let dy = uniform(&mut r, s.y_len() as usize, -1.0, 1.0);
         let w = uniform(&mut r, s.w_len() as usize, -1.0, 1.0);
