@@ -5,6 +5,7 @@
 pub mod ascent;
 pub mod conv_direct;
 pub mod data;
+pub mod dense_direct;
 pub mod elementwise;
 pub mod gemm;
 pub mod im2col;
@@ -72,6 +73,7 @@ pub struct Kernels {
     pub im2col: im2col::Im2col,
     pub conv_direct: conv_direct::ConvDirect,
     pub gemm: gemm::Gemm,
+    pub dense_direct: dense_direct::DenseDirect,
     pub pool: pool::MaxPool2x2,
     pub elementwise: elementwise::Elementwise,
     pub reduce: reduce::Reduce,
@@ -94,6 +96,7 @@ impl Kernels {
             im2col: im2col::Im2col::new(gpu)?,
             conv_direct: conv_direct::ConvDirect::new(gpu),
             gemm: gemm::Gemm::new(gpu)?,
+            dense_direct: dense_direct::DenseDirect::new(gpu),
             pool: pool::MaxPool2x2::new(gpu)?,
             elementwise: elementwise::Elementwise::new(gpu)?,
             reduce: reduce::Reduce::new(gpu)?,
@@ -109,5 +112,25 @@ impl Kernels {
             rbf: rbf::Rbf::new(gpu)?,
             table: table::Table::new(gpu)?,
         })
+    }
+
+    /// A dense layer's forward, y (M, N) = x (M, K) · Wᵀ + bias [ReLU] for `s` = (M, N, K):
+    /// the generated kernel where the device and shape allow it
+    /// ([`dense_direct::DenseDirect::supports`]), else the GEMM.
+    #[allow(clippy::too_many_arguments)]
+    pub fn dense_forward(
+        &self,
+        gpu: &Gpu,
+        s: crate::shapes::GemmShape,
+        relu: bool,
+        x: View,
+        w: View,
+        bias: View,
+        y: View,
+    ) -> crate::Result<Dispatch> {
+        if self.dense_direct.supports(s) {
+            return self.dense_direct.dense_forward_direct(gpu, s, relu, x, w, bias, y);
+        }
+        self.gemm.gemm(gpu, gemm::Transpose::B, gemm::Epilogue::BiasCol { relu }, s, x, w, Some(bias), y)
     }
 }

@@ -362,7 +362,7 @@ impl Plan1998 {
             };
         let dense = |l: Dense, x: &wgpu::Buffer, w, b, out: &wgpu::Buffer| {
             let gs = GemmShape::new(batch, l.outputs, l.inputs);
-            k.gemm.gemm(gpu, Transpose::B, Epilogue::BiasCol { relu: false }, gs, v(x), p(w), Some(p(b)), v(out))
+            k.dense_forward(gpu, gs, false, v(x), p(w), p(b), v(out))
         };
         let rbf_views = RbfViews {
             x: v(&a.f6),

@@ -299,7 +299,7 @@ impl Plan {
         };
         let dense_forward = |l: Dense, x: View, w, b, relu, y: View| {
             let gs = GemmShape::new(batch, l.outputs, l.inputs);
-            k.gemm.gemm(gpu, Transpose::B, Epilogue::BiasCol { relu }, gs, x, p(w), Some(p(b)), y)
+            k.dense_forward(gpu, gs, relu, x, p(w), p(b), y)
         };
         let xent = XentViews {
             logits: v(&a.logits),
