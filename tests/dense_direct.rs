@@ -1,13 +1,12 @@
-//! The generated dense forward against its CPU twin (the GEMM reference with
-//! `Transpose::B` and a per-column bias), and `Kernels::dense_forward`, which falls back
-//! to the GEMM where the generated kernel does not apply.
+//! The generated dense-layer products against their CPU twin (the GEMM reference in each
+//! product's form), and `Kernels::dense`, which falls back to the GEMM where the generated
+//! kernel does not apply.
 
 mod common;
 
 use common::*;
-use lenet_gpu::gpu::View;
-use lenet_gpu::kernels::dense_direct::DenseDirect;
-use lenet_gpu::kernels::gemm::{Epilogue, Transpose};
+use lenet_gpu::gpu::{Dispatch, View};
+use lenet_gpu::kernels::dense_direct::{DenseDirect, DenseProduct};
 use lenet_gpu::kernels::Kernels;
 use lenet_gpu::reference;
 use lenet_gpu::shapes::GemmShape;
@@ -17,89 +16,135 @@ fn tol(k: u32) -> Tol {
     Tol { abs: 2e-7 * k as f64, rel: 1e-5 }
 }
 
-/// y from the GPU for `s` through `forward`, against the reference; W sits 64 floats (256
-/// bytes) into a larger buffer, as in the parameters.
-fn check(
-    s: GemmShape,
-    relu: bool,
-    seed: u64,
-    forward: impl Fn(View, View, View, View) -> lenet_gpu::Result<lenet_gpu::gpu::Dispatch>,
-) {
+const FORWARD: DenseProduct = DenseProduct::Forward { relu: true };
+const FORWARD_LINEAR: DenseProduct = DenseProduct::Forward { relu: false };
+const INPUT_GRAD: DenseProduct = DenseProduct::InputGrad { relu_mask: false };
+const INPUT_GRAD_MASKED: DenseProduct = DenseProduct::InputGrad { relu_mask: true };
+const WEIGHT_GRAD: DenseProduct = DenseProduct::WeightGrad;
+
+type Run<'a> = dyn Fn(View, View, Option<View>, View) -> lenet_gpu::Result<Dispatch> + 'a;
+
+/// C from the GPU for `p` and `s` through `product`, against the reference. B sits 64
+/// floats (256 bytes) into a larger buffer, as parameters do; the masked input gradient's
+/// operand (a ReLU's output) is 0 at about a third of its entries.
+fn check(p: DenseProduct, s: GemmShape, seed: u64, product: &Run) {
     let gpu = gpu();
     let mut r = rng(seed);
-    let x = uniform(&mut r, s.a_len() as usize, -1.0, 1.0);
-    let w = uniform(&mut r, s.b_len() as usize, -1.0, 1.0);
-    let b = uniform(&mut r, s.n as usize, -1.0, 1.0);
+    let a = uniform(&mut r, s.a_len() as usize, -1.0, 1.0);
+    let b = uniform(&mut r, s.b_len() as usize, -1.0, 1.0);
+    let operand = match p {
+        DenseProduct::Forward { .. } => Some(uniform(&mut r, s.n as usize, -1.0, 1.0)),
+        DenseProduct::InputGrad { relu_mask: true } => {
+            Some(uniform(&mut r, s.c_len() as usize, -0.5, 1.0).iter().map(|&v| v.max(0.0)).collect())
+        }
+        _ => None,
+    };
     let mut want = vec![0.0; s.c_len() as usize];
-    reference::gemm::gemm(Transpose::B, Epilogue::BiasCol { relu }, s, &x, &w, Some(&b), &mut want);
-    let mut params = vec![f32::NAN; 64];
-    params.extend(&w);
-    params.extend([f32::NAN; 7]);
-    let (gx, gp, gb) = (gpu.storage_from("x", &x), gpu.storage_from("params", &params), gpu.storage_from("b", &b));
-    let gw = View { buffer: &gp, offset: 64, len: w.len() as u64 };
-    let gy = nan_buffer(gpu, "y", want.len());
-    run(gpu, forward(View::whole(&gx), gw, View::whole(&gb), View::whole(&gy)).unwrap());
-    assert_close(&format!("{s:?} relu {relu}"), &read(gpu, &gy, want.len()), &want, tol(s.k));
+    let (transpose, epilogue) = p.gemm_form();
+    reference::gemm::gemm(transpose, epilogue, s, &a, &b, operand.as_deref(), &mut want);
+    let mut padded = vec![f32::NAN; 64];
+    padded.extend(&b);
+    padded.extend([f32::NAN; 7]);
+    let (ga, gb) = (gpu.storage_from("a", &a), gpu.storage_from("b", &padded));
+    let gop = operand.map(|o| gpu.storage_from("operand", &o));
+    let gc = nan_buffer(gpu, "c", want.len());
+    let bv = View { buffer: &gb, offset: 64, len: b.len() as u64 };
+    run(gpu, product(View::whole(&ga), bv, gop.as_ref().map(View::whole), View::whole(&gc)).unwrap());
+    assert_close(&format!("{p:?} {s:?}"), &read(gpu, &gc, want.len()), &want, tol(s.k));
+}
+
+/// Products the generated kernel computes: LeNet-5's (batch 100) and awkward shapes.
+fn cases() -> Vec<(DenseProduct, GemmShape)> {
+    let g = GemmShape::new;
+    vec![
+        // fc1, fc2, fc3 forward (fc1's W is two uniform windows).
+        (FORWARD, g(100, 120, 256)),
+        (FORWARD, g(100, 84, 120)),
+        (FORWARD_LINEAR, g(100, 10, 84)),
+        // One row, one unit, one vec4 of inputs; rows not a multiple of the 32 a workgroup
+        // takes and a prime of units; 260 inputs: 48-row windows (ending on the 256-byte
+        // alignment) and a short last; three windows of fc1's width, the last of 2 rows.
+        (FORWARD, g(1, 1, 4)),
+        (FORWARD_LINEAR, g(37, 13, 28)),
+        (FORWARD, g(33, 67, 260)),
+        (FORWARD_LINEAR, g(5, 130, 256)),
+        // fc1's and fc2's input gradients (fc2's through fc1's ReLU).
+        (INPUT_GRAD, g(100, 256, 120)),
+        (INPUT_GRAD_MASKED, g(100, 120, 84)),
+        // Terms split over windows: 260 = 240 + 20, and four windows of 54 rows; the
+        // smallest.
+        (INPUT_GRAD_MASKED, g(37, 68, 260)),
+        (INPUT_GRAD, g(5, 300, 200)),
+        (INPUT_GRAD_MASKED, g(1, 4, 4)),
+        // fc1's and fc2's weight gradients; M a multiple of 4 but not of the 32 a workgroup
+        // takes, a prime batch; one term; terms over two windows.
+        (WEIGHT_GRAD, g(120, 256, 100)),
+        (WEIGHT_GRAD, g(84, 120, 100)),
+        (WEIGHT_GRAD, g(12, 20, 37)),
+        (WEIGHT_GRAD, g(4, 4, 1)),
+        (WEIGHT_GRAD, g(8, 300, 60)),
+    ]
 }
 
 #[test]
-fn dense_forward_direct_matches_reference() {
+fn dense_direct_matches_reference() {
     let gpu = gpu();
     let dense = DenseDirect::new(gpu);
     if gpu.subgroup_size() != Some(8) {
-        eprintln!("skipped: the generated dense forward needs 8-wide subgroups");
+        eprintln!("skipped: the generated dense products need 8-wide subgroups");
         return;
     }
-    let shapes = [
-        // LeNet-5's fc1, fc2, fc3 at batch 100 (fc1's W is two uniform windows).
-        (GemmShape::new(100, 120, 256), true),
-        (GemmShape::new(100, 84, 120), true),
-        (GemmShape::new(100, 10, 84), false),
-        // One row, one unit, one vec4 of inputs.
-        (GemmShape::new(1, 1, 4), true),
-        // Rows that are not a multiple of the 32 a workgroup takes; a prime of units.
-        (GemmShape::new(37, 13, 28), false),
-        // 260 inputs: windows of 48 rows (to end on the 256-byte alignment) and a short last.
-        (GemmShape::new(33, 67, 260), true),
-        // Three windows of fc1's width, the last of 2 rows.
-        (GemmShape::new(5, 130, 256), false),
-    ];
-    for (i, (s, relu)) in shapes.into_iter().enumerate() {
-        assert!(dense.supports(s), "{s:?}");
-        check(s, relu, 1200 + i as u64, |x, w, b, y| dense.dense_forward_direct(gpu, s, relu, x, w, b, y));
+    for (i, (p, s)) in cases().into_iter().enumerate() {
+        assert!(dense.supports(p, s), "{p:?} {s:?}");
+        check(p, s, 1200 + i as u64, &|a, b, op, c| dense.dense_direct(gpu, p, s, a, b, op, c));
     }
 }
 
 #[test]
-fn dense_forward_falls_back_to_the_gemm() {
-    // Inputs not a multiple of 4, and a batched product: the GEMM computes them.
+fn dense_falls_back_to_the_gemm() {
+    // fc3's input and weight gradients (10 outputs: neither K nor M a multiple of 4),
+    // inputs not a multiple of 4 (A's rows, or B's in the weight gradient), a batched
+    // product: the GEMM computes them.
     let gpu = gpu();
     let kernels = Kernels::new(gpu).unwrap();
-    let s = GemmShape::new(9, 7, 30);
-    assert!(!kernels.dense_direct.supports(s));
-    assert!(!kernels.dense_direct.supports(GemmShape::batched(9, 8, 32, 2, 0, 0)));
-    check(s, true, 1300, |x, w, b, y| kernels.dense_forward(gpu, s, true, x, w, b, y));
-    let s = GemmShape::new(9, 8, 32);
-    check(s, false, 1301, |x, w, b, y| kernels.dense_forward(gpu, s, false, x, w, b, y));
+    let g = GemmShape::new;
+    let fallbacks = [
+        (INPUT_GRAD_MASKED, g(100, 84, 10)),
+        (WEIGHT_GRAD, g(10, 84, 100)),
+        (FORWARD, g(9, 7, 30)),
+        (WEIGHT_GRAD, g(12, 13, 37)),
+    ];
+    assert!(!kernels.dense_direct.supports(FORWARD, GemmShape::batched(9, 8, 32, 2, 0, 0)));
+    for (i, (p, s)) in fallbacks.into_iter().enumerate() {
+        assert!(!kernels.dense_direct.supports(p, s), "{p:?} {s:?}");
+        check(p, s, 1300 + i as u64, &|a, b, op, c| kernels.dense(gpu, p, s, a, b, op, c));
+    }
+    // And where it applies, Kernels::dense runs the generated kernel to the same result.
+    let s = g(9, 8, 32);
+    check(FORWARD_LINEAR, s, 1310, &|a, b, op, c| kernels.dense(gpu, FORWARD_LINEAR, s, a, b, op, c));
 }
 
 #[test]
-fn misaligned_operands_are_refused() {
+fn misaligned_or_missing_operands_are_refused() {
     let gpu = gpu();
     let dense = DenseDirect::new(gpu);
     if gpu.subgroup_size() != Some(8) {
-        eprintln!("skipped: the generated dense forward needs 8-wide subgroups");
+        eprintln!("skipped: the generated dense products need 8-wide subgroups");
         return;
     }
     let s = GemmShape::new(4, 8, 16);
     let (x, w, b, y) = (gpu.storage("x", 80), gpu.storage("w", 256), gpu.storage("b", 8), gpu.storage("y", 32));
-    let (bv, yv) = (View::whole(&b), View::whole(&y));
+    let (xv, wv, bv, yv) = (View::whole(&x), View::whole(&w), View::whole(&b), View::whole(&y));
     let w_off = View { buffer: &w, offset: 1, len: 128 };
-    let err = dense.dense_forward_direct(gpu, s, true, View::whole(&x), w_off, bv, yv).err().expect("W at 1");
+    let err = dense.dense_direct(gpu, FORWARD, s, xv, w_off, Some(bv), yv).err().expect("W at 1");
     assert!(err.to_string().contains("alignment"), "{err}");
     let x_off = View { buffer: &x, offset: 2, len: 64 };
-    let err = dense.dense_forward_direct(gpu, s, true, x_off, View::whole(&w), bv, yv).err().expect("x at 2");
+    let err = dense.dense_direct(gpu, FORWARD, s, x_off, wv, Some(bv), yv).err().expect("x at 2");
     assert!(err.to_string().contains("vec4"), "{err}");
     let short = View { buffer: &w, offset: 0, len: 100 };
-    assert!(dense.dense_forward_direct(gpu, s, true, View::whole(&x), short, bv, yv).is_err());
+    assert!(dense.dense_direct(gpu, FORWARD, s, xv, short, Some(bv), yv).is_err());
+    let err = dense.dense_direct(gpu, FORWARD, s, xv, wv, None, yv).err().expect("no bias");
+    assert!(err.to_string().contains("operand"), "{err}");
+    let err = dense.dense_direct(gpu, WEIGHT_GRAD, s, xv, wv, Some(bv), yv).err().expect("an operand");
+    assert!(err.to_string().contains("operand"), "{err}");
 }

@@ -1,54 +1,95 @@
-//! A dense layer's forward, y = x · Wᵀ + bias (then ReLU), as WGSL generated for one layer
-//! shape, for 8-wide subgroups (lavapipe). Its CPU twin is the GEMM's
-//! (`reference::gemm::gemm` with `Transpose::B` and `Epilogue::BiasCol`), and where it does
-//! not apply the GEMM computes the same product ([`crate::kernels::Kernels::dense_forward`]).
+//! A dense layer's products, as WGSL generated for one layer shape, for 8-wide subgroups
+//! (lavapipe): the forward y = x · Wᵀ + bias (then ReLU), the input gradient dx = dy · W
+//! (then masked by a ReLU), the weight gradient dW = dyᵀ · x ([`DenseProduct`]). Their CPU
+//! twin is the GEMM's (`reference::gemm::gemm` in the form [`DenseProduct::gemm_form`]), and
+//! where this kernel does not apply the GEMM computes the same product
+//! ([`crate::kernels::Kernels::dense`]).
 //!
 //! Why: the GEMM kernels hand each lane 4 columns, and every lane loads its own columns of
-//! W (the weights) from a storage buffer, which lavapipe splits into bounds-checked scalar
-//! loads per lane and component (~8 instructions each); fc1's forward spent two thirds of
-//! its time loading. Here a lane is 4 rows of x (4 images), whose inputs it loads once into
-//! a private array, and the loop over output units reads W from uniform bindings, one
-//! weight per lane per 8 (a branch-free gather), handed to all lanes by
-//! `subgroupBroadcast`: each weight then feeds a vec4 multiply-add. Two accumulators (even
+//! B from a storage buffer, which lavapipe splits into bounds-checked scalar loads per lane
+//! and component (~8 instructions each); fc1's forward spent two thirds of its time
+//! loading. Here, for C = A · B, a lane is 4 rows of A (4 images; 4 units for the weight
+//! gradient), whose values it loads once into a private array, and the loop over C's
+//! columns reads B from uniform bindings, one value per lane per 8 (a branch-free gather),
+//! handed to all lanes by `subgroupBroadcast`: each then feeds a vec4 multiply-add. Two accumulators (even
 //! and odd inputs) halve the chain of dependent adds that LLVM otherwise runs one after
 //! another. Measured on lavapipe (probe, best of 15): fc1 forward 2.93 -> 1.96 ms at batch
 //! 1000, 0.39 -> 0.29 at batch 100; fc2 1.61 -> 0.80 and 0.17 -> 0.15; fc3 0.39 -> 0.19 and
 //! 0.095 -> 0.065. One accumulator: fc1 2.46 ms at batch 1000; four: 2.06; 2 or 3 rows a
 //! lane: 2.10-2.20.
 //!
-//! A uniform binding holds at most 64 KiB on lavapipe (fc1's W is 120 KiB), so W is bound
-//! as up to [`MAX_WINDOWS`] windows of whole rows, each its own loop.
+//! A uniform binding holds at most 64 KiB on lavapipe (fc1's W is 120 KiB), so B is bound
+//! as up to [`MAX_WINDOWS`] windows of whole rows of its storage.
 
 use std::fmt::Write;
 
 use super::prepare_with_uniform_at;
 use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, Gpu, View};
+use crate::kernels::gemm::{Epilogue, Transpose};
 use crate::shapes::GemmShape;
 
-pub const DENSE_FORWARD_DIRECT: &str = "dense_forward_direct";
+pub const DENSE_DIRECT: &str = "dense_direct";
 
-/// Rows of x (images) per invocation: the components of each accumulator.
+/// Rows of A per invocation: the components of each accumulator.
 const ROWS_PER_LANE: u32 = 4;
 
-/// Rows of x per workgroup (one subgroup of 8).
+/// Rows of A per workgroup (one subgroup of 8).
 const ROWS_PER_GROUP: u32 = 8 * ROWS_PER_LANE;
 
-/// Most uniform windows of W: bindings, and loops in the source.
+/// Most uniform windows of B.
 const MAX_WINDOWS: u32 = 4;
 
-/// Most inputs: the loop over output units is unrolled over them (fc1's 256 compile in 4 s).
-const MAX_INPUTS: u32 = 512;
+/// Most terms per sum (K): the loop over C's columns is unrolled over them (fc1's 256
+/// compile in 4 s).
+const MAX_TERMS: u32 = 512;
 
-/// How W is split into uniform windows for a layer of `inputs` inputs.
+/// Which of a dense layer's products, for x (batch, inputs), W (outputs, inputs) and
+/// dy (batch, outputs); as a [`GemmShape`] (M, N, K) of C = A · B.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DenseProduct {
+    /// y = x · Wᵀ + bias, then ReLU when `relu`: (batch, outputs, inputs), A = x, B = W,
+    /// the bias as operand.
+    Forward { relu: bool },
+    /// dx = dy · W, times (operand > 0) when `relu_mask` (the operand being the ReLU's
+    /// output that x was): (batch, inputs, outputs), A = dy, B = W.
+    InputGrad { relu_mask: bool },
+    /// dW = dyᵀ · x: (outputs, inputs, batch), A = dy, B = x.
+    WeightGrad,
+}
+
+impl DenseProduct {
+    /// The GEMM that computes the same product.
+    pub fn gemm_form(self) -> (Transpose, Epilogue) {
+        match self {
+            DenseProduct::Forward { relu } => (Transpose::B, Epilogue::BiasCol { relu }),
+            DenseProduct::InputGrad { relu_mask: true } => (Transpose::None, Epilogue::ReluMask),
+            DenseProduct::InputGrad { relu_mask: false } => (Transpose::None, Epilogue::None),
+            DenseProduct::WeightGrad => (Transpose::A, Epilogue::None),
+        }
+    }
+
+    /// Whether B is stored with a row per column of C ((N, K): W in the forward), not a
+    /// row per term ((K, N)).
+    fn b_rows_are_columns(self) -> bool {
+        matches!(self, DenseProduct::Forward { .. })
+    }
+
+    /// Whether A is stored transposed, (K, M): dy in the weight gradient.
+    fn a_transposed(self) -> bool {
+        self == DenseProduct::WeightGrad
+    }
+}
+
+/// How B is split into uniform windows: `rows` rows of its storage per window but the
+/// last, `count` windows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Windows {
-    /// Rows of W (output units) per window but the last.
     rows: u32,
     count: u32,
 }
 
-/// Host side: the pipelines come from the `Gpu` cache, one per layer shape.
+/// Host side: the pipelines come from the `Gpu` cache, one per product and shape.
 pub struct DenseDirect {
     /// The device runs 8-wide subgroups.
     subgroup8: bool,
@@ -67,156 +108,239 @@ impl DenseDirect {
         }
     }
 
-    /// The windows of W for `inputs` inputs and `outputs` units: the most whole rows that
-    /// fit a uniform binding and end on its offset alignment; None if they are too many.
-    fn windows(&self, inputs: u32, outputs: u32) -> Option<Windows> {
-        let mut rows = (self.max_window / inputs).min(outputs);
-        while rows > 0 && rows < outputs && !(rows * inputs).is_multiple_of(self.window_align) {
-            rows -= 1;
+    /// Windows of `rows` rows of `row_len` floats: the most whole rows that fit a uniform
+    /// binding and end on its offset alignment; None if that makes too many.
+    fn windows(&self, rows: u32, row_len: u32) -> Option<Windows> {
+        let mut per = (self.max_window / row_len).min(rows);
+        while per > 0 && per < rows && !(per * row_len).is_multiple_of(self.window_align) {
+            per -= 1;
         }
-        let count = outputs.div_ceil(rows.max(1));
-        (rows > 0 && count <= MAX_WINDOWS).then_some(Windows { rows, count })
+        let count = rows.div_ceil(per.max(1));
+        (per > 0 && count <= MAX_WINDOWS).then_some(Windows { rows: per, count })
     }
 
-    /// Whether this device and shape can run the kernel: 8-wide subgroups, one product
-    /// (not batched), inputs a multiple of 4 (x is read as vec4s) and at most
-    /// [`MAX_INPUTS`], W in at most [`MAX_WINDOWS`] uniform windows.
-    pub fn supports(&self, s: GemmShape) -> bool {
+    /// B's windows for `p` and `s`.
+    fn b_windows(&self, p: DenseProduct, s: GemmShape) -> Option<Windows> {
+        if p.b_rows_are_columns() {
+            self.windows(s.n, s.k)
+        } else {
+            self.windows(s.k, s.n)
+        }
+    }
+
+    /// Whether this device and shape can run the kernel: 8-wide subgroups, one product (not
+    /// batched), A's rows as vec4s (K % 4 == 0; M % 4 == 0 when A is transposed), B's rows
+    /// too (its uniform windows are vec4 arrays: N % 4 == 0 unless B is (N, K)), at most
+    /// [`MAX_TERMS`] terms, B in at most [`MAX_WINDOWS`] uniform windows.
+    pub fn supports(&self, p: DenseProduct, s: GemmShape) -> bool {
+        let a_vec4s = if p.a_transposed() { s.m } else { s.k };
+        let b_vec4s = if p.b_rows_are_columns() { s.k } else { s.n };
         self.subgroup8
             && s.batch == 1
-            && s.k.is_multiple_of(4)
-            && s.k <= MAX_INPUTS
+            && a_vec4s.is_multiple_of(4)
+            && b_vec4s.is_multiple_of(4)
+            && s.k <= MAX_TERMS
             && s.m > 0
             && s.n > 0
-            && self.windows(s.k, s.n).is_some()
+            && s.k > 0
+            && self.b_windows(p, s).is_some()
     }
 
-    /// y (M, N) = x (M, K) · Wᵀ + bias, then ReLU when `relu`, for `s` = (M, N, K); W is
-    /// (N, K) as a dense layer stores it. x must start on a vec4 and W where a uniform
-    /// binding may (parameter tensors start on 256 bytes).
+    /// C = A · B for `p` (see [`DenseProduct`] for the operands and `operand`). A must
+    /// start on a vec4 and B where a uniform binding may (parameter tensors start on 256
+    /// bytes).
     #[allow(clippy::too_many_arguments)]
-    pub fn dense_forward_direct(
+    pub fn dense_direct(
         &self,
         gpu: &Gpu,
+        p: DenseProduct,
         s: GemmShape,
-        relu: bool,
-        x: View,
-        w: View,
-        bias: View,
-        y: View,
+        a: View,
+        b: View,
+        operand: Option<View>,
+        c: View,
     ) -> Result<Dispatch> {
-        let op = DENSE_FORWARD_DIRECT;
-        if !self.supports(s) {
-            return Err(Error::ShapeMismatch { op, what: format!("cannot compute {s:?} on this device") });
+        let op = DENSE_DIRECT;
+        if !self.supports(p, s) {
+            return Err(Error::ShapeMismatch { op, what: format!("cannot compute {p:?} {s:?} on this device") });
         }
-        x.require(op, "x", s.a_len())?;
-        w.require(op, "W", s.b_len())?;
-        bias.require(op, "bias", s.n as u64)?;
-        y.require(op, "y", s.c_len())?;
-        if !x.offset.is_multiple_of(4) {
-            return Err(Error::ShapeMismatch { op, what: format!("x starts at {}, not on a vec4", x.offset) });
+        a.require(op, "A", s.a_len())?;
+        b.require(op, "B", s.b_len())?;
+        c.require(op, "C", s.c_len())?;
+        let operand = match (p, operand) {
+            (DenseProduct::Forward { .. }, Some(bias)) => {
+                bias.require(op, "bias", s.n as u64)?;
+                Some(bias)
+            }
+            (DenseProduct::InputGrad { relu_mask: true }, Some(y)) => {
+                y.require(op, "ReLU output (as C)", s.c_len())?;
+                Some(y)
+            }
+            (DenseProduct::InputGrad { relu_mask: false } | DenseProduct::WeightGrad, None) => None,
+            (p, operand) => {
+                let what = format!("{p:?} given an operand: {}", operand.is_some());
+                return Err(Error::ShapeMismatch { op, what });
+            }
+        };
+        if !a.offset.is_multiple_of(4) {
+            return Err(Error::ShapeMismatch { op, what: format!("A starts at {}, not on a vec4", a.offset) });
         }
-        if !w.offset.is_multiple_of(self.window_align as u64) {
-            let what = format!("W starts at {}, not on a uniform binding's alignment", w.offset);
+        if !b.offset.is_multiple_of(self.window_align as u64) {
+            let what = format!("B starts at {}, not on a uniform binding's alignment", b.offset);
             return Err(Error::ShapeMismatch { op, what });
         }
-        let windows = self.windows(s.k, s.n).expect("checked by supports");
-        let mut views = vec![x, bias, y];
-        let window_views: Vec<View> = (0..windows.count)
-            .map(|i| {
-                let first = i * windows.rows;
-                let rows = windows.rows.min(s.n - first);
-                View { buffer: w.buffer, offset: w.offset + (first * s.k) as u64, len: (rows * s.k) as u64 }
-            })
-            .collect();
-        let label = format!("{op}[relu {relu}]");
-        let pipeline = gpu.generated_pipeline(&label, source(s.n, s.k, relu, windows), op)?;
-        // x, bias, y, the uniform (binding 3), then the windows of W.
+        let windows = self.b_windows(p, s).expect("checked by supports");
+        let (rows, row_len) = if p.b_rows_are_columns() { (s.n, s.k) } else { (s.k, s.n) };
+        let mut views = vec![a, c];
+        views.extend(operand);
         let uniform_at = views.len();
-        views.extend(window_views);
+        views.extend((0..windows.count).map(|i| {
+            let first = i * windows.rows;
+            let len = windows.rows.min(rows - first) * row_len;
+            View { buffer: b.buffer, offset: b.offset + (first * row_len) as u64, len: len as u64 }
+        }));
+        let label = format!("{op}[{p:?}]");
+        let pipeline = gpu.generated_pipeline(&label, source(p, s, windows), op)?;
         let grid = crate::gpu::grid(s.m.div_ceil(ROWS_PER_GROUP));
         Ok(prepare_with_uniform_at(gpu, &pipeline, &label, &views, uniform_at, &[s.m, 0, 0, 0], grid))
     }
 }
 
-/// The WGSL source for a layer of `k` inputs and `n` units (any number of rows).
-fn source(n: u32, k: u32, relu: bool, windows: Windows) -> String {
+/// The WGSL source of `p` for `s` (any M unless A is transposed).
+fn source(p: DenseProduct, s: GemmShape, windows: Windows) -> String {
     const COMPONENT: [&str; 4] = ["x", "y", "z", "w"];
-    let k4 = k / 4;
-    let loads = ROWS_PER_LANE * k4;
+    let (m, n, k) = (s.m, s.n, s.k);
     let mut out = String::new();
     let o = &mut out;
-    let _ = writeln!(o, "// Generated by src/kernels/dense_direct.rs: y (M,{n}) = x (M,{k}) · Wᵀ + bias, relu {relu};");
+    let _ = writeln!(o, "// Generated by src/kernels/dense_direct.rs: {p:?}, C (M,{n}) = A (M,{k}) · B ({k},{n});");
     let _ = writeln!(
         o,
-        "// {ROWS_PER_LANE} rows per invocation, W in {} uniform window(s) of {} rows.",
+        "// {ROWS_PER_LANE} rows per invocation, B in {} uniform window(s) of {} rows.",
         windows.count, windows.rows
     );
-    let _ = writeln!(
+    let operand = match p {
+        DenseProduct::Forward { .. } => "@group(0) @binding(2) var<storage, read> bias: array<f32>;\n",
+        DenseProduct::InputGrad { relu_mask: true } => {
+            "@group(0) @binding(2) var<storage, read> relu_out: array<f32>;\n"
+        }
+        _ => "",
+    };
+    let uniform_at = 2 + u32::from(!operand.is_empty());
+    let _ = write!(
         o,
         "struct Rows {{ m: u32, _pad0: u32, _pad1: u32, _pad2: u32 }}\n\
-         @group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;\n\
-         @group(0) @binding(1) var<storage, read> bias: array<f32>;\n\
-         @group(0) @binding(2) var<storage, read_write> y: array<f32>;\n\
-         @group(0) @binding(3) var<uniform> s: Rows;"
+         @group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;\n\
+         @group(0) @binding(1) var<storage, read_write> c: array<f32>;\n\
+         {operand}\
+         @group(0) @binding({uniform_at}) var<uniform> s: Rows;\n"
     );
+    let b_rows = if p.b_rows_are_columns() { n } else { k };
+    let b_row_len = if p.b_rows_are_columns() { k } else { n };
     for i in 0..windows.count {
-        let rows = windows.rows.min(n - i * windows.rows);
+        let rows = windows.rows.min(b_rows - i * windows.rows);
         let _ = writeln!(
             o,
-            "@group(0) @binding({}) var<uniform> w{i}: array<vec4<f32>, {}>;\n\
-             fn w{i}_at(i: u32) -> f32 {{ return w{i}[i / 4u][i % 4u]; }}",
-            4 + i,
-            rows * k / 4
+            "@group(0) @binding({}) var<uniform> b{i}: array<vec4<f32>, {}>;\n\
+             fn b{i}_at(i: u32) -> f32 {{ return b{i}[i / 4u][i % 4u]; }}",
+            uniform_at + 1 + i,
+            rows * b_row_len / 4
         );
     }
     // Lane `lid` takes rows row0 .. row0 + 3; rows past M repeat the last and are not stored.
+    // A's values are loaded in a loop: unrolled, lavapipe's scalarized loads are kilobytes
+    // of code each.
     let _ = write!(
         o,
         "\n@compute @workgroup_size(8)\n\
-         fn {DENSE_FORWARD_DIRECT}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,\n\
+         fn {DENSE_DIRECT}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,\n\
          \x20   @builtin(local_invocation_index) lid: u32, @builtin(subgroup_invocation_id) lane: u32) {{\n\
-         \x20   let row0 = ((wid.x + wid.y * nwg.x) * 8u + lid) * {ROWS_PER_LANE}u;\n\
-         \x20   // Loaded in a loop: unrolled, lavapipe's scalarized loads are kilobytes of code each.\n\
-         \x20   var rows_in: array<vec4<f32>, {loads}>;\n\
-         \x20   for (var j = 0u; j < {loads}u; j++) {{\n\
-         \x20       rows_in[j] = x[min(row0 + j / {k4}u, s.m - 1u) * {k4}u + j % {k4}u];\n\
-         \x20   }}\n"
+         \x20   let row0 = ((wid.x + wid.y * nwg.x) * 8u + lid) * {ROWS_PER_LANE}u;\n"
     );
-    // x_{i}: input i of the lane's 4 rows.
-    for i in 0..k {
-        let parts: Vec<String> = (0..ROWS_PER_LANE)
-            .map(|r| format!("rows_in[{}u].{}", r * k4 + i / 4, COMPONENT[(i % 4) as usize]))
-            .collect();
-        let _ = writeln!(o, "    let x_{i} = vec4<f32>({});", parts.join(", "));
-    }
-    for wi in 0..windows.count {
-        let first = wi * windows.rows;
-        let rows = windows.rows.min(n - first);
-        let _ = writeln!(o, "    for (var j = 0u; j < {rows}u; j++) {{");
-        let _ = writeln!(o, "        let unit = {first}u + j;\n        let wo = j * {k}u;");
-        for c in 0..k.div_ceil(8) {
-            let _ = writeln!(o, "        let w_{c} = w{wi}_at(min(wo + {}u + lane, {}u));", 8 * c, rows * k - 1);
-        }
-        let _ = writeln!(o, "        var even = vec4<f32>(0.0);\n        var odd = vec4<f32>(0.0);");
+    if p.a_transposed() {
+        // A stored (K, M): term i of the 4 rows is one vec4.
+        let m4 = m / 4;
+        let _ = writeln!(
+            o,
+            "    var a_in: array<vec4<f32>, {k}>;\n\
+             \x20   for (var i = 0u; i < {k}u; i++) {{\n\
+             \x20       a_in[i] = a[i * {m4}u + min(row0 / 4u, {}u)];\n\
+             \x20   }}",
+            m4 - 1
+        );
         for i in 0..k {
+            let _ = writeln!(o, "    let a_{i} = a_in[{i}u];");
+        }
+    } else {
+        let k4 = k / 4;
+        let loads = ROWS_PER_LANE * k4;
+        let _ = writeln!(
+            o,
+            "    var a_in: array<vec4<f32>, {loads}>;\n\
+             \x20   for (var j = 0u; j < {loads}u; j++) {{\n\
+             \x20       a_in[j] = a[min(row0 + j / {k4}u, s.m - 1u) * {k4}u + j % {k4}u];\n\
+             \x20   }}"
+        );
+        for i in 0..k {
+            let parts: Vec<String> = (0..ROWS_PER_LANE)
+                .map(|r| format!("a_in[{}u].{}", r * k4 + i / 4, COMPONENT[(i % 4) as usize]))
+                .collect();
+            let _ = writeln!(o, "    let a_{i} = vec4<f32>({});", parts.join(", "));
+        }
+    }
+    // Terms `terms` of column `col`, B(i, col) from window `wi` at b{wi}_at(index(i)).
+    let sum = |o: &mut String, wi: u32, terms: std::ops::Range<u32>, index: &dyn Fn(&str) -> String| {
+        let first = terms.start;
+        let len = windows.rows.min(b_rows - wi * windows.rows) * b_row_len;
+        for chunk in 0..(terms.end - first).div_ceil(8) {
+            let at = index(&format!("{}u + lane", first + 8 * chunk));
+            let _ = writeln!(o, "        let b{wi}_{chunk} = b{wi}_at(min({at}, {}u));", len - 1);
+        }
+        for i in terms {
             let acc = if i % 2 == 0 { "even" } else { "odd" };
-            let _ = writeln!(
-                o,
-                "        {acc} = fma(vec4<f32>(subgroupBroadcast(w_{}, {}u)), x_{i}, {acc});",
-                i / 8,
-                i % 8
-            );
+            let (chunk, lane) = ((i - first) / 8, (i - first) % 8);
+            let _ =
+                writeln!(o, "        {acc} = fma(vec4<f32>(subgroupBroadcast(b{wi}_{chunk}, {lane}u)), a_{i}, {acc});");
         }
-        let v = if relu { "max(sum, vec4<f32>(0.0))" } else { "sum" };
-        let _ = writeln!(o, "        let sum = (even + odd) + vec4<f32>(bias[unit]);\n        let v = {v};");
+    };
+    let store = |o: &mut String, col: &str| {
+        let sum = match p {
+            DenseProduct::Forward { relu: true } => format!("max(even + odd + vec4<f32>(bias[{col}]), vec4<f32>(0.0))"),
+            DenseProduct::Forward { relu: false } => format!("even + odd + vec4<f32>(bias[{col}])"),
+            _ => "even + odd".to_string(),
+        };
+        let _ = writeln!(o, "        let sum = {sum};");
         for r in 0..ROWS_PER_LANE {
-            let _ = writeln!(
-                o,
-                "        if (row0 + {r}u < s.m) {{ y[(row0 + {r}u) * {n}u + unit] = v.{}; }}",
-                COMPONENT[r as usize]
-            );
+            let at = format!("(row0 + {r}u) * {n}u + {col}");
+            let v = match p {
+                DenseProduct::InputGrad { relu_mask: true } => {
+                    format!("select(0.0, sum.{}, relu_out[{at}] > 0.0)", COMPONENT[r as usize])
+                }
+                _ => format!("sum.{}", COMPONENT[r as usize]),
+            };
+            let _ = writeln!(o, "        if (row0 + {r}u < s.m) {{ c[{at}] = {v}; }}");
         }
+    };
+    if p.b_rows_are_columns() {
+        // B (N, K): a window is whole columns of C, each window its own loop.
+        for wi in 0..windows.count {
+            let first = wi * windows.rows;
+            let cols = windows.rows.min(n - first);
+            let _ = writeln!(o, "    for (var j = 0u; j < {cols}u; j++) {{\n        let col = {first}u + j;");
+            let _ = writeln!(o, "        var even = vec4<f32>(0.0);\n        var odd = vec4<f32>(0.0);");
+            sum(o, wi, 0..k, &|i| format!("j * {k}u + {i}"));
+            store(o, "col");
+            o.push_str("    }\n");
+        }
+    } else {
+        // B (K, N): a window is a run of terms of every column.
+        let _ = writeln!(o, "    for (var col = 0u; col < {n}u; col++) {{");
+        let _ = writeln!(o, "        var even = vec4<f32>(0.0);\n        var odd = vec4<f32>(0.0);");
+        for wi in 0..windows.count {
+            let first = wi * windows.rows;
+            let terms = first..(first + windows.rows).min(k);
+            sum(o, wi, terms, &|i| format!("({i} - {first}u) * {n}u + col"));
+        }
+        store(o, "col");
         o.push_str("    }\n");
     }
     o.push_str("}\n");

@@ -114,23 +114,24 @@ impl Kernels {
         })
     }
 
-    /// A dense layer's forward, y (M, N) = x (M, K) · Wᵀ + bias [ReLU] for `s` = (M, N, K):
+    /// One of a dense layer's products ([`dense_direct::DenseProduct`]) for `s` = (M, N, K):
     /// the generated kernel where the device and shape allow it
-    /// ([`dense_direct::DenseDirect::supports`]), else the GEMM.
+    /// ([`dense_direct::DenseDirect::supports`]), else the GEMM in the same form.
     #[allow(clippy::too_many_arguments)]
-    pub fn dense_forward(
+    pub fn dense(
         &self,
         gpu: &Gpu,
+        p: dense_direct::DenseProduct,
         s: crate::shapes::GemmShape,
-        relu: bool,
-        x: View,
-        w: View,
-        bias: View,
-        y: View,
+        a: View,
+        b: View,
+        operand: Option<View>,
+        c: View,
     ) -> crate::Result<Dispatch> {
-        if self.dense_direct.supports(s) {
-            return self.dense_direct.dense_forward_direct(gpu, s, relu, x, w, bias, y);
+        if self.dense_direct.supports(p, s) {
+            return self.dense_direct.dense_direct(gpu, p, s, a, b, operand, c);
         }
-        self.gemm.gemm(gpu, gemm::Transpose::B, gemm::Epilogue::BiasCol { relu }, s, x, w, Some(bias), y)
+        let (transpose, epilogue) = p.gemm_form();
+        self.gemm.gemm(gpu, transpose, epilogue, s, a, b, operand, c)
     }
 }

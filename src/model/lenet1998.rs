@@ -14,6 +14,7 @@
 
 use crate::error::Result;
 use crate::gpu::{Dispatch, Gpu, View};
+use crate::kernels::dense_direct::DenseProduct;
 use crate::kernels::gemm::{Epilogue, Transpose};
 use crate::kernels::metrics::METRICS_LEN;
 use crate::kernels::rbf::RbfViews;
@@ -362,7 +363,7 @@ impl Plan1998 {
             };
         let dense = |l: Dense, x: &wgpu::Buffer, w, b, out: &wgpu::Buffer| {
             let gs = GemmShape::new(batch, l.outputs, l.inputs);
-            k.dense_forward(gpu, gs, false, v(x), p(w), p(b), v(out))
+            k.dense(gpu, DenseProduct::Forward { relu: false }, gs, v(x), p(w), Some(p(b)), v(out))
         };
         let rbf_views = RbfViews {
             x: v(&a.f6),
@@ -429,10 +430,9 @@ impl Plan1998 {
             let dense_bwd =
                 |l: Dense, x: &wgpu::Buffer, dy: &wgpu::Buffer, wn, bn, dx: &wgpu::Buffer| -> Result<[Dispatch; 3]> {
                     Ok([
-                        k.gemm.gemm(
+                        k.dense(
                             gpu,
-                            Transpose::A,
-                            Epilogue::None,
+                            DenseProduct::WeightGrad,
                             GemmShape::new(l.outputs, l.inputs, batch),
                             v(dy),
                             v(x),
@@ -440,10 +440,9 @@ impl Plan1998 {
                             g(wn),
                         )?,
                         k.reduce.sum_reduce(gpu, ReduceShape::new(batch, l.outputs, 1), v(dy), g(bn))?,
-                        k.gemm.gemm(
+                        k.dense(
                             gpu,
-                            Transpose::None,
-                            Epilogue::None,
+                            DenseProduct::InputGrad { relu_mask: false },
                             GemmShape::new(batch, l.inputs, l.outputs),
                             v(dy),
                             w(wn),

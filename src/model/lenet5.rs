@@ -8,6 +8,7 @@
 use crate::error::Result;
 use crate::gpu::{Dispatch, Gpu, View};
 use crate::kernels::conv_direct;
+use crate::kernels::dense_direct::DenseProduct;
 use crate::kernels::gemm::{Epilogue, Transpose};
 use crate::kernels::metrics::METRICS_LEN;
 use crate::kernels::softmax_xent::XentViews;
@@ -299,7 +300,7 @@ impl Plan {
         };
         let dense_forward = |l: Dense, x: View, w, b, relu, y: View| {
             let gs = GemmShape::new(batch, l.outputs, l.inputs);
-            k.dense_forward(gpu, gs, relu, x, p(w), p(b), y)
+            k.dense(gpu, DenseProduct::Forward { relu }, gs, x, p(w), Some(p(b)), y)
         };
         let xent = XentViews {
             logits: v(&a.logits),
@@ -340,35 +341,24 @@ impl Plan {
         // ---- backward (reverse order; every gradient is overwritten, never accumulated) -----
         // dy arrives already masked by the layer's ReLU. Produces dW, db and (if dx) dx,
         // masked by `dx_relu` > 0 where dx passes back through a ReLU with that output.
-        let dense_backward =
-            |l: Dense, x: View, dy: View, w, b, dx: Option<View>, dx_relu: Option<View>| -> Result<Vec<Dispatch>> {
-                let mut out = vec![
-                    k.gemm.gemm(
-                        gpu,
-                        Transpose::A,
-                        Epilogue::None,
-                        GemmShape::new(l.outputs, l.inputs, batch),
-                        dy,
-                        x,
-                        None,
-                        g(w),
-                    )?,
-                    k.reduce.sum_reduce(gpu, ReduceShape::new(batch, l.outputs, 1), dy, g(b))?,
-                ];
-                if let Some(dx) = dx {
-                    out.push(k.gemm.gemm(
-                        gpu,
-                        Transpose::None,
-                        if dx_relu.is_some() { Epilogue::ReluMask } else { Epilogue::None },
-                        GemmShape::new(batch, l.inputs, l.outputs),
-                        dy,
-                        p(w),
-                        dx_relu,
-                        dx,
-                    )?);
-                }
-                Ok(out)
-            };
+        let dense_backward = |l: Dense,
+                              x: View,
+                              dy: View,
+                              w,
+                              b,
+                              dx: Option<View>,
+                              dx_relu: Option<View>|
+         -> Result<Vec<Dispatch>> {
+            let mut out = vec![
+                k.dense(gpu, DenseProduct::WeightGrad, GemmShape::new(l.outputs, l.inputs, batch), dy, x, None, g(w))?,
+                k.reduce.sum_reduce(gpu, ReduceShape::new(batch, l.outputs, 1), dy, g(b))?,
+            ];
+            if let Some(dx) = dx {
+                let product = DenseProduct::InputGrad { relu_mask: dx_relu.is_some() };
+                out.push(k.dense(gpu, product, GemmShape::new(batch, l.inputs, l.outputs), dy, p(w), dx_relu, dx)?);
+            }
+            Ok(out)
+        };
         // `dy`, or with `through_pool` (dpool, argmax, pooled) dy read through the ReLU and
         // pool that follow the conv, so that no kernel has to write dy.
         let conv_weight_backward = |c: ConvShape,
