@@ -9,16 +9,19 @@
 //! multiplies them with the weights (a uniform buffer; on 8-wide subgroups one load per 8
 //! weights, shared by `subgroupBroadcast`) or, for the weight gradient, with dy. Channel
 //! counts, image sizes and tap offsets are literals in the source; only the batch size is
-//! a uniform. The input gradient has one code path per pattern of padding rows, so that
-//! zero padding is neither loaded nor multiplied.
+//! a uniform. Zero padding is neither loaded nor multiplied: the input gradient is
+//! computed by image for small planes (a lane per input channel, every position a
+//! literal), by blocks with one code path per pattern of padding rows for large ones.
 //!
 //! Measured on lavapipe (Mesa 25, batch 100, BENCHMARKS.md): conv1 forward + pool 1.3-1.6 ms
 //! against 3.0 + 7.8 + 1.2 for im2col + GEMM + pool, conv2's input gradient 3.0-3.4 ms
 //! against 9.5 + 3.6 for GEMM + col2im, conv2's weight gradient 1.8-2.1 ms against 9.3 for
-//! the GEMM (plus im2col). Code size is the limit: LLVM's compile time grows much faster than
-//! the source, so one channel dimension is a loop that is not unrolled (everything
-//! unrolled, conv2's forward compiled in 64-78 s on a cold Mesa shader cache and ran 2x
-//! slower, and its input gradient took 100 s; with the loop, 8 s and 3-8 s).
+//! the GEMM (plus im2col); since then conv2's forward 0.72 ms, input gradient 0.88, weight
+//! gradient 0.79. Code size is the limit: LLVM's compile time grows much faster than the
+//! source, and code run once per subgroup costs its fetch, so one channel dimension is a
+//! loop that is not unrolled (everything unrolled, conv2's forward compiled in 64-78 s on a
+//! cold Mesa shader cache and ran 2x slower, and its input gradient took 100 s; with the
+//! loop, 8 s and 3-8 s), and so are large input loads ([`LOAD_LOOP_FROM`]).
 
 use std::fmt::Write;
 
