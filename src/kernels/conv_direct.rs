@@ -21,7 +21,7 @@
 //! source, and code run once per subgroup costs its fetch, so one channel dimension is a
 //! loop that is not unrolled (everything unrolled, conv2's forward compiled in 64-78 s on a
 //! cold Mesa shader cache and ran 2x slower, and its input gradient took 100 s; with the
-//! loop, 8 s and 3-8 s), and so are large input loads ([`LOAD_LOOP_FROM`]).
+//! loop, 8 s and 3-8 s), and so are large input loads (`LOAD_LOOP_FROM`).
 
 use std::fmt::Write;
 
@@ -1169,7 +1169,7 @@ impl ConvDirect {
 
     /// dx (N,C,H,W) = the input gradient of the convolution for dy (N,OC,OH,OW);
     /// overwritten. `w` as for [`ConvDirect::conv_forward_direct`]. Small planes on 8-wide
-    /// subgroups by image ([`input_grad_by_image_source`]), others by blocks of dx.
+    /// subgroups by image (`input_grad_by_image_source`), others by blocks of dx.
     pub fn conv_input_grad_direct(&self, gpu: &Gpu, s: ConvShape, dy: View, w: View, dx: View) -> Result<Dispatch> {
         let op = CONV_INPUT_GRAD_DIRECT;
         if !supports_input_grad(s) {

@@ -19,7 +19,7 @@
 //! lane: 2.10-2.20.
 //!
 //! A uniform binding holds at most 64 KiB on lavapipe (fc1's W is 120 KiB), so B is bound
-//! as up to [`MAX_WINDOWS`] windows of whole rows of its storage.
+//! as up to `MAX_WINDOWS` windows of whole rows of its storage.
 
 use std::fmt::Write;
 
@@ -131,7 +131,7 @@ impl DenseDirect {
     /// Whether this device and shape can run the kernel: 8-wide subgroups, one product (not
     /// batched), A's rows as vec4s (K % 4 == 0; M % 4 == 0 when A is transposed), B's rows
     /// too (its uniform windows are vec4 arrays: N % 4 == 0 unless B is (N, K)), at most
-    /// [`MAX_TERMS`] terms, B in at most [`MAX_WINDOWS`] uniform windows.
+    /// `MAX_TERMS` terms, B in at most `MAX_WINDOWS` uniform windows.
     pub fn supports(&self, p: DenseProduct, s: GemmShape) -> bool {
         let a_vec4s = if p.a_transposed() { s.m } else { s.k };
         let b_vec4s = if p.b_rows_are_columns() { s.k } else { s.n };
