@@ -86,12 +86,20 @@ fn cases() -> Vec<(DenseProduct, GemmShape)> {
     ]
 }
 
+/// Whether the device runs 8-wide subgroups, which the generated kernel needs; says so if not.
+fn subgroup8(gpu: &lenet_gpu::gpu::Gpu) -> bool {
+    let yes = gpu.subgroup_size() == Some(8);
+    if !yes {
+        eprintln!("skipped: the generated dense products need 8-wide subgroups");
+    }
+    yes
+}
+
 #[test]
 fn dense_direct_matches_reference() {
     let gpu = gpu();
     let dense = DenseDirect::new(gpu);
-    if gpu.subgroup_size() != Some(8) {
-        eprintln!("skipped: the generated dense products need 8-wide subgroups");
+    if !subgroup8(gpu) {
         return;
     }
     for (i, (p, s)) in cases().into_iter().enumerate() {
@@ -128,8 +136,7 @@ fn dense_falls_back_to_the_gemm() {
 fn misaligned_or_missing_operands_are_refused() {
     let gpu = gpu();
     let dense = DenseDirect::new(gpu);
-    if gpu.subgroup_size() != Some(8) {
-        eprintln!("skipped: the generated dense products need 8-wide subgroups");
+    if !subgroup8(gpu) {
         return;
     }
     let s = GemmShape::new(4, 8, 16);

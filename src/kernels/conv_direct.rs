@@ -25,7 +25,7 @@
 
 use std::fmt::Write;
 
-use super::{prepare, prepare_with_uniform_at};
+use super::{prepare, prepare_with_uniform_at, COMPONENT};
 use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, Gpu, View};
 use crate::shapes::ConvShape;
@@ -62,7 +62,6 @@ const LOAD_LOOP_FROM: u32 = 64;
 /// WGSL for the 4 values at columns kx..kx+3 of a row loaded as vec4s `{row}_0`, `{row}_1`, …:
 /// one tap's window under 4 adjacent output pixels.
 fn window(row: &str, kx: u32) -> String {
-    const COMPONENT: [&str; 4] = ["x", "y", "z", "w"];
     let parts: Vec<String> = (kx..kx + 4).map(|e| format!("{row}_{}.{}", e / 4, COMPONENT[(e % 4) as usize])).collect();
     format!("vec4<f32>({})", parts.join(", "))
 }
@@ -613,6 +612,7 @@ fn input_grad_by_image_source(s: ConvShape) -> String {
          @group(0) @binding(1) var<uniform> w: array<vec4<f32>, {w4}>;\n\
          @group(0) @binding(2) var<storage, read_write> dx: array<f32>;\n\
          @group(0) @binding(3) var<uniform> s: Batch;\n\n\
+         {weight_fns}\
          @compute @workgroup_size(8)\n\
          fn {CONV_INPUT_GRAD_DIRECT}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,\n\
          \x20          @builtin(local_invocation_index) lid: u32, @builtin(subgroup_invocation_id) lane: u32) {{\n\
@@ -622,6 +622,7 @@ fn input_grad_by_image_source(s: ConvShape) -> String {
          \x20   let valid = group / {groups}u < s.n && channel < {c}u;\n\
          \x20   let ci = min(channel, {cmax}u);\n",
         w4 = uniform_weights_len(s) / 4,
+        weight_fns = LoadSharing::Subgroup8.functions(),
         cmax = c - 1,
     );
     for y in 0..h {
@@ -639,9 +640,8 @@ fn input_grad_by_image_source(s: ConvShape) -> String {
     }
     let _ = writeln!(o, "    let wo = o * {}u + ci * {}u;", c * k * k, k * k);
     for t in 0..k * k {
-        let _ = writeln!(o, "    let t_{t} = w[(wo + {t}u) / 4u][(wo + {t}u) % 4u];");
+        let _ = writeln!(o, "    let t_{t} = weight_at(wo + {t}u);");
     }
-    const COMPONENT: [&str; 4] = ["x", "y", "z", "w"];
     // dx[y, x] += dy[y - ky, x - kx] · w[ky, kx] wherever that dy pixel exists.
     for y in 0..h {
         for x in 0..w {

@@ -25,10 +25,10 @@
 
 use std::fmt::Write;
 
-use super::prepare_with_uniform_at;
+use super::{prepare_with_uniform_at, COMPONENT};
 use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, Gpu, View};
-use crate::kernels::gemm::{Epilogue, Transpose};
+use crate::kernels::gemm::{epilogue_operand, Epilogue, Transpose};
 use crate::shapes::GemmShape;
 
 pub const DENSE_DIRECT: &str = "dense_direct";
@@ -169,21 +169,7 @@ impl DenseDirect {
         a.require(op, "A", s.a_len())?;
         b.require(op, "B", s.b_len())?;
         c.require(op, "C", s.c_len())?;
-        let operand = match (p, operand) {
-            (DenseProduct::Forward { .. }, Some(bias)) => {
-                bias.require(op, "bias", s.n as u64)?;
-                Some(bias)
-            }
-            (DenseProduct::InputGrad { relu_mask: true }, Some(y)) => {
-                y.require(op, "ReLU output (as C)", s.c_len())?;
-                Some(y)
-            }
-            (DenseProduct::InputGrad { relu_mask: false } | DenseProduct::WeightGrad, None) => None,
-            (p, operand) => {
-                let what = format!("{p:?} given an operand: {}", operand.is_some());
-                return Err(Error::ShapeMismatch { op, what });
-            }
-        };
+        let operand = epilogue_operand(op, p.gemm_form().1, s, operand)?;
         if !a.offset.is_multiple_of(4) {
             return Err(Error::ShapeMismatch { op, what: format!("A starts at {}, not on a vec4", a.offset) });
         }
@@ -210,7 +196,6 @@ impl DenseDirect {
 
 /// The WGSL source of `p` for `s` (any M unless A is transposed).
 fn source(p: DenseProduct, s: GemmShape, windows: Windows) -> String {
-    const COMPONENT: [&str; 4] = ["x", "y", "z", "w"];
     let (m, n, k) = (s.m, s.n, s.k);
     let mut out = String::new();
     let o = &mut out;

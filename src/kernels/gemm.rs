@@ -126,27 +126,7 @@ impl Gemm {
         a.require(GEMM, "A", s.a_len())?;
         b.require(GEMM, "B", s.b_len())?;
         c.require(GEMM, "C", s.c_len())?;
-        let operand = match (epilogue, operand) {
-            (Epilogue::None, None) => View::whole(&self.no_bias),
-            (Epilogue::BiasRow { .. }, Some(v)) => {
-                v.require(GEMM, "bias (per row)", s.m as u64)?;
-                v
-            }
-            (Epilogue::BiasCol { .. }, Some(v)) => {
-                v.require(GEMM, "bias (per column)", s.n as u64)?;
-                v
-            }
-            (Epilogue::ReluMask, Some(v)) => {
-                v.require(GEMM, "ReLU output (as C)", s.c_len())?;
-                v
-            }
-            (e, b) => {
-                return Err(Error::ShapeMismatch {
-                    op: GEMM,
-                    what: format!("epilogue {e:?} given an operand: {}", b.is_some()),
-                })
-            }
-        };
+        let operand = epilogue_operand(GEMM, epilogue, s, operand)?.unwrap_or(View::whole(&self.no_bias));
         if !self.kernels_for(transpose, s, a, b).contains(&kernel) {
             return Err(Error::ShapeMismatch {
                 op: GEMM,
@@ -189,6 +169,29 @@ impl Gemm {
         };
         Ok(prepare(gpu, &pipeline, &label, &[a, b, operand, c], &s, workgroups))
     }
+}
+
+/// Checks `operand` against what `epilogue` reads for the product `s` (the bias per row or
+/// column, the ReLU output laid out as C, or nothing) and returns it; errors as `op`.
+pub(crate) fn epilogue_operand<'a>(
+    op: &'static str,
+    epilogue: Epilogue,
+    s: GemmShape,
+    operand: Option<View<'a>>,
+) -> Result<Option<View<'a>>> {
+    let needed = match (epilogue, operand) {
+        (Epilogue::None, None) => return Ok(None),
+        (Epilogue::BiasRow { .. }, Some(_)) => ("bias (per row)", s.m as u64),
+        (Epilogue::BiasCol { .. }, Some(_)) => ("bias (per column)", s.n as u64),
+        (Epilogue::ReluMask, Some(_)) => ("ReLU output (as C)", s.c_len()),
+        (e, b) => {
+            let what = format!("epilogue {e:?} given an operand: {}", b.is_some());
+            return Err(Error::ShapeMismatch { op, what });
+        }
+    };
+    let v = operand.expect("matched Some");
+    v.require(op, needed.0, needed.1)?;
+    Ok(Some(v))
 }
 
 /// Whether `gemm_vec4` can run this product: every 128-bit load it makes must be aligned

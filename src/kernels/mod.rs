@@ -23,6 +23,9 @@ pub mod table;
 
 use crate::gpu::{Dispatch, Gpu, View};
 
+/// A vec4's components by index, for generated WGSL.
+const COMPONENT: [&str; 4] = ["x", "y", "z", "w"];
+
 /// Binds `views` to bindings 0.. and a fresh uniform holding `shape` to the next one.
 fn prepare<T: bytemuck::Pod>(
     gpu: &Gpu,
