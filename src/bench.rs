@@ -9,10 +9,10 @@ use serde::Serialize;
 
 use crate::data::{Dataset, GpuDataset};
 use crate::error::{Error, Result};
-use crate::eval::Feeder;
+use crate::feeder::Feeder;
 use crate::gpu::{Dispatch, Gpu, View};
 use crate::kernels::Kernels;
-use crate::model::{Arch, Mode, NetSpec};
+use crate::model::{Arch, Ctx, InputSource, Mode, NetSpec};
 use crate::reference::lenet1998::{lenet1998_backward, lenet1998_forward};
 use crate::reference::lenet5::{lenet5_backward, lenet5_forward};
 use crate::train::{initial_params, Recipe, Trainer};
@@ -66,8 +66,9 @@ fn validate(gpu: &Gpu, k: &Kernels, recipe: &Recipe) -> Result<f64> {
     let labels: Vec<u32> = (0..batch).map(|_| rng.random_range(0..10)).collect();
     let pbuf = gpu.storage_from("params", &params);
     let gbuf = gpu.storage("grads", layout.padded_len);
-    let plan = net.plan(gpu, k, &layout, &pbuf, &gbuf, None, batch as u32, Mode::Train)?;
-    gpu.write(View::whole(plan.x()), &x);
+    let ctx = Ctx::new(gpu, k, &layout, &pbuf).with_grads(&gbuf);
+    let plan = net.plan(&ctx, batch as u32, Mode::Train, InputSource::Buffer)?;
+    gpu.write(View::whole(plan.x().expect("an f32 input")), &x);
     gpu.write(View::whole(plan.labels()), &labels);
     let mut encoder = gpu.device.create_command_encoder(&Default::default());
     {
@@ -151,7 +152,7 @@ fn kernel_times(gpu: &Gpu, dispatches: &[&Dispatch], reps: usize) -> Result<(Vec
         .zip(samples)
         .map(|(d, mut s)| {
             s.sort_by(f64::total_cmp);
-            KernelTime { label: d.label.clone(), workgroups: d.workgroups, ms: s[s.len() / 2] }
+            KernelTime { label: d.label().to_string(), workgroups: d.workgroups(), ms: s[s.len() / 2] }
         })
         .collect();
     Ok((times, if timestamps { "timestamp queries" } else { "wall clock" }))
@@ -183,24 +184,11 @@ pub fn run_bench(
 
     let data = GpuDataset::upload(gpu, test, "bench.test")?;
     let order = gpu.storage_from("bench.order", &(0..data.len).collect::<Vec<u32>>());
-    let no_grads = gpu.storage("bench.no_grads", 1);
     let mut inference = Vec::new();
     let mut inference_kernels = (Vec::new(), 0);
     for b in [100u32, 1000] {
         let b = b.min(data.len);
-        let f = Feeder::new(
-            gpu,
-            &trainer.kernels,
-            net,
-            &trainer.layout,
-            &trainer.params,
-            &no_grads,
-            None,
-            &data,
-            &order,
-            b,
-            Mode::Inference,
-        )?;
+        let f = Feeder::new(&trainer.ctx(), net, &data, &order, b, Mode::Inference)?;
         let batches = (data.len / b).max(1);
         let run = |count: u32| -> Result<f64> {
             let t = Instant::now();
@@ -209,8 +197,7 @@ pub fn run_bench(
                 let mut encoder = gpu.device.create_command_encoder(&Default::default());
                 {
                     let mut pass = encoder.begin_compute_pass(&Default::default());
-                    f.gather.record(&mut pass);
-                    f.plan.record_forward(&mut pass);
+                    f.record_forward(&mut pass);
                 }
                 gpu.queue.submit([encoder.finish()]);
             }

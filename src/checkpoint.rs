@@ -80,7 +80,7 @@ pub fn save_model(path: &Path, arch: Arch, flat: &[f32], mut metadata: HashMap<S
     let layout = arch.layout();
     metadata.insert("format".into(), "pt".into()); // what transformers/safetensors expect
     metadata.insert("arch".into(), arch.checkpoint_name().into());
-    let tensors: Vec<_> = layout.tensors.iter().map(|t| (t.name, t.shape.clone(), &flat[t.range()])).collect();
+    let tensors: Vec<_> = layout.tensors.iter().map(|t| (t.name.as_str(), t.shape.clone(), &flat[t.range()])).collect();
     save_tensors(path, &tensors, metadata)
 }
 
@@ -102,7 +102,7 @@ fn model_from(path: &Path, file: TensorFile, arch: Arch) -> Result<(Vec<f32>, Ha
     let mut flat = vec![0.0; layout.padded_len];
     for t in &layout.tensors {
         let (shape, data) =
-            file.tensors.get(t.name).ok_or_else(|| bad(path, format!("tensor {} is missing", t.name)))?;
+            file.tensors.get(t.name.as_str()).ok_or_else(|| bad(path, format!("tensor {} is missing", t.name)))?;
         if *shape != t.shape {
             return Err(bad(path, format!("tensor {} has shape {shape:?}, expected {:?}", t.name, t.shape)));
         }

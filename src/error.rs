@@ -2,8 +2,6 @@
 
 use std::path::PathBuf;
 
-use crate::gpu::AdapterChoice;
-
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[derive(Debug, thiserror::Error)]
@@ -13,7 +11,8 @@ pub enum Error {
          On Debian/Ubuntu a software Vulkan driver (lavapipe) is one command away: \
          apt-get install mesa-vulkan-drivers"
     )]
-    NoAdapter { requested: AdapterChoice, seen: String },
+    /// `requested` is the `--adapter` value (`AdapterChoice`'s name).
+    NoAdapter { requested: String, seen: String },
 
     #[error("could not open a device on adapter {adapter}: {message}")]
     RequestDevice { adapter: String, message: String },

@@ -89,8 +89,7 @@ pub fn run_training(
         trainer.write_params(&params);
         trainer.restore(&m, &v, epoch, step);
     }
-    let evaluator =
-        Evaluator::new(gpu, &trainer.kernels, trainer.recipe.net(), &trainer.layout, &trainer.params, test)?;
+    let evaluator = Evaluator::new(&trainer.ctx(), trainer.recipe.net(), test)?;
     on_event(Event::Start {
         recipe: &trainer.recipe,
         first_epoch: trainer.epoch,

@@ -71,6 +71,29 @@ impl ConvShape {
     }
 }
 
+/// The uniform of the generated kernels: the batch size, and for kernels that read a
+/// dataset's bytes, where the batch starts in the sample order.
+#[repr(C)]
+#[derive(Pod, Zeroable, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BatchParams {
+    pub n: u32,
+    pub first: u32,
+    pub _pad: [u32; 2],
+}
+
+impl BatchParams {
+    pub fn new(n: u32, first: u32) -> Self {
+        BatchParams { n, first, _pad: [0; 2] }
+    }
+}
+
+/// A dense layer y (N, OUT) = x (N, IN) · Wᵀ + b, W stored (OUT, IN) as in PyTorch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DenseShape {
+    pub inputs: u32,
+    pub outputs: u32,
+}
+
 /// 2x2 max-pooling, stride 2, floor: x (N,C,H,W) -> y (N,C,H/2,W/2).
 #[repr(C)]
 #[derive(Pod, Zeroable, Clone, Copy, Debug, PartialEq, Eq)]

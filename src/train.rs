@@ -11,18 +11,18 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::{Dataset, GpuDataset};
 use crate::error::{Error, Result};
-use crate::eval::Feeder;
+use crate::feeder::Feeder;
 use crate::gpu::{Dispatch, Gpu, View};
 use crate::kernels::metrics::{MetricSums, METRICS_LEN};
 use crate::kernels::squash::SquashFn;
 use crate::kernels::Kernels;
 use crate::model::params::Init;
-use crate::model::{Arch, Mode, NetSpec, ParamLayout};
-use crate::shapes::{AdamParams, SdlmParams, SgdParams};
+use crate::model::{Arch, Ctx, Mode, NetSpec, ParamLayout};
+use crate::optimizer::Optimizer;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
-pub enum Optimizer {
+pub enum OptimizerKind {
     Sgd,
     Adam,
     /// Stochastic diagonal Levenberg-Marquardt (LeCun et al. 1998, appendix C):
@@ -59,7 +59,7 @@ pub struct Recipe {
     pub epochs: u32,
     pub batch_size: u32,
     pub lr: f32,
-    pub optimizer: Optimizer,
+    pub optimizer: OptimizerKind,
     /// SGD momentum (0 = plain SGD).
     pub momentum: f32,
     pub beta1: f32,
@@ -90,7 +90,7 @@ impl Recipe {
             epochs: 50,
             batch_size: 100,
             lr: 0.01,
-            optimizer: Optimizer::Sgd,
+            optimizer: OptimizerKind::Sgd,
             momentum: 0.0,
             beta1: 0.9,
             beta2: 0.999,
@@ -113,7 +113,7 @@ impl Recipe {
             epochs: 10,
             batch_size: 100,
             lr: 2e-3,
-            optimizer: Optimizer::Adam,
+            optimizer: OptimizerKind::Adam,
             init: Init::HeUniform,
             schedule: Schedule::Cosine,
             ..Recipe::keras_seed()
@@ -133,7 +133,7 @@ impl Recipe {
             epochs: 20,
             batch_size: 10,
             lr: 2e-4,
-            optimizer: Optimizer::Sdlm,
+            optimizer: OptimizerKind::Sdlm,
             init: Init::Lecun98,
             schedule: Schedule::Lecun98,
             ..Recipe::keras_seed()
@@ -184,7 +184,7 @@ impl Recipe {
         if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
             return fail(format!("--weight-decay must be >= 0, got {}", self.weight_decay));
         }
-        if self.optimizer == Optimizer::Sdlm && self.arch != Arch::Lenet1998 {
+        if self.optimizer == OptimizerKind::Sdlm && self.arch != Arch::Lenet1998 {
             return fail("--optimizer sdlm is implemented for --arch lenet1998 only".into());
         }
         if !(self.mu.is_finite() && self.mu > 0.0) {
@@ -220,21 +220,13 @@ pub struct StepProgress {
     pub accuracy: f32,
 }
 
-/// SDLM's estimate: the plan's curvature pass writes one batch's second derivatives into
-/// `_batch_curvature` (held for its bind groups); `average` adds 1/batches of them to
-/// the optimizer's `state_v`.
-struct SdlmEstimate {
-    _batch_curvature: wgpu::Buffer,
-    average: Dispatch,
-}
-
 /// Steps submitted ahead of the GPU before the CPU waits: keeps it busy without letting
 /// queued work (and its staging memory) grow without bound.
 const IN_FLIGHT: usize = 3;
 /// How often the running loss is read back for the progress display.
 const PROGRESS_EVERY: Duration = Duration::from_millis(250);
 
-/// The model, its optimizer state and a training plan, all on the GPU.
+/// The model, its optimizer and a training plan, all on the GPU.
 pub struct Trainer<'g> {
     gpu: &'g Gpu,
     pub recipe: Recipe,
@@ -242,16 +234,10 @@ pub struct Trainer<'g> {
     pub layout: ParamLayout,
     pub params: wgpu::Buffer,
     pub grads: wgpu::Buffer,
-    /// SGD velocity, or Adam's first moment.
-    pub state_m: wgpu::Buffer,
-    /// Adam's second moment (unused by SGD); SDLM's second-derivative estimate.
-    pub state_v: wgpu::Buffer,
-    /// SDLM's per-epoch second-derivative estimate (None for SGD and Adam).
-    sdlm: Option<SdlmEstimate>,
+    optimizer: Optimizer,
     data: GpuDataset,
     order: wgpu::Buffer,
     feeder: Feeder,
-    optim: Dispatch,
     pub steps_per_epoch: u32,
     /// Optimizer steps taken so far (the Adam step count and the schedule's clock).
     pub step: u64,
@@ -274,43 +260,14 @@ impl<'g> Trainer<'g> {
         }
         let kernels = Kernels::new(gpu)?;
         let layout = recipe.arch.layout();
-        let len = layout.padded_len;
         let params = gpu.storage_from("params", &initial_params(&layout, &recipe));
-        let grads = gpu.storage("grads", len);
-        let state_m = gpu.storage("optimizer.m", len);
-        let state_v = gpu.storage("optimizer.v", len);
-        let sdlm = recipe.optimizer == Optimizer::Sdlm;
-        let curvature = sdlm.then(|| gpu.storage("optimizer.curvature", len));
+        let grads = gpu.storage("grads", layout.padded_len);
+        let optimizer = Optimizer::new(gpu, &kernels, &recipe, &params, &grads)?;
         let data = GpuDataset::upload(gpu, train, "train")?;
         let order = gpu.storage("train.order", train.len());
-        let feeder = Feeder::new(
-            gpu,
-            &kernels,
-            recipe.net(),
-            &layout,
-            &params,
-            &grads,
-            curvature.as_ref(),
-            &data,
-            &order,
-            recipe.batch_size,
-            Mode::Train,
-        )?;
-        let (p, g, m, v) = (View::whole(&params), View::whole(&grads), View::whole(&state_m), View::whole(&state_v));
-        let optim = match recipe.optimizer {
-            Optimizer::Sgd => kernels.optim.sgd_step(gpu, sgd_params(&recipe, len, recipe.lr), p, g, m)?,
-            Optimizer::Adam => kernels.optim.adam_step(gpu, adam_params(&recipe, len, recipe.lr, 1), p, g, m, v)?,
-            Optimizer::Sdlm => kernels.optim.sdlm_step(gpu, sdlm_params(&recipe, len, recipe.lr), p, g, v)?,
-        };
-        let sdlm = match curvature {
-            Some(batch_curvature) => {
-                let average =
-                    SdlmParams { len: len as u32, lr: 0.0, mu: 0.0, scale: 1.0 / sdlm_batches(&recipe) as f32 };
-                let average = kernels.optim.scale_add(gpu, average, v, View::whole(&batch_curvature))?;
-                Some(SdlmEstimate { _batch_curvature: batch_curvature, average })
-            }
-            None => None,
-        };
+        let ctx =
+            Ctx { curvature: optimizer.curvature(), ..Ctx::new(gpu, &kernels, &layout, &params).with_grads(&grads) };
+        let feeder = Feeder::new(&ctx, recipe.net(), &data, &order, recipe.batch_size, Mode::Train)?;
         Ok(Trainer {
             gpu,
             recipe,
@@ -318,17 +275,19 @@ impl<'g> Trainer<'g> {
             layout,
             params,
             grads,
-            state_m,
-            state_v,
-            sdlm,
+            optimizer,
             data,
             order,
             feeder,
-            optim,
             steps_per_epoch,
             step: 0,
             epoch: 0,
         })
+    }
+
+    /// What other plans of this model (an evaluator's) are built with.
+    pub fn ctx(&self) -> Ctx<'_> {
+        Ctx::new(self.gpu, &self.kernels, &self.layout, &self.params).with_grads(&self.grads)
     }
 
     pub fn total_steps(&self) -> u64 {
@@ -345,13 +304,12 @@ impl<'g> Trainer<'g> {
 
     /// (m, v) optimizer state, for a resumable checkpoint.
     pub fn read_state(&self) -> Result<(Vec<f32>, Vec<f32>)> {
-        Ok((self.gpu.read(View::whole(&self.state_m))?, self.gpu.read(View::whole(&self.state_v))?))
+        self.optimizer.read_state(self.gpu)
     }
 
     /// Restores what `read_state` returned, and the clock, to continue a run.
     pub fn restore(&mut self, m: &[f32], v: &[f32], epoch: u32, step: u64) {
-        self.gpu.write(View::whole(&self.state_m), m);
-        self.gpu.write(View::whole(&self.state_v), v);
+        self.optimizer.write_state(self.gpu, m, v);
         self.epoch = epoch;
         self.step = step;
     }
@@ -363,8 +321,8 @@ impl<'g> Trainer<'g> {
         let epoch = self.epoch;
         let order = epoch_order(self.recipe.seed, epoch, self.data.len);
         gpu.write(View::whole(&self.order), &order);
-        if let Some(sdlm) = &self.sdlm {
-            self.estimate_curvature(sdlm)?;
+        if self.optimizer.curvature().is_some() {
+            self.estimate_curvature()?;
         }
         gpu.write(View::whole(self.feeder.plan.metrics()), &[0u32; METRICS_LEN]);
         let total = self.total_steps();
@@ -399,29 +357,21 @@ impl<'g> Trainer<'g> {
         Ok(m)
     }
 
-    /// Records and submits step `s` of the current epoch order (gather, forward, backward,
-    /// metrics, optimizer: one submission), keeping at most `IN_FLIGHT` steps queued.
     /// Every dispatch of one training step, in order: the batch's gather, the forward, the
     /// backward, the metrics and the optimizer.
     pub fn step_dispatches(&self) -> Vec<&Dispatch> {
         let mut all = vec![&self.feeder.gather];
         all.extend(self.feeder.plan.dispatches());
-        all.push(&self.optim);
+        all.push(self.optimizer.update());
         all
     }
 
+    /// Records and submits step `s` of the current epoch order (one submission), keeping
+    /// at most `IN_FLIGHT` steps queued.
     fn submit_step(&mut self, s: u32, in_flight: &mut VecDeque<wgpu::SubmissionIndex>) -> Result<()> {
         let gpu = self.gpu;
-        let len = self.layout.padded_len;
         self.feeder.set_offset(gpu, s * self.recipe.batch_size);
-        let lr = self.recipe.lr_at(self.step, self.total_steps());
-        match self.recipe.optimizer {
-            Optimizer::Sgd => gpu.write(View::whole(&self.optim.uniform), &[sgd_params(&self.recipe, len, lr)]),
-            Optimizer::Adam => {
-                gpu.write(View::whole(&self.optim.uniform), &[adam_params(&self.recipe, len, lr, self.step + 1)])
-            }
-            Optimizer::Sdlm => gpu.write(View::whole(&self.optim.uniform), &[sdlm_params(&self.recipe, len, lr)]),
-        }
+        self.optimizer.set_step(gpu, self.recipe.lr_at(self.step, self.total_steps()), self.step + 1);
         let mut encoder = gpu.device.create_command_encoder(&Default::default());
         {
             let mut pass = encoder.begin_compute_pass(&Default::default());
@@ -431,30 +381,30 @@ impl<'g> Trainer<'g> {
         self.step += 1;
         if in_flight.len() > IN_FLIGHT {
             let index = in_flight.pop_front().expect("non-empty");
+            // A failed wait is most often an invalid submission: report the validation error.
             gpu.device
                 .poll(wgpu::PollType::Wait { submission_index: Some(index), timeout: None })
-                .map_err(|e| Error::DeviceLost(e.to_string()))?;
+                .map_err(|e| gpu.check().err().unwrap_or(Error::DeviceLost(e.to_string())))?;
             gpu.check()?;
         }
         Ok(())
     }
 
     /// SDLM: the mean second derivative of every parameter over the first `SDLM_SAMPLES`
-    /// images of this epoch's (shuffled) order, into `state_v`; one submission per batch.
-    fn estimate_curvature(&self, sdlm: &SdlmEstimate) -> Result<()> {
+    /// images of this epoch's (shuffled) order, into the optimizer; one submission per batch.
+    fn estimate_curvature(&self) -> Result<()> {
         let gpu = self.gpu;
-        gpu.write(View::whole(&self.state_v), &vec![0.0f32; self.layout.padded_len]);
-        for b in 0..sdlm_batches(&self.recipe) {
+        self.optimizer.begin_estimate(gpu);
+        for b in 0..self.optimizer.estimate_batches() {
             self.feeder.set_offset(gpu, b * self.recipe.batch_size);
             let mut encoder = gpu.device.create_command_encoder(&Default::default());
             {
                 let mut pass = encoder.begin_compute_pass(&Default::default());
-                self.feeder.gather.record(&mut pass);
-                self.feeder.plan.record_forward(&mut pass);
+                self.feeder.record_forward(&mut pass);
                 if !self.feeder.plan.record_curvature(&mut pass) {
                     return Err(Error::Config("this network has no second-derivative pass for SDLM".into()));
                 }
-                sdlm.average.record(&mut pass);
+                self.optimizer.record_estimate(&mut pass);
             }
             gpu.queue.submit([encoder.finish()]);
         }
@@ -482,34 +432,6 @@ impl<'g> Trainer<'g> {
             return Ok(());
         }
         Err(Error::Diverged { epoch: self.epoch + 1, step, lr, loss: m.loss_sum })
-    }
-}
-
-/// Batches in SDLM's second-derivative estimate: `SDLM_SAMPLES` images, at least one batch.
-fn sdlm_batches(r: &Recipe) -> u32 {
-    SDLM_SAMPLES.div_ceil(r.batch_size).max(1)
-}
-
-fn sdlm_params(r: &Recipe, len: usize, lr: f32) -> SdlmParams {
-    SdlmParams { len: len as u32, lr, mu: r.mu, scale: 0.0 }
-}
-
-fn sgd_params(r: &Recipe, len: usize, lr: f32) -> SgdParams {
-    SgdParams { len: len as u32, lr, momentum: r.momentum, weight_decay: r.weight_decay }
-}
-
-/// Adam's uniform for 1-based step `t`.
-fn adam_params(r: &Recipe, len: usize, lr: f32, t: u64) -> AdamParams {
-    let t = t as i32;
-    AdamParams {
-        len: len as u32,
-        lr,
-        beta1: r.beta1,
-        beta2: r.beta2,
-        eps: r.eps,
-        weight_decay: r.weight_decay,
-        bias_correction1: (1.0 - (r.beta1 as f64).powi(t)) as f32,
-        bias_correction2: (1.0 - (r.beta2 as f64).powi(t)) as f32,
     }
 }
 
@@ -543,7 +465,7 @@ mod tests {
 
     #[test]
     fn sdlm_needs_lenet1998() {
-        let bad = Recipe { optimizer: Optimizer::Sdlm, ..Recipe::default_recipe() };
+        let bad = Recipe { optimizer: OptimizerKind::Sdlm, ..Recipe::default_recipe() };
         assert!(bad.check().unwrap_err().to_string().contains("lenet1998"));
         assert!(Recipe::lenet1998().check().is_ok());
     }

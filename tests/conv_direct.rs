@@ -6,10 +6,13 @@ mod common;
 
 use common::*;
 use lenet_gpu::gpu::{validate_wgsl, Gpu, View};
-use lenet_gpu::kernels::conv_direct::{self, ConvDirect, InputFormat, LoadSharing};
+use lenet_gpu::kernels::conv_direct::{
+    self, ConvDirect, ConvInput, DyViews, ForwardOutputs, ForwardVariant, InputFormat, LoadSharing, PoolViews,
+    WeightGradViews,
+};
 use lenet_gpu::kernels::gemm::{Epilogue, Transpose};
 use lenet_gpu::reference;
-use lenet_gpu::shapes::{ConvShape, PoolShape};
+use lenet_gpu::shapes::{BatchParams, ConvShape, PoolShape};
 
 /// Shapes the generator takes (rows of whole vec4s): LeNet's two convolutions at batch 100
 /// and 1 (one source: the batch is a uniform), then a 1-pixel-high output, an output height
@@ -46,6 +49,21 @@ fn variants(gpu: &Gpu, lenet: bool) -> Vec<ConvDirect> {
     out
 }
 
+/// The forward's outputs without y: the pool only.
+fn pool_only<'a>(pooled: &'a wgpu::Buffer, argmax: &'a wgpu::Buffer) -> ForwardOutputs<'a> {
+    ForwardOutputs { y: None, pool: Some(PoolViews { pooled: View::whole(pooled), argmax: View::whole(argmax) }) }
+}
+
+/// The weight gradient of f32 x for dy as it is.
+fn weight_grad_views<'a>(
+    x: &'a wgpu::Buffer,
+    dy: &'a wgpu::Buffer,
+    dw: &'a wgpu::Buffer,
+    db: Option<View<'a>>,
+) -> WeightGradViews<'a> {
+    WeightGradViews { x: ConvInput::F32(View::whole(x)), dy: DyViews::Dy(View::whole(dy)), dw: View::whole(dw), db }
+}
+
 fn tol(s: ConvShape) -> Tol {
     // Sums of C·K·K (forward) or OC·K·K (input gradient) terms in another order.
     Tol { abs: 2e-7 * (s.c.max(s.oc) * s.kh * s.kw) as f64, rel: 1e-5 }
@@ -60,7 +78,8 @@ fn generated_sources_validate_with_naga() {
                 for sharing in [LoadSharing::PerInvocation, LoadSharing::Subgroup8] {
                     for write_y in [true, false].into_iter().filter(|&y| y || pool) {
                         for input in [InputFormat::F32, InputFormat::Bytes] {
-                            let source = conv_direct::source(s, relu, write_y, pool, sharing, input);
+                            let variant = ForwardVariant { relu, write_y, pool, input };
+                            let source = conv_direct::forward_source(s, variant, sharing).source;
                             let name =
                                 format!("conv_forward_direct {s:?} y {write_y} pool {pool} {sharing:?} {input:?}");
                             if let Err(message) = validate_wgsl(&name, &source) {
@@ -73,14 +92,14 @@ fn generated_sources_validate_with_naga() {
         }
         assert!(conv_direct::supports_weight_grad(s), "{s:?}");
         for sharing in [LoadSharing::PerInvocation, LoadSharing::Subgroup8] {
-            let source = conv_direct::weight_grad_source(s, sharing);
+            let source = conv_direct::weight_grad_source(s, sharing).source;
             if let Err(message) = validate_wgsl(&format!("conv_weight_grad_direct {s:?} {sharing:?}"), &source) {
                 panic!("{message}");
             }
         }
         if conv_direct::supports_weight_grad_through_pool(s) {
             for input in [InputFormat::F32, InputFormat::Bytes] {
-                let source = conv_direct::weight_grad_through_pool_source(s, input);
+                let source = conv_direct::weight_grad_through_pool_source(s, input).source;
                 let name = format!("conv_weight_grad_direct {s:?} through the pool, {input:?}");
                 if let Err(message) = validate_wgsl(&name, &source) {
                     panic!("{message}");
@@ -89,7 +108,7 @@ fn generated_sources_validate_with_naga() {
         }
         assert!(conv_direct::supports_input_grad(s), "{s:?}");
         for sharing in [LoadSharing::PerInvocation, LoadSharing::Subgroup8] {
-            let source = conv_direct::input_grad_source(s, sharing);
+            let source = conv_direct::input_grad_source(s, sharing).source;
             if let Err(message) = validate_wgsl(&format!("conv_input_grad_direct {s:?} {sharing:?}"), &source) {
                 panic!("{message}");
             }
@@ -105,17 +124,9 @@ fn shapes_without_whole_vec4_rows_are_refused() {
         let gpu = gpu();
         let b = gpu.storage("b", 4096);
         let out = gpu.storage("out", 4096);
+        let out = ForwardOutputs { y: Some(View::whole(&out)), pool: None };
         let err = ConvDirect::new(gpu)
-            .conv_forward_direct(
-                gpu,
-                s,
-                true,
-                View::whole(&b),
-                View::whole(&b),
-                View::whole(&b),
-                Some(View::whole(&out)),
-                None,
-            )
+            .conv_forward_direct(gpu, s, true, ConvInput::F32(View::whole(&b)), [View::whole(&b), View::whole(&b)], out)
             .err()
             .expect("rows are not whole vec4s");
         assert!(err.to_string().contains("conv_forward_direct"), "{err}");
@@ -197,19 +208,12 @@ fn conv_forward_direct_matches_reference() {
                 let ps = PoolShape::new(s.n, s.oc, s.out_h(), s.out_w());
                 let (gpooled, gargmax) =
                     (nan_buffer(gpu, "pooled", ps.y_len() as usize), gpu.storage("argmax", ps.y_len() as usize));
-                let pool_views = pool.then(|| (View::whole(&gpooled), View::whole(&gargmax)));
+                let pool_views =
+                    pool.then(|| PoolViews { pooled: View::whole(&gpooled), argmax: View::whole(&gargmax) });
                 let sharing = conv.sharing;
+                let out = ForwardOutputs { y: Some(View::whole(&gy)), pool: pool_views };
                 let d = conv
-                    .conv_forward_direct(
-                        gpu,
-                        s,
-                        relu,
-                        View::whole(&gx),
-                        gw,
-                        View::whole(&gb),
-                        Some(View::whole(&gy)),
-                        pool_views,
-                    )
+                    .conv_forward_direct(gpu, s, relu, ConvInput::F32(View::whole(&gx)), [gw, View::whole(&gb)], out)
                     .unwrap();
                 run(gpu, d);
                 let got = read(gpu, &gy, want.len());
@@ -224,8 +228,15 @@ fn conv_forward_direct_matches_reference() {
                     // Without y stored: the same pool, bit for bit.
                     let (gpooled, gargmax) =
                         (nan_buffer(gpu, "pooled", ps.y_len() as usize), gpu.storage("argmax", ps.y_len() as usize));
-                    let views = Some((View::whole(&gpooled), View::whole(&gargmax)));
-                    let d = conv.conv_forward_direct(gpu, s, relu, View::whole(&gx), gw, View::whole(&gb), None, views);
+                    let views = pool_only(&gpooled, &gargmax);
+                    let d = conv.conv_forward_direct(
+                        gpu,
+                        s,
+                        relu,
+                        ConvInput::F32(View::whole(&gx)),
+                        [gw, View::whole(&gb)],
+                        views,
+                    );
                     run(gpu, d.unwrap());
                     assert_close(&format!("pool only {s:?}"), &read(gpu, &gpooled, pooled.len()), &pooled, EXACT);
                     assert_eq!(read_u32(gpu, &gargmax, argmax.len()), argmax, "pool only: argmax {s:?}");
@@ -252,16 +263,8 @@ fn conv_forward_direct_at_a_prime_batch_matches_reference() {
         let (gx, gw, gb) = (gpu.storage_from("x", &x), gpu.storage_from("w", &w), gpu.storage_from("b", &b));
         let gw = View { buffer: &gw, offset: 0, len: s.w_len() };
         let gy = nan_buffer(gpu, "y", want.len());
-        let d = conv.conv_forward_direct(
-            gpu,
-            s,
-            true,
-            View::whole(&gx),
-            gw,
-            View::whole(&gb),
-            Some(View::whole(&gy)),
-            None,
-        );
+        let out = ForwardOutputs { y: Some(View::whole(&gy)), pool: None };
+        let d = conv.conv_forward_direct(gpu, s, true, ConvInput::F32(View::whole(&gx)), [gw, View::whole(&gb)], out);
         run(gpu, d.unwrap());
         let got = read(gpu, &gy, want.len());
         assert_close(&format!("{s:?}"), &got, &want, tol(s));
@@ -272,11 +275,9 @@ fn conv_forward_direct_at_a_prime_batch_matches_reference() {
             reference::pool::maxpool2x2_forward(&got, ps, &mut pooled, &mut argmax);
             let (gpooled, gargmax) =
                 (nan_buffer(gpu, "pooled", ps.y_len() as usize), gpu.storage("argmax", ps.y_len() as usize));
-            let views = Some((View::whole(&gpooled), View::whole(&gargmax)));
-            run(
-                gpu,
-                conv.conv_forward_direct(gpu, s, true, View::whole(&gx), gw, View::whole(&gb), None, views).unwrap(),
-            );
+            let views = pool_only(&gpooled, &gargmax);
+            let x = ConvInput::F32(View::whole(&gx));
+            run(gpu, conv.conv_forward_direct(gpu, s, true, x, [gw, View::whole(&gb)], views).unwrap());
             assert_close(&format!("pool only {s:?}"), &read(gpu, &gpooled, pooled.len()), &pooled, EXACT);
             assert_eq!(read_u32(gpu, &gargmax, argmax.len()), argmax, "pool only: argmax {s:?}");
         }
@@ -341,26 +342,19 @@ fn conv_forward_from_bytes_equals_the_forward_of_the_gathered_batch() {
         };
         for conv in variants(gpu, i == 0) {
             let (want_pooled, want_argmax) = outputs();
-            let views = Some((View::whole(&want_pooled), View::whole(&want_argmax)));
-            run(
-                gpu,
-                conv.conv_forward_direct(gpu, s, true, View::whole(&x), gw, View::whole(&gb), None, views).unwrap(),
-            );
+            let views = pool_only(&want_pooled, &want_argmax);
+            let xv = ConvInput::F32(View::whole(&x));
+            run(gpu, conv.conv_forward_direct(gpu, s, true, xv, [gw, View::whole(&gb)], views).unwrap());
 
             let (pooled, argmax) = outputs();
-            let d = conv
-                .conv_forward_direct_from_bytes(
-                    gpu,
-                    s,
-                    true,
-                    View::whole(&images),
-                    View::whole(&gorder),
-                    gw,
-                    View::whole(&gb),
-                    (View::whole(&pooled), View::whole(&argmax)),
-                )
-                .unwrap();
-            conv_direct::set_first_sample(gpu, &d, s.n, first);
+            let cursor = gpu.uniform("cursor", &BatchParams::new(s.n, first));
+            let bytes_input = ConvInput::Bytes {
+                images: View::whole(&images),
+                order: View::whole(&gorder),
+                cursor: View::whole(&cursor),
+            };
+            let views = pool_only(&pooled, &argmax);
+            let d = conv.conv_forward_direct(gpu, s, true, bytes_input, [gw, View::whole(&gb)], views).unwrap();
             run(gpu, d);
             let len = ps.y_len() as usize;
             assert_close(&format!("pooled {s:?}"), &read(gpu, &pooled, len), &read(gpu, &want_pooled, len), EXACT);
@@ -410,17 +404,9 @@ fn weights_that_end_inside_a_vec4_are_refused() {
     let gpu = gpu();
     let s = ConvShape::new(1, 1, 28, 28, 6, 5);
     let (x, w, b, y) = (gpu.storage("x", 784), gpu.storage("w", 150), gpu.storage("b", 6), gpu.storage("y", 3456));
+    let out = ForwardOutputs { y: Some(View::whole(&y)), pool: None };
     let err = ConvDirect::new(gpu)
-        .conv_forward_direct(
-            gpu,
-            s,
-            true,
-            View::whole(&x),
-            View::whole(&w),
-            View::whole(&b),
-            Some(View::whole(&y)),
-            None,
-        )
+        .conv_forward_direct(gpu, s, true, ConvInput::F32(View::whole(&x)), [View::whole(&w), View::whole(&b)], out)
         .err()
         .expect("150 weights end inside a vec4");
     assert!(err.to_string().contains("whole vec4s"), "{err}");
@@ -455,7 +441,7 @@ fn conv_weight_grad_direct_matches_reference() {
             let gdb = nan_buffer(gpu, "db", expected_db.len());
             let (sharing, writes_db) = (conv.sharing, conv.writes_bias_grad(s));
             let db = writes_db.then(|| View::whole(&gdb));
-            let d = conv.conv_weight_grad_direct(gpu, s, View::whole(&gx), View::whole(&gdy), View::whole(&gdw), db);
+            let d = conv.conv_weight_grad_direct(gpu, s, weight_grad_views(&gx, &gdy, &gdw, db));
             run(gpu, d.unwrap());
             // Sums of OH·OW terms (times the images per partial) in another order.
             let tol = Tol { abs: 2e-7 * (s.out_pixels() * images as u32) as f64, rel: 1e-5 };
@@ -467,8 +453,7 @@ fn conv_weight_grad_direct_matches_reference() {
             }
             // Asking a kernel for what it does not write is an error, not a silent skip.
             let wrong = (!writes_db).then(|| View::whole(&gdb));
-            let err =
-                conv.conv_weight_grad_direct(gpu, s, View::whole(&gx), View::whole(&gdy), View::whole(&gdw), wrong);
+            let err = conv.conv_weight_grad_direct(gpu, s, weight_grad_views(&gx, &gdy, &gdw, wrong));
             assert!(err.is_err(), "db {} for {sharing:?}", if writes_db { "missing" } else { "extra" });
         }
     }
@@ -518,16 +503,14 @@ fn conv_weight_grad_through_pool_matches_pool_backward_then_weight_grad() {
         let partials = conv.weight_grad_partials(s) as usize;
         let gdw = nan_buffer(gpu, "dw", partials * s.w_len() as usize);
         let gdb = nan_buffer(gpu, "db", partials * s.oc as usize);
-        let d = conv.conv_weight_grad_through_pool(
-            gpu,
-            s,
-            View::whole(&buffers[0]),
-            View::whole(&buffers[1]),
-            View::whole(&gargmax),
-            View::whole(&buffers[2]),
-            View::whole(&gdw),
-            View::whole(&gdb),
-        );
+        let through_pool = DyViews::Pool {
+            dpool: View::whole(&buffers[1]),
+            argmax: View::whole(&gargmax),
+            pooled: View::whole(&buffers[2]),
+        };
+        let x = ConvInput::F32(View::whole(&buffers[0]));
+        let views = WeightGradViews { x, dy: through_pool, dw: View::whole(&gdw), db: Some(View::whole(&gdb)) };
+        let d = conv.conv_weight_grad_direct(gpu, s, views);
         if conv.sharing != LoadSharing::Subgroup8 {
             assert!(d.is_err(), "only the subgroup kernel reads dy through the pool");
             continue;
@@ -575,16 +558,23 @@ fn conv_weight_grad_through_pool_matches_pool_backward_then_weight_grad() {
         for from_bytes in [false, true] {
             let (gdw, gdb) =
                 (nan_buffer(gpu, "dw", partials * per_image), nan_buffer(gpu, "db", partials * s.oc as usize));
-            let (dp, am, po) = (View::whole(&buffers[1]), View::whole(&gargmax), View::whole(&buffers[2]));
-            let (dw, db) = (View::whole(&gdw), View::whole(&gdb));
-            let d = if from_bytes {
-                let (im, or) = (View::whole(&images), View::whole(&gorder));
-                let d = conv.conv_weight_grad_through_pool_from_bytes(gpu, s, im, or, dp, am, po, dw, db).unwrap();
-                conv_direct::set_first_sample(gpu, &d, s.n, 2);
-                d
-            } else {
-                conv.conv_weight_grad_through_pool(gpu, s, View::whole(&gx), dp, am, po, dw, db).unwrap()
+            let through_pool = DyViews::Pool {
+                dpool: View::whole(&buffers[1]),
+                argmax: View::whole(&gargmax),
+                pooled: View::whole(&buffers[2]),
             };
+            let cursor = gpu.uniform("cursor", &BatchParams::new(s.n, 2));
+            let x = if from_bytes {
+                ConvInput::Bytes {
+                    images: View::whole(&images),
+                    order: View::whole(&gorder),
+                    cursor: View::whole(&cursor),
+                }
+            } else {
+                ConvInput::F32(View::whole(&gx))
+            };
+            let views = WeightGradViews { x, dy: through_pool, dw: View::whole(&gdw), db: Some(View::whole(&gdb)) };
+            let d = conv.conv_weight_grad_direct(gpu, s, views).unwrap();
             run(gpu, d);
             outputs.push((read(gpu, &gdw, partials * per_image), read(gpu, &gdb, partials * s.oc as usize)));
         }
@@ -614,7 +604,7 @@ fn weight_grad_with_too_many_accumulators_per_lane_falls_back_to_per_invocation(
     let mut want = vec![0.0; (s.n as u64 * s.w_len()) as usize];
     reference::conv_direct::conv_weight_grad_direct(s, &x, &dy, &mut want);
     let (gx, gdy, gdw) = (gpu.storage_from("x", &x), gpu.storage_from("dy", &dy), nan_buffer(gpu, "dw", want.len()));
-    let d = conv.conv_weight_grad_direct(gpu, s, View::whole(&gx), View::whole(&gdy), View::whole(&gdw), None);
+    let d = conv.conv_weight_grad_direct(gpu, s, weight_grad_views(&gx, &gdy, &gdw, None));
     run(gpu, d.unwrap());
     let tol = Tol { abs: 2e-7 * s.out_pixels() as f64, rel: 1e-5 };
     assert_close(&format!("weight grad {s:?}"), &read(gpu, &gdw, want.len()), &want, tol);

@@ -7,6 +7,7 @@ mod common;
 use common::*;
 use lenet_gpu::gpu::{Dispatch, View};
 use lenet_gpu::kernels::dense_direct::{DenseDirect, DenseProduct};
+use lenet_gpu::kernels::gemm::GemmViews;
 use lenet_gpu::kernels::Kernels;
 use lenet_gpu::reference;
 use lenet_gpu::shapes::GemmShape;
@@ -104,7 +105,7 @@ fn dense_direct_matches_reference() {
     }
     for (i, (p, s)) in cases().into_iter().enumerate() {
         assert!(dense.supports(p, s), "{p:?} {s:?}");
-        check(p, s, 1200 + i as u64, &|a, b, op, c| dense.dense_direct(gpu, p, s, a, b, op, c));
+        check(p, s, 1200 + i as u64, &|a, b, op, c| dense.dense_direct(gpu, p, s, GemmViews { a, b, operand: op, c }));
     }
 }
 
@@ -125,11 +126,13 @@ fn dense_falls_back_to_the_gemm() {
     assert!(!kernels.dense_direct.supports(FORWARD, GemmShape::batched(9, 8, 32, 2, 0, 0)));
     for (i, (p, s)) in fallbacks.into_iter().enumerate() {
         assert!(!kernels.dense_direct.supports(p, s), "{p:?} {s:?}");
-        check(p, s, 1300 + i as u64, &|a, b, op, c| kernels.dense(gpu, p, s, a, b, op, c));
+        check(p, s, 1300 + i as u64, &|a, b, op, c| kernels.dense(gpu, p, s, GemmViews { a, b, operand: op, c }));
     }
     // And where it applies, Kernels::dense runs the generated kernel to the same result.
     let s = g(9, 8, 32);
-    check(FORWARD_LINEAR, s, 1310, &|a, b, op, c| kernels.dense(gpu, FORWARD_LINEAR, s, a, b, op, c));
+    check(FORWARD_LINEAR, s, 1310, &|a, b, op, c| {
+        kernels.dense(gpu, FORWARD_LINEAR, s, GemmViews { a, b, operand: op, c })
+    });
 }
 
 #[test]
@@ -143,15 +146,25 @@ fn misaligned_or_missing_operands_are_refused() {
     let (x, w, b, y) = (gpu.storage("x", 80), gpu.storage("w", 256), gpu.storage("b", 8), gpu.storage("y", 32));
     let (xv, wv, bv, yv) = (View::whole(&x), View::whole(&w), View::whole(&b), View::whole(&y));
     let w_off = View { buffer: &w, offset: 1, len: 128 };
-    let err = dense.dense_direct(gpu, FORWARD, s, xv, w_off, Some(bv), yv).err().expect("W at 1");
+    let err = dense
+        .dense_direct(gpu, FORWARD, s, GemmViews { a: xv, b: w_off, operand: Some(bv), c: yv })
+        .err()
+        .expect("W at 1");
     assert!(err.to_string().contains("alignment"), "{err}");
     let x_off = View { buffer: &x, offset: 2, len: 64 };
-    let err = dense.dense_direct(gpu, FORWARD, s, x_off, wv, Some(bv), yv).err().expect("x at 2");
+    let err = dense
+        .dense_direct(gpu, FORWARD, s, GemmViews { a: x_off, b: wv, operand: Some(bv), c: yv })
+        .err()
+        .expect("x at 2");
     assert!(err.to_string().contains("vec4"), "{err}");
     let short = View { buffer: &w, offset: 0, len: 100 };
-    assert!(dense.dense_direct(gpu, FORWARD, s, xv, short, Some(bv), yv).is_err());
-    let err = dense.dense_direct(gpu, FORWARD, s, xv, wv, None, yv).err().expect("no bias");
+    assert!(dense.dense_direct(gpu, FORWARD, s, GemmViews { a: xv, b: short, operand: Some(bv), c: yv }).is_err());
+    let err =
+        dense.dense_direct(gpu, FORWARD, s, GemmViews { a: xv, b: wv, operand: None, c: yv }).err().expect("no bias");
     assert!(err.to_string().contains("operand"), "{err}");
-    let err = dense.dense_direct(gpu, WEIGHT_GRAD, s, xv, wv, Some(bv), yv).err().expect("an operand");
+    let err = dense
+        .dense_direct(gpu, WEIGHT_GRAD, s, GemmViews { a: xv, b: wv, operand: Some(bv), c: yv })
+        .err()
+        .expect("an operand");
     assert!(err.to_string().contains("operand"), "{err}");
 }

@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use lenet_gpu::gpu::View;
-use lenet_gpu::kernels::gemm::{Epilogue, Gemm, GemmKernel, Transpose};
+use lenet_gpu::kernels::gemm::{Epilogue, Gemm, GemmKernel, GemmViews, Transpose};
 use lenet_gpu::reference;
 use lenet_gpu::shapes::GemmShape;
 
@@ -57,10 +57,12 @@ fn check_kernels(seed: u64, t: Transpose, e: Epilogue, s: GemmShape, only: Optio
                 t,
                 e,
                 s,
-                View::whole(&ga),
-                View::whole(&gb),
-                with_bias.then(|| View::whole(&gbias)),
-                View::whole(&gc),
+                GemmViews {
+                    a: View::whole(&ga),
+                    b: View::whole(&gb),
+                    operand: with_bias.then(|| View::whole(&gbias)),
+                    c: View::whole(&gc),
+                },
             )
             .unwrap();
         run(gpu, d);
@@ -151,10 +153,7 @@ fn gemm_rejects_short_buffers() {
             Transpose::None,
             Epilogue::None,
             s,
-            View::whole(&small),
-            View::whole(&small),
-            None,
-            View::whole(&small),
+            GemmViews::plain(View::whole(&small), View::whole(&small), View::whole(&small)),
         )
         .err()
         .expect("a 4-element A cannot hold 3x3");

@@ -8,7 +8,7 @@ use common::*;
 use lenet_gpu::gpu::View;
 use lenet_gpu::kernels::Kernels;
 use lenet_gpu::model::params::Init;
-use lenet_gpu::model::{Mode, ParamLayout, Plan};
+use lenet_gpu::model::{Ctx, InputSource, Mode, NetSpec, ParamLayout};
 use lenet_gpu::reference::lenet5;
 use rand::Rng;
 
@@ -43,9 +43,10 @@ fn gpu_gradients(s: &Setup) -> (Vec<f32>, Vec<f32>) {
     let params = gpu.storage_from("params", &s.params);
     // NaN-filled: a gradient element that no kernel writes fails the comparison.
     let grads = gpu.storage_from("grads", &vec![f32::NAN; s.layout.padded_len]);
-    let plan = Plan::new(gpu, &k, &s.layout, &params, &grads, BATCH, Mode::TrainWithInputGrad).unwrap();
-    gpu.write(View::whole(&plan.x), &s.x);
-    gpu.write(View::whole(&plan.labels), &s.labels);
+    let ctx = Ctx::new(gpu, &k, &s.layout, &params).with_grads(&grads);
+    let plan = NetSpec::default().plan(&ctx, BATCH, Mode::TrainWithInputGrad, InputSource::Buffer).unwrap();
+    gpu.write(View::whole(plan.x().unwrap()), &s.x);
+    gpu.write(View::whole(plan.labels()), &s.labels);
     let mut encoder = gpu.device.create_command_encoder(&Default::default());
     {
         let mut pass = encoder.begin_compute_pass(&Default::default());
@@ -55,7 +56,7 @@ fn gpu_gradients(s: &Setup) -> (Vec<f32>, Vec<f32>) {
     gpu.queue.submit([encoder.finish()]);
     gpu.wait().unwrap();
     let g = read(gpu, &grads, s.layout.padded_len);
-    let dx = read(gpu, &plan.grad.dx, s.x.len());
+    let dx = read(gpu, plan.input_grad().unwrap(), s.x.len());
     (g, dx)
 }
 
@@ -69,7 +70,7 @@ fn lenet5_gpu_gradients_match_the_cpu_model() {
     // conv1.weight (gradient 0.47) on lavapipe.
     let tol = Tol { abs: 2e-6, rel: 1e-4 };
     for t in &s.layout.tensors {
-        assert_close(t.name, &g[t.range()], &want[t.range()], tol);
+        assert_close(&t.name, &g[t.range()], &want[t.range()], tol);
     }
     assert_close("input", &dx, &want_dx, tol);
 }

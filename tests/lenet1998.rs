@@ -11,7 +11,7 @@ use lenet_gpu::kernels::table::NONE;
 use lenet_gpu::kernels::Kernels;
 use lenet_gpu::model::lenet1998::{self, c3_dense_index, c3_stored_index, C3_INPUTS};
 use lenet_gpu::model::params::Init;
-use lenet_gpu::model::{Mode, Network, ParamLayout, Plan1998};
+use lenet_gpu::model::{Arch, Ctx, InputSource, Mode, NetSpec, ParamLayout};
 use lenet_gpu::reference::lenet1998 as cpu;
 use rand::Rng;
 
@@ -52,8 +52,10 @@ fn run_gpu(s: &Setup, f: SquashFn) -> GpuOut {
     // NaN-filled: a gradient element that no kernel writes fails the comparison.
     let grads = gpu.storage_from("grads", &vec![f32::NAN; s.layout.padded_len]);
     let curvature = gpu.storage_from("curvature", &vec![f32::NAN; s.layout.padded_len]);
-    let plan = Plan1998::new(gpu, &k, &s.layout, &params, &grads, Some(&curvature), BATCH, Mode::Train, f).unwrap();
-    gpu.write(View::whole(plan.x()), &s.x);
+    let ctx = Ctx { curvature: Some(&curvature), ..Ctx::new(gpu, &k, &s.layout, &params).with_grads(&grads) };
+    let net = NetSpec { arch: Arch::Lenet1998, squash: f };
+    let plan = net.plan(&ctx, BATCH, Mode::Train, InputSource::Buffer).unwrap();
+    gpu.write(View::whole(plan.x().unwrap()), &s.x);
     gpu.write(View::whole(plan.labels()), &s.labels);
     let mut encoder = gpu.device.create_command_encoder(&Default::default());
     {
@@ -67,7 +69,7 @@ fn run_gpu(s: &Setup, f: SquashFn) -> GpuOut {
     GpuOut {
         grads: read(gpu, &grads, s.layout.padded_len),
         curvature: read(gpu, &curvature, s.layout.padded_len),
-        loss: read(gpu, &plan.act.loss, BATCH as usize),
+        loss: read(gpu, plan.loss(), BATCH as usize),
         probs: read(gpu, plan.probs(), (BATCH * 10) as usize),
     }
 }
@@ -200,30 +202,28 @@ fn feature_maps_are_the_cpu_models_activations_and_render() {
     let gpu = gpu();
     let k = Kernels::new(gpu).unwrap();
     let image = &s.x[..784];
-    let fm = lenet_gpu::viz::features::feature_maps_1998(gpu, &k, &s.layout, &s.params, f, image).unwrap();
+    let params = gpu.storage_from("params", &s.params);
+    let net = NetSpec { arch: Arch::Lenet1998, squash: f };
+    let fm = lenet_gpu::viz::features::feature_maps(&Ctx::new(gpu, &k, &s.layout, &params), net, image).unwrap();
     let want = cpu::lenet1998_forward(&s.layout, &s.params, image, &[0], 1, f);
     let tol = Tol { abs: 2e-6, rel: 1e-4 };
     for (name, got, cpu) in [
-        ("input", &fm.input, &want.input),
-        ("c1", &fm.c1, &want.c1),
-        ("s2", &fm.s2, &want.s2),
-        ("c3", &fm.c3, &want.c3),
-        ("s4", &fm.s4, &want.s4),
-        ("c5", &fm.c5, &want.c5),
-        ("f6", &fm.f6, &want.f6),
-        ("dist", &fm.dist, &want.dist),
-        ("probs", &fm.probs, &want.probs),
+        ("input", &fm["input"], &want.input),
+        ("c1", &fm["c1"], &want.c1),
+        ("s2", &fm["s2"], &want.s2),
+        ("c3", &fm["c3"], &want.c3),
+        ("s4", &fm["s4"], &want.s4),
+        ("c5", &fm["c5"], &want.c5),
+        ("f6", &fm["f6"], &want.f6),
+        ("dist", &fm["dist"], &want.dist),
+        ("probs", &fm["probs"], &want.probs),
     ] {
         assert_close(name, got, cpu, tol);
     }
     let dir = tempfile::tempdir().unwrap();
-    let written = lenet_gpu::viz::features::render_features_1998(
-        &fm,
-        lenet_gpu::viz::render::Colormap::Viridis,
-        "test",
-        dir.path(),
-    )
-    .unwrap();
+    let written =
+        lenet_gpu::viz::features::render_features(&fm, lenet_gpu::viz::render::Colormap::Viridis, "test", dir.path())
+            .unwrap();
     let names: Vec<String> = written.iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
     for n in ["input.png", "c1.png", "s2.png", "c3.png", "s4.png", "c5.png", "f6.png", "output.png", "overview.png"] {
         assert!(names.contains(&n.to_string()), "{n} missing: {names:?}");
@@ -249,7 +249,7 @@ fn gradient_ascent_works_for_the_1998_network() {
         (AscentTarget::Filters(ConvLayer::Conv2), 16),
         (AscentTarget::Classes(lenet_gpu::kernels::objective::ClassObjective::Logit), 10),
     ] {
-        let r = gradient_ascent(gpu(), &k, net, &layout, &params, target, &cfg, &mut |_, _| {}).unwrap();
+        let r = gradient_ascent(gpu(), &k, (net, &layout, &params), target, &cfg, &mut |_, _| {}).unwrap();
         assert_eq!(r.len(), n);
         // A channel whose mean starts saturated at ±1.7159 (the scaled tanh's bound) has no
         // gradient left; every other objective must rise.

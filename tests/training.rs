@@ -13,10 +13,10 @@ use lenet_gpu::eval::Evaluator;
 use lenet_gpu::gpu::View;
 use lenet_gpu::kernels::Kernels;
 use lenet_gpu::model::summary::{layers, summary_table};
-use lenet_gpu::model::{Arch, NetSpec, ParamLayout};
+use lenet_gpu::model::{Arch, Ctx, NetSpec, ParamLayout};
 use lenet_gpu::reference::lenet5::{lenet5_backward, lenet5_forward};
 use lenet_gpu::run::{run_training, RunOptions, MODEL_FILE, STATE_FILE};
-use lenet_gpu::train::{epoch_order, Optimizer, Recipe, Trainer};
+use lenet_gpu::train::{epoch_order, OptimizerKind, Recipe, Trainer};
 use lenet_gpu::Error;
 
 fn data(train: usize, test: usize) -> (Dataset, Dataset) {
@@ -101,7 +101,7 @@ fn lenet1998_with_sdlm_learns_digits_and_its_checkpoint_evaluates_the_same() {
     let gpu = gpu();
     let k = Kernels::new(gpu).unwrap();
     let buf = gpu.storage_from("params", &params);
-    let r = Evaluator::new(gpu, &k, net, &layout, &buf, &test).unwrap().run(gpu, false).unwrap();
+    let r = Evaluator::new(&Ctx::new(gpu, &k, &layout, &buf), net, &test).unwrap().run(gpu, false).unwrap();
     assert_eq!((r.accuracy, r.loss), (last.test_accuracy, last.test_loss), "same model, same test set");
     // A LeNet-1998 checkpoint is not a LeNet-5 one.
     let e = load_model(&dir.path().join(MODEL_FILE), Arch::Lenet5).unwrap_err().to_string();
@@ -163,7 +163,7 @@ fn divergence_stops_training_with_a_clear_error() {
     let (train, test) = data(1000, 100);
     let dir = tempfile::tempdir().unwrap();
     let opts = RunOptions { out: dir.path().to_path_buf(), resume: false };
-    let wild = Recipe { lr: 1e6, optimizer: lenet_gpu::train::Optimizer::Sgd, ..recipe(2) };
+    let wild = Recipe { lr: 1e6, optimizer: lenet_gpu::train::OptimizerKind::Sgd, ..recipe(2) };
     let err = run_training(gpu(), wild, &train, &test, &opts, &mut |_| {}).unwrap_err();
     match &err {
         Error::Diverged { epoch: 1, .. } => {}
@@ -189,7 +189,7 @@ fn checkpoint_round_trip_gives_identical_logits() {
     let k = Kernels::new(gpu).unwrap();
     let eval = |p: &[f32]| {
         let buf = gpu.storage_from("p", p);
-        Evaluator::new(gpu, &k, NetSpec::default(), &layout, &buf, &test).unwrap().run(gpu, true).unwrap()
+        Evaluator::new(&Ctx::new(gpu, &k, &layout, &buf), NetSpec::default(), &test).unwrap().run(gpu, true).unwrap()
     };
     assert_eq!(eval(&params), eval(&loaded));
     let x: Vec<f32> = test.images.iter().map(|&b| b as f32 / 255.0).collect();
@@ -205,7 +205,7 @@ fn training_steps_compute_the_cpu_models_gradients_for_their_batches() {
     // from a twin trainer: runs are deterministic), on the second batch of the epoch's
     // order: the batch is read where it lies in the dataset, from the right position.
     let (train, _) = data(300, 0);
-    let sgd = Recipe { optimizer: Optimizer::Sgd, lr: 0.01, momentum: 0.0, weight_decay: 0.0, ..recipe(1) };
+    let sgd = Recipe { optimizer: OptimizerKind::Sgd, lr: 0.01, momentum: 0.0, weight_decay: 0.0, ..recipe(1) };
     let gpu = gpu();
     let mut one = Trainer::new(gpu, sgd.clone(), &train).unwrap();
     one.run_steps(1).unwrap();
@@ -237,7 +237,8 @@ fn evaluation_in_batches_matches_the_cpu_model() {
     let gpu = gpu();
     let k = Kernels::new(gpu).unwrap();
     let buf = gpu.storage_from("p", &params);
-    let r = Evaluator::new(gpu, &k, NetSpec::default(), &layout, &buf, &test).unwrap().run(gpu, false).unwrap();
+    let r =
+        Evaluator::new(&Ctx::new(gpu, &k, &layout, &buf), NetSpec::default(), &test).unwrap().run(gpu, false).unwrap();
     let x: Vec<f32> = test.images.iter().map(|&b| b as f32 / 255.0).collect();
     let labels: Vec<u32> = test.labels.iter().map(|&l| l as u32).collect();
     let f = lenet5_forward(&layout, &params, &x, &labels, test.len() as u32);
@@ -279,7 +280,8 @@ fn bad_checkpoints_are_clear_errors() {
 
     let params = vec![0.0f32; layout.padded_len];
     let wrong = dir.path().join("wrong.safetensors");
-    let mut tensors: Vec<_> = layout.tensors.iter().map(|t| (t.name, t.shape.clone(), &params[t.range()])).collect();
+    let mut tensors: Vec<_> =
+        layout.tensors.iter().map(|t| (t.name.as_str(), t.shape.clone(), &params[t.range()])).collect();
     tensors[4].1 = vec![256, 120]; // fc1.weight transposed
     save_tensors(&wrong, &tensors, HashMap::new()).unwrap();
     let e = load_model(&wrong, Arch::Lenet5).unwrap_err().to_string();

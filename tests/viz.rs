@@ -11,14 +11,14 @@ use lenet_gpu::kernels::objective::ClassObjective;
 use lenet_gpu::kernels::Kernels;
 use lenet_gpu::model::params::Init;
 use lenet_gpu::model::summary::{layers, shape_text};
-use lenet_gpu::model::{Arch, NetSpec, ParamLayout};
+use lenet_gpu::model::{Arch, Ctx, NetSpec, ParamLayout};
 use lenet_gpu::reference::lenet5::lenet5_forward;
 use lenet_gpu::train::{Recipe, Trainer};
 use lenet_gpu::viz::ascent::{gradient_ascent, AscentConfig, AscentTarget};
 use lenet_gpu::viz::diagram::{dot, svg, write_diagram, RankDir};
 use lenet_gpu::viz::features::{feature_maps, render_features};
 use lenet_gpu::viz::render::Colormap;
-use lenet_gpu::viz::weights::{render_kernels, render_kernels_1998, ConvLayer};
+use lenet_gpu::viz::weights::{render_kernels, ConvLayer};
 
 /// A model trained briefly on 3,000 images (about 93% accurate), shared by the tests.
 fn trained() -> &'static (Kernels, Vec<f32>) {
@@ -44,18 +44,19 @@ fn feature_maps_equal_the_cpu_model_and_render() {
     let (k, params) = trained();
     let layout = ParamLayout::lenet5();
     let (x, label) = test_image(12);
-    let fm = feature_maps(gpu(), k, &layout, params, &x).unwrap();
+    let pbuf = gpu().storage_from("params", params);
+    let fm = feature_maps(&Ctx::new(gpu(), k, &layout, &pbuf), NetSpec::default(), &x).unwrap();
     let f = lenet5_forward(&layout, params, &x, &[label as u32], 1);
     let tol = Tol { abs: 1e-5, rel: 1e-4 };
     for (name, gpu_v, cpu_v) in [
-        ("conv1", &fm.conv1, &f.conv1),
-        ("pool1", &fm.pool1, &f.pool1),
-        ("conv2", &fm.conv2, &f.conv2),
-        ("pool2", &fm.pool2, &f.pool2),
-        ("fc1", &fm.fc1, &f.fc1),
-        ("fc2", &fm.fc2, &f.fc2),
-        ("logits", &fm.logits, &f.logits),
-        ("probs", &fm.probs, &f.probs),
+        ("conv1", &fm["conv1"], &f.conv1),
+        ("pool1", &fm["pool1"], &f.pool1),
+        ("conv2", &fm["conv2"], &f.conv2),
+        ("pool2", &fm["pool2"], &f.pool2),
+        ("fc1", &fm["fc1"], &f.fc1),
+        ("fc2", &fm["fc2"], &f.fc2),
+        ("logits", &fm["logits"], &f.logits),
+        ("probs", &fm["probs"], &f.probs),
     ] {
         assert_close(name, gpu_v, cpu_v, tol);
     }
@@ -79,7 +80,7 @@ fn kernels_render_for_both_layers() {
     let dir = tempfile::tempdir().unwrap();
     for layer in [ConvLayer::Conv1, ConvLayer::Conv2] {
         let path = dir.path().join(format!("{}.png", layer.name()));
-        render_kernels(&ParamLayout::lenet5(), params, layer, &path).unwrap();
+        render_kernels(NetSpec::default(), &ParamLayout::lenet5(), params, layer, &path).unwrap();
         let img = image::open(&path).unwrap();
         assert!(img.width() > 200 && img.height() > 100, "{layer:?}: {}x{}", img.width(), img.height());
     }
@@ -92,8 +93,9 @@ fn lenet1998_kernels_show_c1_and_c3s_connection_table() {
     let dir = tempfile::tempdir().unwrap();
     let c1 = dir.path().join("c1.png");
     let c3 = dir.path().join("c3.png");
-    render_kernels_1998(&layout, &params, ConvLayer::Conv1, &c1).unwrap();
-    render_kernels_1998(&layout, &params, ConvLayer::Conv2, &c3).unwrap();
+    let net = NetSpec { arch: Arch::Lenet1998, ..Default::default() };
+    render_kernels(net, &layout, &params, ConvLayer::Conv1, &c1).unwrap();
+    render_kernels(net, &layout, &params, ConvLayer::Conv2, &c3).unwrap();
     let (a, b) = (image::open(&c1).unwrap(), image::open(&c3).unwrap());
     assert!(a.width() > 6 * 5 * 16, "six 5x5 kernels at 16x: {}", a.width());
     assert!(b.height() > 16 * 5 * 10, "16 rows of C3 maps: {}", b.height());
@@ -110,9 +112,7 @@ fn filter_ascent_raises_every_channel() {
         let r = gradient_ascent(
             gpu(),
             k,
-            NetSpec::default(),
-            &ParamLayout::lenet5(),
-            params,
+            (NetSpec::default(), &ParamLayout::lenet5(), params),
             AscentTarget::Filters(layer),
             &short_ascent(),
             &mut |_, _| {},
@@ -136,9 +136,7 @@ fn class_ascent_makes_images_the_model_recognizes() {
     let r = gradient_ascent(
         gpu(),
         k,
-        NetSpec::default(),
-        &ParamLayout::lenet5(),
-        params,
+        (NetSpec::default(), &ParamLayout::lenet5(), params),
         AscentTarget::Classes(ClassObjective::Logit),
         &short_ascent(),
         &mut |_, _| {},
@@ -158,9 +156,7 @@ fn the_tutorial_recipe_raises_the_softmax_objective() {
     let r = gradient_ascent(
         gpu(),
         k,
-        NetSpec::default(),
-        &ParamLayout::lenet5(),
-        params,
+        (NetSpec::default(), &ParamLayout::lenet5(), params),
         AscentTarget::Classes(ClassObjective::Softmax),
         &cfg,
         &mut |_, _| {},

@@ -8,6 +8,7 @@ use lenet_gpu::checkpoint::load_any_model;
 use lenet_gpu::data::{Dataset, Split};
 use lenet_gpu::eval::Evaluator;
 use lenet_gpu::kernels::Kernels;
+use lenet_gpu::model::Ctx;
 
 use super::AdapterArg;
 
@@ -36,7 +37,7 @@ pub fn run_eval(args: EvalArgs) -> Result<()> {
     let gpu = args.adapter.open()?;
     let kernels = Kernels::new(&gpu)?;
     let params = gpu.storage_from("params", &params);
-    let evaluator = Evaluator::new(&gpu, &kernels, net, &layout, &params, &test)?;
+    let evaluator = Evaluator::new(&Ctx::new(&gpu, &kernels, &layout, &params), net, &test)?;
     let r = evaluator.run(&gpu, args.confusion)?;
     if args.json {
         let j = serde_json::json!({

@@ -11,7 +11,7 @@ use lenet_gpu::kernels::squash::SquashFn;
 use lenet_gpu::model::params::Init;
 use lenet_gpu::model::Arch;
 use lenet_gpu::run::{run_training, Event, RunOptions, MODEL_FILE};
-use lenet_gpu::train::{Optimizer, Recipe, Schedule};
+use lenet_gpu::train::{OptimizerKind, Recipe, Schedule};
 
 use super::AdapterArg;
 
@@ -67,7 +67,7 @@ pub struct TrainArgs {
     #[arg(long)]
     lr: Option<f32>,
     #[arg(long, value_enum)]
-    optimizer: Option<Optimizer>,
+    optimizer: Option<OptimizerKind>,
     /// SGD momentum, in [0, 1).
     #[arg(long)]
     momentum: Option<f32>,

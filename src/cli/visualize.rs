@@ -10,12 +10,12 @@ use lenet_gpu::gpu::Gpu;
 use lenet_gpu::kernels::objective::ClassObjective;
 use lenet_gpu::kernels::squash::SquashFn;
 use lenet_gpu::kernels::Kernels;
-use lenet_gpu::model::{Arch, NetSpec, ParamLayout};
+use lenet_gpu::model::{Arch, Ctx, NetSpec, ParamLayout};
 use lenet_gpu::viz::ascent::{deprocess, gradient_ascent, AscentConfig, AscentResult, AscentTarget};
 use lenet_gpu::viz::diagram::{write_diagram, RankDir};
-use lenet_gpu::viz::features::{feature_maps, feature_maps_1998, load_image, render_features, render_features_1998};
+use lenet_gpu::viz::features::{feature_maps, load_image, render_features};
 use lenet_gpu::viz::render::{Colormap, Grid};
-use lenet_gpu::viz::weights::{render_kernels, render_kernels_1998, render_rbf_centers, ConvLayer};
+use lenet_gpu::viz::weights::{render_kernels, render_rbf_centers, ConvLayer};
 
 use super::AdapterArg;
 
@@ -224,16 +224,9 @@ pub fn run_visualize(cmd: VizCommand) -> Result<()> {
                 }
             };
             let (net, layout, params, gpu, kernels) = a.model.open()?;
-            let written = match net.arch {
-                Arch::Lenet5 => {
-                    let fm = feature_maps(&gpu, &kernels, &layout, &params, &image)?;
-                    render_features(&fm, a.cmap, &label, &a.out)?
-                }
-                Arch::Lenet1998 => {
-                    let fm = feature_maps_1998(&gpu, &kernels, &layout, &params, net.squash, &image)?;
-                    render_features_1998(&fm, a.cmap, &label, &a.out)?
-                }
-            };
+            let params = gpu.storage_from("params", &params);
+            let fm = feature_maps(&Ctx::new(&gpu, &kernels, &layout, &params), net, &image)?;
+            let written = render_features(&fm, a.cmap, &label, &a.out)?;
             for p in written {
                 println!("{}", p.display());
             }
@@ -241,11 +234,8 @@ pub fn run_visualize(cmd: VizCommand) -> Result<()> {
         VizCommand::Kernels(a) => {
             let (net, layout, params) = load_checkpoint(&a.model)?;
             let out = a.out.unwrap_or_else(|| PathBuf::from(format!("viz/kernels_{}.png", a.layer.name())));
-            match net.arch {
-                Arch::Lenet5 => render_kernels(&layout, &params, a.layer, &out)?,
-                // conv1 / conv2 stand for C1 / C3 there.
-                Arch::Lenet1998 => render_kernels_1998(&layout, &params, a.layer, &out)?,
-            }
+            // For LeNet-1998, conv1 / conv2 stand for C1 / C3.
+            render_kernels(net, &layout, &params, a.layer, &out)?;
             println!("{}", out.display());
         }
         VizCommand::Filters(a) => {
@@ -278,7 +268,7 @@ fn ascend(
 ) -> Result<()> {
     let (net, layout, params, gpu, kernels) = model.open()?;
     let started = std::time::Instant::now();
-    let r = gradient_ascent(&gpu, &kernels, net, &layout, &params, target, cfg, &mut |i, n| {
+    let r = gradient_ascent(&gpu, &kernels, (net, &layout, &params), target, cfg, &mut |i, n| {
         if !json && (i % 50 == 0 || i == n) {
             eprintln!("gradient ascent: step {i}/{n}");
         }

@@ -50,8 +50,8 @@ pub struct Gpu {
     lost: Arc<Mutex<Option<String>>>,
     modules: Mutex<HashMap<Shader, wgpu::ShaderModule>>,
     pipelines: Mutex<HashMap<PipelineKey, wgpu::ComputePipeline>>,
-    /// Pipelines of WGSL generated at run time, keyed by their source.
-    generated: Mutex<HashMap<String, wgpu::ComputePipeline>>,
+    /// Pipelines of WGSL generated at run time, keyed by their source, with their labels.
+    generated: Mutex<HashMap<String, (String, wgpu::ComputePipeline)>>,
     /// Bytes of every storage buffer created so far (an upper bound on what is in use).
     allocated: AtomicU64,
 }
@@ -64,7 +64,7 @@ impl Gpu {
             let seen =
                 adapter::enumerate(AdapterChoice::Auto).iter().map(|a| describe(&a.get_info())).collect::<Vec<_>>();
             let seen = if seen.is_empty() { "no adapters at all".to_string() } else { seen.join("; ") };
-            return Err(Error::NoAdapter { requested: choice, seen });
+            return Err(Error::NoAdapter { requested: choice.to_string(), seen });
         };
         Self::from_adapter(adapter)
     }
@@ -279,19 +279,14 @@ impl Gpu {
         unsafe { self.device.create_shader_module_trusted(desc, checks) }
     }
 
-    /// The pipeline for `entry` in WGSL generated at run time (`kernels::conv_direct`);
-    /// compiled once per distinct source, then cached. `label` names it in errors.
-    pub fn generated_pipeline(
-        &self,
-        label: &str,
-        source: String,
-        entry: &'static str,
-    ) -> Result<wgpu::ComputePipeline> {
-        if let Some(p) = self.generated.lock().expect("cache poisoned").get(&source) {
+    /// The pipeline for `entry` in WGSL generated at run time (`kernels::wgsl`); compiled
+    /// once per distinct source, then cached. `label` names it in errors.
+    pub fn generated_pipeline(&self, label: &str, source: &str, entry: &'static str) -> Result<wgpu::ComputePipeline> {
+        if let Some((_, p)) = self.generated.lock().expect("cache poisoned").get(source) {
             return Ok(p.clone());
         }
         let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let module = self.module(label, &source);
+        let module = self.module(label, source);
         let pipeline = self.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
             label: Some(label),
             layout: None,
@@ -306,8 +301,21 @@ impl Gpu {
         if let Some(e) = pollster::block_on(scope.pop()) {
             return Err(Error::Shader { file: "(generated)", entry, message: format!("{label}: {e}") });
         }
-        self.generated.lock().expect("cache poisoned").insert(source, pipeline.clone());
+        self.generated
+            .lock()
+            .expect("cache poisoned")
+            .insert(source.to_string(), (label.to_string(), pipeline.clone()));
         Ok(pipeline)
+    }
+
+    /// (label, source) of every generated kernel compiled on this device so far, sorted by
+    /// label: what the snapshot test compares with `tests/snapshots/`.
+    pub fn generated_sources(&self) -> Vec<(String, String)> {
+        let cache = self.generated.lock().expect("cache poisoned");
+        let mut all: Vec<(String, String)> =
+            cache.iter().map(|(src, (label, _))| (label.clone(), src.clone())).collect();
+        all.sort();
+        all
     }
 
     /// A bind group for group 0 of `pipeline`; `views[i]` goes to `@binding(i)`. The layout
@@ -373,18 +381,81 @@ impl<'a> View<'a> {
     }
 }
 
-/// One recorded kernel launch: pipeline, bind group and grid, all made in advance.
+/// One recorded kernel launch: pipeline, bind group and grid, all made in advance, and
+/// the kernel's shape/params uniform (what [`Dispatch::set_uniform`] may rewrite).
 pub struct Dispatch {
-    /// The kernel and variant, e.g. `gemm[B,BiasCol { relu: true }]`.
-    pub label: String,
-    pub pipeline: wgpu::ComputePipeline,
-    pub bind_group: wgpu::BindGroup,
-    pub workgroups: [u32; 3],
-    /// The kernel's shape/params uniform; rewrite it to change e.g. a learning rate.
-    pub uniform: wgpu::Buffer,
+    label: String,
+    pipeline: wgpu::ComputePipeline,
+    bind_group: wgpu::BindGroup,
+    workgroups: [u32; 3],
+    /// The dispatch's own uniform and the Rust type it was made from (a later value must be
+    /// of the same type); None where every binding, uniforms included, was given.
+    uniform: Option<(wgpu::Buffer, std::any::TypeId)>,
 }
 
 impl Dispatch {
+    /// Binds `views` in binding order with a fresh uniform holding `value` inserted at
+    /// binding `uniform_at` (the views from `uniform_at` on come after it).
+    pub fn new<T: bytemuck::Pod>(
+        gpu: &Gpu,
+        label: &str,
+        pipeline: &wgpu::ComputePipeline,
+        views: &[View<'_>],
+        uniform_at: usize,
+        value: &T,
+        workgroups: [u32; 3],
+    ) -> Dispatch {
+        let uniform = gpu.uniform(label, value);
+        let mut all = views.to_vec();
+        all.insert(uniform_at, View::whole(&uniform));
+        Dispatch {
+            label: label.to_string(),
+            pipeline: pipeline.clone(),
+            bind_group: gpu.bind(label, pipeline, &all),
+            workgroups,
+            uniform: Some((uniform, std::any::TypeId::of::<T>())),
+        }
+    }
+
+    /// Binds `views` in binding order, uniforms included (one shared by several dispatches).
+    pub fn with_views(
+        gpu: &Gpu,
+        label: &str,
+        pipeline: &wgpu::ComputePipeline,
+        views: &[View<'_>],
+        workgroups: [u32; 3],
+    ) -> Dispatch {
+        Dispatch {
+            label: label.to_string(),
+            pipeline: pipeline.clone(),
+            bind_group: gpu.bind(label, pipeline, views),
+            workgroups,
+            uniform: None,
+        }
+    }
+
+    /// The kernel and variant, e.g. `gemm[B,BiasCol { relu: true }]`.
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    pub fn workgroups(&self) -> [u32; 3] {
+        self.workgroups
+    }
+
+    /// Rewrites the uniform (a learning rate, a batch's position) for the next submission.
+    /// `value` must be of the type the dispatch was made with: anything else is a bug.
+    pub fn set_uniform<T: bytemuck::Pod>(&self, gpu: &Gpu, value: &T) {
+        let (buffer, ty) = self.uniform.as_ref().unwrap_or_else(|| panic!("{}: has no uniform of its own", self.label));
+        assert!(
+            std::any::TypeId::of::<T>() == *ty,
+            "{}: uniform written as {}, not the type it was made with",
+            self.label,
+            std::any::type_name::<T>()
+        );
+        gpu.queue.write_buffer(buffer, 0, bytemuck::bytes_of(value));
+    }
+
     pub fn record(&self, pass: &mut wgpu::ComputePass<'_>) {
         pass.set_pipeline(&self.pipeline);
         pass.set_bind_group(0, &self.bind_group, &[]);

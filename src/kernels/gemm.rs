@@ -53,6 +53,23 @@ pub enum Epilogue {
     ReluMask,
 }
 
+/// The operands of C = A · B and what the epilogue reads (`operand`: the bias, or the ReLU
+/// output of [`Epilogue::ReluMask`]).
+#[derive(Clone, Copy)]
+pub struct GemmViews<'a> {
+    pub a: View<'a>,
+    pub b: View<'a>,
+    pub operand: Option<View<'a>>,
+    pub c: View<'a>,
+}
+
+impl<'a> GemmViews<'a> {
+    /// C = A · B with no epilogue operand.
+    pub fn plain(a: View<'a>, b: View<'a>, c: View<'a>) -> Self {
+        GemmViews { a, b, operand: None, c }
+    }
+}
+
 /// Batched GEMM; pipelines per (Transpose, Epilogue) come from the `Gpu` cache.
 pub struct Gemm {
     /// Bound as the bias when the epilogue has none (the layout is the same for all variants).
@@ -63,9 +80,13 @@ pub struct Gemm {
 
 impl Gemm {
     pub fn new(gpu: &Gpu) -> Result<Self> {
+        Self::with_subgroups(gpu, gpu.subgroup_size() == Some(8))
+    }
+
+    /// With `subgroup8`, the kernels for 8-wide subgroups may be chosen.
+    pub fn with_subgroups(gpu: &Gpu, subgroup8: bool) -> Result<Self> {
         // Compile the forward variants now so a broken shader fails at start-up.
         gpu.pipeline(Shader::Gemm, GEMM, &constants(Transpose::None, Epilogue::None))?;
-        let subgroup8 = gpu.subgroup_size() == Some(8);
         if subgroup8 {
             gpu.pipeline(Shader::GemmSubgroup, GEMM_SG8, &sg8_constants(Transpose::None, Epilogue::None, 1, 1))?;
         }
@@ -89,25 +110,19 @@ impl Gemm {
     }
 
     /// C_b = op(A_b) · op(B_b), then the epilogue, for every batch item; C is overwritten.
-    /// `operand` is what the epilogue reads: the bias, or the ReLU output of `ReluMask`.
-    #[allow(clippy::too_many_arguments)]
     pub fn gemm(
         &self,
         gpu: &Gpu,
         transpose: Transpose,
         epilogue: Epilogue,
         s: GemmShape,
-        a: View,
-        b: View,
-        operand: Option<View>,
-        c: View,
+        v: GemmViews,
     ) -> Result<Dispatch> {
-        let kernel = self.kernels_for(transpose, s, a, b)[0];
-        self.gemm_with(gpu, kernel, transpose, epilogue, s, a, b, operand, c)
+        let kernel = self.kernels_for(transpose, s, v.a, v.b)[0];
+        self.gemm_with(gpu, kernel, transpose, epilogue, s, v)
     }
 
     /// [`Gemm::gemm`] with a chosen kernel, which must be one of [`Gemm::kernels_for`].
-    #[allow(clippy::too_many_arguments)]
     pub fn gemm_with(
         &self,
         gpu: &Gpu,
@@ -115,11 +130,9 @@ impl Gemm {
         transpose: Transpose,
         epilogue: Epilogue,
         s: GemmShape,
-        a: View,
-        b: View,
-        operand: Option<View>,
-        c: View,
+        v: GemmViews,
     ) -> Result<Dispatch> {
+        let GemmViews { a, b, operand, c } = v;
         if s.m == 0 || s.n == 0 || s.k == 0 || s.batch == 0 {
             return Err(Error::ShapeMismatch { op: GEMM, what: format!("empty product {s:?}") });
         }

@@ -3,6 +3,7 @@
 //! returns a prepared [`Dispatch`]; nothing here submits work.
 
 pub mod ascent;
+pub mod conv;
 pub mod conv_direct;
 pub mod data;
 pub mod dense_direct;
@@ -20,11 +21,29 @@ pub mod softmax_xent;
 pub mod squash;
 pub mod subsample;
 pub mod table;
+pub mod wgsl;
 
 use crate::gpu::{Dispatch, Gpu, View};
+use crate::shapes::BatchParams;
 
-/// A vec4's components by index, for generated WGSL.
-const COMPONENT: [&str; 4] = ["x", "y", "z", "w"];
+/// Compiles (once per source; the `Gpu` caches it) and binds a generated kernel: `views`
+/// by binding name. Its `s` uniform is a fresh [`BatchParams`] for `n` unless `views`
+/// binds one (a plan's shared cursor over the sample order).
+fn generated_dispatch(
+    gpu: &Gpu,
+    kernel: &wgsl::GeneratedKernel,
+    views: &[(&str, View<'_>)],
+    n: u32,
+    workgroups: [u32; 3],
+) -> crate::Result<Dispatch> {
+    let pipeline = gpu.generated_pipeline(&kernel.name, &kernel.source, kernel.entry)?;
+    if views.iter().any(|(name, _)| *name == "s") {
+        return Ok(Dispatch::with_views(gpu, &kernel.name, &pipeline, &kernel.order(views, &[])?, workgroups));
+    }
+    let uniform_at = kernel.bindings.iter().position(|b| *b == "s").expect("every generated kernel has `s`");
+    let ordered = kernel.order(views, &["s"])?;
+    Ok(Dispatch::new(gpu, &kernel.name, &pipeline, &ordered, uniform_at, &BatchParams::new(n, 0), workgroups))
+}
 
 /// Binds `views` to bindings 0.. and a fresh uniform holding `shape` to the next one.
 fn prepare<T: bytemuck::Pod>(
@@ -35,31 +54,7 @@ fn prepare<T: bytemuck::Pod>(
     shape: &T,
     workgroups: [u32; 3],
 ) -> Dispatch {
-    prepare_with_uniform_at(gpu, pipeline, label, views, views.len(), shape, workgroups)
-}
-
-/// As [`prepare`], with the uniform at binding `at` and the views from `at` on after it
-/// (for an entry point whose extra bindings follow a uniform shared with its module's
-/// other entry points).
-fn prepare_with_uniform_at<T: bytemuck::Pod>(
-    gpu: &Gpu,
-    pipeline: &wgpu::ComputePipeline,
-    label: &str,
-    views: &[View<'_>],
-    at: usize,
-    shape: &T,
-    workgroups: [u32; 3],
-) -> Dispatch {
-    let uniform = gpu.uniform(label, shape);
-    let mut all = views.to_vec();
-    all.insert(at, View::whole(&uniform));
-    Dispatch {
-        label: label.to_string(),
-        pipeline: pipeline.clone(),
-        bind_group: gpu.bind(label, pipeline, &all),
-        workgroups,
-        uniform,
-    }
+    Dispatch::new(gpu, label, pipeline, views, views.len(), shape, workgroups)
 }
 
 /// A 2x2 window (max-pooling, subsampling) needs at least 2 rows and 2 columns.
@@ -94,12 +89,25 @@ pub struct Kernels {
 }
 
 impl Kernels {
+    /// The kernels as this device runs them best.
     pub fn new(gpu: &Gpu) -> crate::Result<Self> {
+        Self::build(gpu, gpu.subgroup_size() == Some(8))
+    }
+
+    /// The kernels any WebGPU device runs: none that needs subgroup operations (what a GPU
+    /// without 8-wide subgroups gets from [`Kernels::new`]).
+    pub fn portable(gpu: &Gpu) -> crate::Result<Self> {
+        Self::build(gpu, false)
+    }
+
+    fn build(gpu: &Gpu, subgroup8: bool) -> crate::Result<Self> {
+        let sharing =
+            if subgroup8 { conv_direct::LoadSharing::Subgroup8 } else { conv_direct::LoadSharing::PerInvocation };
         Ok(Kernels {
             im2col: im2col::Im2col::new(gpu)?,
-            conv_direct: conv_direct::ConvDirect::new(gpu),
-            gemm: gemm::Gemm::new(gpu)?,
-            dense_direct: dense_direct::DenseDirect::new(gpu),
+            conv_direct: conv_direct::ConvDirect { sharing },
+            gemm: gemm::Gemm::with_subgroups(gpu, subgroup8)?,
+            dense_direct: dense_direct::DenseDirect::with_subgroups(gpu, subgroup8),
             pool: pool::MaxPool2x2::new(gpu)?,
             elementwise: elementwise::Elementwise::new(gpu)?,
             reduce: reduce::Reduce::new(gpu)?,
@@ -120,21 +128,17 @@ impl Kernels {
     /// One of a dense layer's products ([`dense_direct::DenseProduct`]) for `s` = (M, N, K):
     /// the generated kernel where the device and shape allow it
     /// ([`dense_direct::DenseDirect::supports`]), else the GEMM in the same form.
-    #[allow(clippy::too_many_arguments)]
     pub fn dense(
         &self,
         gpu: &Gpu,
         p: dense_direct::DenseProduct,
         s: crate::shapes::GemmShape,
-        a: View,
-        b: View,
-        operand: Option<View>,
-        c: View,
+        v: gemm::GemmViews,
     ) -> crate::Result<Dispatch> {
         if self.dense_direct.supports(p, s) {
-            return self.dense_direct.dense_direct(gpu, p, s, a, b, operand, c);
+            return self.dense_direct.dense_direct(gpu, p, s, v);
         }
         let (transpose, epilogue) = p.gemm_form();
-        self.gemm.gemm(gpu, transpose, epilogue, s, a, b, operand, c)
+        self.gemm.gemm(gpu, transpose, epilogue, s, v)
     }
 }

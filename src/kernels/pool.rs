@@ -1,6 +1,6 @@
 //! Host side of `shaders/pool.wgsl`.
 
-use super::{prepare, prepare_with_uniform_at, require_window};
+use super::{prepare, require_window};
 use crate::error::Result;
 use crate::gpu::{grid_1d, Dispatch, Gpu, Shader, View};
 use crate::shapes::PoolShape;
@@ -81,8 +81,8 @@ impl MaxPool2x2 {
         let views = [dy, dx, argmax, pooled];
         if pairs(s) {
             let (op, groups) = (MAXPOOL2X2_RELU_BACKWARD_PAIRS, grid_1d(s.y_len() / 2));
-            return Ok(prepare_with_uniform_at(gpu, &self.relu_backward_pairs, op, &views, 3, &s, groups));
+            return Ok(Dispatch::new(gpu, op, &self.relu_backward_pairs, &views, 3, &s, groups));
         }
-        Ok(prepare_with_uniform_at(gpu, &self.relu_backward, op, &views, 3, &s, grid_1d(s.y_len())))
+        Ok(Dispatch::new(gpu, op, &self.relu_backward, &views, 3, &s, grid_1d(s.y_len())))
     }
 }

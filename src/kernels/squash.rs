@@ -19,6 +19,17 @@ pub enum SquashFn {
     Sigmoid,
 }
 
+impl SquashFn {
+    /// f(a) for one value, on the host (constants such as the RBF targets f(±1)); the same
+    /// f32 arithmetic as `shaders/squash.wgsl`.
+    pub fn value(self, a: f32) -> f32 {
+        match self {
+            SquashFn::ScaledTanh => TANH_A * (TANH_S * a).tanh(),
+            SquashFn::Sigmoid => 1.0 / (1.0 + (-a).exp()),
+        }
+    }
+}
+
 /// The scaled tanh's amplitude A and slope S: f(a) = A tanh(S a).
 pub const TANH_A: f32 = 1.7159;
 pub const TANH_S: f32 = 2.0 / 3.0;

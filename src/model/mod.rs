@@ -1,67 +1,70 @@
-//! The networks: parameter layouts, GPU plans (forward/backward as prepared dispatches)
-//! behind one `Network` interface, and the choice between them (`Arch`). Their CPU twins
-//! live in `crate::reference::{lenet5, lenet1998}`.
+//! The networks: each a list of layers (`lenet5::network`, `lenet1998::network`) from which
+//! its parameter layout, summary table and GPU plan are derived. Their CPU twins live in
+//! `crate::reference::{lenet5, lenet1998}`.
+//!
+//! - `layers`: the layer builders (forward and backward side by side).
+//! - `network`: a declared network (GPU-free).
+//! - `plan`: a network built for one batch size, and its passes.
+//! - `params`: the flat parameter buffer's layout and initialization.
+//! - `summary`: Keras' `model.summary()` from the layer list.
 
+pub mod layers;
 pub mod lenet1998;
 pub mod lenet5;
+pub mod network;
 pub mod params;
+pub mod plan;
 pub mod summary;
 
-pub use lenet1998::{Lenet1998Shapes, Plan1998};
-pub use lenet5::{BackwardFrom, Lenet5Shapes, Mode, Plan};
+pub use layers::{Activation, Dims, HeadKind};
+pub use network::Network;
 pub use params::{ParamLayout, TensorSpec};
+pub use plan::{InputSource, Plan};
 
 use crate::error::Result;
-use crate::gpu::{Dispatch, Gpu, View};
+use crate::gpu::Gpu;
 use crate::kernels::squash::SquashFn;
 use crate::kernels::Kernels;
 
-/// What training and evaluation need from a network plan at one batch size: where the
-/// batch goes in, where the class scores and the running metrics come out, and the passes.
-pub trait Network {
-    fn batch(&self) -> u32;
-    /// (N, 28·28) f32 pixels in [0, 1], written by `gather_batch` (not read after
-    /// [`Network::read_input_from`] returned true).
-    fn x(&self) -> &wgpu::Buffer;
-    /// (N) u32 labels.
-    fn labels(&self) -> &wgpu::Buffer;
-    /// Running [loss sum, correct, samples, _]; see `kernels::metrics`.
-    fn metrics(&self) -> &wgpu::Buffer;
-    /// (N, 10) class scores whose argmax is the prediction (softmax or softmin).
-    fn probs(&self) -> &wgpu::Buffer;
-    /// Forward pass through the loss and its gradient w.r.t. the network's output.
-    fn record_forward(&self, pass: &mut wgpu::ComputePass<'_>);
-    /// Parameter gradients of the mean loss into the plan's `grads`.
-    fn record_backward(&self, pass: &mut wgpu::ComputePass<'_>);
-    /// Adds this batch's loss and correct count to `metrics`.
-    fn record_metrics(&self, pass: &mut wgpu::ComputePass<'_>);
-    /// After a forward pass: SDLM's diagonal Gauss-Newton second derivatives into the
-    /// plan's curvature buffer. False (and nothing recorded) where the plan has none.
-    fn record_curvature(&self, pass: &mut wgpu::ComputePass<'_>) -> bool;
-    /// Every dispatch of a training step, in order (for per-kernel timing).
-    fn dispatches(&self) -> Vec<&Dispatch>;
-    /// The dispatches `record_forward` records, in order (for per-kernel timing).
-    fn forward_dispatches(&self) -> Vec<&Dispatch>;
-    /// For a plan whose readers of x can read its batch where it lies in a GPU-resident
-    /// dataset (`images` packed bytes, batch image n = `order[first + n]`; LeNet-5 in
-    /// inference, and in training where only conv1's kernels read x):
-    /// switches that layer to it and returns true, after which `x` is not read and
-    /// [`Network::set_first_sample`] places each batch. False, with nothing changed, where
-    /// the plan cannot.
-    fn read_input_from(
-        &mut self,
-        _gpu: &Gpu,
-        _k: &Kernels,
-        _layout: &ParamLayout,
-        _params: &wgpu::Buffer,
-        _images: View,
-        _order: View,
-    ) -> Result<bool> {
-        Ok(false)
+/// What a plan is built for: which buffers it allocates and which passes it records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Forward and loss only (evaluation): no backward buffers, and the convolutions'
+    /// outputs are not stored where they are pooled on the fly (nothing reads them).
+    Inference,
+    /// As `Inference`, with every layer's output stored (feature maps).
+    FeatureMaps,
+    /// Forward, backward into the parameter gradients.
+    Train,
+    /// As `Train`, plus d loss / d x (gradient checks, gradient ascent on the input).
+    TrainWithInputGrad,
+}
+
+/// What every plan of one model shares: the device, its kernels, the parameter layout,
+/// the parameters and their gradient, and (SDLM) where second derivatives go.
+#[derive(Clone, Copy)]
+pub struct Ctx<'a> {
+    pub gpu: &'a Gpu,
+    pub kernels: &'a Kernels,
+    pub layout: &'a ParamLayout,
+    pub params: &'a wgpu::Buffer,
+    /// Where training plans write the gradient (laid out as `params`); None for a model
+    /// that is only evaluated.
+    pub grads: Option<&'a wgpu::Buffer>,
+    /// Where `Plan::record_curvature` writes SDLM's second derivatives.
+    pub curvature: Option<&'a wgpu::Buffer>,
+}
+
+impl<'a> Ctx<'a> {
+    /// A model that is only run forward (or whose plans write no gradient).
+    pub fn new(gpu: &'a Gpu, kernels: &'a Kernels, layout: &'a ParamLayout, params: &'a wgpu::Buffer) -> Self {
+        Ctx { gpu, kernels, layout, params, grads: None, curvature: None }
     }
-    /// After [`Network::read_input_from`]: the next batch starts at position `first` of
-    /// the order.
-    fn set_first_sample(&self, _gpu: &Gpu, _first: u32) {}
+
+    /// With the gradient buffer training plans write.
+    pub fn with_grads(self, grads: &'a wgpu::Buffer) -> Self {
+        Ctx { grads: Some(grads), ..self }
+    }
 }
 
 /// Which network.
@@ -79,10 +82,7 @@ pub enum Arch {
 impl Arch {
     /// The flat parameter layout (PyTorch-style names).
     pub fn layout(self) -> ParamLayout {
-        match self {
-            Arch::Lenet5 => ParamLayout::lenet5(),
-            Arch::Lenet1998 => ParamLayout::lenet1998(),
-        }
+        NetSpec { arch: self, squash: SquashFn::default() }.network().layout()
     }
 
     /// The `arch` metadata of its checkpoints.
@@ -107,29 +107,20 @@ pub struct NetSpec {
 }
 
 impl NetSpec {
+    /// The network's layer list.
+    pub fn network(&self) -> Network {
+        match self.arch {
+            Arch::Lenet5 => lenet5::network(),
+            Arch::Lenet1998 => lenet1998::network(self.squash),
+        }
+    }
+
     pub fn layout(&self) -> ParamLayout {
         self.arch.layout()
     }
 
-    /// A plan of this network for `batch` images. `curvature` (LeNet-1998 only): where
-    /// `record_curvature` writes SDLM's second derivatives.
-    #[allow(clippy::too_many_arguments)]
-    pub fn plan(
-        &self,
-        gpu: &Gpu,
-        k: &Kernels,
-        layout: &ParamLayout,
-        params: &wgpu::Buffer,
-        grads: &wgpu::Buffer,
-        curvature: Option<&wgpu::Buffer>,
-        batch: u32,
-        mode: Mode,
-    ) -> Result<Box<dyn Network>> {
-        Ok(match self.arch {
-            Arch::Lenet5 => Box::new(Plan::new(gpu, k, layout, params, grads, batch, mode)?),
-            Arch::Lenet1998 => {
-                Box::new(Plan1998::new(gpu, k, layout, params, grads, curvature, batch, mode, self.squash)?)
-            }
-        })
+    /// A plan of this network for `batch` images in `mode`, fed from `source`.
+    pub fn plan(&self, ctx: &Ctx, batch: u32, mode: Mode, source: InputSource) -> Result<Plan> {
+        Plan::new(ctx, &self.network(), batch, mode, source)
     }
 }

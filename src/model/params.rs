@@ -5,10 +5,30 @@
 /// alignment wgpu guarantees, so every tensor can be bound as its own view.
 pub const ALIGN: usize = 64;
 
+/// A parameter tensor as a layer declares it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParamSpec {
+    /// PyTorch's `state_dict` name, e.g. `conv1.weight`.
+    pub name: String,
+    pub shape: Vec<usize>,
+    /// Inputs feeding each output through this tensor, for initialization; None for a
+    /// bias (initialized to zero).
+    pub fan_in: Option<usize>,
+}
+
+impl ParamSpec {
+    pub fn len(&self) -> usize {
+        self.shape.iter().product()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// One named tensor inside the flat buffer, in PyTorch's layout and naming.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TensorSpec {
-    pub name: &'static str,
+    pub name: String,
     pub shape: Vec<usize>,
     /// In f32 elements from the start of the flat buffer.
     pub offset: usize,
@@ -39,12 +59,12 @@ pub struct ParamLayout {
 }
 
 impl ParamLayout {
-    pub fn new(specs: &[(&'static str, &[usize])]) -> Self {
+    /// The tensors in order, each starting on an [`ALIGN`] boundary.
+    pub fn new(specs: Vec<ParamSpec>) -> Self {
         let mut offset = 0;
         let mut tensors = Vec::new();
-        for (name, shape) in specs {
-            let fan_in = (shape.len() >= 2).then(|| shape[1..].iter().product());
-            let t = TensorSpec { name, shape: shape.to_vec(), offset, fan_in };
+        for ParamSpec { name, shape, fan_in } in specs {
+            let t = TensorSpec { name, shape, offset, fan_in };
             offset = (offset + t.len()).div_ceil(ALIGN) * ALIGN;
             tensors.push(t);
         }
@@ -53,18 +73,7 @@ impl ParamLayout {
 
     /// The Keras-variant LeNet-5, with PyTorch's `state_dict` names and shapes.
     pub fn lenet5() -> Self {
-        ParamLayout::new(&[
-            ("conv1.weight", &[6, 1, 5, 5]),
-            ("conv1.bias", &[6]),
-            ("conv2.weight", &[16, 6, 5, 5]),
-            ("conv2.bias", &[16]),
-            ("fc1.weight", &[120, 256]),
-            ("fc1.bias", &[120]),
-            ("fc2.weight", &[84, 120]),
-            ("fc2.bias", &[84]),
-            ("fc3.weight", &[10, 84]),
-            ("fc3.bias", &[10]),
-        ])
+        crate::model::Arch::Lenet5.layout()
     }
 
     /// LeNet-1998 (LeCun et al. 1998): C1, trainable subsampling S2 (one coefficient and
@@ -72,30 +81,13 @@ impl ParamLayout {
     /// (`lenet1998::C3_GROUPS`; unconnected weights do not exist), S4, C5, F6. 60,000
     /// trainable parameters; the RBF output's 840 are fixed and not stored here.
     pub fn lenet1998() -> Self {
-        let mut l = ParamLayout::new(&[
-            ("c1.weight", &[6, 1, 5, 5]),
-            ("c1.bias", &[6]),
-            ("s2.coef", &[6]),
-            ("s2.bias", &[6]),
-            ("c3.weight.3in", &[6, 3, 5, 5]),
-            ("c3.weight.4in", &[6, 4, 5, 5]),
-            ("c3.weight.4in_skip", &[3, 4, 5, 5]),
-            ("c3.weight.6in", &[1, 6, 5, 5]),
-            ("c3.bias", &[16]),
-            ("s4.coef", &[16]),
-            ("s4.bias", &[16]),
-            ("c5.weight", &[120, 16, 5, 5]),
-            ("c5.bias", &[120]),
-            ("f6.weight", &[84, 120]),
-            ("f6.bias", &[84]),
-        ]);
-        // A subsampling coefficient multiplies the sum of 4 inputs: a weight, not a bias.
-        for t in &mut l.tensors {
-            if t.name.ends_with(".coef") {
-                t.fan_in = Some(4);
-            }
-        }
-        l
+        crate::model::Arch::Lenet1998.layout()
+    }
+
+    /// The part of `buffer` (laid out as this layout) that holds tensor `name`.
+    pub fn view<'a>(&self, buffer: &'a wgpu::Buffer, name: &str) -> crate::gpu::View<'a> {
+        let t = self.get(name);
+        crate::gpu::View { buffer, offset: t.offset as u64, len: t.len() as u64 }
     }
 
     /// The tensor called `name`. Panics on a name not in the layout: names are constants.

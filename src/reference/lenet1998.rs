@@ -5,8 +5,8 @@ use super::{gemm, im2col, pad, rbf, reduce, squash, subsample, table, Float};
 use crate::kernels::gemm::{Epilogue, Transpose};
 use crate::kernels::squash::SquashFn;
 use crate::model::lenet1998::{c3_dense_index, c3_span, c3_stored_index, rbf_centers, Lenet1998Shapes};
-use crate::model::lenet5::Dense;
 use crate::model::params::ParamLayout;
+use crate::shapes::DenseShape;
 use crate::shapes::{ConvShape, GemmShape, PoolShape, ReduceShape};
 
 /// Every forward tensor, named as in `model::lenet1998::Activations1998` (squashed outputs).
@@ -113,7 +113,7 @@ pub fn lenet1998_backward<T: Float>(
         y
     };
     let squash_bwd = |y: &[T], g: &mut Vec<T>| squash::squash_backward(f, false, y, g);
-    let dense_bwd = |l: Dense, x: &[T], dy: &[T], w: &str, b: &str, grads: &mut Vec<T>| {
+    let dense_bwd = |l: DenseShape, x: &[T], dy: &[T], w: &str, b: &str, grads: &mut Vec<T>| {
         let mut dw = vec![T::zero(); (l.outputs * l.inputs) as usize];
         gemm::gemm(Transpose::A, Epilogue::None, GemmShape::new(l.outputs, l.inputs, batch), dy, x, None, &mut dw);
         set(grads, w, &dw);

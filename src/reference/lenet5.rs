@@ -2,8 +2,9 @@
 
 use super::{elementwise, gemm, im2col, pool, reduce, softmax_xent, Float};
 use crate::kernels::gemm::{Epilogue, Transpose};
-use crate::model::lenet5::{Dense, Lenet5Shapes};
+use crate::model::lenet5::Lenet5Shapes;
 use crate::model::params::ParamLayout;
+use crate::shapes::DenseShape;
 use crate::shapes::{ConvShape, GemmShape, ReduceShape};
 
 /// Every forward tensor, named as in `model::lenet5::Activations`.
@@ -39,7 +40,7 @@ pub(crate) fn conv_forward<T: Float>(c: ConvShape, x: &[T], w: &[T], b: &[T], re
 }
 
 /// y (N, OUT) = x · Wᵀ + b [ReLU]. Shared with the LeNet-1998 twin.
-pub(crate) fn dense_forward<T: Float>(l: Dense, batch: u32, x: &[T], w: &[T], b: &[T], relu: bool) -> Vec<T> {
+pub(crate) fn dense_forward<T: Float>(l: DenseShape, batch: u32, x: &[T], w: &[T], b: &[T], relu: bool) -> Vec<T> {
     let mut y = vec![T::zero(); (batch * l.outputs) as usize];
     let gs = GemmShape::new(batch, l.outputs, l.inputs);
     gemm::gemm(Transpose::B, Epilogue::BiasCol { relu }, gs, x, w, Some(b), &mut y);
@@ -81,7 +82,7 @@ pub fn lenet5_backward<T: Float>(layout: &ParamLayout, params: &[T], f: &Forward
     let s = Lenet5Shapes::new(batch);
     let mut grads = vec![T::zero(); layout.padded_len];
 
-    let dense_backward = |l: Dense, x: &[T], dy: &[T], w: &str, b: &str, grads: &mut Vec<T>| {
+    let dense_backward = |l: DenseShape, x: &[T], dy: &[T], w: &str, b: &str, grads: &mut Vec<T>| {
         let mut dw = vec![T::zero(); (l.outputs * l.inputs) as usize];
         gemm::gemm(Transpose::A, Epilogue::None, GemmShape::new(l.outputs, l.inputs, batch), dy, x, None, &mut dw);
         grads[layout.get(w).range()].copy_from_slice(&dw);

@@ -10,10 +10,9 @@ use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, Gpu, View};
 use crate::kernels::objective::{ClassObjective, ClassObjectiveViews};
 use crate::kernels::Kernels;
-use crate::model::lenet1998::Start1998;
 use crate::model::lenet5::{CLASSES, IMAGE_LEN, IMAGE_SIDE};
-use crate::model::{Arch, BackwardFrom, Mode, NetSpec, Network, ParamLayout, Plan, Plan1998};
-use crate::shapes::{AscentParams, ChannelShape, ImageShape};
+use crate::model::{Ctx, HeadKind, InputSource, Mode, NetSpec, ParamLayout, Plan};
+use crate::shapes::{AscentParams, ChannelShape, ImageShape, XentShape};
 
 /// What the synthesized images maximize.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,144 +110,130 @@ pub fn deprocess(image: &[f32]) -> Vec<f32> {
 
 /// What the ascent loop needs from a network plan, whichever network it is.
 struct AscentNet<'a> {
+    plan: &'a Plan,
     batch: u32,
-    /// (N, 28·28) input the plan reads, and the gradient it leaves w.r.t. it.
-    x: &'a wgpu::Buffer,
-    dx: &'a wgpu::Buffer,
-    probs: &'a wgpu::Buffer,
-    /// +1: `dx` is the objective's gradient; -1: it is a loss's, to descend.
+    /// +1: the input's gradient is the objective's; -1: it is a loss's, to descend.
     sign: f32,
-    /// Forward pass and the objective (and its gradient where backward starts).
-    forward: Box<dyn Fn(&mut wgpu::ComputePass<'_>) + 'a>,
-    /// Backward from the objective down to `dx`.
-    backward: Box<dyn Fn(&mut wgpu::ComputePass<'_>) + 'a>,
-    /// The objective of each image, after `forward`.
-    objective: Box<dyn Fn() -> Result<Vec<f32>> + 'a>,
+    /// The objective and the gradient it writes, after the forward pass (none where the
+    /// loss itself is the objective).
+    objective: Option<Dispatch>,
+    /// The tap whose gradient the objective writes (the backward starts there), or None
+    /// for the whole backward from the loss.
+    start: Option<String>,
+    /// The objective of each image: a buffer, or minus the per-sample loss.
+    objective_values: Option<wgpu::Buffer>,
 }
 
-/// Runs gradient ascent for every image of `target` at once, on `net`.
-#[allow(clippy::too_many_arguments)]
+impl AscentNet<'_> {
+    fn record_forward(&self, pass: &mut wgpu::ComputePass<'_>) {
+        self.plan.record_forward(pass);
+        if let Some(d) = &self.objective {
+            d.record(pass);
+        }
+    }
+
+    fn record_backward(&self, pass: &mut wgpu::ComputePass<'_>) -> Result<()> {
+        match &self.start {
+            Some(tap) => self.plan.record_backward_from(pass, tap),
+            None => {
+                self.plan.record_backward(pass);
+                Ok(())
+            }
+        }
+    }
+
+    fn objective(&self, gpu: &Gpu) -> Result<Vec<f32>> {
+        match &self.objective_values {
+            Some(buffer) => gpu.read(View::whole(buffer)),
+            None => Ok(gpu.read::<f32>(View::whole(self.plan.loss()))?.iter().map(|l| -l).collect()),
+        }
+    }
+}
+
+/// Runs gradient ascent for every image of `target` at once, on the network of `net`
+/// with parameters `params` (laid out as `layout`).
 pub fn gradient_ascent(
     gpu: &Gpu,
     k: &Kernels,
-    net: NetSpec,
-    layout: &ParamLayout,
-    params: &[f32],
+    (net, layout, params): (NetSpec, &ParamLayout, &[f32]),
     target: AscentTarget,
     cfg: &AscentConfig,
     on_progress: &mut dyn FnMut(u32, u32),
 ) -> Result<AscentResult> {
+    check(cfg)?;
+    let params = gpu.storage_from("params", params);
+    let grads = gpu.storage("grads", layout.padded_len);
+    let ctx = Ctx::new(gpu, k, layout, &params).with_grads(&grads);
+    let network = net.network();
+    // One image per class, or per channel of the conv layer (its output before any pool).
+    let (batch, tap) = match target {
+        AscentTarget::Classes(_) => (CLASSES, None),
+        AscentTarget::Filters(layer) => {
+            let convs = network.convs();
+            let name =
+                convs.get(layer as usize).ok_or_else(|| Error::Config(format!("this network has no {layer:?}")))?;
+            let row = network.rows().into_iter().find(|r| r.name == *name).expect("a conv layer has a row");
+            (row.output_shape[0], Some(name.to_lowercase()))
+        }
+    };
+    let plan = net.plan(&ctx, batch, Mode::TrainWithInputGrad, InputSource::Buffer)?;
+    gpu.write(View::whole(plan.labels()), &(0..batch).collect::<Vec<u32>>());
+    let objective = gpu.storage("ascent.objective", batch as usize);
+    let v = View::whole;
+    let ascent = match (target, &tap, plan.head_kind()) {
+        (AscentTarget::Classes(mode), _, HeadKind::Softmax) => {
+            let logits = plan.tap("logits").expect("a softmax network has logits").tensor.clone();
+            let dlogits = logits.grad.as_ref().expect("a training plan has gradients");
+            let views = ClassObjectiveViews {
+                logits: v(&logits.value),
+                probs: v(plan.probs()),
+                targets: v(plan.labels()),
+                dlogits: v(dlogits),
+                objective: v(&objective),
+            };
+            let d = k.objective.class_objective_backward(gpu, mode, XentShape::new(batch, CLASSES), views)?;
+            AscentNet {
+                plan: &plan,
+                batch,
+                sign: 1.0,
+                objective: Some(d),
+                start: Some("logits".into()),
+                objective_values: Some(objective),
+            }
+        }
+        // LeNet-1998 has no logits: the paper's loss with the class as the label (the RBF
+        // distance to its bitmap down, the others' up), descended; the reported objective
+        // is -loss.
+        (AscentTarget::Classes(_), _, HeadKind::Rbf) => {
+            AscentNet { plan: &plan, batch, sign: -1.0, objective: None, start: None, objective_values: None }
+        }
+        // A channel's mean activation (after its ReLU or squash).
+        (AscentTarget::Filters(_), Some(name), _) => {
+            let t = plan.tap(name).expect("checked above").tensor.clone();
+            let (c, h, w) = t.dims.chw();
+            let cs = ChannelShape { n: batch, c, hw: h * w, _pad: 0 };
+            let dy = t.grad.as_ref().expect("a training plan has gradients");
+            let d =
+                k.objective.channel_objective_backward(gpu, cs, v(&t.value), v(plan.labels()), v(dy), v(&objective))?;
+            AscentNet {
+                plan: &plan,
+                batch,
+                sign: 1.0,
+                objective: Some(d),
+                start: Some(name.clone()),
+                objective_values: Some(objective),
+            }
+        }
+        (AscentTarget::Filters(_), None, _) => unreachable!("filters have a tap"),
+    };
+    ascend(gpu, k, &ascent, cfg, on_progress)
+}
+
+fn check(cfg: &AscentConfig) -> Result<()> {
     if cfg.steps == 0 || !(cfg.lr.is_finite() && cfg.lr > 0.0) || !(0.0..1.0).contains(&cfg.l2) {
         return Err(Error::Config(format!("gradient ascent needs steps >= 1, lr > 0 and 0 <= l2 < 1; got {cfg:?}")));
     }
-    let params = gpu.storage_from("params", params);
-    let grads = gpu.storage("grads", layout.padded_len);
-    let v = View::whole;
-    match net.arch {
-        Arch::Lenet5 => {
-            let (batch, start) = match target {
-                AscentTarget::Classes(_) => (CLASSES, BackwardFrom::Logits),
-                AscentTarget::Filters(ConvLayer::Conv1) => (6, BackwardFrom::Conv1PreRelu),
-                AscentTarget::Filters(ConvLayer::Conv2) => (16, BackwardFrom::Conv2PreRelu),
-            };
-            let plan = Plan::new(gpu, k, layout, &params, &grads, batch, Mode::TrainWithInputGrad)?;
-            let s = plan.shapes;
-            gpu.write(View::whole(&plan.labels), &(0..batch).collect::<Vec<u32>>());
-            let objective = gpu.storage("ascent.objective", batch as usize);
-            let objective_dispatch = match target {
-                AscentTarget::Classes(mode) => {
-                    let views = ClassObjectiveViews {
-                        logits: v(&plan.act.logits),
-                        probs: v(&plan.act.probs),
-                        targets: v(&plan.labels),
-                        dlogits: v(&plan.grad.dlogits),
-                        objective: v(&objective),
-                    };
-                    k.objective.class_objective_backward(gpu, mode, s.xent(), views)?
-                }
-                AscentTarget::Filters(layer) => {
-                    let (conv, y, dy) = match layer {
-                        ConvLayer::Conv1 => (s.conv1, &plan.act.conv1, &plan.grad.dconv1),
-                        ConvLayer::Conv2 => (s.conv2, &plan.act.conv2, &plan.grad.dconv2),
-                    };
-                    let cs = ChannelShape { n: batch, c: conv.oc, hw: conv.out_pixels(), _pad: 0 };
-                    k.objective.channel_objective_backward(gpu, cs, v(y), v(&plan.labels), v(dy), v(&objective))?
-                }
-            };
-            let ascent = AscentNet {
-                batch,
-                x: &plan.x,
-                dx: &plan.grad.dx,
-                probs: &plan.act.probs,
-                sign: 1.0,
-                forward: Box::new(|pass| {
-                    plan.record_forward(pass);
-                    objective_dispatch.record(pass);
-                }),
-                backward: Box::new(|pass| plan.record_backward_from(pass, start)),
-                objective: Box::new(|| gpu.read(v(&objective))),
-            };
-            ascend(gpu, k, &ascent, cfg, on_progress)
-        }
-        Arch::Lenet1998 => {
-            let (batch, start) = match target {
-                AscentTarget::Classes(_) => (CLASSES, Start1998::Output),
-                AscentTarget::Filters(ConvLayer::Conv1) => (6, Start1998::C1),
-                AscentTarget::Filters(ConvLayer::Conv2) => (16, Start1998::C3),
-            };
-            let plan =
-                Plan1998::new(gpu, k, layout, &params, &grads, None, batch, Mode::TrainWithInputGrad, net.squash)?;
-            let s = plan.shapes;
-            let g = plan.grad.as_ref().expect("a training-mode plan has gradients");
-            gpu.write(View::whole(&plan.labels), &(0..batch).collect::<Vec<u32>>());
-            let objective = gpu.storage("ascent.objective", batch as usize);
-            // Classes: the paper's loss with the class as the label (the RBF distance to its
-            // bitmap down, the others' up), descended; the reported objective is -loss.
-            // Filters: a channel's mean squashed output, as for LeNet-5.
-            let channel = match target {
-                AscentTarget::Classes(_) => None,
-                AscentTarget::Filters(layer) => {
-                    let (conv, y, dy) = match layer {
-                        ConvLayer::Conv1 => (s.c1, &plan.act.c1, &g.d_c1),
-                        ConvLayer::Conv2 => (s.c3, &plan.act.c3, &g.d_c3),
-                    };
-                    let cs = ChannelShape { n: batch, c: conv.oc, hw: conv.out_pixels(), _pad: 0 };
-                    Some(k.objective.channel_objective_backward(
-                        gpu,
-                        cs,
-                        v(y),
-                        v(&plan.labels),
-                        v(dy),
-                        v(&objective),
-                    )?)
-                }
-            };
-            let is_class = channel.is_none();
-            let ascent = AscentNet {
-                batch,
-                x: &plan.x,
-                dx: &g.dx,
-                probs: &plan.act.probs,
-                sign: if is_class { -1.0 } else { 1.0 },
-                forward: Box::new(|pass| {
-                    plan.record_forward(pass);
-                    if let Some(d) = &channel {
-                        d.record(pass);
-                    }
-                }),
-                backward: Box::new(|pass| plan.record_backward_from(pass, start)),
-                objective: Box::new(|| {
-                    if is_class {
-                        let loss: Vec<f32> = gpu.read(v(&plan.act.loss))?;
-                        Ok(loss.iter().map(|l| -l).collect())
-                    } else {
-                        gpu.read(v(&objective))
-                    }
-                }),
-            };
-            ascend(gpu, k, &ascent, cfg, on_progress)
-        }
-    }
+    Ok(())
 }
 
 /// The loop: jitter, forward + objective, backward to the input, normalized step, un-jitter,
@@ -271,17 +256,17 @@ fn ascend(
     let (lo, hi) = if cfg.clamp { (0.0, 1.0) } else { (f32::MIN, f32::MAX) };
     let lr = net.sign * cfg.lr;
     let step = AscentParams { n: batch, len: IMAGE_LEN, lr, l2: cfg.l2, lo, hi, _pad: [0; 2] };
-    let roll_in = k.ascent.roll2d(gpu, images, v(&image), v(net.x))?;
-    let ascent = k.ascent.ascent_step(gpu, step, v(net.x), v(net.dx))?;
-    let roll_out = k.ascent.roll2d(gpu, images, v(net.x), v(&image))?;
+    let x = net.plan.x().expect("an f32 input");
+    let dx = net.plan.input_grad().expect("a plan with the input gradient");
+    let roll_in = k.ascent.roll2d(gpu, images, v(&image), v(x))?;
+    let ascent = k.ascent.ascent_step(gpu, step, v(x), v(dx))?;
+    let roll_out = k.ascent.roll2d(gpu, images, v(x), v(&image))?;
     let blur = k.ascent.blur3x3(gpu, images, v(&image), v(&scratch))?;
     let copy_back = k.ascent.roll2d(gpu, images, v(&scratch), v(&image))?;
 
-    let set_shift = |d: &Dispatch, dy: i32, dx: i32| {
-        let shape = ImageShape { shift_y: dy, shift_x: dx, ..images };
-        gpu.queue.write_buffer(&d.uniform, 0, bytemuck::bytes_of(&shape));
-    };
-    let read_objective = || (net.objective)();
+    let set_shift =
+        |d: &Dispatch, dy: i32, dx: i32| d.set_uniform(gpu, &ImageShape { shift_y: dy, shift_x: dx, ..images });
+    let read_objective = || net.objective(gpu);
 
     let mut initial = None;
     let mut last_check: Option<Vec<f32>> = None;
@@ -295,8 +280,8 @@ fn ascend(
         {
             let mut pass = encoder.begin_compute_pass(&Default::default());
             roll_in.record(&mut pass);
-            (net.forward)(&mut pass);
-            (net.backward)(&mut pass);
+            net.record_forward(&mut pass);
+            net.record_backward(&mut pass)?;
             ascent.record(&mut pass);
             roll_out.record(&mut pass);
             if cfg.blur_every > 0 && (i + 1) % cfg.blur_every == 0 {
@@ -330,11 +315,11 @@ fn ascend(
     {
         let mut pass = encoder.begin_compute_pass(&Default::default());
         roll_in.record(&mut pass);
-        (net.forward)(&mut pass);
+        net.record_forward(&mut pass);
     }
     gpu.queue.submit([encoder.finish()]);
     let objective_now = read_objective()?;
-    let probs: Vec<f32> = gpu.read(v(net.probs))?;
+    let probs: Vec<f32> = gpu.read(v(net.plan.probs()))?;
     let predicted = probs
         .chunks_exact(CLASSES as usize)
         .take(batch as usize)

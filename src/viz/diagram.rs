@@ -10,8 +10,8 @@ use imageproc::point::Point;
 use super::render::{Canvas, BLACK};
 use crate::checkpoint::write_atomic;
 use crate::error::Result;
-use crate::model::summary::{group, layers, shape_text, LayerInfo};
-use crate::model::Arch;
+use crate::model::summary::{group, shape_text, LayerInfo};
+use crate::model::{Arch, NetSpec, Network};
 
 /// Top-to-bottom or left-to-right, as Graphviz' `rankdir`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -30,14 +30,11 @@ const LINE: u32 = 17;
 
 /// The input node plus every layer: (title, lines of text).
 fn nodes(arch: Arch) -> Vec<(String, Vec<String>)> {
-    let all = layers(arch);
-    let preprocessing = match arch {
-        Arch::Lenet5 => "images 28x28, pixels / 255".to_string(),
-        Arch::Lenet1998 => "28x28 padded to 32x32; ink 1.175, background -0.1".to_string(),
-    };
+    let net = network(arch);
+    let all = net.rows();
     let mut out = vec![(
         "input: InputLayer".to_string(),
-        vec![format!("output: {}", shape_text(&all[0].input_shape)), preprocessing],
+        vec![format!("output: {}", shape_text(&all[0].input_shape)), net.input_note.to_string()],
     )];
     out.extend(all.iter().map(|l: &LayerInfo| {
         let act = if l.activation.is_empty() { String::new() } else { format!(", {}", l.activation) };
@@ -81,11 +78,12 @@ fn escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
+fn network(arch: Arch) -> Network {
+    NetSpec { arch, ..Default::default() }.network()
+}
+
 fn title(arch: Arch) -> &'static str {
-    match arch {
-        Arch::Lenet5 => "LeNet-5 (Keras variant)",
-        Arch::Lenet1998 => "LeNet-5 (LeCun et al. 1998)",
-    }
+    network(arch).title
 }
 
 pub fn svg(arch: Arch, dir: RankDir) -> String {

@@ -79,14 +79,11 @@ impl Canvas {
 
     /// Draws `values` (h x w, row-major) at (x, y), each value a `scale` x `scale` block
     /// (nearest-neighbour), mapped from [lo, hi] through `cmap`.
-    #[allow(clippy::too_many_arguments)]
     pub fn map(
         &mut self,
-        x: u32,
-        y: u32,
+        (x, y): (u32, u32),
         values: &[f32],
-        h: u32,
-        w: u32,
+        (h, w): (u32, u32),
         scale: u32,
         cmap: Colormap,
         (lo, hi): (f32, f32),
@@ -173,7 +170,7 @@ impl Grid<'_> {
             let cy = top + r * (self.h * self.scale + PAD + CAPTION as u32 + 4);
             canvas.text(cx as i32, cy as i32, CAPTION, GRAY, caption);
             let range = self.shared_range.unwrap_or_else(|| range(values));
-            canvas.map(cx, cy + CAPTION as u32 + 4, values, self.h, self.w, self.scale, self.cmap, range);
+            canvas.map((cx, cy + CAPTION as u32 + 4), values, (self.h, self.w), self.scale, self.cmap, range);
         }
     }
 

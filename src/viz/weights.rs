@@ -3,10 +3,11 @@
 use std::path::Path;
 
 use super::render::{legend, range, Canvas, Colormap, Grid};
-use crate::error::Result;
-use crate::model::ParamLayout;
+use crate::error::{Error, Result};
+use crate::model::{NetSpec, ParamLayout};
 
-/// A convolution layer that the pictures can show.
+/// A convolution layer that the pictures can show: a network's first or second
+/// (LeNet-1998: C1 or C3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ConvLayer {
     Conv1,
@@ -14,12 +15,7 @@ pub enum ConvLayer {
 }
 
 impl ConvLayer {
-    pub fn weight_name(self) -> &'static str {
-        match self {
-            ConvLayer::Conv1 => "conv1.weight",
-            ConvLayer::Conv2 => "conv2.weight",
-        }
-    }
+    /// Its name in file names and titles: conv1, conv2.
     pub fn name(self) -> &'static str {
         match self {
             ConvLayer::Conv1 => "conv1",
@@ -28,37 +24,26 @@ impl ConvLayer {
     }
 }
 
-/// conv1: its 6 kernels 5x5 in a row; conv2: 16 rows (output channels) x 6 columns
-/// (input channels). One symmetric range (±max |w|) for all, so colours compare; the
-/// legend gives the values.
-pub fn render_kernels(layout: &ParamLayout, params: &[f32], layer: ConvLayer, path: &Path) -> Result<()> {
-    let t = layout.get(layer.weight_name());
-    let shape = [t.shape[0], t.shape[1], t.shape[2], t.shape[3]];
-    let title = format!("{} weights {:?} (row: output channel <- input channel)", layer.name(), t.shape);
-    render_kernel_grid(&params[t.range()], shape, None, &title, path)
-}
-
-/// LeNet-1998's C1 (6 kernels) or C3 (16 x 6, the connection table's gaps left blank).
-pub fn render_kernels_1998(layout: &ParamLayout, params: &[f32], layer: ConvLayer, path: &Path) -> Result<()> {
-    use crate::model::lenet1998::{c3_dense_index, c3_span};
-    match layer {
-        ConvLayer::Conv1 => {
-            let t = layout.get("c1.weight");
-            let title = format!("LeNet-1998 C1 weights {:?}", t.shape);
-            render_kernel_grid(&params[t.range()], [6, 1, 5, 5], None, &title, path)
-        }
-        ConvLayer::Conv2 => {
-            let index = c3_dense_index(layout);
-            let stored = &params[c3_span(layout)];
-            let dense: Vec<f32> = index
-                .iter()
-                .map(|&i| if i == crate::kernels::table::NONE { 0.0 } else { stored[i as usize] })
-                .collect();
-            let connected: Vec<bool> = index.chunks(25).map(|k| k[0] != crate::kernels::table::NONE).collect();
-            let title = "LeNet-1998 C3 weights: 60 connections (row: C3 map <- S2 map; blank: none)";
-            render_kernel_grid(&dense, [16, 6, 5, 5], Some(&connected), title, path)
-        }
-    }
+/// The kernels of the network's first or second convolution (LeNet-1998: C1, or C3 with
+/// its connection table's gaps left blank) as a grid: one row per output channel. One
+/// symmetric range (±max |w|) for all, so colours compare; the legend gives the values.
+pub fn render_kernels(net: NetSpec, layout: &ParamLayout, params: &[f32], layer: ConvLayer, path: &Path) -> Result<()> {
+    let network = net.network();
+    let (Some(name), Some(k)) = (
+        network.convs().get(layer as usize).copied(),
+        network.conv_kernels(layout, params).into_iter().nth(layer as usize),
+    ) else {
+        return Err(Error::Config(format!("{} has no {layer:?}", network.name)));
+    };
+    let title = match &k.connected {
+        None => format!("{} weights {:?} (row: output channel <- input channel)", name, k.shape),
+        Some(c) => format!(
+            "{} weights: {} connections (row: output map <- input map; blank: none)",
+            name,
+            c.iter().filter(|&&on| on).count()
+        ),
+    };
+    render_kernel_grid(&k.weights, k.shape, k.connected.as_deref(), &title, path)
 }
 
 /// Kernels (OC, IC, KH, KW) as a grid, one row per output channel; `connected[o*IC + i]`

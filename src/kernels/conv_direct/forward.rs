@@ -1,0 +1,259 @@
+//! The direct forward: y = x ⋆ w + bias (then ReLU), and where asked the 2x2 max-pool of y
+//! with its argmax, in one pass. Each invocation computes a block of PH x 4 output pixels of
+//! every output channel: it loads the input rows under the block once, as vec4s, forms
+//! the 4-pixel windows of every tap, and loops over output channels.
+
+use super::{
+    block_entry, block_grid, blocks_per_image, input_bindings, input_functions, input_image, input_unpack, invocations,
+    shape_name, supports, supports_pool, vec4s_per_window_row, weights_binding, weights_view, window, BlockOrder,
+    ConvDirect, ConvInput, InputFormat, LoadSharing, PoolViews, CONV_FORWARD_DIRECT,
+};
+use crate::error::{Error, Result};
+use crate::gpu::{Dispatch, Gpu, View};
+use crate::kernels::generated_dispatch;
+use crate::kernels::wgsl::{Access, GeneratedKernel, Wgsl, BATCH_STRUCT};
+use crate::shapes::ConvShape;
+
+/// Output rows per invocation (the block is PH x 4 pixels): 12 for few output channels, 8
+/// for many. More rows share each weight load among more multiply-adds but leave fewer
+/// blocks to share between threads. Even, so that 2x2 pooling windows never straddle
+/// blocks.
+fn block_rows(s: ConvShape) -> u32 {
+    let rows = if s.oc <= 8 { 12 } else { 8 };
+    rows.min(s.out_h())
+}
+
+/// From this many vec4s (or words) of input under a block on, the input rows are loaded in
+/// a loop into a private array rather than one statement each: unrolled, each load is
+/// hundreds of instructions of straight-line code on lavapipe (conv2's made 290 KB of
+/// machine code); conv1's 32 words are faster unrolled.
+const LOAD_LOOP_FROM: u32 = 64;
+
+/// What a forward computes besides y = x ⋆ w + bias.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ForwardVariant {
+    /// ReLU after the bias.
+    pub relu: bool,
+    /// y itself is stored (read back as feature maps, or by gradient ascent); without it,
+    /// only the pool is (training, evaluation), which saves a fifth of the kernel.
+    pub write_y: bool,
+    /// The 2x2 max-pool of y and its argmax, as `maxpool2x2_forward` computes them (same
+    /// tie rule), saving that kernel's pass over y.
+    pub pool: bool,
+    pub input: InputFormat,
+}
+
+/// The WGSL of the forward for `s` (any batch size).
+pub fn forward_source(s: ConvShape, v: ForwardVariant, sharing: LoadSharing) -> GeneratedKernel {
+    assert!(v.write_y || v.pool, "a convolution that writes nothing");
+    let (c, h, w, oc, k) = (s.c, s.h, s.w, s.oc, s.kh);
+    let (oh, ow) = (s.out_h(), s.out_w());
+    let ph = block_rows(s);
+    let mut g = Wgsl::new(
+        "src/kernels/conv_direct/forward.rs",
+        &format!(
+            "x ({c},{h},{w}) -> y ({oc},{oh},{ow}), {k}x{k} taps, relu {}, y {}, pool {},\n\
+             // {ph}x4 pixels per invocation, input {:?}, weights {sharing:?}.",
+            v.relu, v.write_y, v.pool, v.input
+        ),
+    );
+    g.line(BATCH_STRUCT);
+    input_bindings(&mut g, v.input);
+    g.comment("Uniform, not storage: a load at a constant offset is then one scalar load (no\nbounds-check branch) even in a loop.");
+    weights_binding(&mut g, s);
+    g.storage("bias", Access::Read, "array<f32>");
+    if v.write_y {
+        g.storage("y", Access::ReadWrite, "array<vec4<f32>>");
+    }
+    if v.pool {
+        g.storage("pooled", Access::ReadWrite, "array<f32>");
+        g.storage("argmax", Access::ReadWrite, "array<u32>");
+    }
+    g.uniform("s", "Batch");
+    g.blank();
+    input_functions(&mut g, v.input);
+    if v.pool {
+        pool_fn(&mut g, ow);
+    }
+    sharing.functions(&mut g);
+    block_entry(&mut g, CONV_FORWARD_DIRECT, BlockOrder::ByImage, sharing, blocks_per_image(oh, ow, ph), ow / 4);
+    g.line(format!("let y0 = block_row * {ph}u;"));
+    g.line("let x0 = block_col * 4u;");
+    g.line(format!("let x_image = {} * {}u;", input_image(v.input), c * h * w / 4));
+    g.line(format!("let y_image = image * {}u;", oc * oh * ow / 4));
+    input_rows(&mut g, s, ph, v.input);
+    output_channels(&mut g, s, ph, v, sharing);
+    g.close();
+    let name = format!(
+        "conv_forward-{}{}{}{}-{:?}-{}",
+        shape_name(s),
+        if v.relu { "-relu" } else { "" },
+        if v.write_y { "-y" } else { "" },
+        if v.pool { "-pool" } else { "" },
+        v.input,
+        sharing.tag()
+    )
+    .to_lowercase();
+    g.finish(name, CONV_FORWARD_DIRECT)
+}
+
+/// Rows r_{i}_{row}_{q}: channel i, input row y0 + row (clamped: rows past the image only
+/// feed output rows that are not stored), columns x0 + 4q ..; windows x_{i}_{row}_{kx}: the
+/// 4 inputs under output columns x0..x0+3 at tap column kx.
+fn input_rows(g: &mut Wgsl, s: ConvShape, ph: u32, input: InputFormat) {
+    let (c, h, w, k) = (s.c, s.h, s.w, s.kh);
+    let vec4s_per_row = vec4s_per_window_row(k);
+    let unpack = input_unpack(input);
+    let rows = ph + k - 1;
+    let loads = c * rows * vec4s_per_row;
+    let (plane, hmax, row4, qmax) = (h * w / 4, h - 1, w / 4, w / 4 - 1);
+    if loads >= LOAD_LOOP_FROM {
+        let per_channel = rows * vec4s_per_row;
+        g.line(format!("var rows_in: array<vec4<f32>, {loads}>;"));
+        g.open(format!("for (var j = 0u; j < {loads}u; j++)"));
+        g.line(format!("let i = j / {per_channel}u;"));
+        g.line(format!("let r = j % {per_channel}u / {vec4s_per_row}u;"));
+        g.line(format!("let q = j % {vec4s_per_row}u;"));
+        g.line(format!(
+            "rows_in[j] = {unpack}(x[x_image + i * {plane}u + min(y0 + r, {hmax}u) * {row4}u + min(x0 / 4u + q, {qmax}u)]);"
+        ));
+        g.close();
+    }
+    for i in 0..c {
+        for r in 0..rows {
+            for q in 0..vec4s_per_row {
+                let value = if loads >= LOAD_LOOP_FROM {
+                    format!("rows_in[{}u]", (i * rows + r) * vec4s_per_row + q)
+                } else {
+                    format!(
+                        "{unpack}(x[x_image + {}u + min(y0 + {r}u, {hmax}u) * {row4}u + min(x0 / 4u + {q}u, {qmax}u)])",
+                        i * plane
+                    )
+                };
+                g.line(format!("let r_{i}_{r}_{q} = {value};"));
+            }
+        }
+        for r in 0..rows {
+            for kx in 0..k {
+                g.line(format!("let x_{i}_{r}_{kx} = {};", window(&format!("r_{i}_{r}"), kx)));
+            }
+        }
+    }
+}
+
+/// One output channel per iteration: PH accumulators, every tap (weight (oc, i, ky, kx) at
+/// oc·C·K·K + a literal), then bias, ReLU and the stores of y and the pool.
+fn output_channels(g: &mut Wgsl, s: ConvShape, ph: u32, v: ForwardVariant, sharing: LoadSharing) {
+    let (c, oc, k) = (s.c, s.oc, s.kh);
+    let (oh, ow) = (s.out_h(), s.out_w());
+    g.open(format!("for (var oc = 0u; oc < {oc}u; oc++)"));
+    g.line(format!("let wo = oc * {}u;", c * k * k));
+    sharing.chunk_loads(g, c * k * k, super::uniform_weights_len(s));
+    for p in 0..ph {
+        g.line(format!("var a_{p} = vec4<f32>(bias[oc]);"));
+    }
+    for i in 0..c {
+        for ky in 0..k {
+            for kx in 0..k {
+                let t = sharing.weight((i * k + ky) * k + kx);
+                let fmas: String = (0..ph).map(|p| format!(" a_{p} = fma(t, x_{i}_{}_{kx}, a_{p});", p + ky)).collect();
+                g.line(format!("{{ let t = {t};{fmas} }}"));
+            }
+        }
+    }
+    let activated = |p: u32| if v.relu { format!("max(a_{p}, vec4<f32>(0.0))") } else { format!("a_{p}") };
+    for p in (0..ph).filter(|_| v.write_y) {
+        g.line(format!(
+            "if (valid && y0 + {p}u < {oh}u) {{ y[y_image + oc * {}u + (y0 + {p}u) * {}u + x0 / 4u] = {}; }}",
+            oh * ow / 4,
+            ow / 4,
+            activated(p)
+        ));
+    }
+    if v.pool {
+        // Rows p and p + 1 of the block hold two 2x2 windows (columns 0-1 and 2-3).
+        g.line(format!("let plane = image * {oc}u + oc;"));
+        for p in (0..ph).step_by(2) {
+            g.open(format!("if (valid && y0 + {p}u < {oh}u)"));
+            g.line(format!("let t = {}; let u = {};", activated(p), activated(p + 1)));
+            g.line(format!("let y_at = (plane * {oh}u + y0 + {p}u) * {ow}u + x0;"));
+            g.line(format!("let p_at = (plane * {}u + (y0 + {p}u) / 2u) * {}u + x0 / 2u;", oh / 2, ow / 2));
+            g.line("pool_window(p_at, y_at, t.x, t.y, u.x, u.y);");
+            g.line("pool_window(p_at + 1u, y_at + 2u, t.z, t.w, u.z, u.w);");
+            g.close();
+        }
+    }
+    g.close();
+}
+
+/// WGSL writing one 2x2 window's maximum and the flat index into y of its argmax; ties go
+/// to the first of (0,0), (0,1), (1,0), (1,1), as in shaders/pool.wgsl.
+fn pool_fn(g: &mut Wgsl, ow: u32) {
+    g.open("fn pool_window(i: u32, top_left: u32, v00: f32, v01: f32, v10: f32, v11: f32)");
+    g.line("var best = top_left;");
+    g.line("var best_v = v00;");
+    g.line("best = select(best, top_left + 1u, v01 > best_v); best_v = select(best_v, v01, v01 > best_v);");
+    g.line(format!("best = select(best, top_left + {ow}u, v10 > best_v); best_v = select(best_v, v10, v10 > best_v);"));
+    g.line(format!(
+        "best = select(best, top_left + {}u, v11 > best_v); best_v = select(best_v, v11, v11 > best_v);",
+        ow + 1
+    ));
+    g.line("pooled[i] = best_v;");
+    g.line("argmax[i] = best;");
+    g.close();
+    g.blank();
+}
+
+/// What the forward writes: y, the pool, or both.
+#[derive(Clone, Copy)]
+pub struct ForwardOutputs<'a> {
+    pub y: Option<View<'a>>,
+    pub pool: Option<PoolViews<'a>>,
+}
+
+impl ConvDirect {
+    /// y (N,OC,OH,OW) = x (N,C,H,W) ⋆ w + bias [ReLU]; with `out.pool`, also y's 2x2
+    /// max-pool (N,OC,OH/2,OW/2) and its argmax, as `maxpool2x2_forward` writes them. y is
+    /// stored only if given (one of y and the pool must be). `w` is bound as a uniform
+    /// buffer, so it must start on a 256-byte boundary (as every parameter tensor does).
+    pub fn conv_forward_direct(
+        &self,
+        gpu: &Gpu,
+        s: ConvShape,
+        relu: bool,
+        x: ConvInput,
+        [w, bias]: [View; 2],
+        out: ForwardOutputs,
+    ) -> Result<Dispatch> {
+        let op = CONV_FORWARD_DIRECT;
+        if !supports(s) {
+            return Err(Error::ShapeMismatch { op, what: format!("cannot compute {s:?}") });
+        }
+        if out.y.is_none() && out.pool.is_none() {
+            return Err(Error::ShapeMismatch { op, what: "neither y nor the pool is written".into() });
+        }
+        if x.format() == InputFormat::Bytes && out.y.is_some() {
+            return Err(Error::ShapeMismatch { op, what: "a forward from bytes writes the pool only".into() });
+        }
+        bias.require(op, "bias", s.oc as u64)?;
+        let mut views = x.views(op, s)?;
+        views.extend([("w", weights_view(op, s, w)?), ("bias", bias)]);
+        if let Some(y) = out.y {
+            y.require(op, "y", s.y_len())?;
+            views.push(("y", y));
+        }
+        if let Some(PoolViews { pooled, argmax }) = out.pool {
+            if !supports_pool(s) {
+                return Err(Error::ShapeMismatch { op, what: format!("cannot pool {s:?} (odd output height)") });
+            }
+            let pool_len = s.y_len() / 4;
+            pooled.require(op, "pooled", pool_len)?;
+            argmax.require(op, "argmax", pool_len)?;
+            views.extend([("pooled", pooled), ("argmax", argmax)]);
+        }
+        let variant = ForwardVariant { relu, write_y: out.y.is_some(), pool: out.pool.is_some(), input: x.format() };
+        let blocks = invocations(BlockOrder::ByImage, s.n, blocks_per_image(s.out_h(), s.out_w(), block_rows(s)));
+        let kernel = forward_source(s, variant, self.sharing);
+        generated_dispatch(gpu, &kernel, &views, s.n, block_grid(blocks))
+    }
+}

@@ -1,0 +1,177 @@
+//! The Keras LeNet-5's convolution block: conv (bias, ReLU) then 2x2 max-pool, as one
+//! builder so that the kernels can fuse them: the forward pools as it convolves, and where
+//! nothing needs the conv's own output gradient (the first layer, in training) the weight
+//! gradient reads it through the pool instead of having it written.
+
+use super::{bias, weight, Activation, Build, Built, Dims, Layer, Picture, Tap, Tensor};
+use crate::error::Result;
+use crate::gpu::View;
+use crate::kernels::conv::{
+    ConvChoice, ConvForwardViews, ConvInputGradViews, ConvUse, ConvWeightGradViews, ForwardPath, WeightGradPath,
+};
+use crate::kernels::conv_direct::{ConvInput, PoolViews};
+use crate::kernels::Kernels;
+use crate::model::params::{ParamLayout, ParamSpec};
+use crate::model::summary::LayerInfo;
+use crate::model::Mode;
+use crate::shapes::ConvShape;
+
+/// conv `channels`@`kernel`x`kernel` (valid, stride 1) with bias and ReLU, then a 2x2
+/// max-pool: two rows of the summary, `conv` and `pool`.
+pub struct ConvPool {
+    pub conv: &'static str,
+    pub pool: &'static str,
+    pub channels: u32,
+    pub kernel: u32,
+}
+
+impl ConvPool {
+    pub fn new(conv: &'static str, pool: &'static str, channels: u32, kernel: u32) -> Self {
+        ConvPool { conv, pool, channels, kernel }
+    }
+
+    fn shape(&self, input: Dims, batch: u32) -> ConvShape {
+        let (c, h, w) = input.chw();
+        ConvShape::new(batch, c, h, w, self.channels, self.kernel)
+    }
+
+    fn conv_out(&self, input: Dims) -> Dims {
+        let s = self.shape(input, 1);
+        Dims::Map { c: self.channels, h: s.out_h(), w: s.out_w() }
+    }
+
+    fn choice(&self, k: &Kernels, s: ConvShape, mode: Mode, input_grad: bool) -> ConvChoice {
+        let train = matches!(mode, Mode::Train | Mode::TrainWithInputGrad);
+        let keep_y = matches!(mode, Mode::FeatureMaps | Mode::TrainWithInputGrad);
+        k.conv_choice(s, ConvUse { relu: true, pool: true, keep_y, train, input_grad, im2col: false })
+    }
+
+    fn weight_name(&self) -> String {
+        format!("{}.weight", self.conv)
+    }
+
+    fn bias_name(&self) -> String {
+        format!("{}.bias", self.conv)
+    }
+}
+
+/// The whole of a buffer that may not exist.
+fn view_of(buffer: &Option<wgpu::Buffer>) -> Option<View<'_>> {
+    buffer.as_ref().map(View::whole)
+}
+
+impl Layer for ConvPool {
+    fn output(&self, input: Dims) -> Dims {
+        let (c, h, w) = self.conv_out(input).chw();
+        Dims::Map { c, h: h / 2, w: w / 2 }
+    }
+
+    fn params(&self, input: Dims) -> Vec<ParamSpec> {
+        let (c, k) = (input.chw().0 as usize, self.kernel as usize);
+        vec![weight(self.weight_name(), &[self.channels as usize, c, k, k]), bias(self.bias_name(), self.channels)]
+    }
+
+    fn rows(&self, input: Dims) -> Vec<LayerInfo> {
+        let params = self.params(input).iter().map(ParamSpec::len).sum();
+        let kind = format!("Conv2D {0}x{0}", self.kernel);
+        vec![
+            LayerInfo::new(self.conv, kind, Activation::Relu, input, self.conv_out(input), params),
+            LayerInfo::new(
+                self.pool,
+                "MaxPooling2D 2x2".into(),
+                Activation::None,
+                self.conv_out(input),
+                self.output(input),
+                0,
+            ),
+        ]
+    }
+
+    /// Where the forward fuses the pool and stores nothing else, and the backward (if any)
+    /// reads dy through the pool: then nothing but those two kernels reads x.
+    fn reads_dataset(&self, k: &Kernels, input: Dims, batch: u32, mode: Mode) -> bool {
+        let c = self.choice(k, self.shape(input, batch), mode, mode == Mode::TrainWithInputGrad);
+        let forward_only_pools = c.forward == ForwardPath::Direct { pool: true } && !c.store_y;
+        forward_only_pools && matches!(c.weight_grad, None | Some(WeightGradPath::ThroughPool))
+    }
+
+    fn build(&self, b: &Build, input: &Tensor) -> Result<Built> {
+        let s = self.shape(input.dims, b.batch);
+        let c = self.choice(b.kernels, s, b.mode, input.grad.is_some());
+        let output = Tensor::new(b, self.pool, self.output(input.dims), b.train());
+        let argmax = b.buffer(&format!("act.{}.argmax", self.pool), output.len(b.batch));
+        let y = b.buffer_if(c.store_y, &format!("act.{}", self.conv), s.y_len());
+        let col = b.buffer_if(c.needs_col(), &format!("act.{}.col", self.conv), s.col_len());
+        let dy = b.buffer_if(c.needs_dy(), &format!("grad.{}", self.conv), s.y_len());
+        let dcol = b.buffer_if(c.needs_dcol(), &format!("grad.{}.col", self.conv), s.col_len());
+        let dw_partials =
+            b.buffer_if(b.train(), &format!("grad.{}.dw_partials", self.conv), c.partials as u64 * s.w_len());
+        let db_partials = b.buffer_if(
+            b.train() && c.bias_partials,
+            &format!("grad.{}.db_partials", self.conv),
+            (c.partials * s.oc) as u64,
+        );
+
+        let x = match &input.dataset {
+            Some(d) => {
+                ConvInput::Bytes { images: input.value(), order: View::whole(&d.order), cursor: View::whole(&d.cursor) }
+            }
+            None => ConvInput::F32(input.value()),
+        };
+        let (w, bias) = (b.param(&self.weight_name()), b.param(&self.bias_name()));
+        let pool = PoolViews { pooled: output.value(), argmax: View::whole(&argmax) };
+        let forward_views = ConvForwardViews { x, col: view_of(&col), w, bias, y: view_of(&y), pool: Some(pool) };
+        let mut built = Built::new(self.pool, output.clone());
+        built.forward = b.kernels.conv_forward(b.gpu, &c, forward_views)?;
+
+        if let (Some(dpool), Some(dw_partials)) = (output.grad(), &dw_partials) {
+            if let Some(dy) = view_of(&dy) {
+                // The ReLU before the pool is masked inside the pool's backward.
+                let pooled = output.value();
+                built.backward.push(b.kernels.pool.maxpool2x2_relu_backward(
+                    b.gpu,
+                    c.pool_shape(),
+                    dpool,
+                    pool.argmax,
+                    pooled,
+                    dy,
+                )?);
+            }
+            let weight_views = ConvWeightGradViews {
+                x,
+                col: view_of(&col),
+                dy: view_of(&dy),
+                pool: Some((dpool, pool)),
+                dw_partials: View::whole(dw_partials),
+                db_partials: view_of(&db_partials),
+                dw: b.layout.view(b.grads, &self.weight_name()),
+                db: b.layout.view(b.grads, &self.bias_name()),
+            };
+            built.backward.extend(b.kernels.conv_weight_grad(b.gpu, &c, weight_views)?);
+            if let (Some(dx), Some(dy)) = (input.grad(), view_of(&dy)) {
+                let input_views = ConvInputGradViews { dy, w, dcol: view_of(&dcol), dx };
+                built.backward.extend(b.kernels.conv_input_grad(b.gpu, &c, input_views)?);
+            }
+        }
+        // The conv's own output, where stored; a gradient written into its `grad` is taken
+        // as w.r.t. the pre-activation (gradient ascent from a blank image, where a channel
+        // is off everywhere, would otherwise never move): the backward from after the pool's.
+        if let Some(y) = y {
+            let tensor = Tensor { dims: self.conv_out(input.dims), value: y, grad: dy, relu: true, dataset: None };
+            let backward_from = usize::from(c.needs_dy() && output.grad.is_some());
+            let picture = Picture::Maps;
+            built.taps.insert(0, Tap { name: self.conv.to_string(), tensor, backward_from, picture });
+        }
+        Ok(built)
+    }
+
+    fn conv_name(&self) -> Option<&'static str> {
+        Some(self.conv)
+    }
+
+    fn conv_kernels(&self, layout: &ParamLayout, params: &[f32]) -> Option<super::ConvKernels> {
+        let t = layout.get(&self.weight_name());
+        let shape = [t.shape[0], t.shape[1], t.shape[2], t.shape[3]];
+        Some(super::ConvKernels { shape, weights: params[t.range()].to_vec(), connected: None })
+    }
+}

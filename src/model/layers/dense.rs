@@ -1,0 +1,128 @@
+//! A dense layer: y (N, OUT) = x (N, IN) · Wᵀ + b, W stored (OUT, IN) as in PyTorch (for a
+//! (C, H, W) input, (OUT, C, H, W): LeNet-1998's C5 is a 5x5 convolution over 5x5 maps,
+//! which is this product).
+
+use super::squash::{activate, deactivate};
+use super::{bias, weight, Activation, Build, Built, Dims, Layer, Pass, Picture, Tensor};
+use crate::error::Result;
+use crate::gpu::View;
+use crate::kernels::dense_direct::DenseProduct;
+use crate::kernels::gemm::GemmViews;
+use crate::model::params::ParamSpec;
+use crate::model::summary::LayerInfo;
+use crate::shapes::{GemmShape, ReduceShape};
+
+pub struct Dense {
+    pub name: &'static str,
+    pub units: u32,
+    pub activation: Activation,
+    /// How the summary names it: `Dense`, or e.g. `Conv 5x5` for C5 (then its output is
+    /// shown as (units, 1, 1)).
+    pub kind: &'static str,
+    /// How feature maps draw the output: a strip of units, or e.g. F6's 7x12 bitmap
+    /// (what the RBF layer compares it with).
+    pub picture: Picture,
+}
+
+impl Dense {
+    pub fn new(name: &'static str, units: u32, activation: Activation) -> Self {
+        Dense { name, units, activation, kind: "Dense", picture: Picture::Strip }
+    }
+
+    fn prefix(&self) -> String {
+        self.name.to_lowercase()
+    }
+
+    fn shown_output(&self) -> Dims {
+        if self.kind == "Dense" {
+            Dims::Units(self.units)
+        } else {
+            Dims::Map { c: self.units, h: 1, w: 1 }
+        }
+    }
+}
+
+impl Layer for Dense {
+    fn output(&self, _input: Dims) -> Dims {
+        Dims::Units(self.units)
+    }
+
+    fn params(&self, input: Dims) -> Vec<ParamSpec> {
+        let mut shape = vec![self.units as usize];
+        shape.extend(input.shape().iter().map(|&d| d as usize));
+        vec![weight(format!("{}.weight", self.prefix()), &shape), bias(format!("{}.bias", self.prefix()), self.units)]
+    }
+
+    fn rows(&self, input: Dims) -> Vec<LayerInfo> {
+        let params = self.params(input).iter().map(ParamSpec::len).sum();
+        vec![LayerInfo::new(self.name, self.kind.into(), self.activation, input, self.shown_output(), params)]
+    }
+
+    fn build(&self, b: &Build, input: &Tensor) -> Result<Built> {
+        let (n, inputs, outputs) = (b.batch, input.dims.len(), self.units);
+        let (w, bias_name) = (format!("{}.weight", self.prefix()), format!("{}.bias", self.prefix()));
+        let squashed = matches!(self.activation, Activation::Squash(_));
+        let label = if squashed { format!("{}_a", self.prefix()) } else { self.prefix() };
+        let pre = Tensor::new(b, &label, Dims::Units(outputs), b.train());
+        let relu = self.activation == Activation::Relu;
+        let product =
+            GemmViews { a: input.value(), b: b.param(&w), operand: Some(b.param(&bias_name)), c: pre.value() };
+        let mut forward = vec![b.kernels.dense(
+            b.gpu,
+            DenseProduct::Forward { relu },
+            GemmShape::new(n, outputs, inputs),
+            product,
+        )?];
+        let output = activate(b, &self.prefix(), pre, self.activation, &mut forward)?;
+        // Logits (before the loss's softmax) are a tap of that name, shown by the output bars.
+        let (tap, picture) = match self.activation {
+            Activation::Softmax => ("logits".to_string(), Picture::Hidden),
+            _ => (self.prefix(), self.picture),
+        };
+        let mut built = Built::new(&tap, output.clone());
+        built.forward = forward;
+        built.taps[0].picture = picture;
+        let Some(dy) = output.grad() else {
+            return Ok(built);
+        };
+        for pass in b.passes() {
+            let mut list = Vec::new();
+            // SDLM's pass multiplies by the squared input.
+            let squared_x = match pass {
+                Pass::First => None,
+                Pass::Second(_) => {
+                    let sq = b.buffer(&format!("sq.{}.x", self.prefix()), input.len(n));
+                    list.push(b.kernels.elementwise.square(
+                        b.gpu,
+                        input.len(n) as u32,
+                        input.value(),
+                        View::whole(&sq),
+                    )?);
+                    Some(sq)
+                }
+            };
+            let x = squared_x.as_ref().map_or(input.value(), View::whole);
+            list.extend(deactivate(b, pass, self.activation, &output)?);
+            let dw = GemmViews::plain(dy, x, b.grad_out(pass, &w));
+            list.push(b.kernels.dense(b.gpu, DenseProduct::WeightGrad, GemmShape::new(outputs, inputs, n), dw)?);
+            list.push(b.kernels.reduce.sum_reduce(
+                b.gpu,
+                ReduceShape::new(n, outputs, 1),
+                dy,
+                b.grad_out(pass, &bias_name),
+            )?);
+            if let Some(dx) = input.grad() {
+                // The ReLU that produced x, if one did, is masked here.
+                let mask = input.relu.then(|| input.value());
+                let product = GemmViews { a: dy, b: b.weights(pass, &w), operand: mask, c: dx };
+                let p = DenseProduct::InputGrad { relu_mask: input.relu };
+                list.push(b.kernels.dense(b.gpu, p, GemmShape::new(n, inputs, outputs), product)?);
+            }
+            match pass {
+                Pass::First => built.backward = list,
+                Pass::Second(_) => built.second_order = list,
+            }
+        }
+        Ok(built)
+    }
+}

@@ -1,0 +1,74 @@
+//! LeNet-1998's trainable subsampling (S2, S4): each 2x2 window's sum times the map's
+//! coefficient plus its bias, then the activation.
+
+use super::squash::{activate, deactivate};
+use super::{bias, Activation, Build, Built, Dims, Layer, Pass, Tensor};
+use crate::error::{Error, Result};
+use crate::gpu::View;
+use crate::model::params::ParamSpec;
+use crate::model::summary::LayerInfo;
+use crate::shapes::{PoolShape, ReduceShape};
+
+pub struct Subsample {
+    pub name: &'static str,
+    pub activation: Activation,
+}
+
+impl Subsample {
+    fn prefix(&self) -> String {
+        self.name.to_lowercase()
+    }
+}
+
+impl Layer for Subsample {
+    fn output(&self, input: Dims) -> Dims {
+        let (c, h, w) = input.chw();
+        Dims::Map { c, h: h / 2, w: w / 2 }
+    }
+
+    /// A coefficient per map (a weight: it multiplies the sum of 4 inputs) and a bias.
+    fn params(&self, input: Dims) -> Vec<ParamSpec> {
+        let c = input.chw().0;
+        let coef = ParamSpec { name: format!("{}.coef", self.prefix()), shape: vec![c as usize], fan_in: Some(4) };
+        vec![coef, bias(format!("{}.bias", self.prefix()), c)]
+    }
+
+    fn rows(&self, input: Dims) -> Vec<LayerInfo> {
+        let params = self.params(input).iter().map(ParamSpec::len).sum();
+        vec![LayerInfo::new(self.name, "Subsampling 2x2".into(), self.activation, input, self.output(input), params)]
+    }
+
+    fn build(&self, b: &Build, input: &Tensor) -> Result<Built> {
+        let p = self.prefix();
+        let (c, h, w) = input.dims.chw();
+        let s = PoolShape::new(b.batch, c, h, w);
+        let (coef, bias_name) = (format!("{p}.coef"), format!("{p}.bias"));
+        let pre = Tensor::new(b, &format!("{p}_a"), self.output(input.dims), b.train());
+        let views = [input.value(), b.param(&coef), b.param(&bias_name), pre.value()];
+        let mut forward = vec![b.kernels.subsample.subsample_forward(b.gpu, s, views)?];
+        let output = activate(b, &p, pre.clone(), self.activation, &mut forward)?;
+        let mut built = Built::new(&p, output.clone());
+        built.forward = forward;
+        let Some(da) = pre.grad() else {
+            return Ok(built);
+        };
+        let dx =
+            input.grad().ok_or_else(|| Error::Config(format!("{}: the layer before needs a gradient", self.name)))?;
+        let terms = b.buffer(&format!("grad.{p}_terms"), s.y_len());
+        let plane = ReduceShape::new(b.batch, c, s.out_h() * s.out_w());
+        for pass in b.passes() {
+            let mut list: Vec<_> = deactivate(b, pass, self.activation, &output)?.into_iter().collect();
+            // Plain coefficients: the kernel squares them itself in the second-order pass.
+            let second = matches!(pass, Pass::Second(_));
+            let views = [input.value(), b.param(&coef), da, dx, View::whole(&terms)];
+            list.push(b.kernels.subsample.subsample_backward(b.gpu, s, second, views)?);
+            list.push(b.kernels.reduce.sum_reduce(b.gpu, plane, View::whole(&terms), b.grad_out(pass, &coef))?);
+            list.push(b.kernels.reduce.sum_reduce(b.gpu, plane, da, b.grad_out(pass, &bias_name))?);
+            match pass {
+                Pass::First => built.backward = list,
+                Pass::Second(_) => built.second_order = list,
+            }
+        }
+        Ok(built)
+    }
+}
