@@ -11,8 +11,6 @@
 struct AscentParams { n: u32, len: u32, lr: f32, l2: f32, lo: f32, hi: f32, _pad0: u32, _pad1: u32 }
 struct ImageShape { n: u32, h: u32, w: u32, shift_y: i32, shift_x: i32, _pad0: u32, _pad1: u32, _pad2: u32 }
 
-const WG: u32 = 256u;
-
 @group(0) @binding(0) var<storage, read_write> x: array<f32>;
 @group(0) @binding(1) var<storage, read> g: array<f32>;
 @group(0) @binding(2) var<uniform> a: AscentParams;
@@ -52,7 +50,7 @@ fn pixel(n: u32, h: i32, w: i32) -> f32 {
 @compute @workgroup_size(WG)
 fn blur3x3(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
            @builtin(local_invocation_index) lid: u32) {
-    let i = (wid.x + wid.y * nwg.x) * WG + lid;
+    let i = linear_id(wid, nwg, lid);
     if (i >= im.n * im.h * im.w) { return; }
     let w = i32(i % im.w);
     let h = i32((i / im.w) % im.h);
@@ -70,7 +68,7 @@ fn blur3x3(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: 
 @compute @workgroup_size(WG)
 fn roll2d(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
           @builtin(local_invocation_index) lid: u32) {
-    let i = (wid.x + wid.y * nwg.x) * WG + lid;
+    let i = linear_id(wid, nwg, lid);
     if (i >= im.n * im.h * im.w) { return; }
     let w = i % im.w;
     let h = (i / im.w) % im.h;

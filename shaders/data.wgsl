@@ -13,8 +13,6 @@
 
 struct GatherParams { offset: u32, batch: u32, image_len: u32, _pad: u32 }
 
-const WG: u32 = 256u;
-
 @group(0) @binding(0) var<storage, read> images: array<vec4<u32>>;
 @group(0) @binding(1) var<storage, read> all_labels: array<u32>;
 @group(0) @binding(2) var<storage, read> order: array<u32>;
@@ -26,7 +24,7 @@ const WG: u32 = 256u;
 fn gather_batch(@builtin(workgroup_id) wid: vec3<u32>,
                 @builtin(num_workgroups) nwg: vec3<u32>,
                 @builtin(local_invocation_index) lid: u32) {
-    let i = (wid.x + wid.y * nwg.x) * WG + lid;
+    let i = linear_id(wid, nwg, lid);
     if (i < p.batch) { labels[i] = all_labels[order[p.offset + i]]; }
     let chunks = p.image_len / 16u;
     if (i >= p.batch * chunks) { return; }

@@ -7,8 +7,6 @@
 
 struct Len { len: u32, _pad0: u32, _pad1: u32, _pad2: u32 }
 
-const WG: u32 = 256u;
-
 @group(0) @binding(0) var<storage, read> y: array<f32>;
 @group(0) @binding(1) var<storage, read_write> g: array<f32>;
 @group(0) @binding(2) var<uniform> s: Len;
@@ -17,7 +15,7 @@ const WG: u32 = 256u;
 fn square(@builtin(workgroup_id) wid: vec3<u32>,
           @builtin(num_workgroups) nwg: vec3<u32>,
           @builtin(local_invocation_index) lid: u32) {
-    let i = (wid.x + wid.y * nwg.x) * WG + lid;
+    let i = linear_id(wid, nwg, lid);
     if (i >= s.len) { return; }
     g[i] = y[i] * y[i];
 }

@@ -14,15 +14,9 @@
 
 struct ConvShape { n: u32, c: u32, h: u32, w: u32, oc: u32, kh: u32, kw: u32, _pad: u32 }
 
-const WG: u32 = 256u;
-
 @group(0) @binding(0) var<storage, read> src: array<f32>;
 @group(0) @binding(1) var<storage, read_write> dst: array<f32>;
 @group(0) @binding(2) var<uniform> s: ConvShape;
-
-fn linear_id(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
-    return (wid.x + wid.y * nwg.x) * WG + lid;
-}
 
 @compute @workgroup_size(WG)
 fn im2col_forward(@builtin(workgroup_id) wid: vec3<u32>,

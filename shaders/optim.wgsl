@@ -10,8 +10,6 @@
 
 struct SgdParams { len: u32, lr: f32, momentum: f32, weight_decay: f32 }
 
-const WG: u32 = 256u;
-
 @group(0) @binding(0) var<storage, read_write> params: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> grads: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> velocity: array<vec4<f32>>;
@@ -21,7 +19,7 @@ const WG: u32 = 256u;
 fn sgd_step(@builtin(workgroup_id) wid: vec3<u32>,
             @builtin(num_workgroups) nwg: vec3<u32>,
             @builtin(local_invocation_index) lid: u32) {
-    let i = (wid.x + wid.y * nwg.x) * WG + lid;
+    let i = linear_id(wid, nwg, lid);
     if (i >= sgd.len / 4u) { return; }
     let g = grads[i] + sgd.weight_decay * params[i];
     let v = sgd.momentum * velocity[i] + g;
@@ -46,7 +44,7 @@ struct AdamParams { len: u32, lr: f32, beta1: f32, beta2: f32,
 fn adam_step(@builtin(workgroup_id) wid: vec3<u32>,
              @builtin(num_workgroups) nwg: vec3<u32>,
              @builtin(local_invocation_index) lid: u32) {
-    let i = (wid.x + wid.y * nwg.x) * WG + lid;
+    let i = linear_id(wid, nwg, lid);
     if (i >= adam.len / 4u) { return; }
     let g = grads[i] + adam.weight_decay * params[i];
     let m = adam.beta1 * adam_m[i] + (1.0 - adam.beta1) * g;
@@ -73,7 +71,7 @@ struct SdlmParams { len: u32, lr: f32, mu: f32, scale: f32 }
 fn sdlm_step(@builtin(workgroup_id) wid: vec3<u32>,
              @builtin(num_workgroups) nwg: vec3<u32>,
              @builtin(local_invocation_index) lid: u32) {
-    let i = (wid.x + wid.y * nwg.x) * WG + lid;
+    let i = linear_id(wid, nwg, lid);
     if (i >= sdlm.len / 4u) { return; }
     params[i] -= sdlm.lr / (vec4<f32>(sdlm.mu) + hessian[i]) * grads[i];
 }
@@ -82,7 +80,7 @@ fn sdlm_step(@builtin(workgroup_id) wid: vec3<u32>,
 fn scale_add(@builtin(workgroup_id) wid: vec3<u32>,
              @builtin(num_workgroups) nwg: vec3<u32>,
              @builtin(local_invocation_index) lid: u32) {
-    let i = (wid.x + wid.y * nwg.x) * WG + lid;
+    let i = linear_id(wid, nwg, lid);
     if (i >= axpy.len / 4u) { return; }
     params[i] += axpy.scale * grads[i];
 }

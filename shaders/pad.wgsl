@@ -9,15 +9,9 @@
 
 struct PadShape { n: u32, h: u32, w: u32, pad: u32, lo: f32, hi: f32, _pad0: u32, _pad1: u32 }
 
-const WG: u32 = 256u;
-
 @group(0) @binding(0) var<storage, read> src: array<f32>;
 @group(0) @binding(1) var<storage, read_write> dst: array<f32>;
 @group(0) @binding(2) var<uniform> s: PadShape;
-
-fn linear_id(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
-    return (wid.x + wid.y * nwg.x) * WG + lid;
-}
 
 @compute @workgroup_size(WG)
 fn pad_normalize_forward(@builtin(workgroup_id) wid: vec3<u32>,

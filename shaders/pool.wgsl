@@ -18,8 +18,6 @@
 
 struct PoolShape { n: u32, c: u32, h: u32, w: u32 }
 
-const WG: u32 = 256u;
-
 @group(0) @binding(0) var<storage, read> src: array<f32>;
 @group(0) @binding(1) var<storage, read_write> dst: array<f32>;
 // read_write in both entry points so that one buffer layout serves both.
@@ -31,10 +29,6 @@ const WG: u32 = 256u;
 @group(0) @binding(0) var<storage, read> src2: array<vec2<f32>>;
 @group(0) @binding(1) var<storage, read_write> dst4: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> argmax2: array<vec2<u32>>;
-
-fn linear_id(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
-    return (wid.x + wid.y * nwg.x) * WG + lid;
-}
 
 @compute @workgroup_size(WG)
 fn maxpool2x2_forward(@builtin(workgroup_id) wid: vec3<u32>,

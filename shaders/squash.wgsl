@@ -10,7 +10,6 @@
 
 struct Len { len: u32, _pad0: u32, _pad1: u32, _pad2: u32 }
 
-const WG: u32 = 256u;
 const A: f32 = 1.7159;
 const S: f32 = 0.6666667;
 override SIGMOID: bool = false;
@@ -19,10 +18,6 @@ override SQUARED: bool = false;
 @group(0) @binding(0) var<storage, read> src: array<f32>;
 @group(0) @binding(1) var<storage, read_write> dst: array<f32>;
 @group(0) @binding(2) var<uniform> s: Len;
-
-fn linear_id(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
-    return (wid.x + wid.y * nwg.x) * WG + lid;
-}
 
 @compute @workgroup_size(WG)
 fn squash_forward(@builtin(workgroup_id) wid: vec3<u32>,

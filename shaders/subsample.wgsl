@@ -15,7 +15,6 @@
 
 struct PoolShape { n: u32, c: u32, h: u32, w: u32 }
 
-const WG: u32 = 256u;
 override SQUARED: bool = false;
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
@@ -29,10 +28,6 @@ override SQUARED: bool = false;
 @group(0) @binding(4) var<uniform> s_forward: PoolShape;
 @group(0) @binding(4) var<storage, read_write> terms: array<f32>;
 @group(0) @binding(5) var<uniform> s: PoolShape;
-
-fn linear_id(wid: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
-    return (wid.x + wid.y * nwg.x) * WG + lid;
-}
 
 @compute @workgroup_size(WG)
 fn subsample_forward(@builtin(workgroup_id) wid: vec3<u32>,

@@ -8,7 +8,6 @@
 
 struct Len { len: u32, _pad0: u32, _pad1: u32, _pad2: u32 }
 
-const WG: u32 = 256u;
 const NONE: u32 = 0xFFFFFFFFu;
 
 @group(0) @binding(0) var<storage, read> src: array<f32>;
@@ -20,7 +19,7 @@ const NONE: u32 = 0xFFFFFFFFu;
 fn gather_indexed(@builtin(workgroup_id) wid: vec3<u32>,
                   @builtin(num_workgroups) nwg: vec3<u32>,
                   @builtin(local_invocation_index) lid: u32) {
-    let i = (wid.x + wid.y * nwg.x) * WG + lid;
+    let i = linear_id(wid, nwg, lid);
     if (i >= s.len) { return; }
     let k = index[i];
     dst[i] = select(src[min(k, arrayLength(&src) - 1u)], 0.0, k == NONE);

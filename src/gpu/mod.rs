@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use wgpu::util::DeviceExt;
 
 pub use adapter::{describe, list_adapters, old_mesa_version, rank, AdapterChoice, AdapterSummary};
-pub use shader::{validate_wgsl, Shader};
+pub use shader::{validate_wgsl, Shader, COMMON};
 
 use crate::error::{Error, Result};
 

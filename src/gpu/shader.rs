@@ -1,5 +1,8 @@
 //! The WGSL sources, compiled into the binary.
 
+/// `shaders/common.wgsl`: the prologue of the 1-D kernel families.
+pub const COMMON: &str = include_str!("../../shaders/common.wgsl");
+
 /// One WGSL file in `shaders/`: one kernel family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Shader {
@@ -65,25 +68,46 @@ impl Shader {
         }
     }
 
+    /// Whether [`Shader::source`] starts with [`COMMON`].
+    pub fn uses_common(self) -> bool {
+        self.source().starts_with(COMMON)
+    }
+
+    /// The WGSL, with `shaders/common.wgsl` (the 1-D kernels' workgroup size and linear
+    /// index) in front for the families that use it.
     pub fn source(self) -> &'static str {
         match self {
-            Shader::Im2col => include_str!("../../shaders/im2col.wgsl"),
+            Shader::Im2col => {
+                concat!(include_str!("../../shaders/common.wgsl"), include_str!("../../shaders/im2col.wgsl"))
+            }
             Shader::Gemm => include_str!("../../shaders/gemm.wgsl"),
             Shader::GemmSubgroup => include_str!("../../shaders/gemm_subgroup.wgsl"),
-            Shader::Pool => include_str!("../../shaders/pool.wgsl"),
-            Shader::Elementwise => include_str!("../../shaders/elementwise.wgsl"),
+            Shader::Pool => concat!(include_str!("../../shaders/common.wgsl"), include_str!("../../shaders/pool.wgsl")),
+            Shader::Elementwise => {
+                concat!(include_str!("../../shaders/common.wgsl"), include_str!("../../shaders/elementwise.wgsl"))
+            }
             Shader::Reduce => include_str!("../../shaders/reduce.wgsl"),
             Shader::SoftmaxXent => include_str!("../../shaders/softmax_xent.wgsl"),
             Shader::Metrics => include_str!("../../shaders/metrics.wgsl"),
-            Shader::Optim => include_str!("../../shaders/optim.wgsl"),
-            Shader::Data => include_str!("../../shaders/data.wgsl"),
+            Shader::Optim => {
+                concat!(include_str!("../../shaders/common.wgsl"), include_str!("../../shaders/optim.wgsl"))
+            }
+            Shader::Data => concat!(include_str!("../../shaders/common.wgsl"), include_str!("../../shaders/data.wgsl")),
             Shader::Objective => include_str!("../../shaders/objective.wgsl"),
-            Shader::Ascent => include_str!("../../shaders/ascent.wgsl"),
-            Shader::Squash => include_str!("../../shaders/squash.wgsl"),
-            Shader::Subsample => include_str!("../../shaders/subsample.wgsl"),
-            Shader::Pad => include_str!("../../shaders/pad.wgsl"),
+            Shader::Ascent => {
+                concat!(include_str!("../../shaders/common.wgsl"), include_str!("../../shaders/ascent.wgsl"))
+            }
+            Shader::Squash => {
+                concat!(include_str!("../../shaders/common.wgsl"), include_str!("../../shaders/squash.wgsl"))
+            }
+            Shader::Subsample => {
+                concat!(include_str!("../../shaders/common.wgsl"), include_str!("../../shaders/subsample.wgsl"))
+            }
+            Shader::Pad => concat!(include_str!("../../shaders/common.wgsl"), include_str!("../../shaders/pad.wgsl")),
             Shader::Rbf => include_str!("../../shaders/rbf.wgsl"),
-            Shader::Table => include_str!("../../shaders/table.wgsl"),
+            Shader::Table => {
+                concat!(include_str!("../../shaders/common.wgsl"), include_str!("../../shaders/table.wgsl"))
+            }
         }
     }
 }
