@@ -1,7 +1,19 @@
 //! lenet-gpu: LeNet-5 trained on MNIST entirely in WGSL compute shaders through wgpu.
 //!
-//! Layout: `gpu` (device, pipelines, dispatches), `kernels` (host side of each shader),
-//! `reference` (their CPU twins), `shapes` (the one place sizes are computed), `model`.
+//! - `gpu`: adapter choice, device, buffers, pipeline cache, prepared dispatches.
+//! - `shapes`: the shape structs, the one place sizes are computed (also the uniforms).
+//! - `kernels`: the host side of each shader family, the WGSL generators, and the choice
+//!   of kernel for a convolution or dense layer.
+//! - `reference`: the plain-Rust twin of every kernel and of both networks.
+//! - `model`: the layers, the two networks as lists of them, plans, parameter layouts.
+//! - `feeder`: a plan's input stage from a GPU-resident dataset.
+//! - `optimizer`: SGD, Adam and SDLM as one object.
+//! - `train`: recipes and the training loop; `run`: a resumable run with checkpoints.
+//! - `eval`: evaluation over a dataset; `bench`: throughput and per-kernel times.
+//! - `data`: MNIST-format datasets, bundled or from files, and their GPU copies.
+//! - `checkpoint`: safetensors in PyTorch's layout; `report`: metrics CSV and curves.
+//! - `viz`: the diagram, feature maps, kernels and gradient ascent as pictures.
+//! - `error`: the library's one error type.
 
 pub mod bench;
 pub mod checkpoint;

@@ -7,18 +7,12 @@
 //!
 //! Why: the GEMM kernels hand each lane 4 columns, and every lane loads its own columns of
 //! B from a storage buffer, which lavapipe splits into bounds-checked scalar loads per lane
-//! and component (~8 instructions each); fc1's forward spent two thirds of its time
-//! loading. Here, for C = A · B, a lane is 4 rows of A (4 images; 4 units for the weight
-//! gradient), whose values it loads once into a private array, and the loop over C's
-//! columns reads B from uniform bindings, one value per lane per 8 (a branch-free gather),
-//! handed to all lanes by `subgroupBroadcast`: each then feeds a vec4 multiply-add. Two accumulators (even
-//! and odd inputs) halve the chain of dependent adds that LLVM otherwise runs one after
-//! another. Measured on lavapipe (probe, best of 15): fc1 forward 2.93 -> 1.96 ms at batch
-//! 1000, 0.39 -> 0.29 at batch 100; fc2 1.61 -> 0.80 and 0.17 -> 0.15; fc3 0.39 -> 0.19 and
-//! 0.095 -> 0.065. One accumulator: fc1 2.46 ms at batch 1000; four: 2.06; 2 or 3 rows a
-//! lane: 2.10-2.20. The gradients (`lenet-gpu bench` A/B, batch 100): fc1 dx 0.37 -> 0.28 ms,
-//! dW 0.31 -> 0.26; fc2 dx 0.21 -> 0.13, dW 0.16 -> 0.11. B read by per-lane uniform loads
-//! at a uniform offset instead of the broadcast: 3x slower.
+//! and component. Here, for C = A · B, a lane is 4 rows of A (4 images; 4 units for the
+//! weight gradient), whose values it loads once into a private array, and the loop over C's
+//! columns reads B from uniform bindings, one value per lane per 8, handed to all lanes by
+//! `subgroupBroadcast`: each then feeds a vec4 multiply-add. Two accumulators (even and odd
+//! inputs) halve the chain of dependent adds that LLVM otherwise runs one after another.
+//! The measurements are in BENCHMARKS.md ("Generated kernels").
 //!
 //! A uniform binding holds at most 64 KiB on lavapipe (fc1's W is 120 KiB), so B is bound
 //! as up to `MAX_WINDOWS` windows of whole rows of its storage.

@@ -179,3 +179,25 @@ pub fn rbf_centers(squash: SquashFn) -> Vec<f32> {
     let ends = [squash.value(1.0), squash.value(-1.0)];
     rbf_bitmaps().iter().flat_map(|b| b.iter().map(move |&ink| if ink { ends[0] } else { ends[1] })).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The layer list and the CPU twin's shapes describe the same network.
+    #[test]
+    fn the_layer_list_has_the_twins_shapes() {
+        let s = Lenet1998Shapes::new(1);
+        let rows = network(SquashFn::ScaledTanh).rows();
+        let out = |name: &str| rows.iter().find(|r| r.name == name).expect(name).output_shape.clone();
+        let row = |name: &str| rows.iter().find(|r| r.name == name).expect(name).clone();
+        assert_eq!(row("C1").input_shape, [1, s.input.out_h(), s.input.out_w()]);
+        assert_eq!(out("C1"), [s.c1.oc, s.c1.out_h(), s.c1.out_w()]);
+        assert_eq!(out("S2"), [s.s2.c, s.s2.out_h(), s.s2.out_w()]);
+        assert_eq!(out("C3"), [s.c3.oc, s.c3.out_h(), s.c3.out_w()]);
+        assert_eq!(out("S4"), [s.s4.c, s.s4.out_h(), s.s4.out_w()]);
+        assert_eq!((row("C5").input_shape.iter().product::<u32>(), out("C5")[0]), (s.c5.inputs, s.c5.outputs));
+        assert_eq!((row("F6").input_shape, out("F6")), (vec![s.f6.inputs], vec![s.f6.outputs]));
+        assert_eq!((row("output").input_shape, out("output")), (vec![s.rbf.units], vec![s.rbf.classes]));
+    }
+}

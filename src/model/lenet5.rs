@@ -70,3 +70,24 @@ impl Lenet5Shapes {
         XentShape::new(self.batch, CLASSES)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The layer list and the CPU twin's shapes describe the same network.
+    #[test]
+    fn the_layer_list_has_the_twins_shapes() {
+        let s = Lenet5Shapes::new(1);
+        let rows = network().rows();
+        let out = |name: &str| rows.iter().find(|r| r.name == name).expect(name).output_shape.clone();
+        assert_eq!(out("conv1"), [s.conv1.oc, s.conv1.out_h(), s.conv1.out_w()]);
+        assert_eq!(out("pool1"), [s.pool1.c, s.pool1.out_h(), s.pool1.out_w()]);
+        assert_eq!(out("conv2"), [s.conv2.oc, s.conv2.out_h(), s.conv2.out_w()]);
+        assert_eq!(out("pool2"), [s.pool2.c, s.pool2.out_h(), s.pool2.out_w()]);
+        for (name, d) in [("fc1", s.fc1), ("fc2", s.fc2), ("fc3", s.fc3)] {
+            let row = rows.iter().find(|r| r.name == name).expect(name);
+            assert_eq!((row.input_shape.clone(), out(name)), (vec![d.inputs], vec![d.outputs]), "{name}");
+        }
+    }
+}

@@ -40,6 +40,18 @@ pub enum Mode {
     TrainWithInputGrad,
 }
 
+impl Mode {
+    /// The plan has a backward pass.
+    pub fn trains(self) -> bool {
+        matches!(self, Mode::Train | Mode::TrainWithInputGrad)
+    }
+
+    /// Outputs that only pictures and gradient ascent read are stored too.
+    pub fn keeps_outputs(self) -> bool {
+        matches!(self, Mode::FeatureMaps | Mode::TrainWithInputGrad)
+    }
+}
+
 /// What every plan of one model shares: the device, its kernels, the parameter layout,
 /// the parameters and their gradient, and (SDLM) where second derivatives go.
 #[derive(Clone, Copy)]

@@ -43,7 +43,7 @@ impl Plan {
             return Err(Error::Config("batch size must be at least 1".into()));
         }
         let gpu = ctx.gpu;
-        let train = matches!(mode, Mode::Train | Mode::TrainWithInputGrad);
+        let train = mode.trains();
         // An inference plan writes no gradient: a placeholder that no view fits.
         let placeholder;
         let grads = match (ctx.grads, train) {

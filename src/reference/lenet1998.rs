@@ -9,7 +9,7 @@ use crate::model::params::ParamLayout;
 use crate::shapes::DenseShape;
 use crate::shapes::{ConvShape, GemmShape, PoolShape, ReduceShape};
 
-/// Every forward tensor, named as in `model::lenet1998::Activations1998` (squashed outputs).
+/// Every forward tensor, named as the GPU plan's taps (squashed outputs).
 pub struct Forward1998<T> {
     pub input: Vec<T>,
     pub col1: Vec<T>,

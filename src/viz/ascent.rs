@@ -20,8 +20,8 @@ pub enum AscentTarget {
     /// One image per class: its logit or softmax probability.
     Classes(ClassObjective),
     /// One image per output channel of a conv layer: the channel's mean activation (the
-    /// reported objective is after the ReLU; the gradient is the pre-activation's, see
-    /// `BackwardFrom`).
+    /// reported objective is after the ReLU; the gradient is the pre-activation's, see the
+    /// conv tap of `model::layers::ConvPool`).
     Filters(ConvLayer),
 }
 

@@ -3,7 +3,7 @@
 //! nothing needs the conv's own output gradient (the first layer, in training) the weight
 //! gradient reads it through the pool instead of having it written.
 
-use super::{bias, weight, Activation, Build, Built, Dims, Layer, Picture, Tap, Tensor};
+use super::{bias, weight, Activation, Build, Built, Dims, Layer, Pass, Picture, Tap, Tensor};
 use crate::error::Result;
 use crate::gpu::View;
 use crate::kernels::conv::{
@@ -41,8 +41,7 @@ impl ConvPool {
     }
 
     fn choice(&self, k: &Kernels, s: ConvShape, mode: Mode, input_grad: bool) -> ConvChoice {
-        let train = matches!(mode, Mode::Train | Mode::TrainWithInputGrad);
-        let keep_y = matches!(mode, Mode::FeatureMaps | Mode::TrainWithInputGrad);
+        let (train, keep_y) = (mode.trains(), mode.keeps_outputs());
         k.conv_choice(s, ConvUse { relu: true, pool: true, keep_y, train, input_grad, im2col: false })
     }
 
@@ -144,8 +143,8 @@ impl Layer for ConvPool {
                 pool: Some((dpool, pool)),
                 dw_partials: View::whole(dw_partials),
                 db_partials: view_of(&db_partials),
-                dw: b.layout.view(b.grads, &self.weight_name()),
-                db: b.layout.view(b.grads, &self.bias_name()),
+                dw: b.grad_out(Pass::First, &self.weight_name()),
+                db: b.grad_out(Pass::First, &self.bias_name()),
             };
             built.backward.extend(b.kernels.conv_weight_grad(b.gpu, &c, weight_views)?);
             if let (Some(dx), Some(dy)) = (input.grad(), view_of(&dy)) {

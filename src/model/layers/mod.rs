@@ -277,7 +277,7 @@ impl<'a> Build<'a> {
     }
 
     pub fn train(&self) -> bool {
-        matches!(self.mode, Mode::Train | Mode::TrainWithInputGrad)
+        self.mode.trains()
     }
 
     /// Parameter tensor `name`.
