@@ -57,11 +57,9 @@ impl Plan {
         let labels = gpu.storage("labels", batch as usize);
         let metrics = gpu.storage("metrics", METRICS_LEN);
         let (input, cursor) = input_tensor(ctx, net, batch, mode, source);
-        let squared = ctx.curvature.filter(|_| train).map(|_| gpu.storage("sq.params", ctx.layout.padded_len));
-        let second_order = match (ctx.curvature.filter(|_| train), &squared) {
-            (Some(curvature), Some(squared_params)) => Some(SecondOrder { curvature, squared_params }),
-            _ => None,
-        };
+        // SDLM: the curvature buffer, and the squared parameters its pass reads.
+        let sdlm = ctx.curvature.filter(|_| train).map(|c| (c, gpu.storage("sq.params", ctx.layout.padded_len)));
+        let second_order = sdlm.as_ref().map(|(curvature, squared_params)| SecondOrder { curvature, squared_params });
         let b = Build {
             gpu,
             kernels: ctx.kernels,
@@ -81,8 +79,8 @@ impl Plan {
             x = built.output.clone();
             layers.push(built);
         }
-        let square_params = match &squared {
-            Some(sq) => {
+        let square_params = match &sdlm {
+            Some((_, sq)) => {
                 let len = ctx.layout.padded_len as u32;
                 Some(ctx.kernels.elementwise.square(gpu, len, View::whole(ctx.params), View::whole(sq))?)
             }

@@ -5,7 +5,7 @@
 
 use super::{bias, weight, Activation, Build, Built, Dims, Layer, Pass, Picture, Tap, Tensor};
 use crate::error::Result;
-use crate::gpu::View;
+use crate::gpu::{Dispatch, View};
 use crate::kernels::conv::{
     ConvChoice, ConvForwardViews, ConvInputGradViews, ConvUse, ConvWeightGradViews, ForwardPath, WeightGradPath,
 };
@@ -54,6 +54,69 @@ impl ConvPool {
     }
 }
 
+/// A [`ConvPool`]'s own buffers at one batch size; each only where its [`ConvChoice`]
+/// needs it.
+struct Buffers {
+    argmax: wgpu::Buffer,
+    /// The conv's output before the pool.
+    y: Option<wgpu::Buffer>,
+    col: Option<wgpu::Buffer>,
+    /// d loss / d (the conv's output before its ReLU).
+    dy: Option<wgpu::Buffer>,
+    dcol: Option<wgpu::Buffer>,
+    dw_partials: Option<wgpu::Buffer>,
+    db_partials: Option<wgpu::Buffer>,
+}
+
+impl ConvPool {
+    /// From the pool's output gradient `dpool`: the pool's backward (with the ReLU's mask)
+    /// where dy is needed, the weight and bias gradients, and dx where the input has a
+    /// gradient.
+    fn backward(
+        &self,
+        b: &Build,
+        c: &ConvChoice,
+        (x, dx): (ConvInput, Option<View>),
+        (dpool, pool): (View, PoolViews),
+        bufs: &Buffers,
+    ) -> Result<Vec<Dispatch>> {
+        let mut out = Vec::new();
+        let dy = view_of(&bufs.dy);
+        if let Some(dy) = dy {
+            let pool_shape = c.pool_shape();
+            out.push(b.kernels.pool.maxpool2x2_relu_backward(
+                b.gpu,
+                pool_shape,
+                dpool,
+                pool.argmax,
+                pool.pooled,
+                dy,
+            )?);
+        }
+        let dw_partials = view_of(&bufs.dw_partials).expect("allocated for training");
+        let weight_views = ConvWeightGradViews {
+            x,
+            col: view_of(&bufs.col),
+            dy,
+            pool: Some((dpool, pool)),
+            dw_partials,
+            db_partials: view_of(&bufs.db_partials),
+            dw: b.grad_out(Pass::First, &self.weight_name()),
+            db: b.grad_out(Pass::First, &self.bias_name()),
+        };
+        out.extend(b.kernels.conv_weight_grad(b.gpu, c, weight_views)?);
+        if let (Some(dx), Some(dy)) = (dx, dy) {
+            let w = b.param(&self.weight_name());
+            out.extend(b.kernels.conv_input_grad(
+                b.gpu,
+                c,
+                ConvInputGradViews { dy, w, dcol: view_of(&bufs.dcol), dx },
+            )?);
+        }
+        Ok(out)
+    }
+}
+
 /// The whole of a buffer that may not exist.
 fn view_of(buffer: &Option<wgpu::Buffer>) -> Option<View<'_>> {
     buffer.as_ref().map(View::whole)
@@ -95,68 +158,44 @@ impl Layer for ConvPool {
     }
 
     fn build(&self, b: &Build, input: &Tensor) -> Result<Built> {
+        b.require_first_order(self.conv)?;
         let s = self.shape(input.dims, b.batch);
         let c = self.choice(b.kernels, s, b.mode, input.grad.is_some());
         let output = Tensor::new(b, self.pool, self.output(input.dims), b.train());
-        let argmax = b.buffer(&format!("act.{}.argmax", self.pool), output.len(b.batch));
-        let y = b.buffer_if(c.store_y, &format!("act.{}", self.conv), s.y_len());
-        let col = b.buffer_if(c.needs_col(), &format!("act.{}.col", self.conv), s.col_len());
-        let dy = b.buffer_if(c.needs_dy(), &format!("grad.{}", self.conv), s.y_len());
-        let dcol = b.buffer_if(c.needs_dcol(), &format!("grad.{}.col", self.conv), s.col_len());
-        let dw_partials =
-            b.buffer_if(b.train(), &format!("grad.{}.dw_partials", self.conv), c.partials as u64 * s.w_len());
-        let db_partials = b.buffer_if(
-            b.train() && c.bias_partials,
-            &format!("grad.{}.db_partials", self.conv),
-            (c.partials * s.oc) as u64,
-        );
-
+        let label = |what: &str| format!("{what}.{}", self.conv);
+        let bufs = Buffers {
+            argmax: b.buffer(&format!("act.{}.argmax", self.pool), output.len(b.batch)),
+            y: b.buffer_if(c.store_y, &label("act"), s.y_len()),
+            col: b.buffer_if(c.needs_col(), &label("act.col"), s.col_len()),
+            dy: b.buffer_if(c.needs_dy(), &label("grad"), s.y_len()),
+            dcol: b.buffer_if(c.needs_dcol(), &label("grad.col"), s.col_len()),
+            dw_partials: b.buffer_if(b.train(), &label("grad.dw_partials"), c.partials as u64 * s.w_len()),
+            db_partials: b.buffer_if(
+                b.train() && c.bias_partials,
+                &label("grad.db_partials"),
+                (c.partials * s.oc) as u64,
+            ),
+        };
         let x = match &input.dataset {
             Some(d) => {
                 ConvInput::Bytes { images: input.value(), order: View::whole(&d.order), cursor: View::whole(&d.cursor) }
             }
             None => ConvInput::F32(input.value()),
         };
+        let pool = PoolViews { pooled: output.value(), argmax: View::whole(&bufs.argmax) };
         let (w, bias) = (b.param(&self.weight_name()), b.param(&self.bias_name()));
-        let pool = PoolViews { pooled: output.value(), argmax: View::whole(&argmax) };
-        let forward_views = ConvForwardViews { x, col: view_of(&col), w, bias, y: view_of(&y), pool: Some(pool) };
+        let forward_views =
+            ConvForwardViews { x, col: view_of(&bufs.col), w, bias, y: view_of(&bufs.y), pool: Some(pool) };
         let mut built = Built::new(self.pool, output.clone());
         built.forward = b.kernels.conv_forward(b.gpu, &c, forward_views)?;
-
-        if let (Some(dpool), Some(dw_partials)) = (output.grad(), &dw_partials) {
-            if let Some(dy) = view_of(&dy) {
-                // The ReLU before the pool is masked inside the pool's backward.
-                let pooled = output.value();
-                built.backward.push(b.kernels.pool.maxpool2x2_relu_backward(
-                    b.gpu,
-                    c.pool_shape(),
-                    dpool,
-                    pool.argmax,
-                    pooled,
-                    dy,
-                )?);
-            }
-            let weight_views = ConvWeightGradViews {
-                x,
-                col: view_of(&col),
-                dy: view_of(&dy),
-                pool: Some((dpool, pool)),
-                dw_partials: View::whole(dw_partials),
-                db_partials: view_of(&db_partials),
-                dw: b.grad_out(Pass::First, &self.weight_name()),
-                db: b.grad_out(Pass::First, &self.bias_name()),
-            };
-            built.backward.extend(b.kernels.conv_weight_grad(b.gpu, &c, weight_views)?);
-            if let (Some(dx), Some(dy)) = (input.grad(), view_of(&dy)) {
-                let input_views = ConvInputGradViews { dy, w, dcol: view_of(&dcol), dx };
-                built.backward.extend(b.kernels.conv_input_grad(b.gpu, &c, input_views)?);
-            }
+        if let Some(dpool) = output.grad() {
+            built.backward = self.backward(b, &c, (x, input.grad()), (dpool, pool), &bufs)?;
         }
         // The conv's own output, where stored; a gradient written into its `grad` is taken
         // as w.r.t. the pre-activation (gradient ascent from a blank image, where a channel
         // is off everywhere, would otherwise never move): the backward from after the pool's.
-        if let Some(y) = y {
-            let tensor = Tensor { dims: self.conv_out(input.dims), value: y, grad: dy, relu: true, dataset: None };
+        if let Some(y) = bufs.y {
+            let tensor = Tensor { dims: self.conv_out(input.dims), value: y, grad: bufs.dy, relu: true, dataset: None };
             let backward_from = usize::from(c.needs_dy() && output.grad.is_some());
             let picture = Picture::Maps;
             built.taps.insert(0, Tap { name: self.conv.to_string(), tensor, backward_from, picture });

@@ -47,6 +47,7 @@ impl Layer for SoftmaxXent {
     }
 
     fn build(&self, b: &Build, input: &Tensor) -> Result<Built> {
+        b.require_first_order("softmax cross-entropy")?;
         let classes = input.dims.len();
         let s = XentShape::new(b.batch, classes);
         let (probs, loss) = (b.buffer("act.probs", s.logits_len()), b.buffer("act.loss", b.batch as u64));

@@ -311,6 +311,15 @@ impl<'a> Build<'a> {
         self.layout.view(self.grads_of(pass), name)
     }
 
+    /// An error for a layer (`name`) that has no second-order pass, in a plan that wants
+    /// SDLM's second derivatives.
+    pub fn require_first_order(&self, name: &str) -> crate::error::Result<()> {
+        match self.second_order {
+            Some(_) => Err(crate::Error::Config(format!("{name} has no second-derivative pass for SDLM"))),
+            None => Ok(()),
+        }
+    }
+
     /// The passes a training plan builds: the gradient, and with SDLM the second order.
     pub fn passes(&self) -> Vec<Pass<'a>> {
         let mut out = vec![Pass::First];
