@@ -319,21 +319,24 @@ fn ascend(
     }
     gpu.queue.submit([encoder.finish()]);
     let objective_now = read_objective()?;
-    let probs: Vec<f32> = gpu.read(v(net.plan.probs()))?;
-    let predicted = probs
-        .chunks_exact(CLASSES as usize)
-        .take(batch as usize)
-        .map(|row| {
-            let c = crate::eval::argmax(row);
-            (c, row[c])
-        })
-        .collect();
     let images: Vec<f32> = gpu.read(View { buffer: &image, offset: 0, len: len as u64 })?;
     Ok(AscentResult {
         images,
         initial: initial.unwrap_or_else(|| objective_now.clone()),
         objective: objective_now,
-        predicted,
+        predicted: predictions(gpu, net)?,
         steps_run,
     })
+}
+
+/// After a forward pass: each image's predicted class and its score.
+fn predictions(gpu: &Gpu, net: &AscentNet) -> Result<Vec<(usize, f32)>> {
+    let probs: Vec<f32> = gpu.read(View::whole(net.plan.probs()))?;
+    let rows = probs.chunks_exact(CLASSES as usize).take(net.batch as usize);
+    Ok(rows
+        .map(|row| {
+            let c = crate::eval::argmax(row);
+            (c, row[c])
+        })
+        .collect())
 }

@@ -5,8 +5,8 @@
 use super::squash::{activate, deactivate};
 use super::{bias, weight, Activation, Build, Built, ConvKernels, Dims, Layer, Pass, Tensor};
 use crate::error::Result;
-use crate::gpu::View;
-use crate::kernels::conv::{ConvForwardViews, ConvInputGradViews, ConvUse, ConvWeightGradViews};
+use crate::gpu::{Dispatch, View};
+use crate::kernels::conv::{ConvChoice, ConvForwardViews, ConvInputGradViews, ConvUse, ConvWeightGradViews};
 use crate::kernels::conv_direct::ConvInput;
 use crate::kernels::table::NONE;
 use crate::model::params::{ParamLayout, ParamSpec};
@@ -210,90 +210,148 @@ fn build_gemm_conv(
         input_grad: input.grad.is_some(),
         im2col: true,
     };
-    let c = b.kernels.conv_choice(s, u);
-    let (weight_name, bias_name) = (format!("{prefix}.weight"), format!("{prefix}.bias"));
-    let dims = Dims::Map { c: s.oc, h: s.out_h(), w: s.out_w() };
     let label = if activation == Activation::None { prefix.to_string() } else { format!("{prefix}_a") };
-    let pre = Tensor::new(b, &label, dims, b.train());
-    let col = b.buffer(&format!("act.{prefix}.col"), s.col_len());
-    let tables = table.map(|t| Tables {
-        span: t.span(b.layout),
-        dense: b.gpu.storage_from(&format!("{prefix}.dense_index"), &t.dense_index(b.layout)),
-        stored: b.gpu.storage_from(&format!("{prefix}.stored_index"), &t.stored_index(b.layout)),
-    });
-    // The dense kernel a pass multiplies with: the parameters (or their squares), through
-    // the table where there is one.
-    let kernel_of = |pass: Pass<'_>, list: &mut Vec<_>| -> Result<Option<wgpu::Buffer>> {
-        let Some(t) = &tables else { return Ok(None) };
-        let kernel = b.buffer(&format!("act.{prefix}.kernel"), s.w_len());
-        let src = span_view(b.weights_of(pass), &t.span);
-        list.push(b.kernels.table.gather_indexed(b.gpu, src, View::whole(&t.dense), View::whole(&kernel))?);
-        Ok(Some(kernel))
+    let dims = Dims::Map { c: s.oc, h: s.out_h(), w: s.out_w() };
+    let conv = GemmConv {
+        b,
+        c: b.kernels.conv_choice(s, u),
+        prefix,
+        activation,
+        input,
+        tables: table.map(|t| Tables {
+            span: t.span(b.layout),
+            dense: b.gpu.storage_from(&format!("{prefix}.dense_index"), &t.dense_index(b.layout)),
+            stored: b.gpu.storage_from(&format!("{prefix}.stored_index"), &t.stored_index(b.layout)),
+        }),
+        col: b.buffer(&format!("act.{prefix}.col"), s.col_len()),
+        pre: Tensor::new(b, &label, dims, b.train()),
     };
     let mut forward = Vec::new();
-    let kernel = kernel_of(Pass::First, &mut forward)?;
-    let w = kernel.as_ref().map_or_else(|| b.param(&weight_name), View::whole);
-    let x = ConvInput::F32(input.value());
-    let views = ConvForwardViews {
-        x,
-        col: Some(View::whole(&col)),
-        w,
-        bias: b.param(&bias_name),
-        y: Some(pre.value()),
-        pool: None,
-    };
-    forward.extend(b.kernels.conv_forward(b.gpu, &c, views)?);
-    let output = activate(b, prefix, pre.clone(), activation, &mut forward)?;
+    let kernel = conv.kernel(Pass::First, &mut forward)?;
+    forward.extend(conv.forward(kernel.as_ref())?);
+    let output = activate(b, prefix, conv.pre.clone(), activation, &mut forward)?;
     let mut built = Built::new(prefix, output.clone());
     built.forward = forward;
-    let Some(dy) = pre.grad() else {
-        return Ok(built);
-    };
-    let dw_partials = b.buffer(&format!("grad.{prefix}.dw_partials"), c.partials as u64 * s.w_len());
-    let dkernel = tables.as_ref().map(|_| b.buffer(&format!("grad.{prefix}.kernel"), s.w_len()));
-    let dcol = b.buffer_if(c.needs_dcol(), &format!("grad.{prefix}.col"), s.col_len());
-    for pass in b.passes() {
-        let mut list = Vec::new();
-        // SDLM's pass multiplies by the squared im2col matrix and squared weights.
-        let (col, kernel) = match pass {
-            Pass::First => (col.clone(), kernel.clone()),
-            Pass::Second(_) => {
-                let sq = b.buffer(&format!("sq.{prefix}.col"), s.col_len());
-                list.push(b.kernels.elementwise.square(
-                    b.gpu,
-                    s.col_len() as u32,
-                    View::whole(&col),
-                    View::whole(&sq),
-                )?);
-                (sq, kernel_of(pass, &mut list)?)
+    if conv.pre.grad.is_some() {
+        let scratch = Scratch {
+            dw_partials: b.buffer(&format!("grad.{prefix}.dw_partials"), conv.c.partials as u64 * s.w_len()),
+            dkernel: table.map(|_| b.buffer(&format!("grad.{prefix}.kernel"), s.w_len())),
+            dcol: b.buffer_if(conv.c.needs_dcol(), &format!("grad.{prefix}.col"), s.col_len()),
+        };
+        for pass in b.passes() {
+            let list = conv.backward(pass, &output, kernel.as_ref(), &scratch)?;
+            match pass {
+                Pass::First => built.backward = list,
+                Pass::Second(_) => built.second_order = list,
             }
-        };
-        list.extend(deactivate(b, pass, activation, &output)?);
-        let dw = dkernel.as_ref().map_or_else(|| b.grad_out(pass, &weight_name), View::whole);
-        let views = ConvWeightGradViews {
-            x,
-            col: Some(View::whole(&col)),
-            dy: Some(dy),
-            pool: None,
-            dw_partials: View::whole(&dw_partials),
-            db_partials: None,
-            dw,
-            db: b.grad_out(pass, &bias_name),
-        };
-        list.extend(b.kernels.conv_weight_grad(b.gpu, &c, views)?);
-        if let (Some(t), Some(dkernel)) = (&tables, &dkernel) {
-            let dst = span_view(b.grads_of(pass), &t.span);
-            list.push(b.kernels.table.gather_indexed(b.gpu, View::whole(dkernel), View::whole(&t.stored), dst)?);
-        }
-        if let Some(dx) = input.grad() {
-            let w = kernel.as_ref().map_or_else(|| b.weights(pass, &weight_name), View::whole);
-            let views = ConvInputGradViews { dy, w, dcol: dcol.as_ref().map(View::whole), dx };
-            list.extend(b.kernels.conv_input_grad(b.gpu, &c, views)?);
-        }
-        match pass {
-            Pass::First => built.backward = list,
-            Pass::Second(_) => built.second_order = list,
         }
     }
     Ok(built)
+}
+
+/// What a GEMM convolution's forward and backward share.
+struct GemmConv<'a> {
+    b: &'a Build<'a>,
+    c: ConvChoice,
+    prefix: &'a str,
+    activation: Activation,
+    input: &'a Tensor,
+    tables: Option<Tables>,
+    col: wgpu::Buffer,
+    /// The output before the activation, and its gradient.
+    pre: Tensor,
+}
+
+/// The backward's scratch, shared by both passes.
+struct Scratch {
+    dw_partials: wgpu::Buffer,
+    /// The dense kernel's gradient, gathered back through the table.
+    dkernel: Option<wgpu::Buffer>,
+    dcol: Option<wgpu::Buffer>,
+}
+
+impl GemmConv<'_> {
+    fn weight_name(&self) -> String {
+        format!("{}.weight", self.prefix)
+    }
+
+    fn bias_name(&self) -> String {
+        format!("{}.bias", self.prefix)
+    }
+
+    /// The dense kernel a pass multiplies with, spread through the table from the
+    /// parameters (or their squares), the dispatch pushed onto `list`; None without a table.
+    fn kernel(&self, pass: Pass, list: &mut Vec<Dispatch>) -> Result<Option<wgpu::Buffer>> {
+        let (b, s) = (self.b, self.c.shape);
+        let Some(t) = &self.tables else { return Ok(None) };
+        let kernel = b.buffer(&format!("act.{}.kernel", self.prefix), s.w_len());
+        let src = span_view(b.weights_of(pass), &t.span);
+        list.push(b.kernels.table.gather_indexed(b.gpu, src, View::whole(&t.dense), View::whole(&kernel))?);
+        Ok(Some(kernel))
+    }
+
+    /// The weights of `pass`: the dense `kernel`, or the parameter tensor.
+    fn weights<'k>(&'k self, pass: Pass<'k>, kernel: Option<&'k wgpu::Buffer>) -> View<'k> {
+        kernel.map_or_else(|| self.b.weights(pass, &self.weight_name()), View::whole)
+    }
+
+    fn forward(&self, kernel: Option<&wgpu::Buffer>) -> Result<Vec<Dispatch>> {
+        let views = ConvForwardViews {
+            x: ConvInput::F32(self.input.value()),
+            col: Some(View::whole(&self.col)),
+            w: self.weights(Pass::First, kernel),
+            bias: self.b.param(&self.bias_name()),
+            y: Some(self.pre.value()),
+            pool: None,
+        };
+        self.b.kernels.conv_forward(self.b.gpu, &self.c, views)
+    }
+
+    /// From the gradient of `output` (the activation's): the activation's backward, the
+    /// weight and bias gradients (through the table where there is one) and dx where the
+    /// input has a gradient. SDLM's pass multiplies by the squared im2col matrix and the
+    /// squared weights.
+    fn backward(
+        &self,
+        pass: Pass,
+        output: &Tensor,
+        kernel: Option<&wgpu::Buffer>,
+        scratch: &Scratch,
+    ) -> Result<Vec<Dispatch>> {
+        let (b, s, c) = (self.b, self.c.shape, &self.c);
+        let dy = self.pre.grad().expect("a training plan's conv has a gradient");
+        let mut list = Vec::new();
+        let (col, kernel) = match pass {
+            Pass::First => (self.col.clone(), kernel.cloned()),
+            Pass::Second(_) => {
+                let sq = b.buffer(&format!("sq.{}.col", self.prefix), s.col_len());
+                let len = s.col_len() as u32;
+                list.push(b.kernels.elementwise.square(b.gpu, len, View::whole(&self.col), View::whole(&sq))?);
+                (sq, self.kernel(pass, &mut list)?)
+            }
+        };
+        list.extend(deactivate(b, pass, self.activation, output)?);
+        let dw = scratch.dkernel.as_ref().map_or_else(|| b.grad_out(pass, &self.weight_name()), View::whole);
+        let views = ConvWeightGradViews {
+            x: ConvInput::F32(self.input.value()),
+            col: Some(View::whole(&col)),
+            dy: Some(dy),
+            pool: None,
+            dw_partials: View::whole(&scratch.dw_partials),
+            db_partials: None,
+            dw,
+            db: b.grad_out(pass, &self.bias_name()),
+        };
+        list.extend(b.kernels.conv_weight_grad(b.gpu, c, views)?);
+        if let (Some(t), Some(dkernel)) = (&self.tables, &scratch.dkernel) {
+            let dst = span_view(b.grads_of(pass), &t.span);
+            list.push(b.kernels.table.gather_indexed(b.gpu, View::whole(dkernel), View::whole(&t.stored), dst)?);
+        }
+        if let Some(dx) = self.input.grad() {
+            let w = self.weights(pass, kernel.as_ref());
+            let views = ConvInputGradViews { dy, w, dcol: scratch.dcol.as_ref().map(View::whole), dx };
+            list.extend(b.kernels.conv_input_grad(b.gpu, c, views)?);
+        }
+        Ok(list)
+    }
 }
