@@ -36,6 +36,9 @@ pub struct BenchReport {
     pub backend: String,
     pub driver: String,
     pub build: &'static str,
+    /// "full" (all the adapter offers) or "portable" (WebGPU's default limits, no optional
+    /// features: `gpu::Profile`).
+    pub profile: &'static str,
     /// "timestamp queries" or "wall clock".
     pub kernel_timer: &'static str,
     /// Largest |gpu - cpu| / (1 + |cpu|) over every gradient at batch 4: the validation.
@@ -53,6 +56,10 @@ pub struct BenchReport {
     pub inference_kernels: Vec<KernelTime>,
     pub inference_kernels_batch: u32,
     pub allocated_mib: f64,
+    /// The largest buffer binding of every plan built (MiB) and the most bindings of one
+    /// dispatch: what the run asks of the device's limits.
+    pub largest_binding_mib: f64,
+    pub most_bindings: u64,
 }
 
 /// Checks the GPU's gradients against the CPU twin on a small random batch.
@@ -219,6 +226,10 @@ pub fn run_bench(
         backend: format!("{:?}", gpu.info.backend),
         driver: format!("{} {}", gpu.info.driver, gpu.info.driver_info),
         build: if cfg!(debug_assertions) { "debug" } else { "release" },
+        profile: match gpu.profile {
+            crate::gpu::Profile::Full => "full",
+            crate::gpu::Profile::Portable => "portable",
+        },
         kernel_timer,
         validation_max_error,
         first_step_ms,
@@ -232,5 +243,7 @@ pub fn run_bench(
         inference_kernels: inference_kernels.0,
         inference_kernels_batch: inference_kernels.1,
         allocated_mib: gpu.allocated_bytes() as f64 / (1 << 20) as f64,
+        largest_binding_mib: gpu.binding_extremes().0 as f64 / (1 << 20) as f64,
+        most_bindings: gpu.binding_extremes().1,
     })
 }

@@ -42,7 +42,8 @@ pub fn run_bench_cmd(args: BenchArgs) -> Result<()> {
     if r.build == "debug" {
         eprintln!("warning: a debug build; measure with `cargo run --release -- bench`");
     }
-    println!("adapter: {} ({}, driver {}), {} build", r.adapter, r.backend, r.driver, r.build);
+    let profile = if r.profile == "portable" { ", portable kernels, WebGPU default limits" } else { "" };
+    println!("adapter: {} ({}, driver {}), {} build{profile}", r.adapter, r.backend, r.driver, r.build);
     println!("validated against the CPU reference: max error {:.1e}", r.validation_max_error);
     println!("first step (pipelines, buffers, first submission): {:.0} ms", r.first_step_ms);
     println!(
@@ -52,7 +53,10 @@ pub fn run_bench_cmd(args: BenchArgs) -> Result<()> {
     for i in &r.inference {
         println!("inference, batch {}: {:.0} images/s", i.batch, i.images_per_s);
     }
-    println!("buffers allocated: {:.1} MiB", r.allocated_mib);
+    println!(
+        "buffers allocated: {:.1} MiB; largest binding {:.1} MiB, at most {} bindings a dispatch",
+        r.allocated_mib, r.largest_binding_mib, r.most_bindings
+    );
     println!("one training step, per dispatch ({}):", r.kernel_timer);
     for k in &r.kernels {
         println!("  {:9.3} ms  {:>5.1}%  {} {:?}", k.ms, 100.0 * k.ms / r.kernels_total_ms, k.label, k.workgroups);

@@ -8,7 +8,7 @@ mod visualize;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
-use lenet_gpu::gpu::{AdapterChoice, Gpu};
+use lenet_gpu::gpu::{AdapterChoice, Gpu, Profile};
 use lenet_gpu::model::Arch;
 
 #[derive(Parser)]
@@ -52,13 +52,22 @@ pub struct AdapterArg {
     /// Which GPU adapter to run on (`software` = lavapipe/llvmpipe/WARP).
     #[arg(long, value_enum, default_value_t = AdapterChoice::Auto, env = "LENET_GPU_ADAPTER")]
     pub adapter: AdapterChoice,
+    /// Open the device with WebGPU's default limits and no optional features, so that the
+    /// portable kernels run (what GPUs without 8-wide subgroups run; for tests and CI).
+    #[arg(long, hide = true, env = "LENET_GPU_PORTABLE", action = clap::ArgAction::SetTrue,
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub portable: bool,
 }
 
 impl AdapterArg {
     /// Opens the chosen adapter and says on stderr which one it is.
     pub fn open(self) -> Result<Gpu> {
-        let gpu = Gpu::new(self.adapter).context("opening a GPU adapter")?;
+        let profile = if self.portable { Profile::Portable } else { Profile::Full };
+        let gpu = Gpu::open(self.adapter, profile).context("opening a GPU adapter")?;
         eprintln!("adapter: {}", gpu.describe());
+        if gpu.profile == Profile::Portable {
+            eprintln!("note: portable kernels, WebGPU default limits");
+        }
         if gpu.is_software() {
             eprintln!("note: this is a software (CPU) adapter; a real GPU is much faster (see `lenet-gpu adapters`)");
         }

@@ -38,6 +38,19 @@ struct PipelineKey {
     constants: Vec<(&'static str, u64)>,
 }
 
+/// What a device is opened with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Profile {
+    /// Everything the adapter offers: its limits, subgroup operations, timestamp queries.
+    #[default]
+    Full,
+    /// What every WebGPU device guarantees: `wgpu::Limits::default()` (8 storage buffers per
+    /// stage, 256 invocations per workgroup, 128 MiB storage bindings, 64 KiB uniforms) and
+    /// no optional feature, so the kernels are the portable ones (what a Mac, a Windows
+    /// laptop or a discrete GPU without 8-wide subgroups runs).
+    Portable,
+}
+
 /// An open device on one adapter, with the pipeline cache. Share it by reference.
 pub struct Gpu {
     pub device: wgpu::Device,
@@ -45,6 +58,7 @@ pub struct Gpu {
     pub info: wgpu::AdapterInfo,
     pub limits: wgpu::Limits,
     pub features: wgpu::Features,
+    pub profile: Profile,
     /// Errors wgpu reports outside an error scope; turned into `Err` by [`Gpu::check`].
     uncaptured: Arc<Mutex<Vec<wgpu::Error>>>,
     lost: Arc<Mutex<Option<String>>>,
@@ -54,11 +68,20 @@ pub struct Gpu {
     generated: Mutex<HashMap<String, (String, wgpu::ComputePipeline)>>,
     /// Bytes of every storage buffer created so far (an upper bound on what is in use).
     allocated: AtomicU64,
+    /// The largest buffer binding and the most bindings of one bind group made so far:
+    /// what the plans ask of the device's limits.
+    largest_binding: AtomicU64,
+    most_bindings: AtomicU64,
 }
 
 impl Gpu {
-    /// Opens the adapter `choice` names (the best one for `auto`).
+    /// Opens the adapter `choice` names (the best one for `auto`) with all it offers.
     pub fn new(choice: AdapterChoice) -> Result<Gpu> {
+        Self::open(choice, Profile::Full)
+    }
+
+    /// Opens the adapter `choice` names with `profile`'s limits and features.
+    pub fn open(choice: AdapterChoice, profile: Profile) -> Result<Gpu> {
         let adapters = adapter::enumerate(choice);
         let Some(adapter) = adapters.into_iter().next() else {
             let seen =
@@ -66,16 +89,20 @@ impl Gpu {
             let seen = if seen.is_empty() { "no adapters at all".to_string() } else { seen.join("; ") };
             return Err(Error::NoAdapter { requested: choice.to_string(), seen });
         };
-        Self::from_adapter(adapter)
+        Self::from_adapter(adapter, profile)
     }
 
-    fn from_adapter(adapter: wgpu::Adapter) -> Result<Gpu> {
+    fn from_adapter(adapter: wgpu::Adapter, profile: Profile) -> Result<Gpu> {
         let info = adapter.get_info();
-        // Ask for everything the adapter offers: lavapipe's 128 MiB storage bindings, not
-        // WebGPU's 128 MiB default being a coincidence we rely on.
-        let limits = adapter.limits();
-        // Timestamps for `bench`; subgroups for the kernels written for 8-wide SIMD.
-        let features = adapter.features() & (wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::SUBGROUP);
+        let (limits, features) = match profile {
+            // Everything the adapter offers: lavapipe's 128 MiB storage bindings, not
+            // WebGPU's 128 MiB default being a coincidence we rely on; timestamps for
+            // `bench`; subgroups for the kernels written for 8-wide SIMD.
+            Profile::Full => {
+                (adapter.limits(), adapter.features() & (wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::SUBGROUP))
+            }
+            Profile::Portable => (wgpu::Limits::default(), wgpu::Features::empty()),
+        };
         let desc = wgpu::DeviceDescriptor {
             label: Some("lenet-gpu"),
             required_features: features,
@@ -101,18 +128,28 @@ impl Gpu {
             info,
             limits,
             features,
+            profile,
             uncaptured,
             lost,
             modules: Mutex::new(HashMap::new()),
             pipelines: Mutex::new(HashMap::new()),
             generated: Mutex::new(HashMap::new()),
             allocated: AtomicU64::new(0),
+            largest_binding: AtomicU64::new(0),
+            most_bindings: AtomicU64::new(0),
         })
     }
 
     /// Bytes of storage buffers created on this device so far.
     pub fn allocated_bytes(&self) -> u64 {
         self.allocated.load(Ordering::Relaxed)
+    }
+
+    /// (bytes of the largest buffer binding, most bindings in one bind group) of every bind
+    /// group made so far: set against `limits.max_storage_buffer_binding_size` and
+    /// `max_storage_buffers_per_shader_stage` (which the bindings, uniforms included, bound).
+    pub fn binding_extremes(&self) -> (u64, u64) {
+        (self.largest_binding.load(Ordering::Relaxed), self.most_bindings.load(Ordering::Relaxed))
     }
 
     /// The subgroup size every compute invocation runs with, when the device has subgroup
@@ -321,6 +358,9 @@ impl Gpu {
     /// A bind group for group 0 of `pipeline`; `views[i]` goes to `@binding(i)`. The layout
     /// comes from the WGSL itself, so the shader is the one source of truth for bindings.
     pub fn bind(&self, label: &str, pipeline: &wgpu::ComputePipeline, views: &[View<'_>]) -> wgpu::BindGroup {
+        let largest = views.iter().map(|v| v.len * 4).max().unwrap_or(0);
+        self.largest_binding.fetch_max(largest, Ordering::Relaxed);
+        self.most_bindings.fetch_max(views.len() as u64, Ordering::Relaxed);
         let entries: Vec<wgpu::BindGroupEntry> = views
             .iter()
             .enumerate()

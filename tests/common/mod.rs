@@ -3,16 +3,22 @@
 
 use std::sync::OnceLock;
 
-use lenet_gpu::gpu::{AdapterChoice, Dispatch, Gpu, View};
+use lenet_gpu::gpu::{AdapterChoice, Dispatch, Gpu, Profile, View};
 use lenet_gpu::shapes::ConvShape;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 /// The device every test in this binary shares. No adapter is a failure, not a skip:
-/// CI installs lavapipe.
+/// CI installs lavapipe. With `LENET_GPU_PORTABLE` set (CI's second pass), it is opened
+/// with WebGPU's default limits and no optional features, so every test runs the kernels
+/// a GPU without 8-wide subgroups runs.
 pub fn gpu() -> &'static Gpu {
     static GPU: OnceLock<Gpu> = OnceLock::new();
-    GPU.get_or_init(|| Gpu::new(AdapterChoice::Auto).unwrap_or_else(|e| panic!("tests need a GPU adapter: {e}")))
+    GPU.get_or_init(|| {
+        let portable = std::env::var_os("LENET_GPU_PORTABLE").is_some_and(|v| !v.is_empty() && v != "0");
+        let profile = if portable { Profile::Portable } else { Profile::Full };
+        Gpu::open(AdapterChoice::Auto, profile).unwrap_or_else(|e| panic!("tests need a GPU adapter: {e}"))
+    })
 }
 
 /// LeNet-5's two convolutions at batch 100 and at batch 1: the first cases of every
