@@ -34,12 +34,27 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// Named f32 tensors plus string metadata, written atomically.
+/// The number of values of `data` that are NaN or infinite.
+fn non_finite(data: &[f32]) -> usize {
+    data.iter().filter(|v| !v.is_finite()).count()
+}
+
+/// The first tensor of `layout` in `flat` with non-finite values, and how many it has.
+pub fn first_non_finite(layout: &ParamLayout, flat: &[f32]) -> Option<(String, usize)> {
+    layout.tensors.iter().map(|t| (t.name.clone(), non_finite(&flat[t.range()]))).find(|(_, n)| *n > 0)
+}
+
+/// Named f32 tensors plus string metadata, written atomically. A tensor with a NaN or an
+/// infinity is refused (nothing is written): no checkpoint of a diverged model.
 pub fn save_tensors(
     path: &Path,
     tensors: &[(&str, Vec<usize>, &[f32])],
     metadata: HashMap<String, String>,
 ) -> Result<()> {
+    if let Some((name, _, data)) = tensors.iter().find(|(_, _, d)| non_finite(d) > 0) {
+        let reason = format!("refusing to write tensor {name}: {} of its values are not finite", non_finite(data));
+        return Err(bad(path, reason));
+    }
     let views = tensors
         .iter()
         .map(|(name, shape, data)| {
@@ -69,7 +84,13 @@ pub fn load_tensors(path: &Path) -> Result<TensorFile> {
             return Err(bad(path, format!("tensor {name} is {:?}, expected F32", view.dtype())));
         }
         // Copy through u8 chunks: the mmap'd data need not be 4-byte aligned.
-        let data = view.data().chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes"))).collect();
+        let data: Vec<f32> =
+            view.data().chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes"))).collect();
+        // A NaN weight would not show: the kernels' max() drops NaNs, where PyTorch keeps them.
+        let bad_values = non_finite(&data);
+        if bad_values > 0 {
+            return Err(bad(path, format!("tensor {name} holds {bad_values} non-finite values (NaN or infinity)")));
+        }
         tensors.insert(name, (view.shape().to_vec(), data));
     }
     Ok(TensorFile { tensors, metadata: header.metadata().clone().unwrap_or_default() })

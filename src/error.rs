@@ -44,6 +44,18 @@ pub enum Error {
     )]
     Diverged { epoch: u32, step: u32, lr: f32, loss: f32 },
 
+    #[error(
+        "training diverged: {count} of the values of {tensor} are not finite after epoch {epoch} \
+         (the loss can stay finite while weights are NaN); try a smaller --lr"
+    )]
+    DivergedWeights { epoch: u32, tensor: String, count: usize },
+
+    #[error(
+        "{path}: another `lenet-gpu train`{holder} is writing this run directory; wait for it to \
+         finish or choose another --out"
+    )]
+    RunInUse { path: PathBuf, holder: String },
+
     #[error("{0}")]
     Config(String),
 

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use crate::checkpoint::{load_tensors, save_model, save_tensors};
+use crate::checkpoint::{first_non_finite, load_tensors, save_model, save_tensors};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::eval::Evaluator;
@@ -21,6 +21,8 @@ pub const MODEL_FILE: &str = "model.safetensors";
 pub const STATE_FILE: &str = "train_state.safetensors";
 pub const METRICS_FILE: &str = "metrics.csv";
 pub const CURVES_FILE: &str = "curves.png";
+/// Held while a run writes the directory ([`lock_run_dir`]).
+pub const LOCK_FILE: &str = ".lock";
 
 /// What a run reports as it goes.
 pub enum Event<'a> {
@@ -41,6 +43,37 @@ pub struct RunOptions {
     pub resume: bool,
 }
 
+/// A run directory held by one run: an OS lock on `<out>/.lock`, released when the run ends
+/// however it ends (a killed run leaves the file but not the lock, so no lock is stale).
+pub struct RunLock {
+    _file: std::fs::File,
+}
+
+/// Takes the run directory `out` (creating it), or says which process holds it.
+pub fn lock_run_dir(out: &Path) -> Result<RunLock> {
+    if out.exists() && !out.is_dir() {
+        let what = format!("--out {}: a file is there; give a directory for the run's files", out.display());
+        return Err(Error::Config(what));
+    }
+    std::fs::create_dir_all(out)?;
+    let path = out.join(LOCK_FILE);
+    let mut file = std::fs::OpenOptions::new().create(true).truncate(false).read(true).write(true).open(&path)?;
+    match file.try_lock() {
+        Ok(()) => {
+            use std::io::Write;
+            file.set_len(0)?;
+            write!(file, "{}", std::process::id())?;
+            Ok(RunLock { _file: file })
+        }
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let pid = std::fs::read_to_string(&path).unwrap_or_default();
+            let holder = if pid.trim().is_empty() { String::new() } else { format!(" (pid {})", pid.trim()) };
+            Err(Error::RunInUse { path: out.to_path_buf(), holder })
+        }
+        Err(std::fs::TryLockError::Error(e)) => Err(e.into()),
+    }
+}
+
 fn state_error(path: &Path, why: String) -> Error {
     Error::Checkpoint { path: path.to_path_buf(), reason: why }
 }
@@ -54,6 +87,7 @@ pub fn run_training(
     opts: &RunOptions,
     on_event: &mut dyn FnMut(Event),
 ) -> Result<Vec<EpochReport>> {
+    let _lock = lock_run_dir(&opts.out)?;
     let state_path = opts.out.join(STATE_FILE);
     let mut history = Vec::new();
     let (recipe, saved) = if opts.resume {
@@ -117,9 +151,13 @@ pub fn run_training(
     Ok(history)
 }
 
-/// Writes every file of the run directory for the trainer's current epoch.
+/// Writes every file of the run directory for the trainer's current epoch; weights that
+/// are no longer finite are a divergence, and nothing is written.
 fn save_run(trainer: &Trainer, out: &Path, history: &[EpochReport]) -> Result<()> {
     let params = trainer.read_params()?;
+    if let Some((tensor, count)) = first_non_finite(&trainer.layout, &params) {
+        return Err(Error::DivergedWeights { epoch: trainer.epoch, tensor, count });
+    }
     let (m, v) = trainer.read_state()?;
     let last = history.last().expect("called after an epoch");
     let recipe = serde_json::to_string(&trainer.recipe).expect("a recipe serializes");

@@ -184,3 +184,70 @@ fn lenet1998_recipes_and_pictures_from_the_command_line() {
     let svg = std::fs::read_to_string(stem.with_extension("svg")).unwrap();
     assert!(svg.contains("C3: Conv 5x5, table") && svg.contains("840 (fixed)"), "{svg}");
 }
+
+/// A checkpoint of random LeNet-5 weights with `fc1.weight[0]` set to NaN, the bytes
+/// patched in place (the library refuses to write one).
+fn nan_checkpoint(path: &std::path::Path) {
+    use lenet_gpu::model::{params::Init, Arch, ParamLayout};
+    use rand::SeedableRng;
+    let layout = ParamLayout::lenet5();
+    let params = layout.init(Init::HeUniform, &mut rand_chacha::ChaCha8Rng::seed_from_u64(1));
+    lenet_gpu::checkpoint::save_model(path, Arch::Lenet5, &params, Default::default()).unwrap();
+    let mut bytes = std::fs::read(path).unwrap();
+    let header_len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + header_len]).unwrap();
+    let start = header["fc1.weight"]["data_offsets"][0].as_u64().unwrap() as usize + 8 + header_len;
+    bytes[start..start + 4].copy_from_slice(&f32::NAN.to_le_bytes());
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn a_checkpoint_with_a_nan_weight_is_refused_naming_the_tensor() {
+    // Before: accepted, and evaluated to 99.01% because WGSL's max() drops the NaN.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nan.safetensors");
+    nan_checkpoint(&path);
+    assert_clear_error(
+        &["eval", "--model", path.to_str().unwrap()],
+        &["nan.safetensors", "fc1.weight", "1 non-finite"],
+    );
+    assert_clear_error(&["visualize", "kernels", "--model", path.to_str().unwrap()], &["fc1.weight", "non-finite"]);
+}
+
+#[test]
+fn train_out_that_is_a_file_says_so() {
+    // Before: "File exists (os error 17)".
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("afile");
+    std::fs::write(&file, b"x").unwrap();
+    assert_clear_error(
+        &["train", "--epochs", "1", "--train-limit", "100", "--out", file.to_str().unwrap()],
+        &["--out", "afile", "a file is there"],
+    );
+    assert_eq!(std::fs::read(&file).unwrap(), b"x", "the file is left alone");
+}
+
+#[test]
+fn ascent_options_out_of_range_name_the_option() {
+    // Before: a Debug dump of the whole AscentConfig.
+    assert_clear_error(&["visualize", "classes", "--steps", "0"], &["--steps must be at least 1"]);
+    assert_clear_error(&["visualize", "filters", "--lr", "0"], &["--lr must be a positive number"]);
+    assert_clear_error(&["visualize", "filters", "--l2", "1.5"], &["--l2 must be in [0, 1)"]);
+    let out = lenet_gpu(&["visualize", "classes", "--steps", "0"]);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("AscentConfig"));
+}
+
+#[test]
+fn a_second_train_into_the_same_out_is_refused_while_the_first_runs() {
+    // Before: both ran, the last writer won. The lock is the OS's, held by the running
+    // process: here this test process holds it.
+    let dir = tempfile::tempdir().unwrap();
+    let lock = lenet_gpu::run::lock_run_dir(dir.path()).unwrap();
+    let args = ["train", "--epochs", "1", "--train-limit", "100", "--out", dir.path().to_str().unwrap()];
+    let pid = std::process::id().to_string();
+    assert_clear_error(&args, &["another `lenet-gpu train`", &pid, "choose another --out"]);
+    drop(lock);
+    // Released (as when the first run exits, however it exits): the next run proceeds.
+    let out = lenet_gpu(&[&args[..], &["--quiet"]].concat());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}

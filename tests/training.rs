@@ -302,3 +302,33 @@ fn atomic_writes_leave_no_temporary_files() {
     let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(names, [MODEL_FILE]);
 }
+
+#[test]
+fn weights_that_are_not_finite_are_never_written() {
+    // A diverged model's weights are refused before they reach disk, and an earlier
+    // checkpoint stays as it was.
+    let layout = ParamLayout::lenet5();
+    let good = layout.init(lenet_gpu::model::params::Init::HeUniform, &mut rng(5));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model.safetensors");
+    save_model(&path, Arch::Lenet5, &good, HashMap::new()).unwrap();
+    let before = std::fs::read(&path).unwrap();
+    let mut bad = good.clone();
+    bad[layout.get("conv2.bias").offset + 3] = f32::INFINITY;
+    bad[layout.get("conv2.bias").offset + 4] = f32::NAN;
+    assert_eq!(lenet_gpu::checkpoint::first_non_finite(&layout, &bad), Some(("conv2.bias".to_string(), 2)));
+    assert_eq!(lenet_gpu::checkpoint::first_non_finite(&layout, &good), None);
+    let err = save_model(&path, Arch::Lenet5, &bad, HashMap::new()).unwrap_err().to_string();
+    assert!(err.contains("conv2.bias") && err.contains("2 of its values are not finite"), "{err}");
+    assert_eq!(std::fs::read(&path).unwrap(), before, "the last good checkpoint is kept");
+}
+
+#[test]
+fn a_run_directory_is_held_by_one_run_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = lenet_gpu::run::lock_run_dir(dir.path()).unwrap();
+    let err = lenet_gpu::run::lock_run_dir(dir.path()).err().expect("held by the first").to_string();
+    assert!(err.contains("another `lenet-gpu train`") && err.contains(&std::process::id().to_string()), "{err}");
+    drop(first);
+    assert!(lenet_gpu::run::lock_run_dir(dir.path()).is_ok(), "released with its holder");
+}

@@ -266,6 +266,7 @@ fn ascend(
     out: &Path,
     json: bool,
 ) -> Result<()> {
+    cfg.check()?;
     let (net, layout, params, gpu, kernels) = model.open()?;
     let started = std::time::Instant::now();
     let r = gradient_ascent(&gpu, &kernels, (net, &layout, &params), target, cfg, &mut |i, n| {

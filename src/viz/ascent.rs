@@ -60,6 +60,21 @@ impl AscentConfig {
         }
     }
 
+    /// An error naming the first option out of its range.
+    pub fn check(&self) -> Result<()> {
+        let fail = |m: String| Err(Error::Config(m));
+        if self.steps == 0 {
+            return fail("--steps must be at least 1, got 0".into());
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return fail(format!("--lr must be a positive number, got {}", self.lr));
+        }
+        if !(0.0..1.0).contains(&self.l2) {
+            return fail(format!("--l2 must be in [0, 1), got {}", self.l2));
+        }
+        Ok(())
+    }
+
     /// Our default: small clamped steps with L2 decay, a blur every 4 steps and 1-pixel
     /// jitter, the lucid / tf-keras-vis practice against high-frequency noise.
     pub fn regularized() -> Self {
@@ -160,7 +175,7 @@ pub fn gradient_ascent(
     cfg: &AscentConfig,
     on_progress: &mut dyn FnMut(u32, u32),
 ) -> Result<AscentResult> {
-    check(cfg)?;
+    cfg.check()?;
     let params = gpu.storage_from("params", params);
     let grads = gpu.storage("grads", layout.padded_len);
     let ctx = Ctx::new(gpu, k, layout, &params).with_grads(&grads);
@@ -227,13 +242,6 @@ pub fn gradient_ascent(
         (AscentTarget::Filters(_), None, _) => unreachable!("filters have a tap"),
     };
     ascend(gpu, k, &ascent, cfg, on_progress)
-}
-
-fn check(cfg: &AscentConfig) -> Result<()> {
-    if cfg.steps == 0 || !(cfg.lr.is_finite() && cfg.lr > 0.0) || !(0.0..1.0).contains(&cfg.l2) {
-        return Err(Error::Config(format!("gradient ascent needs steps >= 1, lr > 0 and 0 <= l2 < 1; got {cfg:?}")));
-    }
-    Ok(())
 }
 
 /// The loop: jitter, forward + objective, backward to the input, normalized step, un-jitter,
