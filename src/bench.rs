@@ -219,7 +219,7 @@ pub fn run_bench(
         inference_kernels = (kernel_times(gpu, &dispatches, 5)?.0, b);
     }
 
-    let (kernels, kernel_timer) = kernel_times(gpu, &trainer.step_dispatches(), 5)?;
+    let (kernels, kernel_timer) = kernel_times(gpu, &trainer.step_dispatches(0), 5)?;
     let kernels_total_ms = kernels.iter().map(|k| k.ms).sum();
     Ok(BenchReport {
         adapter: gpu.info.name.clone(),

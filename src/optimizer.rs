@@ -8,7 +8,7 @@ use crate::error::Result;
 use crate::gpu::{Dispatch, Gpu, View};
 use crate::kernels::Kernels;
 use crate::shapes::{AdamParams, SdlmParams, SgdParams};
-use crate::train::{OptimizerKind, Recipe, SDLM_SAMPLES};
+use crate::train::{OptimizerKind, Recipe};
 
 pub struct Optimizer {
     recipe: Recipe,
@@ -27,11 +27,19 @@ pub struct Optimizer {
 struct SdlmEstimate {
     batch_curvature: wgpu::Buffer,
     average: Dispatch,
+    batches: u32,
 }
 
 impl Optimizer {
-    /// The recipe's optimizer for `params` and their gradient `grads` (`len` elements).
-    pub fn new(gpu: &Gpu, k: &Kernels, recipe: &Recipe, params: &wgpu::Buffer, grads: &wgpu::Buffer) -> Result<Self> {
+    /// The recipe's optimizer for `params` and their gradient `grads`; SDLM estimates its
+    /// second derivatives on `estimate_batches` batches.
+    pub fn new(
+        gpu: &Gpu,
+        k: &Kernels,
+        recipe: &Recipe,
+        (params, grads): (&wgpu::Buffer, &wgpu::Buffer),
+        estimate_batches: u32,
+    ) -> Result<Self> {
         let len = (params.size() / 4) as usize;
         let m = gpu.storage("optimizer.m", len);
         let v = gpu.storage("optimizer.v", len);
@@ -45,10 +53,10 @@ impl Optimizer {
         let sdlm = match r.optimizer {
             OptimizerKind::Sdlm => {
                 let batch_curvature = gpu.storage("optimizer.curvature", len);
-                let scale = 1.0 / sdlm_batches(r) as f32;
+                let scale = 1.0 / estimate_batches as f32;
                 let average = SdlmParams { len: len as u32, lr: 0.0, mu: 0.0, scale };
                 let average = k.optim.scale_add(gpu, average, vv, View::whole(&batch_curvature))?;
-                Some(SdlmEstimate { batch_curvature, average })
+                Some(SdlmEstimate { batch_curvature, average, batches: estimate_batches })
             }
             _ => None,
         };
@@ -76,9 +84,9 @@ impl Optimizer {
         self.sdlm.as_ref().map(|s| &s.batch_curvature)
     }
 
-    /// SDLM: batches of the second-derivative estimate before each epoch.
+    /// SDLM: batches of the second-derivative estimate before each epoch (0 for others).
     pub fn estimate_batches(&self) -> u32 {
-        sdlm_batches(&self.recipe)
+        self.sdlm.as_ref().map_or(0, |s| s.batches)
     }
 
     /// SDLM: zeroes the estimate before it is averaged anew.
@@ -104,11 +112,6 @@ impl Optimizer {
         gpu.write(View::whole(&self.m), m);
         gpu.write(View::whole(&self.v), v);
     }
-}
-
-/// Batches in SDLM's second-derivative estimate: `SDLM_SAMPLES` images, at least one batch.
-fn sdlm_batches(r: &Recipe) -> u32 {
-    SDLM_SAMPLES.div_ceil(r.batch_size).max(1)
 }
 
 fn sdlm_params(r: &Recipe, len: usize, lr: f32) -> SdlmParams {

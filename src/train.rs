@@ -237,7 +237,12 @@ pub struct Trainer<'g> {
     optimizer: Optimizer,
     data: GpuDataset,
     order: wgpu::Buffer,
-    feeder: Feeder,
+    /// The plan of a full batch (none when the dataset is smaller than one), and the plan
+    /// of the last, smaller batch (none when the batches divide the dataset).
+    full: Option<Feeder>,
+    rest: Option<Feeder>,
+    full_steps: u32,
+    /// Full batches, and one more for the rest.
     pub steps_per_epoch: u32,
     /// Optimizer steps taken so far (the Adam step count and the schedule's clock).
     pub step: u64,
@@ -247,27 +252,30 @@ pub struct Trainer<'g> {
 
 impl<'g> Trainer<'g> {
     /// Uploads the training set and builds everything; parameters start from the recipe's
-    /// initializer and seed.
+    /// initializer and seed. An epoch is every full batch, then the rest of the images as
+    /// one smaller batch (PyTorch's DataLoader and Keras do the same).
     pub fn new(gpu: &'g Gpu, recipe: Recipe, train: &Dataset) -> Result<Self> {
         recipe.check()?;
-        let steps_per_epoch = train.len() as u32 / recipe.batch_size;
-        if steps_per_epoch == 0 {
-            return Err(Error::Config(format!(
-                "--batch-size {} is larger than the training set ({} images)",
-                recipe.batch_size,
-                train.len()
-            )));
+        if train.is_empty() {
+            return Err(Error::Config(format!("{}: no training images", train.source)));
         }
+        let (batch, images) = (recipe.batch_size, train.len() as u32);
+        let full_steps = images / batch;
+        let steps_per_epoch = images.div_ceil(batch);
         let kernels = Kernels::new(gpu)?;
         let layout = recipe.arch.layout();
         let params = gpu.storage_from("params", &initial_params(&layout, &recipe));
         let grads = gpu.storage("grads", layout.padded_len);
-        let optimizer = Optimizer::new(gpu, &kernels, &recipe, &params, &grads)?;
+        // SDLM's estimate: SDLM_SAMPLES images, at least one batch, at most the epoch.
+        let estimate_batches = SDLM_SAMPLES.div_ceil(batch).clamp(1, steps_per_epoch);
+        let optimizer = Optimizer::new(gpu, &kernels, &recipe, (&params, &grads), estimate_batches)?;
         let data = GpuDataset::upload(gpu, train, "train")?;
         let order = gpu.storage("train.order", train.len());
         let ctx =
             Ctx { curvature: optimizer.curvature(), ..Ctx::new(gpu, &kernels, &layout, &params).with_grads(&grads) };
-        let feeder = Feeder::new(&ctx, recipe.net(), &data, &order, recipe.batch_size, Mode::Train)?;
+        let feeder = |n: u32| Feeder::new(&ctx, recipe.net(), &data, &order, n, Mode::Train);
+        let full = if full_steps > 0 { Some(feeder(batch)?) } else { None };
+        let rest = if images % batch > 0 { Some(feeder(images % batch)?) } else { None };
         Ok(Trainer {
             gpu,
             recipe,
@@ -278,11 +286,28 @@ impl<'g> Trainer<'g> {
             optimizer,
             data,
             order,
-            feeder,
+            full,
+            rest,
+            full_steps,
             steps_per_epoch,
             step: 0,
             epoch: 0,
         })
+    }
+
+    /// The feeder of step `s` of an epoch: a full batch, or the rest after the last one.
+    fn feeder(&self, s: u32) -> &Feeder {
+        match (&self.full, &self.rest) {
+            (Some(full), _) if s < self.full_steps => full,
+            (_, Some(rest)) => rest,
+            (Some(full), None) => full,
+            (None, None) => unreachable!("a trainer has at least one batch"),
+        }
+    }
+
+    /// Every feeder: the full batches', then the rest's.
+    fn feeders(&self) -> impl Iterator<Item = &Feeder> {
+        self.full.iter().chain(&self.rest)
     }
 
     /// What other plans of this model (an evaluator's) are built with.
@@ -324,7 +349,7 @@ impl<'g> Trainer<'g> {
         if self.optimizer.curvature().is_some() {
             self.estimate_curvature()?;
         }
-        gpu.write(View::whole(self.feeder.plan.metrics()), &[0u32; METRICS_LEN]);
+        self.feeders().for_each(|f| gpu.write(View::whole(f.plan.metrics()), &[0u32; METRICS_LEN]));
         let total = self.total_steps();
         let mut in_flight = VecDeque::new();
         let mut last_report = Instant::now();
@@ -357,11 +382,12 @@ impl<'g> Trainer<'g> {
         Ok(m)
     }
 
-    /// Every dispatch of one training step, in order: the batch's gather, the forward, the
-    /// backward, the metrics and the optimizer.
-    pub fn step_dispatches(&self) -> Vec<&Dispatch> {
-        let mut all = vec![&self.feeder.gather];
-        all.extend(self.feeder.plan.dispatches());
+    /// Every dispatch of step `s` of an epoch, in order: the batch's gather, the forward,
+    /// the backward, the metrics and the optimizer.
+    pub fn step_dispatches(&self, s: u32) -> Vec<&Dispatch> {
+        let feeder = self.feeder(s);
+        let mut all = vec![&feeder.gather];
+        all.extend(feeder.plan.dispatches());
         all.push(self.optimizer.update());
         all
     }
@@ -370,12 +396,12 @@ impl<'g> Trainer<'g> {
     /// at most `IN_FLIGHT` steps queued.
     fn submit_step(&mut self, s: u32, in_flight: &mut VecDeque<wgpu::SubmissionIndex>) -> Result<()> {
         let gpu = self.gpu;
-        self.feeder.set_offset(gpu, s * self.recipe.batch_size);
+        self.feeder(s).set_offset(gpu, s * self.recipe.batch_size);
         self.optimizer.set_step(gpu, self.recipe.lr_at(self.step, self.total_steps()), self.step + 1);
         let mut encoder = gpu.device.create_command_encoder(&Default::default());
         {
             let mut pass = encoder.begin_compute_pass(&Default::default());
-            self.step_dispatches().into_iter().for_each(|d| d.record(&mut pass));
+            self.step_dispatches(s).into_iter().for_each(|d| d.record(&mut pass));
         }
         in_flight.push_back(gpu.queue.submit([encoder.finish()]));
         self.step += 1;
@@ -396,12 +422,13 @@ impl<'g> Trainer<'g> {
         let gpu = self.gpu;
         self.optimizer.begin_estimate(gpu);
         for b in 0..self.optimizer.estimate_batches() {
-            self.feeder.set_offset(gpu, b * self.recipe.batch_size);
+            let feeder = self.feeder(b);
+            feeder.set_offset(gpu, b * self.recipe.batch_size);
             let mut encoder = gpu.device.create_command_encoder(&Default::default());
             {
                 let mut pass = encoder.begin_compute_pass(&Default::default());
-                self.feeder.record_forward(&mut pass);
-                if !self.feeder.plan.record_curvature(&mut pass) {
+                feeder.record_forward(&mut pass);
+                if !feeder.plan.record_curvature(&mut pass) {
                     return Err(Error::Config("this network has no second-derivative pass for SDLM".into()));
                 }
                 self.optimizer.record_estimate(&mut pass);
@@ -423,8 +450,16 @@ impl<'g> Trainer<'g> {
         self.gpu.wait()
     }
 
+    /// The epoch's running metrics, over both plans.
     fn read_metrics(&self) -> Result<MetricSums> {
-        Ok(MetricSums::from_words(&self.gpu.read::<u32>(View::whole(self.feeder.plan.metrics()))?))
+        let mut sums = MetricSums::default();
+        for f in self.feeders() {
+            let m = MetricSums::from_words(&self.gpu.read::<u32>(View::whole(f.plan.metrics()))?);
+            sums.loss_sum += m.loss_sum;
+            sums.correct += m.correct;
+            sums.samples += m.samples;
+        }
+        Ok(sums)
     }
 
     fn check_finite(&self, m: &MetricSums, step: u32, lr: f32) -> Result<()> {

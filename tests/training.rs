@@ -332,3 +332,21 @@ fn a_run_directory_is_held_by_one_run_at_a_time() {
     drop(first);
     assert!(lenet_gpu::run::lock_run_dir(dir.path()).is_ok(), "released with its holder");
 }
+
+#[test]
+fn an_epoch_trains_on_the_last_partial_batch_and_on_sets_smaller_than_a_batch() {
+    // Before: 1,050 images at batch 128 made 8 steps (1,024 images), and a set smaller
+    // than a batch was refused. PyTorch's DataLoader and Keras train on the rest too.
+    let (train, _) = data(1050, 0);
+    let mut t = Trainer::new(gpu(), Recipe { batch_size: 128, ..recipe(1) }, &train).unwrap();
+    assert_eq!(t.steps_per_epoch, 9);
+    let m = t.train_epoch(&mut |_| {}).unwrap();
+    assert_eq!(m.samples, 1050, "every image once");
+    assert!(m.mean_loss().is_finite());
+    let small = train.take(50);
+    let mut t = Trainer::new(gpu(), Recipe { batch_size: 100, ..recipe(2) }, &small).unwrap();
+    assert_eq!(t.steps_per_epoch, 1);
+    let before = t.read_params().unwrap();
+    assert_eq!(t.train_epoch(&mut |_| {}).unwrap().samples, 50);
+    assert_ne!(t.read_params().unwrap(), before, "the one small batch trains");
+}
