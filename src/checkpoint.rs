@@ -75,9 +75,14 @@ pub struct TensorFile {
 
 pub fn load_tensors(path: &Path) -> Result<TensorFile> {
     let bytes = std::fs::read(path).map_err(|e| bad(path, format!("cannot read: {e}")))?;
-    let st = SafeTensors::deserialize(&bytes).map_err(|e| bad(path, format!("not a safetensors file: {e}")))?;
+    parse_tensors(path, &bytes)
+}
+
+/// [`load_tensors`] on a file's bytes (`path` names it in errors).
+pub fn parse_tensors(path: &Path, bytes: &[u8]) -> Result<TensorFile> {
+    let st = SafeTensors::deserialize(bytes).map_err(|e| bad(path, format!("not a safetensors file: {e}")))?;
     let (_, header) =
-        SafeTensors::read_metadata(&bytes).map_err(|e| bad(path, format!("not a safetensors file: {e}")))?;
+        SafeTensors::read_metadata(bytes).map_err(|e| bad(path, format!("not a safetensors file: {e}")))?;
     let mut tensors = HashMap::new();
     for (name, view) in st.tensors() {
         if view.dtype() != Dtype::F32 {
@@ -138,7 +143,15 @@ fn model_from(path: &Path, file: TensorFile, arch: Arch) -> Result<(Vec<f32>, Ha
 /// Loads a model checkpoint of whichever network its metadata names (LeNet-5 when it names
 /// none), with the network options its recipe recorded.
 pub fn load_any_model(path: &Path) -> Result<(NetSpec, ParamLayout, Vec<f32>)> {
-    let file = load_tensors(path)?;
+    any_model_from(path, load_tensors(path)?)
+}
+
+/// [`load_any_model`] on a file's bytes (`path` names it in errors).
+pub fn parse_any_model(path: &Path, bytes: &[u8]) -> Result<(NetSpec, ParamLayout, Vec<f32>)> {
+    any_model_from(path, parse_tensors(path, bytes)?)
+}
+
+fn any_model_from(path: &Path, file: TensorFile) -> Result<(NetSpec, ParamLayout, Vec<f32>)> {
     let arch = match file.metadata.get("arch") {
         None => Arch::Lenet5,
         Some(name) => {

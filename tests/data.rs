@@ -192,3 +192,18 @@ fn gather_batch_rejects_an_image_length_not_a_multiple_of_16() {
     let err = Gather::new(gpu).unwrap().gather_batch(gpu, p, views).err().unwrap();
     assert!(err.to_string().contains("not a multiple of 16"), "{err}");
 }
+
+#[test]
+fn a_gzip_file_that_unpacks_past_the_bound_is_refused() {
+    // A file of about 1 MB that unpacks to more than 1 GiB: refused once the bound is
+    // passed, instead of filling memory with it.
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let zeros = vec![0u8; 1 << 24];
+    for _ in 0..=(lenet_gpu::data::idx::MAX_UNPACKED >> 24) {
+        enc.write_all(&zeros).unwrap();
+    }
+    let bomb = enc.finish().unwrap();
+    assert!(bomb.len() < 8 << 20, "{} bytes", bomb.len());
+    let err = err_images(&bomb);
+    assert!(err.contains("unpacks to more than 1024 MiB"), "{err}");
+}

@@ -16,7 +16,7 @@ use lenet_gpu::reference::lenet5::lenet5_forward;
 use lenet_gpu::train::{Recipe, Trainer};
 use lenet_gpu::viz::ascent::{gradient_ascent, AscentConfig, AscentTarget};
 use lenet_gpu::viz::diagram::{dot, svg, write_diagram, RankDir};
-use lenet_gpu::viz::features::{feature_maps, render_features};
+use lenet_gpu::viz::features::{decode_image, feature_maps, render_features};
 use lenet_gpu::viz::render::Colormap;
 use lenet_gpu::viz::weights::{render_kernels, ConvLayer};
 
@@ -193,4 +193,21 @@ fn the_diagram_names_every_layer_with_its_shapes() {
     let written = write_diagram(Arch::Lenet5, &dir.path().join("model"), RankDir::Tb, false).unwrap();
     let png = image::open(&written[1]).unwrap();
     assert!(png.height() > 8 * 84, "one box per layer: {}x{}", png.width(), png.height());
+}
+
+#[test]
+fn pictures_past_the_size_bound_are_refused_and_small_ones_load() {
+    // 9000 pixels wide: past the 8192-pixel bound (a digit needs nothing like it; a few
+    // hostile bytes could otherwise ask for gigabytes).
+    let encode = |img: image::GrayImage| {
+        let mut png = Vec::new();
+        img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png).unwrap();
+        png
+    };
+    let path = std::path::Path::new("wide.png");
+    let err = decode_image(path, &encode(image::GrayImage::new(9000, 1))).unwrap_err().to_string();
+    assert!(err.contains("wide.png") && err.contains("cannot read image"), "{err}");
+    let x = decode_image(path, &encode(image::GrayImage::from_pixel(40, 40, image::Luma([255])))).unwrap();
+    assert_eq!(x.len(), 28 * 28);
+    assert!(x.iter().all(|&v| v == 0.0), "a light background is inverted to MNIST's black");
 }

@@ -14,13 +14,21 @@ fn data_error(path: &Path, reason: impl Into<String>) -> Error {
     Error::Data { path: path.to_path_buf(), reason: reason.into() }
 }
 
+/// The most a gzip file may unpack to: 1 GiB, room for EMNIST's 814,255 images (638 MB)
+/// and a bound on what a small, hostile file can make us allocate.
+pub const MAX_UNPACKED: u64 = 1 << 30;
+
 /// The file's bytes, gunzipped when they start with the gzip magic (1f 8b).
 pub fn read_maybe_gz(path: &Path, bytes: &[u8]) -> Result<Vec<u8>> {
     if bytes.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::new();
         flate2::read::GzDecoder::new(bytes)
+            .take(MAX_UNPACKED + 1)
             .read_to_end(&mut out)
             .map_err(|e| data_error(path, format!("unreadable gzip data: {e}")))?;
+        if out.len() as u64 > MAX_UNPACKED {
+            return Err(data_error(path, format!("unpacks to more than {} MiB", MAX_UNPACKED >> 20)));
+        }
         Ok(out)
     } else {
         Ok(bytes.to_vec())
