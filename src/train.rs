@@ -106,7 +106,7 @@ impl Recipe {
     /// The default: He-uniform init (ReLU layers keep their activation scale), Adam
     /// lr 2e-3 (needs no tuning of momentum or a warm-up for a net this small) decayed to
     /// zero on a cosine over 10 epochs (the last epochs average out the minibatch noise).
-    /// Measured in BENCHMARKS.md / the README: >= 99.0% test accuracy in 10 epochs.
+    /// Measured (README): 98.98% test accuracy after 10 epochs, seed 0.
     pub fn default_recipe() -> Recipe {
         Recipe {
             name: "default".into(),

@@ -17,7 +17,7 @@ use super::AdapterArg;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Preset {
-    /// LeNet-5: Adam 2e-3, cosine decay, He init, batch 100, 10 epochs: >= 99% test accuracy.
+    /// LeNet-5: Adam 2e-3, cosine decay, He init, batch 100, 10 epochs: about 99% test accuracy (98.98% measured).
     Default,
     /// LeNet-5, the Keras tutorial: SGD lr 0.01, batch 100, U(-0.05, 0.05) init, 50 epochs.
     KerasSeed,
