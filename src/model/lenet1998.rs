@@ -68,7 +68,7 @@ pub fn network(squash: SquashFn) -> Network {
         Box::new(Subsample { name: "S2", activation: act }),
         Box::new(TableConv { activation: act, ..C3 }),
         Box::new(Subsample { name: "S4", activation: act }),
-        Box::new(Dense { kind: "Conv 5x5", ..Dense::new("C5", 120, act) }),
+        Box::new(Dense { as_conv: Some(5), ..Dense::new("C5", 120, act) }),
         Box::new(Dense {
             picture: Picture::Bitmap { h: BITMAP_H as u32, w: BITMAP_W as u32 },
             ..Dense::new("F6", F6_UNITS, act)

@@ -16,9 +16,9 @@ pub struct Dense {
     pub name: &'static str,
     pub units: u32,
     pub activation: Activation,
-    /// How the summary names it: `Dense`, or e.g. `Conv 5x5` for C5 (then its output is
-    /// shown as (units, 1, 1)).
-    pub kind: &'static str,
+    /// Some(k): the summary shows it as the k x k convolution it is over a k x k input
+    /// (LeNet-1998's C5), its output (units, 1, 1).
+    pub as_conv: Option<u32>,
     /// How feature maps draw the output: a strip of units, or e.g. F6's 7x12 bitmap
     /// (what the RBF layer compares it with).
     pub picture: Picture,
@@ -26,18 +26,18 @@ pub struct Dense {
 
 impl Dense {
     pub fn new(name: &'static str, units: u32, activation: Activation) -> Self {
-        Dense { name, units, activation, kind: "Dense", picture: Picture::Strip }
+        Dense { name, units, activation, as_conv: None, picture: Picture::Strip }
     }
 
     fn prefix(&self) -> String {
         self.name.to_lowercase()
     }
 
-    fn shown_output(&self) -> Dims {
-        if self.kind == "Dense" {
-            Dims::Units(self.units)
-        } else {
-            Dims::Map { c: self.units, h: 1, w: 1 }
+    /// Its summary row's kind and output.
+    fn shown(&self) -> (String, Dims) {
+        match self.as_conv {
+            None => ("Dense".into(), Dims::Units(self.units)),
+            Some(k) => (format!("Conv {k}x{k}"), Dims::Map { c: self.units, h: 1, w: 1 }),
         }
     }
 }
@@ -55,7 +55,8 @@ impl Layer for Dense {
 
     fn rows(&self, input: Dims) -> Vec<LayerInfo> {
         let params = self.params(input).iter().map(ParamSpec::len).sum();
-        vec![LayerInfo::new(self.name, self.kind.into(), self.activation, input, self.shown_output(), params)]
+        let (kind, output) = self.shown();
+        vec![LayerInfo::new(self.name, kind, self.activation, input, output, params)]
     }
 
     fn build(&self, b: &Build, input: &Tensor) -> Result<Built> {
