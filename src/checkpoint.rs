@@ -71,6 +71,21 @@ pub fn save_tensors(
 pub struct TensorFile {
     pub tensors: HashMap<String, (Vec<usize>, Vec<f32>)>,
     pub metadata: HashMap<String, String>,
+    /// The element types other than F32 the tensors were stored in (read as f32).
+    pub converted_from: Vec<Dtype>,
+}
+
+/// A tensor's values as f32, from F32, F16, BF16 or F64 little-endian bytes (the mmap'd
+/// data need not be aligned, so through byte chunks).
+fn to_f32(dtype: Dtype, data: &[u8]) -> Option<Vec<f32>> {
+    let chunks = |n: usize| data.chunks_exact(n);
+    Some(match dtype {
+        Dtype::F32 => chunks(4).map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes"))).collect(),
+        Dtype::F16 => chunks(2).map(|c| half::f16::from_le_bytes(c.try_into().expect("2 bytes")).to_f32()).collect(),
+        Dtype::BF16 => chunks(2).map(|c| half::bf16::from_le_bytes(c.try_into().expect("2 bytes")).to_f32()).collect(),
+        Dtype::F64 => chunks(8).map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")) as f32).collect(),
+        _ => return None,
+    })
 }
 
 pub fn load_tensors(path: &Path) -> Result<TensorFile> {
@@ -84,13 +99,14 @@ pub fn parse_tensors(path: &Path, bytes: &[u8]) -> Result<TensorFile> {
     let (_, header) =
         SafeTensors::read_metadata(bytes).map_err(|e| bad(path, format!("not a safetensors file: {e}")))?;
     let mut tensors = HashMap::new();
+    let mut converted_from = Vec::new();
     for (name, view) in st.tensors() {
-        if view.dtype() != Dtype::F32 {
-            return Err(bad(path, format!("tensor {name} is {:?}, expected F32", view.dtype())));
+        let dtype = view.dtype();
+        let data = to_f32(dtype, view.data())
+            .ok_or_else(|| bad(path, format!("tensor {name} is {dtype:?}; F32, F16, BF16 or F64 are read")))?;
+        if dtype != Dtype::F32 && !converted_from.contains(&dtype) {
+            converted_from.push(dtype);
         }
-        // Copy through u8 chunks: the mmap'd data need not be 4-byte aligned.
-        let data: Vec<f32> =
-            view.data().chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes"))).collect();
         // A NaN weight would not show: the kernels' max() drops NaNs, where PyTorch keeps them.
         let bad_values = non_finite(&data);
         if bad_values > 0 {
@@ -98,7 +114,7 @@ pub fn parse_tensors(path: &Path, bytes: &[u8]) -> Result<TensorFile> {
         }
         tensors.insert(name, (view.shape().to_vec(), data));
     }
-    Ok(TensorFile { tensors, metadata: header.metadata().clone().unwrap_or_default() })
+    Ok(TensorFile { tensors, metadata: header.metadata().clone().unwrap_or_default(), converted_from })
 }
 
 /// Saves the flat parameter buffer as PyTorch-named tensors of `arch`'s layout.
@@ -140,29 +156,57 @@ fn model_from(path: &Path, file: TensorFile, arch: Arch) -> Result<(Vec<f32>, Ha
     Ok((flat, file.metadata))
 }
 
-/// Loads a model checkpoint of whichever network its metadata names (LeNet-5 when it names
-/// none), with the network options its recipe recorded.
+/// A model checkpoint of either network, as read.
+pub struct ModelFile {
+    pub net: NetSpec,
+    pub layout: ParamLayout,
+    pub params: Vec<f32>,
+    pub metadata: HashMap<String, String>,
+    /// Said when the file stored another float type than f32 (what it was read as).
+    pub note: Option<String>,
+}
+
+/// Loads a model checkpoint of whichever network its metadata names; without metadata
+/// (PyTorch's `save_file(model.state_dict())`), of the network whose tensor names it has.
+/// F16, BF16 and F64 tensors are read as f32.
+pub fn load_model_file(path: &Path) -> Result<ModelFile> {
+    model_file_from(path, load_tensors(path)?)
+}
+
+/// [`load_model_file`], returning (network, layout, flat parameters).
 pub fn load_any_model(path: &Path) -> Result<(NetSpec, ParamLayout, Vec<f32>)> {
-    any_model_from(path, load_tensors(path)?)
+    load_model_file(path).map(|m| (m.net, m.layout, m.params))
 }
 
 /// [`load_any_model`] on a file's bytes (`path` names it in errors).
 pub fn parse_any_model(path: &Path, bytes: &[u8]) -> Result<(NetSpec, ParamLayout, Vec<f32>)> {
-    any_model_from(path, parse_tensors(path, bytes)?)
+    model_file_from(path, parse_tensors(path, bytes)?).map(|m| (m.net, m.layout, m.params))
 }
 
-fn any_model_from(path: &Path, file: TensorFile) -> Result<(NetSpec, ParamLayout, Vec<f32>)> {
-    let arch = match file.metadata.get("arch") {
-        None => Arch::Lenet5,
-        Some(name) => {
-            Arch::from_checkpoint_name(name).ok_or_else(|| bad(path, format!("it holds an unknown {name} model")))?
-        }
-    };
-    let (flat, meta) = model_from(path, file, arch)?;
-    let squash = meta
+/// The network a file holds: its `arch` metadata, or the one whose first tensor it has.
+fn arch_of(path: &Path, file: &TensorFile) -> Result<Arch> {
+    if let Some(name) = file.metadata.get("arch") {
+        return Arch::from_checkpoint_name(name).ok_or_else(|| bad(path, format!("it holds an unknown {name} model")));
+    }
+    let archs = [Arch::Lenet5, Arch::Lenet1998];
+    let first_tensor = |a: Arch| a.layout().tensors[0].name.clone();
+    archs.into_iter().find(|&a| file.tensors.contains_key(&first_tensor(a))).ok_or_else(|| {
+        let names = archs.map(|a| format!("{} ({}, …)", a.checkpoint_name(), first_tensor(a)));
+        bad(path, format!("no arch metadata, and its tensors are neither {}'s nor {}'s", names[0], names[1]))
+    })
+}
+
+fn model_file_from(path: &Path, file: TensorFile) -> Result<ModelFile> {
+    let arch = arch_of(path, &file)?;
+    let note = (!file.converted_from.is_empty()).then(|| {
+        let types: Vec<String> = file.converted_from.iter().map(|d| format!("{d:?}")).collect();
+        format!("{}: {} tensors read as f32", path.display(), types.join(", "))
+    });
+    let (params, metadata) = model_from(path, file, arch)?;
+    let squash = metadata
         .get("recipe")
         .and_then(|r| serde_json::from_str::<serde_json::Value>(r).ok())
         .and_then(|r| serde_json::from_value(r.get("squash")?.clone()).ok())
         .unwrap_or_default();
-    Ok((NetSpec { arch, squash }, arch.layout(), flat))
+    Ok(ModelFile { net: NetSpec { arch, squash }, layout: arch.layout(), params, metadata, note })
 }

@@ -20,6 +20,7 @@ pub mod checkpoint;
 pub mod data;
 pub mod error;
 pub mod eval;
+pub mod export;
 pub mod feeder;
 pub mod gpu;
 pub mod kernels;

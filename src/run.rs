@@ -41,6 +41,9 @@ pub struct RunOptions {
     pub out: PathBuf,
     /// Continue the run saved in `out` (its recipe, weights, optimizer state and clock).
     pub resume: bool,
+    /// Start a new run from these weights (laid out as the recipe's network) instead of its
+    /// initializer.
+    pub init: Option<Vec<f32>>,
 }
 
 /// A run directory held by one run: an OS lock on `<out>/.lock`, released when the run ends
@@ -116,6 +119,16 @@ pub fn run_training(
     };
 
     let mut trainer = Trainer::new(gpu, recipe, train)?;
+    if let (Some(init), None) = (&opts.init, &saved) {
+        if init.len() != trainer.layout.padded_len {
+            return Err(Error::Config(format!(
+                "--init-from: {} parameters, this network has {}",
+                init.len(),
+                trainer.layout.padded_len
+            )));
+        }
+        trainer.write_params(init);
+    }
     if let Some((params, m, v, epoch, step)) = saved {
         if params.len() != trainer.layout.padded_len || m.len() != params.len() || v.len() != params.len() {
             return Err(state_error(&state_path, "tensor sizes do not match this model".into()));

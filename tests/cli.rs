@@ -1,5 +1,7 @@
 //! The `lenet-gpu` binary as a user runs it.
 
+mod common;
+
 use std::process::Command;
 
 fn lenet_gpu(args: &[&str]) -> std::process::Output {
@@ -250,4 +252,31 @@ fn a_second_train_into_the_same_out_is_refused_while_the_first_runs() {
     // Released (as when the first run exits, however it exits): the next run proceeds.
     let out = lenet_gpu(&[&args[..], &["--quiet"]].concat());
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn eval_reads_a_half_precision_state_dict_without_metadata() {
+    // PyTorch's save_file(model.half().state_dict()): F16, no metadata.
+    use lenet_gpu::model::{params::Init, ParamLayout};
+    let layout = ParamLayout::lenet5();
+    let params = layout.init(Init::HeUniform, &mut common::rng(2));
+    let tensors: Vec<_> =
+        layout.tensors.iter().map(|t| (t.name.clone(), t.shape.clone(), params[t.range()].to_vec())).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("half.safetensors");
+    common::write_state_dict(&path, &tensors, "F16");
+    let out = lenet_gpu(&["eval", "--model", path.to_str().unwrap(), "--json"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("F16 tensors read as f32"), "{stderr}");
+    let eval: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(eval["samples"], 10_000);
+    let png = dir.path().join("k.png");
+    let out = lenet_gpu(&["visualize", "kernels", "--model", path.to_str().unwrap(), "--out", png.to_str().unwrap()]);
+    assert!(out.status.success() && png.is_file(), "{}", String::from_utf8_lossy(&out.stderr));
+    // And a LeNet-5 checkpoint cannot seed LeNet-1998's training.
+    assert_clear_error(
+        &["train", "--arch", "lenet1998", "--epochs", "1", "--init-from", path.to_str().unwrap()],
+        &["--init-from", "lenet5-keras", "lenet1998"],
+    );
 }

@@ -66,7 +66,7 @@ fn a_small_run_learns_digits() {
     // Measured on lavapipe: 89.9% test accuracy; a model that does not learn gets ~10%.
     let (train, test) = data(2000, 1000);
     let dir = tempfile::tempdir().unwrap();
-    let opts = RunOptions { out: dir.path().to_path_buf(), resume: false };
+    let opts = RunOptions { out: dir.path().to_path_buf(), resume: false, init: None };
     let history =
         run_training(gpu(), Recipe { batch_size: 50, ..recipe(3) }, &train, &test, &opts, &mut |_| {}).unwrap();
     assert_eq!(history.len(), 3);
@@ -88,7 +88,7 @@ fn lenet1998_with_sdlm_learns_digits_and_its_checkpoint_evaluates_the_same() {
     // images. Measured on lavapipe: 83.7%; a model that does not learn gets ~10%.
     let (train, test) = data(2000, 1000);
     let dir = tempfile::tempdir().unwrap();
-    let opts = RunOptions { out: dir.path().to_path_buf(), resume: false };
+    let opts = RunOptions { out: dir.path().to_path_buf(), resume: false, init: None };
     let recipe = Recipe { epochs: 2, ..Recipe::lenet1998() };
     let history = run_training(gpu(), recipe, &train, &test, &opts, &mut |_| {}).unwrap();
     let last = *history.last().unwrap();
@@ -126,7 +126,7 @@ fn resume_reaches_the_same_weights_as_an_uninterrupted_run() {
     {
         let base = Recipe { epochs: 3, ..base };
         let straight = tempfile::tempdir().unwrap();
-        let opts = RunOptions { out: straight.path().to_path_buf(), resume: false };
+        let opts = RunOptions { out: straight.path().to_path_buf(), resume: false, init: None };
         run_training(gpu(), base.clone(), &train, &test, &opts, &mut |_| {}).unwrap();
 
         // Stop after epoch 1 (a run of the same recipe whose state file says epoch 1),
@@ -148,7 +148,7 @@ fn resume_reaches_the_same_weights_as_an_uninterrupted_run() {
             meta,
         )
         .unwrap();
-        let opts = RunOptions { out: split.path().to_path_buf(), resume: true };
+        let opts = RunOptions { out: split.path().to_path_buf(), resume: true, init: None };
         let history = run_training(gpu(), Recipe::keras_seed(), &train, &test, &opts, &mut |_| {}).unwrap();
         assert_eq!(history.last().unwrap().epoch, 3);
 
@@ -162,7 +162,7 @@ fn resume_reaches_the_same_weights_as_an_uninterrupted_run() {
 fn divergence_stops_training_with_a_clear_error() {
     let (train, test) = data(1000, 100);
     let dir = tempfile::tempdir().unwrap();
-    let opts = RunOptions { out: dir.path().to_path_buf(), resume: false };
+    let opts = RunOptions { out: dir.path().to_path_buf(), resume: false, init: None };
     let wild = Recipe { lr: 1e6, optimizer: lenet_gpu::train::OptimizerKind::Sgd, ..recipe(2) };
     let err = run_training(gpu(), wild, &train, &test, &opts, &mut |_| {}).unwrap_err();
     match &err {
@@ -349,4 +349,49 @@ fn an_epoch_trains_on_the_last_partial_batch_and_on_sets_smaller_than_a_batch() 
     let before = t.read_params().unwrap();
     assert_eq!(t.train_epoch(&mut |_| {}).unwrap().samples, 50);
     assert_ne!(t.read_params().unwrap(), before, "the one small batch trains");
+}
+
+#[test]
+fn pytorch_state_dicts_in_any_float_type_and_without_metadata_load() {
+    // What `safetensors.torch.save_file(model.state_dict(), ...)` writes for models kept in
+    // half, bfloat16 or double precision: no arch metadata, another element type.
+    let dir = tempfile::tempdir().unwrap();
+    for (arch, init) in [
+        (Arch::Lenet5, lenet_gpu::model::params::Init::HeUniform),
+        (Arch::Lenet1998, lenet_gpu::model::params::Init::Lecun98),
+    ] {
+        let layout = arch.layout();
+        let params = layout.init(init, &mut rng(8));
+        let tensors: Vec<_> =
+            layout.tensors.iter().map(|t| (t.name.clone(), t.shape.clone(), params[t.range()].to_vec())).collect();
+        for (dtype, tol) in [("F32", 0.0), ("F64", 0.0), ("F16", 1e-3), ("BF16", 8e-3)] {
+            let path = dir.path().join(format!("{arch:?}_{dtype}.safetensors"));
+            write_state_dict(&path, &tensors, dtype);
+            let m = lenet_gpu::checkpoint::load_model_file(&path).unwrap_or_else(|e| panic!("{arch:?} {dtype}: {e}"));
+            assert_eq!(m.net.arch, arch, "{dtype}: the architecture from the tensor names");
+            let worst = m.params.iter().zip(&params).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+            assert!(worst <= tol, "{arch:?} {dtype}: off by {worst}");
+            assert_eq!(m.note.is_some(), dtype != "F32", "{dtype}: a note says what was converted");
+        }
+    }
+    // Neither network's tensors: a clear error naming both.
+    let path = dir.path().join("other.safetensors");
+    write_state_dict(&path, &[("encoder.weight".into(), vec![2], vec![1.0, 2.0])], "F16");
+    let err = lenet_gpu::checkpoint::load_model_file(&path).err().expect("not a LeNet").to_string();
+    assert!(err.contains("other.safetensors") && err.contains("conv1.weight") && err.contains("c1.weight"), "{err}");
+}
+
+#[test]
+fn training_can_start_from_a_checkpoints_weights() {
+    let (train, test) = data(500, 100);
+    let layout = ParamLayout::lenet5();
+    let start = layout.init(lenet_gpu::model::params::Init::HeUniform, &mut rng(9));
+    let dir = tempfile::tempdir().unwrap();
+    let opts = RunOptions { out: dir.path().to_path_buf(), resume: false, init: Some(start.clone()) };
+    // No epochs' worth of change: lr so small that the weights stay (almost) where they began.
+    let r = Recipe { lr: 1e-12, ..recipe(1) };
+    run_training(gpu(), r, &train, &test, &opts, &mut |_| {}).unwrap();
+    let (after, _) = load_model(&dir.path().join(MODEL_FILE), Arch::Lenet5).unwrap();
+    let worst = after.iter().zip(&start).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    assert!(worst < 1e-6, "started from the given weights, not the recipe's initializer: {worst}");
 }

@@ -4,7 +4,6 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use lenet_gpu::checkpoint::load_any_model;
 use lenet_gpu::data::{Dataset, Split};
 use lenet_gpu::eval::Evaluator;
 use lenet_gpu::kernels::Kernels;
@@ -31,8 +30,8 @@ pub struct EvalArgs {
 }
 
 pub fn run_eval(args: EvalArgs) -> Result<()> {
-    let (net, layout, params) =
-        load_any_model(&args.model).with_context(|| format!("loading checkpoint {}", args.model.display()))?;
+    let m = super::load_model(&args.model)?;
+    let (net, layout, params) = (m.net, m.layout, m.params);
     let test = Dataset::load_or_bundled(args.data.as_deref(), Split::Test).context("loading the test set")?;
     let gpu = args.adapter.open()?;
     let kernels = Kernels::new(&gpu)?;

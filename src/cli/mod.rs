@@ -3,11 +3,13 @@
 mod adapters;
 mod bench;
 mod eval;
+mod export;
 mod train;
 mod visualize;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
+use lenet_gpu::checkpoint::{load_model_file, ModelFile};
 use lenet_gpu::gpu::{AdapterChoice, Gpu, Profile};
 use lenet_gpu::model::Arch;
 
@@ -34,6 +36,8 @@ enum Command {
     Summary(SummaryArgs),
     /// Training and inference throughput and per-kernel times (use a release build).
     Bench(bench::BenchArgs),
+    /// A checkpoint as an ONNX model (ONNX Runtime, Netron, OpenCV, mobile runtimes).
+    Export(export::ExportArgs),
     /// Pictures of the network: diagram, feature maps, kernels, filters, classes.
     #[command(subcommand)]
     Visualize(visualize::VizCommand),
@@ -80,6 +84,19 @@ impl AdapterArg {
     }
 }
 
+/// A checkpoint of either network (any float type, with or without metadata), with a
+/// hint when there is none yet; says on stderr when its tensors were converted.
+pub fn load_model(path: &std::path::Path) -> Result<ModelFile> {
+    if !path.exists() {
+        anyhow::bail!("no checkpoint at {} (train one first with `lenet-gpu train`, or pass --model)", path.display());
+    }
+    let m = load_model_file(path).with_context(|| format!("loading checkpoint {}", path.display()))?;
+    if let Some(note) = &m.note {
+        eprintln!("note: {note}");
+    }
+    Ok(m)
+}
+
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Adapters => adapters::run_adapters(),
@@ -87,6 +104,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Eval(args) => eval::run_eval(args),
         Command::Visualize(cmd) => visualize::run_visualize(cmd),
         Command::Bench(args) => bench::run_bench_cmd(args),
+        Command::Export(args) => export::run_export(args),
         Command::Summary(a) => {
             print!("{}", lenet_gpu::model::summary::summary_table(a.arch));
             Ok(())

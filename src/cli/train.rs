@@ -87,6 +87,10 @@ pub struct TrainArgs {
     /// Continue the run saved in --out (its own recipe, weights and optimizer state).
     #[arg(long)]
     resume: bool,
+    /// Start from the weights of this checkpoint (any float type, ours or PyTorch's
+    /// `save_file(model.state_dict())`) instead of the initializer; a fresh optimizer.
+    #[arg(long, conflicts_with = "resume")]
+    init_from: Option<PathBuf>,
     /// Print nothing but errors and the final result.
     #[arg(long, conflicts_with = "json")]
     quiet: bool,
@@ -177,7 +181,22 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
     let interactive = std::io::stdout().is_terminal() && !args.quiet && !args.json;
     let mut bar: Option<ProgressBar> = None;
     let mut epochs = 0;
-    let opts = RunOptions { out: out.clone(), resume: args.resume };
+    let init = match &args.init_from {
+        Some(path) => {
+            let m = super::load_model(path)?;
+            if m.net.arch != recipe.arch {
+                bail!(
+                    "--init-from {} holds a {} model; this recipe trains {}",
+                    path.display(),
+                    m.net.arch.checkpoint_name(),
+                    recipe.arch.checkpoint_name()
+                );
+            }
+            Some(m.params)
+        }
+        None => None,
+    };
+    let opts = RunOptions { out: out.clone(), resume: args.resume, init };
     let history = run_training(&gpu, recipe, &train, &test, &opts, &mut |event| match event {
         Event::Start { recipe, first_epoch, steps_per_epoch, train_images } => {
             epochs = recipe.epochs;

@@ -4,7 +4,6 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
-use lenet_gpu::checkpoint::load_any_model;
 use lenet_gpu::data::{Dataset, Split};
 use lenet_gpu::gpu::Gpu;
 use lenet_gpu::kernels::objective::ClassObjective;
@@ -191,13 +190,10 @@ pub struct ClassesArgs {
     out: Option<PathBuf>,
 }
 
-/// A `train` checkpoint of either network, with a hint when there is none yet (the
-/// pictures need no GPU to load it).
+/// A checkpoint of either network (the pictures need no GPU to load it).
 fn load_checkpoint(path: &Path) -> Result<(NetSpec, ParamLayout, Vec<f32>)> {
-    if !path.exists() {
-        bail!("no checkpoint at {} (train one first with `lenet-gpu train`, or pass --model)", path.display());
-    }
-    load_any_model(path).with_context(|| format!("loading checkpoint {}", path.display()))
+    let m = super::load_model(path)?;
+    Ok((m.net, m.layout, m.params))
 }
 
 pub fn run_visualize(cmd: VizCommand) -> Result<()> {

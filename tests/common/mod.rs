@@ -118,3 +118,31 @@ pub fn assert_close(label: &str, gpu: &[f32], cpu: &[f32], tol: Tol) {
         worst.1
     );
 }
+
+/// A safetensors file as PyTorch's `save_file(model.state_dict())` writes it: `tensors` in
+/// `dtype` ("F16", "BF16", "F64" or "F32"), no metadata.
+pub fn write_state_dict(path: &std::path::Path, tensors: &[(String, Vec<usize>, Vec<f32>)], dtype: &str) {
+    let encode = |v: f32| -> Vec<u8> {
+        match dtype {
+            "F16" => half::f16::from_f32(v).to_le_bytes().to_vec(),
+            "BF16" => half::bf16::from_f32(v).to_le_bytes().to_vec(),
+            "F64" => (v as f64).to_le_bytes().to_vec(),
+            _ => v.to_le_bytes().to_vec(),
+        }
+    };
+    let (mut header, mut data) = (serde_json::Map::new(), Vec::new());
+    for (name, shape, values) in tensors {
+        let start = data.len();
+        values.iter().for_each(|&v| data.extend(encode(v)));
+        header.insert(
+            name.clone(),
+            serde_json::json!({"dtype": dtype, "shape": shape, "data_offsets": [start, data.len()]}),
+        );
+    }
+    let mut h = serde_json::to_vec(&header).unwrap();
+    h.resize(h.len().next_multiple_of(8), b' ');
+    let mut bytes = (h.len() as u64).to_le_bytes().to_vec();
+    bytes.extend(h);
+    bytes.extend(data);
+    std::fs::write(path, bytes).unwrap();
+}

@@ -5,6 +5,7 @@
 use super::squash::{activate, deactivate};
 use super::{bias, weight, Activation, Build, Built, ConvKernels, Dims, Layer, Pass, Tensor};
 use crate::error::Result;
+use crate::export::onnx::{Attr, Graph};
 use crate::gpu::{Dispatch, View};
 use crate::kernels::conv::{ConvChoice, ConvForwardViews, ConvInputGradViews, ConvUse, ConvWeightGradViews};
 use crate::kernels::conv_direct::ConvInput;
@@ -80,6 +81,35 @@ impl TableConv {
         index
     }
 
+    /// For each entry of the dense (OC, C, K, K) kernel, (group, index in that group's
+    /// tensor) of its stored weight, or None where the table has no connection.
+    fn dense_index_by_group(&self, layout: &ParamLayout) -> Vec<Option<(usize, usize)>> {
+        let offsets: Vec<usize> = self.groups.iter().map(|&(name, _, _)| layout.get(name).offset).collect();
+        let span = self.span(layout);
+        self.dense_index(layout)
+            .iter()
+            .map(|&i| {
+                (i != NONE).then(|| {
+                    let at = span.start + i as usize;
+                    let group = offsets.iter().rposition(|&o| o <= at).expect("inside the span");
+                    (group, at - offsets[group])
+                })
+            })
+            .collect()
+    }
+
+    /// Where each group starts when the group tensors are concatenated without padding,
+    /// and the length of that concatenation (where the zero goes).
+    fn groups_in_concat(&self, layout: &ParamLayout) -> (Vec<usize>, usize) {
+        let mut starts = Vec::new();
+        let mut at = 0;
+        for &(name, _, _) in self.groups {
+            starts.push(at);
+            at += layout.get(name).len();
+        }
+        (starts, at)
+    }
+
     /// The inverse: for each element of [`TableConv::span`], its entry in the dense kernel,
     /// or NONE for the padding between the tensors.
     pub fn stored_index(&self, layout: &ParamLayout) -> Vec<u32> {
@@ -105,6 +135,14 @@ fn conv_shape(input: Dims, batch: u32, channels: u32, kernel: u32) -> ConvShape 
 }
 
 impl Layer for Conv {
+    fn export(&self, g: &mut Graph, x: &str, _input: Dims) -> Result<String> {
+        let p = self.prefix();
+        let (w, b) = (g.param(&format!("{p}.weight")), g.param(&format!("{p}.bias")));
+        let k = self.kernel as i64;
+        let y = g.node("Conv", &p, &[x, &w, &b], vec![("kernel_shape", Attr::Ints(vec![k, k]))]);
+        Ok(self.activation.export(g, &p, y))
+    }
+
     fn output(&self, input: Dims) -> Dims {
         conv_output(input, self.channels, self.kernel)
     }
@@ -138,6 +176,38 @@ impl Layer for Conv {
 }
 
 impl Layer for TableConv {
+    /// A Conv whose dense (OC, C, K, K) kernel the graph gathers from the stored group
+    /// tensors through the table, zeros where there is no connection: the initializers keep
+    /// the checkpoint's names and shapes, and the table is in the file, as on the GPU.
+    fn export(&self, g: &mut Graph, x: &str, input: Dims) -> Result<String> {
+        let p = self.prefix();
+        let mut flat = Vec::new();
+        for &(name, _, _) in self.groups {
+            let t = g.param(name);
+            let all = g.constant_i64(&format!("{p}_flat"), &[1], &[-1]);
+            flat.push(g.node("Reshape", &format!("{p}_flat"), &[&t, &all], vec![]));
+        }
+        flat.push(g.constant(&format!("{p}_zero"), &[1], &[0.0]));
+        let refs: Vec<&str> = flat.iter().map(String::as_str).collect();
+        let stored = g.node("Concat", &format!("{p}_stored"), &refs, vec![("axis", Attr::Int(0))]);
+        // Index into the concatenated groups (whose padding the layout's offsets skip).
+        let group_starts = self.groups_in_concat(g.layout());
+        let zero = group_starts.1;
+        let index: Vec<i64> = self
+            .dense_index_by_group(g.layout())
+            .iter()
+            .map(|i| i.map_or(zero as i64, |(group, at)| (group_starts.0[group] + at) as i64))
+            .collect();
+        let index = g.constant_i64(&format!("{p}_table"), &[index.len() as i64], &index);
+        let dense = g.node("Gather", &format!("{p}_dense"), &[&stored, &index], vec![("axis", Attr::Int(0))]);
+        let (c, k) = (input.chw().0 as i64, self.kernel as i64);
+        let shape = g.constant_i64(&format!("{p}_kernel_shape"), &[4], &[self.table.len() as i64, c, k, k]);
+        let kernel = g.node("Reshape", &format!("{p}_kernel"), &[&dense, &shape], vec![]);
+        let b = g.param(&format!("{p}.bias"));
+        let y = g.node("Conv", &p, &[x, &kernel, &b], vec![("kernel_shape", Attr::Ints(vec![k, k]))]);
+        Ok(self.activation.export(g, &p, y))
+    }
+
     fn output(&self, input: Dims) -> Dims {
         conv_output(input, self.table.len() as u32, self.kernel)
     }

@@ -5,6 +5,7 @@
 
 use super::{bias, weight, Activation, Build, Built, Dims, Layer, Pass, Picture, Tap, Tensor};
 use crate::error::Result;
+use crate::export::onnx::{Attr, Graph};
 use crate::gpu::{Dispatch, View};
 use crate::kernels::conv::{
     ConvChoice, ConvForwardViews, ConvInputGradViews, ConvUse, ConvWeightGradViews, ForwardPath, WeightGradPath,
@@ -201,6 +202,16 @@ impl Layer for ConvPool {
             built.taps.insert(0, Tap { name: self.conv.to_string(), tensor, backward_from, picture });
         }
         Ok(built)
+    }
+
+    /// Conv, Relu, MaxPool 2x2.
+    fn export(&self, g: &mut Graph, x: &str, _input: Dims) -> Result<String> {
+        let (w, b) = (g.param(&self.weight_name()), g.param(&self.bias_name()));
+        let k = self.kernel as i64;
+        let y = g.node("Conv", self.conv, &[x, &w, &b], vec![("kernel_shape", Attr::Ints(vec![k, k]))]);
+        let y = g.node("Relu", self.conv, &[&y], vec![]);
+        let window = vec![("kernel_shape", Attr::Ints(vec![2, 2])), ("strides", Attr::Ints(vec![2, 2]))];
+        Ok(g.node("MaxPool", self.pool, &[&y], window))
     }
 
     fn conv_name(&self) -> Option<&'static str> {

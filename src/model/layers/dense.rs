@@ -5,6 +5,7 @@
 use super::squash::{activate, deactivate};
 use super::{bias, weight, Activation, Build, Built, Dims, Layer, Pass, Picture, Tensor};
 use crate::error::Result;
+use crate::export::onnx::{Attr, Graph};
 use crate::gpu::View;
 use crate::kernels::dense_direct::DenseProduct;
 use crate::kernels::gemm::GemmViews;
@@ -57,6 +58,27 @@ impl Layer for Dense {
         let params = self.params(input).iter().map(ParamSpec::len).sum();
         let (kind, output) = self.shown();
         vec![LayerInfo::new(self.name, kind, self.activation, input, output, params)]
+    }
+
+    /// Gemm (x · Wᵀ + b) and the activation; shown as a convolution (C5), a Conv over the
+    /// whole input and a Flatten, so that the weight keeps its (OUT, C, H, W) shape.
+    fn export(&self, g: &mut Graph, x: &str, input: Dims) -> Result<String> {
+        let p = self.prefix();
+        let (w, b) = (g.param(&format!("{p}.weight")), g.param(&format!("{p}.bias")));
+        let y = match (self.as_conv, input) {
+            (Some(k), Dims::Map { .. }) => {
+                let (k, kernel) = (k as i64, "kernel_shape");
+                let y = g.node("Conv", &p, &[x, &w, &b], vec![(kernel, Attr::Ints(vec![k, k]))]);
+                let y = self.activation.export(g, &p, y);
+                return Ok(g.node("Flatten", &p, &[&y], vec![("axis", Attr::Int(1))]));
+            }
+            (_, Dims::Map { .. }) => {
+                let flat = g.node("Flatten", &p, &[x], vec![("axis", Attr::Int(1))]);
+                g.node("Gemm", &p, &[&flat, &w, &b], vec![("transB", Attr::Int(1))])
+            }
+            (_, Dims::Units(_)) => g.node("Gemm", &p, &[x, &w, &b], vec![("transB", Attr::Int(1))]),
+        };
+        Ok(self.activation.export(g, &p, y))
     }
 
     fn build(&self, b: &Build, input: &Tensor) -> Result<Built> {

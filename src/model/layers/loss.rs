@@ -5,6 +5,7 @@
 
 use super::{Build, Built, Dims, Head, HeadKind, Layer, Picture, Tap, Tensor};
 use crate::error::Result;
+use crate::export::onnx::{Attr, Graph};
 use crate::gpu::View;
 use crate::kernels::rbf::RbfViews;
 use crate::kernels::softmax_xent::XentViews;
@@ -46,6 +47,11 @@ impl Layer for SoftmaxXent {
         Vec::new()
     }
 
+    /// Nothing: the exported graph ends in the logits (a softmax is one node away).
+    fn export(&self, _g: &mut Graph, x: &str, _input: Dims) -> Result<String> {
+        Ok(x.to_string())
+    }
+
     fn build(&self, b: &Build, input: &Tensor) -> Result<Built> {
         b.require_first_order("softmax cross-entropy")?;
         let classes = input.dims.len();
@@ -79,6 +85,19 @@ impl Layer for Rbf {
         let params = (input.len() * self.classes) as usize;
         let row = LayerInfo::new("output", "Euclidean RBF".into(), Activation::None, input, self.output(input), params);
         vec![LayerInfo { trainable: false, ..row }]
+    }
+
+    /// The 10 distances Σ (x - center)²: Unsqueeze, Sub of the fixed centers (an
+    /// initializer `rbf.centers`, not a parameter), Mul by itself, ReduceSum.
+    fn export(&self, g: &mut Graph, x: &str, input: Dims) -> Result<String> {
+        let units = input.len() as i64;
+        let centers = g.constant("rbf.centers", &[self.classes as i64, units], &self.centers);
+        let axis1 = g.constant_i64("rbf_axis1", &[1], &[1]);
+        let x3 = g.node("Unsqueeze", "rbf", &[x, &axis1], vec![]);
+        let diff = g.node("Sub", "rbf", &[&x3, &centers], vec![]);
+        let sq = g.node("Mul", "rbf", &[&diff, &diff], vec![]);
+        let axis2 = g.constant_i64("rbf_axis2", &[1], &[2]);
+        Ok(g.node("ReduceSum", "rbf", &[&sq, &axis2], vec![("keepdims", Attr::Int(0))]))
     }
 
     /// Taps `dist` (the RBF outputs) and `probs` (their softmin).

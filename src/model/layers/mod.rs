@@ -25,6 +25,7 @@ pub use pad::PadNormalize;
 pub use subsample::Subsample;
 
 use crate::error::Result;
+use crate::export::onnx::{Attr, Graph};
 use crate::gpu::{Dispatch, Gpu, View};
 use crate::kernels::squash::SquashFn;
 use crate::kernels::Kernels;
@@ -214,6 +215,8 @@ pub trait Layer {
     }
     /// Its buffers and dispatches at one batch size.
     fn build(&self, b: &Build, input: &Tensor) -> Result<Built>;
+    /// Its ONNX nodes, reading `x` (per image `input`); returns the name of its output.
+    fn export(&self, g: &mut Graph, x: &str, input: Dims) -> Result<String>;
     /// A convolution's name, as pictures of its kernels and channels call it.
     fn conv_name(&self) -> Option<&'static str> {
         None
@@ -342,6 +345,22 @@ pub enum Activation {
 }
 
 impl Activation {
+    /// Its ONNX nodes after `x` (none for a softmax, which the loss computes and the
+    /// export leaves out: the graph ends in logits).
+    fn export(self, g: &mut Graph, hint: &str, x: String) -> String {
+        match self {
+            Activation::None | Activation::Softmax => x,
+            Activation::Relu => g.node("Relu", hint, &[&x], vec![]),
+            Activation::Squash(SquashFn::Sigmoid) => g.node("Sigmoid", hint, &[&x], vec![]),
+            Activation::Squash(SquashFn::ScaledTanh) => {
+                // A tanh(S a), as shaders/squash.wgsl computes it.
+                let a = g.scale(&format!("{hint}_slope"), &x, crate::kernels::squash::TANH_S);
+                let t = g.node("Tanh", hint, &[&a], vec![]);
+                g.scale(&format!("{hint}_amplitude"), &t, crate::kernels::squash::TANH_A)
+            }
+        }
+    }
+
     /// The summary table's word for it.
     pub fn name(self) -> &'static str {
         match self {
@@ -366,6 +385,9 @@ impl Layer for Flatten {
     fn build(&self, _b: &Build, input: &Tensor) -> Result<Built> {
         let output = Tensor { dims: self.output(input.dims), ..input.clone() };
         Ok(Built { taps: Vec::new(), ..Built::new("flatten", output) })
+    }
+    fn export(&self, g: &mut Graph, x: &str, _input: Dims) -> Result<String> {
+        Ok(g.node("Flatten", "flatten", &[x], vec![("axis", Attr::Int(1))]))
     }
 }
 

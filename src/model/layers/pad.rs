@@ -4,6 +4,7 @@
 
 use super::{Build, Built, Dims, Layer, Tensor};
 use crate::error::Result;
+use crate::export::onnx::Graph;
 use crate::model::summary::LayerInfo;
 use crate::shapes::PadShape;
 
@@ -23,6 +24,16 @@ impl Layer for PadNormalize {
 
     fn rows(&self, _input: Dims) -> Vec<LayerInfo> {
         Vec::new()
+    }
+
+    /// Pad with zeros, then lo + (hi - lo) x (the border, 0, becomes lo), as the kernel.
+    fn export(&self, g: &mut Graph, x: &str, _input: Dims) -> Result<String> {
+        let p = self.pad as i64;
+        let pads = g.constant_i64("input_pads", &[8], &[0, 0, p, p, 0, 0, p, p]);
+        let padded = g.node("Pad", "input", &[x, &pads], vec![]);
+        let scaled = g.scale("input_scaled", &padded, self.hi - self.lo);
+        let lo = g.constant("input_lo", &[], &[self.lo]);
+        Ok(g.node("Add", "input", &[&lo, &scaled], vec![]))
     }
 
     /// Its output is the tap `input`: what the network sees of the image.

@@ -4,6 +4,7 @@
 use super::squash::{activate, deactivate};
 use super::{bias, Activation, Build, Built, Dims, Layer, Pass, Tensor};
 use crate::error::{Error, Result};
+use crate::export::onnx::{Attr, Graph};
 use crate::gpu::View;
 use crate::model::params::ParamSpec;
 use crate::model::summary::LayerInfo;
@@ -36,6 +37,20 @@ impl Layer for Subsample {
     fn rows(&self, input: Dims) -> Vec<LayerInfo> {
         let params = self.params(input).iter().map(ParamSpec::len).sum();
         vec![LayerInfo::new(self.name, "Subsampling 2x2".into(), self.activation, input, self.output(input), params)]
+    }
+
+    /// AveragePool 2x2 times 4 (the window's sum) times the coefficient, plus the bias
+    /// (both reshaped to (1, C, 1, 1)), then the activation.
+    fn export(&self, g: &mut Graph, x: &str, _input: Dims) -> Result<String> {
+        let p = self.prefix();
+        let window = vec![("kernel_shape", Attr::Ints(vec![2, 2])), ("strides", Attr::Ints(vec![2, 2]))];
+        let mean = g.node("AveragePool", &p, &[x], window);
+        let coef = g.per_channel(&format!("{p}.coef"));
+        let coef4 = g.scale(&format!("{p}_coef4"), &coef, 4.0);
+        let bias = g.per_channel(&format!("{p}.bias"));
+        let a = g.node("Mul", &p, &[&mean, &coef4], vec![]);
+        let a = g.node("Add", &p, &[&a, &bias], vec![]);
+        Ok(self.activation.export(g, &p, a))
     }
 
     fn build(&self, b: &Build, input: &Tensor) -> Result<Built> {

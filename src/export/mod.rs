@@ -1,0 +1,9 @@
+//! Models that leave lenet-gpu: ONNX files (`onnx`).
+
+pub mod onnx;
+
+/// The ONNX IR's types, generated from assets/onnx/onnx.proto by build.rs.
+#[allow(clippy::all, clippy::pedantic, missing_docs)]
+pub mod pb {
+    include!(concat!(env!("OUT_DIR"), "/onnx.rs"));
+}
