@@ -9,8 +9,10 @@
 //! - `feeder`: a plan's input stage from a GPU-resident dataset.
 //! - `optimizer`: SGD, Adam and SDLM as one object.
 //! - `train`: recipes and the training loop; `run`: a resumable run with checkpoints.
-//! - `eval`: evaluation over a dataset; `bench`: throughput and per-kernel times.
-//! - `data`: MNIST-format datasets, bundled or from files, and their GPU copies.
+//! - `eval`: evaluation over a dataset; `predict`: classifying pictures; `bench`:
+//!   throughput and per-kernel times.
+//! - `data`: MNIST-format datasets, bundled or from files, their GPU copies, and users'
+//!   pictures prepared as MNIST's digits were.
 //! - `checkpoint`: safetensors in PyTorch's layout; `report`: metrics CSV and curves.
 //! - `viz`: the diagram, feature maps, kernels and gradient ascent as pictures.
 //! - `error`: the library's one error type.
@@ -26,6 +28,7 @@ pub mod gpu;
 pub mod kernels;
 pub mod model;
 pub mod optimizer;
+pub mod predict;
 pub mod reference;
 pub mod report;
 pub mod run;

@@ -274,9 +274,96 @@ fn eval_reads_a_half_precision_state_dict_without_metadata() {
     let png = dir.path().join("k.png");
     let out = lenet_gpu(&["visualize", "kernels", "--model", path.to_str().unwrap(), "--out", png.to_str().unwrap()]);
     assert!(out.status.success() && png.is_file(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = lenet_gpu(&["predict", png.to_str().unwrap(), "--model", path.to_str().unwrap(), "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let p: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(p["probabilities"].as_array().unwrap().len(), 10, "{p}");
     // And a LeNet-5 checkpoint cannot seed LeNet-1998's training.
     assert_clear_error(
         &["train", "--arch", "lenet1998", "--epochs", "1", "--init-from", path.to_str().unwrap()],
         &["--init-from", "lenet5-keras", "lenet1998"],
     );
+}
+
+/// A state dict of random weights for `layout`, as PyTorch writes it (F32, no metadata).
+fn random_checkpoint(path: &std::path::Path, layout: &lenet_gpu::model::ParamLayout) {
+    let params = layout.init(lenet_gpu::model::params::Init::HeUniform, &mut common::rng(3));
+    let tensors: Vec<_> =
+        layout.tensors.iter().map(|t| (t.name.clone(), t.shape.clone(), params[t.range()].to_vec())).collect();
+    common::write_state_dict(path, &tensors, "F32");
+}
+
+#[test]
+fn predict_reads_a_directory_and_prints_json_or_a_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let pictures = dir.path().join("digits");
+    std::fs::create_dir(&pictures).unwrap();
+    let test = lenet_gpu::data::Dataset::bundled(lenet_gpu::data::Split::Test).unwrap();
+    for i in [12, 0] {
+        let img = image::GrayImage::from_raw(28, 28, test.image(i).to_vec()).unwrap();
+        img.save(pictures.join(format!("test{i:02}.png"))).unwrap();
+    }
+    std::fs::write(pictures.join("notes.txt"), "not a picture").unwrap();
+    for (arch, layout, scores) in [
+        ("lenet5", lenet_gpu::model::ParamLayout::lenet5(), "logits"),
+        ("lenet1998", lenet_gpu::model::ParamLayout::lenet1998(), "distances"),
+    ] {
+        let model = dir.path().join(format!("{arch}.safetensors"));
+        random_checkpoint(&model, &layout);
+        let shown = dir.path().join(format!("seen-{arch}"));
+        let out = lenet_gpu(&[
+            "predict",
+            pictures.to_str().unwrap(),
+            "--model",
+            model.to_str().unwrap(),
+            "--json",
+            "--top",
+            "2",
+            "--show-input",
+            shown.to_str().unwrap(),
+        ]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let lines: Vec<serde_json::Value> =
+            String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(lines.len(), 2, "the two PNGs, in name order; the .txt is skipped");
+        assert!(lines[0]["file"].as_str().unwrap().ends_with("test00.png"), "{}", lines[0]);
+        for j in &lines {
+            let p: Vec<f64> = j["probabilities"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+            assert_eq!(p.len(), 10);
+            assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-4, "{j}");
+            let class = j["class"].as_u64().unwrap() as usize;
+            assert_eq!(j["probability"].as_f64().unwrap(), p[class]);
+            assert!(p.iter().all(|&q| q <= p[class]), "the class is the most probable: {j}");
+            assert_eq!(j[scores].as_array().unwrap().len(), 10, "{arch}: {j}");
+            assert_eq!(j["top"].as_array().unwrap().len(), 2);
+            assert_eq!(j["top"][0]["class"].as_u64().unwrap() as usize, class);
+        }
+        let seen = image::open(shown.join("test12.png")).unwrap();
+        assert_eq!((seen.width(), seen.height()), (28, 28), "what the network saw");
+    }
+    let out = lenet_gpu(&[
+        "predict",
+        pictures.join("test12.png").to_str().unwrap(),
+        "--model",
+        dir.path().join("lenet5.safetensors").to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && stdout.starts_with("file") && stdout.contains("test12.png"), "{stdout}");
+}
+
+#[test]
+fn predict_rejects_bad_input_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m.safetensors");
+    random_checkpoint(&model, &lenet_gpu::model::ParamLayout::lenet5());
+    let m = model.to_str().unwrap();
+    let broken = dir.path().join("broken.png");
+    std::fs::write(&broken, b"\x89PNG\r\n\x1a\n then nothing").unwrap();
+    assert_clear_error(&["predict", broken.to_str().unwrap(), "--model", m], &["broken.png", "cannot read image"]);
+    assert_clear_error(&["predict", "/nonexistent/seven.png", "--model", m], &["seven.png", "no such file"]);
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    assert_clear_error(&["predict", empty.to_str().unwrap(), "--model", m], &["no .png, .jpg or .jpeg"]);
+    assert_clear_error(&["predict", broken.to_str().unwrap(), "--top", "11"], &["--top", "11"]);
+    assert_clear_error(&["predict"], &["IMAGE"]);
 }

@@ -6,6 +6,7 @@ mod common;
 use std::sync::OnceLock;
 
 use common::*;
+use lenet_gpu::data::picture::{decode_picture, Preprocess};
 use lenet_gpu::data::{Dataset, Split};
 use lenet_gpu::kernels::objective::ClassObjective;
 use lenet_gpu::kernels::Kernels;
@@ -16,7 +17,7 @@ use lenet_gpu::reference::lenet5::lenet5_forward;
 use lenet_gpu::train::{Recipe, Trainer};
 use lenet_gpu::viz::ascent::{gradient_ascent, AscentConfig, AscentTarget};
 use lenet_gpu::viz::diagram::{dot, svg, write_diagram, RankDir};
-use lenet_gpu::viz::features::{decode_image, feature_maps, render_features};
+use lenet_gpu::viz::features::{feature_maps, render_features};
 use lenet_gpu::viz::render::Colormap;
 use lenet_gpu::viz::weights::{render_kernels, ConvLayer};
 
@@ -205,9 +206,10 @@ fn pictures_past_the_size_bound_are_refused_and_small_ones_load() {
         png
     };
     let path = std::path::Path::new("wide.png");
-    let err = decode_image(path, &encode(image::GrayImage::new(9000, 1))).unwrap_err().to_string();
+    let err = decode_picture(path, &encode(image::GrayImage::new(9000, 1)), Preprocess::Mnist).unwrap_err().to_string();
     assert!(err.contains("wide.png") && err.contains("cannot read image"), "{err}");
-    let x = decode_image(path, &encode(image::GrayImage::from_pixel(40, 40, image::Luma([255])))).unwrap();
+    let x = decode_picture(path, &encode(image::GrayImage::from_pixel(40, 40, image::Luma([255]))), Preprocess::Mnist)
+        .unwrap();
     assert_eq!(x.len(), 28 * 28);
     assert!(x.iter().all(|&v| v == 0.0), "a light background is inverted to MNIST's black");
 }

@@ -4,6 +4,7 @@ mod adapters;
 mod bench;
 mod eval;
 mod export;
+mod predict;
 mod train;
 mod visualize;
 
@@ -36,6 +37,8 @@ enum Command {
     Summary(SummaryArgs),
     /// Training and inference throughput and per-kernel times (use a release build).
     Bench(bench::BenchArgs),
+    /// Classify your own pictures of digits (PNG or JPEG), prepared as MNIST's were.
+    Predict(predict::PredictArgs),
     /// A checkpoint as an ONNX model (ONNX Runtime, Netron, OpenCV, mobile runtimes).
     Export(export::ExportArgs),
     /// Pictures of the network: diagram, feature maps, kernels, filters, classes.
@@ -105,6 +108,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Visualize(cmd) => visualize::run_visualize(cmd),
         Command::Bench(args) => bench::run_bench_cmd(args),
         Command::Export(args) => export::run_export(args),
+        Command::Predict(args) => predict::run_predict(args),
         Command::Summary(a) => {
             print!("{}", lenet_gpu::model::summary::summary_table(a.arch));
             Ok(())

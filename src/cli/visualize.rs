@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
+use lenet_gpu::data::picture::{read_picture, Preprocess};
 use lenet_gpu::data::{Dataset, Split};
 use lenet_gpu::gpu::Gpu;
 use lenet_gpu::kernels::objective::ClassObjective;
@@ -12,7 +13,7 @@ use lenet_gpu::kernels::Kernels;
 use lenet_gpu::model::{Arch, Ctx, NetSpec, ParamLayout};
 use lenet_gpu::viz::ascent::{deprocess, gradient_ascent, AscentConfig, AscentResult, AscentTarget};
 use lenet_gpu::viz::diagram::{write_diagram, RankDir};
-use lenet_gpu::viz::features::{feature_maps, load_image, render_features};
+use lenet_gpu::viz::features::{feature_maps, render_features};
 use lenet_gpu::viz::render::{Colormap, Grid};
 use lenet_gpu::viz::weights::{render_kernels, render_rbf_centers, ConvLayer};
 
@@ -209,7 +210,9 @@ pub fn run_visualize(cmd: VizCommand) -> Result<()> {
         }
         VizCommand::Features(a) => {
             let (image, label) = match &a.image {
-                Some(path) => (load_image(path).context("loading --image")?, path.display().to_string()),
+                Some(path) => {
+                    (read_picture(path, Preprocess::Mnist).context("loading --image")?, path.display().to_string())
+                }
                 None => {
                     let test = Dataset::bundled(Split::Test)?;
                     if a.index >= test.len() {

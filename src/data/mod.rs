@@ -4,6 +4,7 @@
 pub mod gpu;
 pub mod idx;
 pub mod mnist;
+pub mod picture;
 
 pub use gpu::GpuDataset;
 pub use idx::{read_idx_images, read_idx_labels};

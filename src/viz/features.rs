@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use super::render::{Canvas, Colormap, Grid, BLACK, GRAY};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::gpu::View;
 use crate::model::layers::Picture;
 use crate::model::lenet5::IMAGE_SIDE;
@@ -77,37 +77,6 @@ pub fn feature_maps(ctx: &Ctx, net: NetSpec, image: &[f32]) -> Result<FeatureMap
         })
         .collect::<Result<_>>()?;
     Ok(FeatureMaps { net, head: plan.head_kind(), maps })
-}
-
-/// A user's picture as a 28x28 MNIST-like input: greyscale, resized, and inverted when
-/// its background is light (MNIST digits are white on black).
-pub fn load_image(path: &Path) -> Result<Vec<f32>> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| Error::Data { path: path.to_path_buf(), reason: format!("cannot read image: {e}") })?;
-    decode_image(path, &bytes)
-}
-
-/// [`load_image`] on a file's bytes (`path` names it in errors). Pictures past 8192 pixels
-/// a side or 256 MiB decoded are refused: a digit needs neither, and a few hostile bytes
-/// could otherwise ask for gigabytes.
-pub fn decode_image(path: &Path, bytes: &[u8]) -> Result<Vec<f32>> {
-    let bad =
-        |e: image::ImageError| Error::Data { path: path.to_path_buf(), reason: format!("cannot read image: {e}") };
-    let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes))
-        .with_guessed_format()
-        .map_err(|e| bad(image::ImageError::IoError(e)))?;
-    let mut limits = image::Limits::default();
-    limits.max_image_width = Some(8192);
-    limits.max_image_height = Some(8192);
-    limits.max_alloc = Some(256 << 20);
-    reader.limits(limits);
-    let img = reader.decode().map_err(bad)?;
-    let gray = image::imageops::resize(&img.to_luma8(), IMAGE_SIDE, IMAGE_SIDE, image::imageops::FilterType::Triangle);
-    let mut x: Vec<f32> = gray.pixels().map(|p| p.0[0] as f32 / 255.0).collect();
-    if x.iter().sum::<f32>() / x.len() as f32 > 0.5 {
-        x.iter_mut().for_each(|v| *v = 1.0 - *v);
-    }
-    Ok(x)
 }
 
 /// One tap's picture, titled from its layer's summary row.
