@@ -88,7 +88,7 @@ fn validate(gpu: &Gpu, k: &Kernels, recipe: &Recipe) -> Result<f64> {
     let want = match net.arch {
         Arch::Lenet5 => {
             let f = lenet5_forward(&layout, &params, &x, &labels, batch as u32);
-            lenet5_backward(&layout, &params, &f, batch as u32).0
+            lenet5_backward(&layout, &params, &f, batch as u32).grads
         }
         Arch::Lenet1998 => {
             let f = lenet1998_forward(&layout, &params, &x, &labels, batch as u32, net.squash);

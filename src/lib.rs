@@ -14,6 +14,8 @@
 //! - `data`: MNIST-format datasets, bundled or from files, their GPU copies, and users'
 //!   pictures prepared as MNIST's digits were.
 //! - `checkpoint`: safetensors in PyTorch's layout; `report`: metrics CSV and curves.
+//! - `explain`: attributions of a class's score: saliency, Integrated Gradients,
+//!   Grad-CAM, occlusion.
 //! - `viz`: the diagram, feature maps, kernels and gradient ascent as pictures.
 //! - `error`: the library's one error type.
 
@@ -22,6 +24,7 @@ pub mod checkpoint;
 pub mod data;
 pub mod error;
 pub mod eval;
+pub mod explain;
 pub mod export;
 pub mod feeder;
 pub mod gpu;

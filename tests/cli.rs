@@ -367,3 +367,62 @@ fn predict_rejects_bad_input_clearly() {
     assert_clear_error(&["predict", broken.to_str().unwrap(), "--top", "11"], &["--top", "11"]);
     assert_clear_error(&["predict"], &["IMAGE"]);
 }
+
+#[test]
+fn every_explanation_runs_from_the_command_line_for_both_networks() {
+    let dir = tempfile::tempdir().unwrap();
+    for (arch, layout) in
+        [("lenet5", lenet_gpu::model::ParamLayout::lenet5()), ("lenet1998", lenet_gpu::model::ParamLayout::lenet1998())]
+    {
+        let model = dir.path().join(format!("{arch}.safetensors"));
+        random_checkpoint(&model, &layout);
+        let m = model.to_str().unwrap();
+        let png = |name: &str| dir.path().join(format!("{arch}-{name}.png"));
+        let runs: Vec<(&str, Vec<&str>)> = vec![
+            ("ig", vec!["saliency", "--method", "integrated-gradients", "--steps", "128", "--target", "3"]),
+            ("smoothgrad", vec!["saliency", "--method", "smoothgrad", "--samples", "4", "--index", "7"]),
+            ("gradcam", vec!["gradcam", "--layer", "conv1", "--plus-plus"]),
+            ("occlusion", vec!["occlusion", "--patch", "7", "--stride", "7"]),
+        ];
+        for (name, args) in runs {
+            let out_png = png(name);
+            let all =
+                [&["visualize"], &args[..], &["--model", m, "--json", "--out", out_png.to_str().unwrap()]].concat();
+            let out = lenet_gpu(&all);
+            assert!(out.status.success(), "{all:?}: {}", String::from_utf8_lossy(&out.stderr));
+            let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            assert!(image::open(&out_png).is_ok(), "{name}: {j}");
+            if name == "ig" {
+                assert_eq!(j["target"], 3);
+                let (sum, delta) = (j["attribution_sum"].as_f64().unwrap(), j["output_delta"].as_f64().unwrap());
+                assert!((sum - delta).abs() <= 0.01 * delta.abs().max(1e-3), "{arch}: completeness {j}");
+            }
+        }
+    }
+    let m = dir.path().join("lenet5.safetensors");
+    for what in ["mistakes", "confusion"] {
+        let out_png = dir.path().join(format!("{what}.png"));
+        let out = lenet_gpu(&["visualize", what, "--model", m.to_str().unwrap(), "--out", out_png.to_str().unwrap()]);
+        assert!(out.status.success(), "{what}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(image::open(&out_png).is_ok(), "{what}");
+    }
+}
+
+#[test]
+fn explanations_reject_bad_input_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m.safetensors");
+    random_checkpoint(&model, &lenet_gpu::model::ParamLayout::lenet5());
+    let m = model.to_str().unwrap();
+    let broken = dir.path().join("broken.png");
+    std::fs::write(&broken, b"not an image").unwrap();
+    let b = broken.to_str().unwrap();
+    assert_clear_error(&["visualize", "saliency", "--model", m, "--method", "lime"], &["lime", "--method"]);
+    assert_clear_error(&["visualize", "saliency", "--model", m, "--steps", "0"], &["--steps", "0"]);
+    assert_clear_error(&["visualize", "saliency", "--model", m, "--samples", "0"], &["--samples"]);
+    assert_clear_error(&["visualize", "saliency", "--model", m, "--target", "10"], &["--target", "10"]);
+    assert_clear_error(&["visualize", "gradcam", "--model", m, "--image", b], &["broken.png", "cannot read image"]);
+    assert_clear_error(&["visualize", "occlusion", "--model", m, "--patch", "29"], &["--patch", "29"]);
+    assert_clear_error(&["visualize", "occlusion", "--model", m, "--index", "10000"], &["--index", "out of range"]);
+    assert_clear_error(&["visualize", "mistakes", "--model", m, "--count", "0"], &["--count"]);
+}

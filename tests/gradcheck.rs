@@ -65,7 +65,7 @@ fn lenet5_gpu_gradients_match_the_cpu_model() {
     let s = setup(1);
     let (g, dx) = gpu_gradients(&s);
     let f = lenet5::lenet5_forward(&s.layout, &s.params, &s.x, &s.labels, BATCH);
-    let (want, want_dx) = lenet5::lenet5_backward(&s.layout, &s.params, &f, BATCH);
+    let lenet5::Backward { grads: want, dx: want_dx, .. } = lenet5::lenet5_backward(&s.layout, &s.params, &f, BATCH);
     // Chains of f32 GEMMs summed in a different order; measured max diff 1.8e-7 on
     // conv1.weight (gradient 0.47) on lavapipe.
     let tol = Tol { abs: 2e-6, rel: 1e-4 };

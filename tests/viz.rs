@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::sync::OnceLock;
-
 use common::*;
 use lenet_gpu::data::picture::{decode_picture, Preprocess};
 use lenet_gpu::data::{Dataset, Split};
@@ -14,25 +12,14 @@ use lenet_gpu::model::params::Init;
 use lenet_gpu::model::summary::{layers, shape_text};
 use lenet_gpu::model::{Arch, Ctx, NetSpec, ParamLayout};
 use lenet_gpu::reference::lenet5::lenet5_forward;
-use lenet_gpu::train::{Recipe, Trainer};
 use lenet_gpu::viz::ascent::{gradient_ascent, AscentConfig, AscentTarget};
 use lenet_gpu::viz::diagram::{dot, svg, write_diagram, RankDir};
 use lenet_gpu::viz::features::{feature_maps, render_features};
 use lenet_gpu::viz::render::Colormap;
 use lenet_gpu::viz::weights::{render_kernels, ConvLayer};
 
-/// A model trained briefly on 3,000 images (about 93% accurate), shared by the tests.
 fn trained() -> &'static (Kernels, Vec<f32>) {
-    static MODEL: OnceLock<(Kernels, Vec<f32>)> = OnceLock::new();
-    MODEL.get_or_init(|| {
-        let train = Dataset::bundled(Split::Train).unwrap().take(3000);
-        let mut t =
-            Trainer::new(gpu(), Recipe { epochs: 2, batch_size: 50, ..Recipe::default_recipe() }, &train).unwrap();
-        for _ in 0..2 {
-            t.train_epoch(&mut |_| {}).unwrap();
-        }
-        (Kernels::new(gpu()).unwrap(), t.read_params().unwrap())
-    })
+    briefly_trained()
 }
 
 fn test_image(i: usize) -> (Vec<f32>, u8) {

@@ -3,6 +3,7 @@
 mod adapters;
 mod bench;
 mod eval;
+mod explain;
 mod export;
 mod predict;
 mod train;
@@ -41,7 +42,8 @@ enum Command {
     Predict(predict::PredictArgs),
     /// A checkpoint as an ONNX model (ONNX Runtime, Netron, OpenCV, mobile runtimes).
     Export(export::ExportArgs),
-    /// Pictures of the network: diagram, feature maps, kernels, filters, classes.
+    /// Pictures of the network: diagram, feature maps, kernels, filters, classes, and
+    /// explanations: saliency, Grad-CAM, occlusion, mistakes, confusion.
     #[command(subcommand)]
     Visualize(visualize::VizCommand),
 }

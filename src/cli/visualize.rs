@@ -2,10 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use anyhow::Result;
 use clap::{Args, Subcommand, ValueEnum};
-use lenet_gpu::data::picture::{read_picture, Preprocess};
-use lenet_gpu::data::{Dataset, Split};
 use lenet_gpu::gpu::Gpu;
 use lenet_gpu::kernels::objective::ClassObjective;
 use lenet_gpu::kernels::squash::SquashFn;
@@ -17,7 +15,7 @@ use lenet_gpu::viz::features::{feature_maps, render_features};
 use lenet_gpu::viz::render::{Colormap, Grid};
 use lenet_gpu::viz::weights::{render_kernels, render_rbf_centers, ConvLayer};
 
-use super::AdapterArg;
+use super::{explain, AdapterArg};
 
 #[derive(Subcommand)]
 pub enum VizCommand {
@@ -33,6 +31,17 @@ pub enum VizCommand {
     Classes(ClassesArgs),
     /// LeNet-1998's fixed RBF output centers: the ten 7x12 digit bitmaps.
     Rbf(RbfArgs),
+    /// Which pixels raised a class's score: gradient, gradient x input, SmoothGrad or
+    /// Integrated Gradients.
+    Saliency(explain::SaliencyArgs),
+    /// Grad-CAM (or Grad-CAM++): where in a conv layer's maps a class's evidence lies.
+    Gradcam(explain::GradcamArgs),
+    /// How much a class's probability drops when each patch of the image is covered.
+    Occlusion(explain::OcclusionArgs),
+    /// The test images the model gets wrong, most confident first.
+    Mistakes(explain::MistakesArgs),
+    /// The test set's confusion matrix as a picture with counts.
+    Confusion(explain::ConfusionArgs),
 }
 
 #[derive(Args)]
@@ -77,7 +86,7 @@ pub struct ModelFile {
 
 impl ModelFile {
     /// The checkpoint (either network), a device and the kernels.
-    fn open(&self) -> Result<(NetSpec, ParamLayout, Vec<f32>, Gpu, Kernels)> {
+    pub fn open(&self) -> Result<(NetSpec, ParamLayout, Vec<f32>, Gpu, Kernels)> {
         let (net, layout, params) = load_checkpoint(&self.model)?;
         let gpu = self.adapter.open()?;
         let kernels = Kernels::new(&gpu)?;
@@ -89,12 +98,8 @@ impl ModelFile {
 pub struct FeaturesArgs {
     #[command(flatten)]
     model: ModelFile,
-    /// Index into the MNIST test set (the tutorial shows image 12).
-    #[arg(long, default_value_t = 12, conflicts_with = "image")]
-    index: usize,
-    /// Your own picture instead (any format `image` reads; resized to 28x28).
-    #[arg(long)]
-    image: Option<PathBuf>,
+    #[command(flatten)]
+    image: explain::ImageArg,
     #[arg(long, value_enum, default_value_t = Colormap::Viridis)]
     cmap: Colormap,
     /// Directory for the PNGs.
@@ -199,6 +204,11 @@ fn load_checkpoint(path: &Path) -> Result<(NetSpec, ParamLayout, Vec<f32>)> {
 
 pub fn run_visualize(cmd: VizCommand) -> Result<()> {
     match cmd {
+        VizCommand::Saliency(a) => explain::run_saliency(a)?,
+        VizCommand::Gradcam(a) => explain::run_gradcam(a)?,
+        VizCommand::Occlusion(a) => explain::run_occlusion(a)?,
+        VizCommand::Mistakes(a) => explain::run_mistakes(a)?,
+        VizCommand::Confusion(a) => explain::run_confusion(a)?,
         VizCommand::Rbf(a) => {
             render_rbf_centers(a.squash, &a.out)?;
             println!("{}", a.out.display());
@@ -209,19 +219,7 @@ pub fn run_visualize(cmd: VizCommand) -> Result<()> {
             }
         }
         VizCommand::Features(a) => {
-            let (image, label) = match &a.image {
-                Some(path) => {
-                    (read_picture(path, Preprocess::Mnist).context("loading --image")?, path.display().to_string())
-                }
-                None => {
-                    let test = Dataset::bundled(Split::Test)?;
-                    if a.index >= test.len() {
-                        bail!("--index {} is out of range: the test set has images 0..={}", a.index, test.len() - 1);
-                    }
-                    let x = test.image(a.index).iter().map(|&p| p as f32 / 255.0).collect();
-                    (x, format!("test image {} (label {})", a.index, test.labels[a.index]))
-                }
-            };
+            let (image, label) = a.image.load()?;
             let (net, layout, params, gpu, kernels) = a.model.open()?;
             let params = gpu.storage_from("params", &params);
             let fm = feature_maps(&Ctx::new(&gpu, &kernels, &layout, &params), net, &image)?;

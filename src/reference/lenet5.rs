@@ -77,8 +77,19 @@ pub fn lenet5_loss<T: Float>(layout: &ParamLayout, params: &[T], x: &[T], labels
     total / T::from(batch).unwrap_or(T::nan())
 }
 
-/// Backward pass: (parameter gradients in `layout`, d loss / d x).
-pub fn lenet5_backward<T: Float>(layout: &ParamLayout, params: &[T], f: &Forward<T>, batch: u32) -> (Vec<T>, Vec<T>) {
+/// What the backward computes from `Forward::dlogits`.
+pub struct Backward<T> {
+    /// Parameter gradients in the layout.
+    pub grads: Vec<T>,
+    /// d / d x.
+    pub dx: Vec<T>,
+    /// d / d (conv1's and conv2's pre-activations), what the GPU keeps in their taps.
+    pub dconv1: Vec<T>,
+    pub dconv2: Vec<T>,
+}
+
+/// Backward pass from `f.dlogits`.
+pub fn lenet5_backward<T: Float>(layout: &ParamLayout, params: &[T], f: &Forward<T>, batch: u32) -> Backward<T> {
     let s = Lenet5Shapes::new(batch);
     let mut grads = vec![T::zero(); layout.padded_len];
 
@@ -133,5 +144,5 @@ pub fn lenet5_backward<T: Float>(layout: &ParamLayout, params: &[T], f: &Forward
     pool::maxpool2x2_backward(&dpool1, &f.argmax1, s.pool1, &mut dconv1);
     elementwise::relu_backward(&f.conv1, &mut dconv1);
     let dx = conv_backward(s.conv1, &f.col1, &dconv1, "conv1.weight", "conv1.bias", &mut grads);
-    (grads, dx)
+    Backward { grads, dx, dconv1, dconv2 }
 }

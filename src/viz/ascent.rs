@@ -7,12 +7,13 @@ use rand_chacha::ChaCha8Rng;
 
 use super::weights::ConvLayer;
 use crate::error::{Error, Result};
+use crate::explain::objective::{conv_tap, ObjectivePlan};
 use crate::gpu::{Dispatch, Gpu, View};
-use crate::kernels::objective::{ClassObjective, ClassObjectiveViews};
+use crate::kernels::objective::ClassObjective;
 use crate::kernels::Kernels;
 use crate::model::lenet5::{CLASSES, IMAGE_LEN, IMAGE_SIDE};
-use crate::model::{Ctx, HeadKind, InputSource, Mode, NetSpec, ParamLayout, Plan};
-use crate::shapes::{AscentParams, ChannelShape, ImageShape, XentShape};
+use crate::model::{Ctx, NetSpec, ParamLayout};
+use crate::shapes::{AscentParams, ImageShape};
 
 /// What the synthesized images maximize.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,48 +124,6 @@ pub fn deprocess(image: &[f32]) -> Vec<f32> {
     image.iter().map(|v| ((v - mean) / (std + 1e-5) * 0.1 + 0.5).clamp(0.0, 1.0)).collect()
 }
 
-/// What the ascent loop needs from a network plan, whichever network it is.
-struct AscentNet<'a> {
-    plan: &'a Plan,
-    batch: u32,
-    /// +1: the input's gradient is the objective's; -1: it is a loss's, to descend.
-    sign: f32,
-    /// The objective and the gradient it writes, after the forward pass (none where the
-    /// loss itself is the objective).
-    objective: Option<Dispatch>,
-    /// The tap whose gradient the objective writes (the backward starts there), or None
-    /// for the whole backward from the loss.
-    start: Option<String>,
-    /// The objective of each image: a buffer, or minus the per-sample loss.
-    objective_values: Option<wgpu::Buffer>,
-}
-
-impl AscentNet<'_> {
-    fn record_forward(&self, pass: &mut wgpu::ComputePass<'_>) {
-        self.plan.record_forward(pass);
-        if let Some(d) = &self.objective {
-            d.record(pass);
-        }
-    }
-
-    fn record_backward(&self, pass: &mut wgpu::ComputePass<'_>) -> Result<()> {
-        match &self.start {
-            Some(tap) => self.plan.record_backward_from(pass, tap),
-            None => {
-                self.plan.record_backward(pass);
-                Ok(())
-            }
-        }
-    }
-
-    fn objective(&self, gpu: &Gpu) -> Result<Vec<f32>> {
-        match &self.objective_values {
-            Some(buffer) => gpu.read(View::whole(buffer)),
-            None => Ok(gpu.read::<f32>(View::whole(self.plan.loss()))?.iter().map(|l| -l).collect()),
-        }
-    }
-}
-
 /// Runs gradient ascent for every image of `target` at once, on the network of `net`
 /// with parameters `params` (laid out as `layout`).
 pub fn gradient_ascent(
@@ -179,68 +138,17 @@ pub fn gradient_ascent(
     let params = gpu.storage_from("params", params);
     let grads = gpu.storage("grads", layout.padded_len);
     let ctx = Ctx::new(gpu, k, layout, &params).with_grads(&grads);
-    let network = net.network();
     // One image per class, or per channel of the conv layer (its output before any pool).
-    let (batch, tap) = match target {
-        AscentTarget::Classes(_) => (CLASSES, None),
+    let ascent = match target {
+        AscentTarget::Classes(mode) => ObjectivePlan::class_score(&ctx, net, CLASSES, mode)?,
         AscentTarget::Filters(layer) => {
-            let convs = network.convs();
-            let name =
-                convs.get(layer as usize).ok_or_else(|| Error::Config(format!("this network has no {layer:?}")))?;
-            let row = network.rows().into_iter().find(|r| r.name == *name).expect("a conv layer has a row");
-            (row.output_shape[0], Some(name.to_lowercase()))
+            let name = conv_tap(net, layer)?;
+            let row = net.network().rows().into_iter().find(|r| r.name.to_lowercase() == name);
+            let channels = row.expect("a conv layer has a row").output_shape[0];
+            ObjectivePlan::channel_mean(&ctx, net, channels, layer)?
         }
     };
-    let plan = net.plan(&ctx, batch, Mode::TrainWithInputGrad, InputSource::Buffer)?;
-    gpu.write(View::whole(plan.labels()), &(0..batch).collect::<Vec<u32>>());
-    let objective = gpu.storage("ascent.objective", batch as usize);
-    let v = View::whole;
-    let ascent = match (target, &tap, plan.head_kind()) {
-        (AscentTarget::Classes(mode), _, HeadKind::Softmax) => {
-            let logits = plan.tap("logits").expect("a softmax network has logits").tensor.clone();
-            let dlogits = logits.grad.as_ref().expect("a training plan has gradients");
-            let views = ClassObjectiveViews {
-                logits: v(&logits.value),
-                probs: v(plan.probs()),
-                targets: v(plan.labels()),
-                dlogits: v(dlogits),
-                objective: v(&objective),
-            };
-            let d = k.objective.class_objective_backward(gpu, mode, XentShape::new(batch, CLASSES), views)?;
-            AscentNet {
-                plan: &plan,
-                batch,
-                sign: 1.0,
-                objective: Some(d),
-                start: Some("logits".into()),
-                objective_values: Some(objective),
-            }
-        }
-        // LeNet-1998 has no logits: the paper's loss with the class as the label (the RBF
-        // distance to its bitmap down, the others' up), descended; the reported objective
-        // is -loss.
-        (AscentTarget::Classes(_), _, HeadKind::Rbf) => {
-            AscentNet { plan: &plan, batch, sign: -1.0, objective: None, start: None, objective_values: None }
-        }
-        // A channel's mean activation (after its ReLU or squash).
-        (AscentTarget::Filters(_), Some(name), _) => {
-            let t = plan.tap(name).expect("checked above").tensor.clone();
-            let (c, h, w) = t.dims.chw();
-            let cs = ChannelShape { n: batch, c, hw: h * w, _pad: 0 };
-            let dy = t.grad.as_ref().expect("a training plan has gradients");
-            let d =
-                k.objective.channel_objective_backward(gpu, cs, v(&t.value), v(plan.labels()), v(dy), v(&objective))?;
-            AscentNet {
-                plan: &plan,
-                batch,
-                sign: 1.0,
-                objective: Some(d),
-                start: Some(name.clone()),
-                objective_values: Some(objective),
-            }
-        }
-        (AscentTarget::Filters(_), None, _) => unreachable!("filters have a tap"),
-    };
+    ascent.set_targets(gpu, &(0..ascent.batch()).collect::<Vec<u32>>());
     ascend(gpu, k, &ascent, cfg, on_progress)
 }
 
@@ -249,11 +157,11 @@ pub fn gradient_ascent(
 fn ascend(
     gpu: &Gpu,
     k: &Kernels,
-    net: &AscentNet,
+    net: &ObjectivePlan,
     cfg: &AscentConfig,
     on_progress: &mut dyn FnMut(u32, u32),
 ) -> Result<AscentResult> {
-    let batch = net.batch;
+    let batch = net.batch();
     let v = View::whole;
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
     let len = (batch * IMAGE_LEN) as usize;
@@ -262,7 +170,7 @@ fn ascend(
     let scratch = gpu.storage("ascent.scratch", len);
     let images = ImageShape::new(batch, IMAGE_SIDE, IMAGE_SIDE);
     let (lo, hi) = if cfg.clamp { (0.0, 1.0) } else { (f32::MIN, f32::MAX) };
-    let lr = net.sign * cfg.lr;
+    let lr = net.sign() * cfg.lr;
     let step = AscentParams { n: batch, len: IMAGE_LEN, lr, l2: cfg.l2, lo, hi, _pad: [0; 2] };
     let x = net.plan.x().expect("an f32 input");
     let dx = net.plan.input_grad().expect("a plan with the input gradient");
@@ -274,7 +182,7 @@ fn ascend(
 
     let set_shift =
         |d: &Dispatch, dy: i32, dx: i32| d.set_uniform(gpu, &ImageShape { shift_y: dy, shift_x: dx, ..images });
-    let read_objective = || net.objective(gpu);
+    let read_objective = || net.values(gpu);
 
     let mut initial = None;
     let mut last_check: Option<Vec<f32>> = None;
@@ -338,9 +246,9 @@ fn ascend(
 }
 
 /// After a forward pass: each image's predicted class and its score.
-fn predictions(gpu: &Gpu, net: &AscentNet) -> Result<Vec<(usize, f32)>> {
+fn predictions(gpu: &Gpu, net: &ObjectivePlan) -> Result<Vec<(usize, f32)>> {
     let probs: Vec<f32> = gpu.read(View::whole(net.plan.probs()))?;
-    let rows = probs.chunks_exact(CLASSES as usize).take(net.batch as usize);
+    let rows = probs.chunks_exact(CLASSES as usize).take(net.batch() as usize);
     Ok(rows
         .map(|row| {
             let c = crate::eval::argmax(row);

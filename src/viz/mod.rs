@@ -3,6 +3,7 @@
 
 pub mod ascent;
 pub mod diagram;
+pub mod explain;
 pub mod features;
 pub mod render;
 pub mod weights;

@@ -1,0 +1,307 @@
+//! `lenet-gpu visualize saliency | gradcam | occlusion | mistakes | confusion`: why the
+//! model answers as it does, and where it is wrong.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use lenet_gpu::data::picture::{read_picture, Preprocess};
+use lenet_gpu::data::{Dataset, Split};
+use lenet_gpu::eval::Evaluator;
+use lenet_gpu::explain::gradcam::grad_cam;
+use lenet_gpu::explain::occlusion::occlusion;
+use lenet_gpu::explain::saliency::{saliency, Baseline, Method, SaliencyConfig};
+use lenet_gpu::gpu::Gpu;
+use lenet_gpu::kernels::Kernels;
+use lenet_gpu::model::{Ctx, NetSpec, ParamLayout};
+use lenet_gpu::predict::{predict, Prediction};
+use lenet_gpu::viz::explain::{render_attribution, render_confusion, render_mistakes, MapScale};
+use lenet_gpu::viz::weights::ConvLayer;
+
+use super::visualize::ModelFile;
+
+/// The picture to explain: a test image or the user's own.
+#[derive(Args)]
+pub struct ImageArg {
+    /// Index into the MNIST test set (the tutorial shows image 12).
+    #[arg(long, default_value_t = 12, conflicts_with = "image")]
+    index: usize,
+    /// Your own picture instead (PNG or JPEG), prepared as `predict` prepares it.
+    #[arg(long)]
+    image: Option<PathBuf>,
+}
+
+impl ImageArg {
+    /// The 28x28 input and how to name it in a title.
+    pub fn load(&self) -> Result<(Vec<f32>, String)> {
+        if let Some(path) = &self.image {
+            let x = read_picture(path, Preprocess::Mnist).context("loading --image")?;
+            return Ok((x, path.display().to_string()));
+        }
+        let test = Dataset::bundled(Split::Test)?;
+        if self.index >= test.len() {
+            bail!("--index {} is out of range: the test set has images 0..={}", self.index, test.len() - 1);
+        }
+        let x = test.image(self.index).iter().map(|&p| p as f32 / 255.0).collect();
+        Ok((x, format!("test image {} (label {})", self.index, test.labels[self.index])))
+    }
+}
+
+/// The model, the picture and the class to explain.
+#[derive(Args)]
+pub struct Subject {
+    #[command(flatten)]
+    model: ModelFile,
+    #[command(flatten)]
+    image: ImageArg,
+    /// The class whose score is explained; default: the predicted class.
+    #[arg(long, value_parser = clap::value_parser!(u8).range(0..=9))]
+    target: Option<u8>,
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+/// A loaded subject: everything a method needs.
+struct Opened {
+    net: NetSpec,
+    layout: ParamLayout,
+    params: wgpu::Buffer,
+    grads: wgpu::Buffer,
+    gpu: Gpu,
+    kernels: Kernels,
+    x: Vec<f32>,
+    label: String,
+    predicted: Prediction,
+    target: usize,
+}
+
+impl Opened {
+    fn ctx(&self) -> Ctx<'_> {
+        Ctx::new(&self.gpu, &self.kernels, &self.layout, &self.params).with_grads(&self.grads)
+    }
+
+    fn heading(&self, what: &str) -> String {
+        let p = &self.predicted;
+        format!("{what} for class {} - {}: predicted {} (p = {:.3})", self.target, self.label, p.class, p.probability)
+    }
+}
+
+impl Subject {
+    fn open(&self) -> Result<Opened> {
+        let (x, label) = self.image.load()?;
+        let (net, layout, params, gpu, kernels) = self.model.open()?;
+        let params = gpu.storage_from("params", &params);
+        let grads = gpu.storage("grads", layout.padded_len);
+        let predicted = predict(&Ctx::new(&gpu, &kernels, &layout, &params), net, std::slice::from_ref(&x))?.remove(0);
+        let target = self.target.map(usize::from).unwrap_or(predicted.class);
+        Ok(Opened { net, layout, params, grads, gpu, kernels, x, label, predicted, target })
+    }
+}
+
+#[derive(Args)]
+pub struct SaliencyArgs {
+    #[command(flatten)]
+    subject: Subject,
+    #[arg(long, value_enum, default_value_t = Method::IntegratedGradients)]
+    method: Method,
+    /// SmoothGrad: noisy copies of the image.
+    #[arg(long, default_value_t = 50)]
+    samples: u32,
+    /// SmoothGrad: the noise's standard deviation as a share of the image's value range.
+    #[arg(long, default_value_t = 0.15)]
+    noise: f32,
+    /// Integrated Gradients: points on the path from the baseline.
+    #[arg(long, default_value_t = 64)]
+    steps: u32,
+    /// Integrated Gradients: where the path starts.
+    #[arg(long, value_enum, default_value_t = Baseline::Black)]
+    baseline: Baseline,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Output PNG; default viz/saliency_<method>.png.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+pub fn run_saliency(a: SaliencyArgs) -> Result<()> {
+    let cfg = SaliencyConfig {
+        method: a.method,
+        samples: a.samples,
+        noise: a.noise,
+        steps: a.steps,
+        baseline: a.baseline,
+        seed: a.seed,
+    };
+    cfg.check()?;
+    let o = a.subject.open()?;
+    let s = saliency(&o.ctx(), o.net, &o.x, o.target, &cfg)?;
+    let name = serde_json::to_value(a.method)?.as_str().unwrap_or("saliency").to_string();
+    let out = a.out.unwrap_or_else(|| PathBuf::from(format!("viz/saliency_{name}.png")));
+    let caption = match s.output_delta() {
+        Some(delta) => format!("sum {:.3}, score change {delta:.3}", s.attribution_sum()),
+        None => format!("score {:.3}", s.score),
+    };
+    render_attribution(&o.heading(&name), &caption, &o.x, &s.attribution, MapScale::Signed).save(&out)?;
+    if a.subject.json {
+        let mut j = serde_json::json!({
+            "file": out, "method": a.method, "target": o.target, "predicted": o.predicted.class,
+            "probability": o.predicted.probability, "score": s.score, "attribution_sum": s.attribution_sum(),
+            "config": cfg,
+        });
+        if let Some(delta) = s.output_delta() {
+            j["output_delta"] = delta.into();
+            j["baseline_score"] = s.baseline.as_ref().map(|b| b.1).into();
+        }
+        println!("{j}");
+    } else {
+        println!("{}", out.display());
+    }
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct GradcamArgs {
+    #[command(flatten)]
+    subject: Subject,
+    /// The conv layer whose maps are weighed (LeNet-1998: C1 or C3).
+    #[arg(long, value_enum, default_value_t = ConvLayer::Conv2)]
+    layer: ConvLayer,
+    /// Grad-CAM++'s weights (positive gradients, weighted per pixel).
+    #[arg(long)]
+    plus_plus: bool,
+    /// Output PNG; default viz/gradcam_<layer>.png (gradcampp_ with --plus-plus).
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+pub fn run_gradcam(a: GradcamArgs) -> Result<()> {
+    let o = a.subject.open()?;
+    let cam = grad_cam(&o.ctx(), o.net, &o.x, o.target, a.layer, a.plus_plus)?;
+    let what = if a.plus_plus { "gradcampp" } else { "gradcam" };
+    let out = a.out.unwrap_or_else(|| PathBuf::from(format!("viz/{what}_{}.png", a.layer.name())));
+    let (c, h, w) = cam.dims;
+    let heading = o.heading(&format!("{} at {}", if a.plus_plus { "Grad-CAM++" } else { "Grad-CAM" }, a.layer.name()));
+    let caption = format!("{c} maps of {h}x{w}, upsampled");
+    render_attribution(&heading, &caption, &o.x, &cam.upsampled, MapScale::Positive).save(&out)?;
+    if a.subject.json {
+        let j = serde_json::json!({
+            "file": out, "target": o.target, "predicted": o.predicted.class, "score": cam.score,
+            "layer": a.layer.name(), "dims": [c, h, w], "weights": cam.weights, "cam": cam.cam,
+        });
+        println!("{j}");
+    } else {
+        println!("{}", out.display());
+    }
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct OcclusionArgs {
+    #[command(flatten)]
+    subject: Subject,
+    /// The side of the square that covers the image.
+    #[arg(long, default_value_t = 4)]
+    patch: u32,
+    /// Pixels between one patch and the next.
+    #[arg(long, default_value_t = 2)]
+    stride: u32,
+    /// What the patch is filled with (0: MNIST's background).
+    #[arg(long, default_value_t = 0.0)]
+    value: f32,
+    /// Output PNG; default viz/occlusion.png.
+    #[arg(long, default_value = "viz/occlusion.png")]
+    out: PathBuf,
+}
+
+pub fn run_occlusion(a: OcclusionArgs) -> Result<()> {
+    let o = a.subject.open()?;
+    let occ = occlusion(&o.ctx(), o.net, &o.x, o.target, (a.patch, a.stride), a.value)?;
+    let caption = format!("{} patches of {}x{}, drop in p", occ.patches.len(), a.patch, a.patch);
+    render_attribution(&o.heading("occlusion"), &caption, &o.x, &occ.heatmap, MapScale::Signed).save(&a.out)?;
+    if a.subject.json {
+        let largest = occ.patches.iter().map(|p| p.1).fold(f32::MIN, f32::max);
+        let j = serde_json::json!({
+            "file": a.out, "target": o.target, "probability": occ.probability, "patches": occ.patches.len(),
+            "largest_drop": largest,
+        });
+        println!("{j}");
+    } else {
+        println!("{}", a.out.display());
+    }
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct MistakesArgs {
+    #[command(flatten)]
+    model: ModelFile,
+    /// Directory with MNIST-format test files; default: the bundled MNIST.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// How many of the most confident mistakes to show.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    count: u32,
+    /// Print the mistakes as JSON lines (index, label, predicted, probability).
+    #[arg(long)]
+    json: bool,
+    #[arg(long, default_value = "viz/mistakes.png")]
+    out: PathBuf,
+}
+
+pub fn run_mistakes(a: MistakesArgs) -> Result<()> {
+    let test = Dataset::load_or_bundled(a.data.as_deref(), Split::Test).context("loading the test set")?;
+    let (net, layout, params, gpu, kernels) = a.model.open()?;
+    let params = gpu.storage_from("params", &params);
+    let images: Vec<Vec<f32>> =
+        (0..test.len()).map(|i| test.image(i).iter().map(|&p| p as f32 / 255.0).collect()).collect();
+    let p = predict(&Ctx::new(&gpu, &kernels, &layout, &params), net, &images)?;
+    let mut wrong: Vec<usize> = (0..test.len()).filter(|&i| p[i].class != test.labels[i] as usize).collect();
+    let total = wrong.len();
+    wrong.sort_by(|&x, &y| p[y].probability.total_cmp(&p[x].probability));
+    wrong.truncate(a.count as usize);
+    let shown: Vec<Vec<f32>> = wrong.iter().map(|&i| images[i].clone()).collect();
+    let captions =
+        wrong.iter().map(|&i| format!("#{i}: {}→{} {:.2}", test.labels[i], p[i].class, p[i].probability)).collect();
+    let title = format!(
+        "the {} most confident of {total} mistakes in {} test images (#index: true→predicted, p)",
+        wrong.len(),
+        test.len()
+    );
+    render_mistakes(title, &shown, captions).save(&a.out)?;
+    if a.json {
+        for &i in &wrong {
+            let j = serde_json::json!({
+                "index": i, "label": test.labels[i], "predicted": p[i].class, "probability": p[i].probability,
+            });
+            println!("{j}");
+        }
+    } else {
+        println!("{}", a.out.display());
+    }
+    eprintln!("{total} of {} test images are misclassified", test.len());
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct ConfusionArgs {
+    #[command(flatten)]
+    model: ModelFile,
+    /// Directory with MNIST-format test files; default: the bundled MNIST.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    #[arg(long, default_value = "viz/confusion.png")]
+    out: PathBuf,
+}
+
+pub fn run_confusion(a: ConfusionArgs) -> Result<()> {
+    let test = Dataset::load_or_bundled(a.data.as_deref(), Split::Test).context("loading the test set")?;
+    let (net, layout, params, gpu, kernels) = a.model.open()?;
+    let params = gpu.storage_from("params", &params);
+    let r = Evaluator::new(&Ctx::new(&gpu, &kernels, &layout, &params), net, &test)?.run(&gpu, true)?;
+    let matrix = r.confusion.expect("asked for");
+    let title = format!("confusion matrix: {:.2}% of {} test images right", 100.0 * r.accuracy, r.samples);
+    render_confusion(&title, &matrix).save(&a.out)?;
+    println!("{}", a.out.display());
+    Ok(())
+}
