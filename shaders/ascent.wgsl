@@ -7,8 +7,12 @@
 //   One invocation per pixel; workgroups = ceil(N*H*W / WG).
 // roll2d: src (N, H, W) -> dst[n, (h + dy) mod H, (w + dx) mod W] = src[n, h, w] (jitter).
 //   One invocation per pixel; workgroups = ceil(N*H*W / WG).
+// tv_gradient: src (N, H, W), dst (N, H, W) rw -> dst += coef * d TV(src) / d src, with
+//   TV = sum over neighbour pairs inside the image of (difference)^2 (Mahendran & Vedaldi's
+//   beta = 2 total variation). One invocation per pixel; workgroups = ceil(N*H*W / WG).
 
 struct AscentParams { n: u32, len: u32, lr: f32, l2: f32, lo: f32, hi: f32, _pad0: u32, _pad1: u32 }
+struct TvParams { n: u32, h: u32, w: u32, coef: f32 }
 struct ImageShape { n: u32, h: u32, w: u32, shift_y: i32, shift_x: i32, _pad0: u32, _pad1: u32, _pad2: u32 }
 
 @group(0) @binding(0) var<storage, read_write> x: array<f32>;
@@ -77,4 +81,23 @@ fn roll2d(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: v
     let th = u32(((i32(h) + im.shift_y) % i32(im.h) + i32(im.h)) % i32(im.h));
     let tw = u32(((i32(w) + im.shift_x) % i32(im.w) + i32(im.w)) % i32(im.w));
     dst[(n * im.h + th) * im.w + tw] = src[i];
+}
+
+@group(0) @binding(2) var<uniform> tv: TvParams;
+
+@compute @workgroup_size(WG)
+fn tv_gradient(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+               @builtin(local_invocation_index) lid: u32) {
+    let i = linear_id(wid, nwg, lid);
+    if (i >= tv.n * tv.h * tv.w) { return; }
+    let w = i % tv.w;
+    let h = (i / tv.w) % tv.h;
+    let v = src[i];
+    // d/dv of (v - up)^2 + (down - v)^2 + (v - left)^2 + (right - v)^2, where they exist.
+    var d = 0.0;
+    if (h > 0u) { d += 2.0 * (v - src[i - tv.w]); }
+    if (h + 1u < tv.h) { d -= 2.0 * (src[i + tv.w] - v); }
+    if (w > 0u) { d += 2.0 * (v - src[i - 1u]); }
+    if (w + 1u < tv.w) { d -= 2.0 * (src[i + 1u] - v); }
+    dst[i] += tv.coef * d;
 }

@@ -270,6 +270,25 @@ pub struct AscentParams {
     pub _pad: [u32; 2],
 }
 
+/// `tv_gradient`'s uniform: N images of H x W and the gradient's coefficient.
+#[repr(C)]
+#[derive(Pod, Zeroable, Clone, Copy, Debug, PartialEq)]
+pub struct TvParams {
+    pub n: u32,
+    pub h: u32,
+    pub w: u32,
+    pub coef: f32,
+}
+
+impl TvParams {
+    pub fn len(&self) -> u64 {
+        self.n as u64 * self.h as u64 * self.w as u64
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// N single-channel images of H x W, and a (dy, dx) shift for `roll2d`.
 #[repr(C)]
 #[derive(Pod, Zeroable, Clone, Copy, Debug, PartialEq, Eq)]

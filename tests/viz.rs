@@ -200,3 +200,22 @@ fn pictures_past_the_size_bound_are_refused_and_small_ones_load() {
     assert_eq!(x.len(), 28 * 28);
     assert!(x.iter().all(|&v| v == 0.0), "a light background is inverted to MNIST's black");
 }
+
+#[test]
+fn a_total_variation_penalty_smooths_class_images_that_still_read_as_their_class() {
+    let (k, params) = trained();
+    let run = |tv: f32| {
+        let cfg = AscentConfig { blur_every: 0, tv, ..short_ascent() };
+        let target = AscentTarget::Classes(ClassObjective::Logit);
+        gradient_ascent(gpu(), k, (NetSpec::default(), &ParamLayout::lenet5(), params), target, &cfg, &mut |_, _| {})
+            .unwrap()
+    };
+    let p = lenet_gpu::shapes::TvParams { n: 10, h: 28, w: 28, coef: 1.0 };
+    let tv = |r: &lenet_gpu::viz::ascent::AscentResult| {
+        lenet_gpu::reference::ascent::total_variation(p, &r.images).iter().sum::<f64>()
+    };
+    let (plain, smooth) = (run(0.0), run(0.2));
+    assert!(tv(&smooth) < 0.7 * tv(&plain), "TV {} with the penalty, {} without", tv(&smooth), tv(&plain));
+    let own = smooth.predicted.iter().enumerate().filter(|(i, (c, _))| i == c).count();
+    assert!(own >= 9, "{own} of 10 smoothed class images read as their class: {:?}", smooth.predicted);
+}

@@ -8,7 +8,7 @@ use lenet_gpu::gpu::View;
 use lenet_gpu::kernels::ascent::Ascent;
 use lenet_gpu::kernels::objective::{ClassObjective, ClassObjectiveViews, Objective};
 use lenet_gpu::reference;
-use lenet_gpu::shapes::{AscentParams, ChannelShape, ImageShape, XentShape};
+use lenet_gpu::shapes::{AscentParams, ChannelShape, ImageShape, TvParams, XentShape};
 use rand::Rng;
 
 fn softmax(logits: &[f32], classes: usize) -> Vec<f32> {
@@ -177,5 +177,35 @@ fn blur_and_roll_match_reference() {
         let mut back = vec![0.0; src.len()];
         reference::ascent::roll2d(ImageShape { shift_y: -dy, shift_x: -dx, ..s }, &want, &mut back);
         assert_eq!(back, src);
+    }
+}
+
+#[test]
+fn tv_gradient_matches_reference_and_finite_differences() {
+    let gpu = gpu();
+    let k = Ascent::new(gpu).unwrap();
+    for (i, (n, h, w)) in [(10u32, 28u32, 28u32), (1, 5, 3), (3, 1, 7), (2, 1, 1)].into_iter().enumerate() {
+        let p = TvParams { n, h, w, coef: -0.3 };
+        let mut r = rng(40 + i as u64);
+        let x = uniform(&mut r, p.len() as usize, 0.0, 1.0);
+        let g = uniform(&mut r, p.len() as usize, -1.0, 1.0);
+        let mut want = g.clone();
+        reference::ascent::tv_gradient(p, &x, &mut want);
+        let (gx, gg) = (gpu.storage_from("x", &x), gpu.storage_from("g", &g));
+        run(gpu, k.tv_gradient(gpu, p, View::whole(&gx), View::whole(&gg)).unwrap());
+        assert_close(&format!("tv_gradient {p:?}"), &read(gpu, &gg, want.len()), &want, Tol { abs: 1e-6, rel: 1e-5 });
+        // The twin is TV's gradient: central differences of the total variation.
+        let mut d = vec![0.0; x.len()];
+        reference::ascent::tv_gradient(TvParams { coef: 1.0, ..p }, &x, &mut d);
+        for j in (0..x.len()).step_by(37) {
+            let eps = 1e-2f32;
+            let (mut up, mut down) = (x.clone(), x.clone());
+            up[j] += eps;
+            down[j] -= eps;
+            let image = j / (h * w) as usize;
+            let tv = |v: &[f32]| reference::ascent::total_variation(p, v)[image];
+            let fd = (tv(&up) - tv(&down)) / (2.0 * eps as f64);
+            assert!((d[j] as f64 - fd).abs() < 1e-3, "{p:?} pixel {j}: {} vs {fd}", d[j]);
+        }
     }
 }

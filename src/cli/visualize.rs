@@ -145,6 +145,9 @@ pub struct AscentArgs {
     /// Random shift of up to N pixels per step.
     #[arg(long)]
     jitter: Option<u32>,
+    /// Total-variation penalty weight (0 = none): smoother images, contrast kept.
+    #[arg(long)]
+    tv: Option<f32>,
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Print a JSON report on stdout.
@@ -163,6 +166,7 @@ impl AscentArgs {
         c.l2 = self.l2.unwrap_or(c.l2);
         c.blur_every = self.blur_every.unwrap_or(c.blur_every);
         c.jitter = self.jitter.unwrap_or(c.jitter);
+        c.tv = self.tv.unwrap_or(c.tv);
         c.seed = self.seed;
         c
     }

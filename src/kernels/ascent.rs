@@ -3,16 +3,18 @@
 use super::prepare;
 use crate::error::Result;
 use crate::gpu::{grid, grid_1d, Dispatch, Gpu, Shader, View};
-use crate::shapes::{AscentParams, ImageShape};
+use crate::shapes::{AscentParams, ImageShape, TvParams};
 
 pub const ASCENT_STEP: &str = "ascent_step";
 pub const BLUR3X3: &str = "blur3x3";
 pub const ROLL2D: &str = "roll2d";
+pub const TV_GRADIENT: &str = "tv_gradient";
 
 pub struct Ascent {
     step: wgpu::ComputePipeline,
     blur: wgpu::ComputePipeline,
     roll: wgpu::ComputePipeline,
+    tv: wgpu::ComputePipeline,
 }
 
 impl Ascent {
@@ -21,6 +23,7 @@ impl Ascent {
             step: gpu.pipeline(Shader::Ascent, ASCENT_STEP, &[])?,
             blur: gpu.pipeline(Shader::Ascent, BLUR3X3, &[])?,
             roll: gpu.pipeline(Shader::Ascent, ROLL2D, &[])?,
+            tv: gpu.pipeline(Shader::Ascent, TV_GRADIENT, &[])?,
         })
     }
 
@@ -45,5 +48,12 @@ impl Ascent {
         src.require(ROLL2D, "src", s.len())?;
         dst.require(ROLL2D, "dst", s.len())?;
         Ok(prepare(gpu, &self.roll, ROLL2D, &[src, dst], &s, grid_1d(s.len())))
+    }
+
+    /// g += coef · d TV(x) / d x, TV the sum of squared neighbour differences.
+    pub fn tv_gradient(&self, gpu: &Gpu, p: TvParams, x: View, g: View) -> Result<Dispatch> {
+        x.require(TV_GRADIENT, "x", p.len())?;
+        g.require(TV_GRADIENT, "g", p.len())?;
+        Ok(prepare(gpu, &self.tv, TV_GRADIENT, &[x, g], &p, grid_1d(p.len())))
     }
 }

@@ -13,7 +13,7 @@ use crate::kernels::objective::ClassObjective;
 use crate::kernels::Kernels;
 use crate::model::lenet5::{CLASSES, IMAGE_LEN, IMAGE_SIDE};
 use crate::model::{Ctx, NetSpec, ParamLayout};
-use crate::shapes::{AscentParams, ImageShape};
+use crate::shapes::{AscentParams, ImageShape, TvParams};
 
 /// What the synthesized images maximize.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +36,9 @@ pub struct AscentConfig {
     pub l2: f32,
     /// Blur with a 3x3 Gaussian every this many steps (0 = never).
     pub blur_every: u32,
+    /// Weight of the total-variation penalty subtracted from the objective (0 = none):
+    /// smoothness without a blur's loss of contrast.
+    pub tv: f32,
     /// Random shift of up to this many pixels per step (0 = none).
     pub jitter: u32,
     pub seed: u64,
@@ -54,6 +57,7 @@ impl AscentConfig {
             lr: 1.0,
             l2: 0.0,
             blur_every: 0,
+            tv: 0.0,
             jitter: 0,
             seed: 0,
             clamp: false,
@@ -73,6 +77,9 @@ impl AscentConfig {
         if !(0.0..1.0).contains(&self.l2) {
             return fail(format!("--l2 must be in [0, 1), got {}", self.l2));
         }
+        if !(self.tv.is_finite() && self.tv >= 0.0) {
+            return fail(format!("--tv must be a number >= 0, got {}", self.tv));
+        }
         Ok(())
     }
 
@@ -84,6 +91,7 @@ impl AscentConfig {
             lr: 0.02,
             l2: 2e-3,
             blur_every: 4,
+            tv: 0.0,
             jitter: 1,
             seed: 0,
             clamp: true,
@@ -176,6 +184,10 @@ fn ascend(
     let dx = net.plan.input_grad().expect("a plan with the input gradient");
     let roll_in = k.ascent.roll2d(gpu, images, v(&image), v(x))?;
     let ascent = k.ascent.ascent_step(gpu, step, v(x), v(dx))?;
+    // The penalty's gradient joins the objective's, with the sign that lowers TV whichever
+    // way the step goes.
+    let tv = TvParams { n: batch, h: IMAGE_SIDE, w: IMAGE_SIDE, coef: -cfg.tv * net.sign() };
+    let tv = (cfg.tv > 0.0).then(|| k.ascent.tv_gradient(gpu, tv, v(x), v(dx))).transpose()?;
     let roll_out = k.ascent.roll2d(gpu, images, v(x), v(&image))?;
     let blur = k.ascent.blur3x3(gpu, images, v(&image), v(&scratch))?;
     let copy_back = k.ascent.roll2d(gpu, images, v(&scratch), v(&image))?;
@@ -198,6 +210,9 @@ fn ascend(
             roll_in.record(&mut pass);
             net.record_forward(&mut pass);
             net.record_backward(&mut pass)?;
+            if let Some(tv) = &tv {
+                tv.record(&mut pass);
+            }
             ascent.record(&mut pass);
             roll_out.record(&mut pass);
             if cfg.blur_every > 0 && (i + 1) % cfg.blur_every == 0 {
