@@ -12,7 +12,7 @@ use lenet_gpu::model::params::Init;
 use lenet_gpu::model::summary::{layers, shape_text};
 use lenet_gpu::model::{Arch, Ctx, NetSpec, ParamLayout};
 use lenet_gpu::reference::lenet5::lenet5_forward;
-use lenet_gpu::viz::ascent::{gradient_ascent, AscentConfig, AscentTarget};
+use lenet_gpu::viz::ascent::{gradient_ascent, AscentConfig, AscentTarget, Param};
 use lenet_gpu::viz::diagram::{dot, svg, write_diagram, RankDir};
 use lenet_gpu::viz::features::{feature_maps, render_features};
 use lenet_gpu::viz::render::Colormap;
@@ -218,4 +218,61 @@ fn a_total_variation_penalty_smooths_class_images_that_still_read_as_their_class
     assert!(tv(&smooth) < 0.7 * tv(&plain), "TV {} with the penalty, {} without", tv(&smooth), tv(&plain));
     let own = smooth.predicted.iter().enumerate().filter(|(i, (c, _))| i == c).count();
     assert!(own >= 9, "{own} of 10 smoothed class images read as their class: {:?}", smooth.predicted);
+}
+
+#[test]
+fn fourier_parameterized_class_images_are_smooth_and_read_as_their_class() {
+    let (k, params) = trained();
+    let run = |param: Param, lr: f32| {
+        let cfg = AscentConfig { blur_every: 0, param, lr, ..short_ascent() };
+        let target = AscentTarget::Classes(ClassObjective::Logit);
+        gradient_ascent(gpu(), k, (NetSpec::default(), &ParamLayout::lenet5(), params), target, &cfg, &mut |_, _| {})
+            .unwrap()
+    };
+    let (pixel, fourier) = (run(Param::Pixel, 0.02), run(Param::Fourier, 0.005));
+    let own = fourier.predicted.iter().enumerate().filter(|(i, (c, _))| i == c).count();
+    assert!(own >= 9, "{own} of 10 read as their class: {:?}", fourier.predicted);
+    for i in 0..10 {
+        assert!(fourier.objective[i] > fourier.initial[i] + 3.0, "class {i}: {:?}", fourier.objective);
+    }
+    // Smoothness relative to contrast: TV over the image's variance, each standardized.
+    let p = lenet_gpu::shapes::TvParams { n: 1, h: 28, w: 28, coef: 1.0 };
+    let roughness = |r: &lenet_gpu::viz::ascent::AscentResult| {
+        (0..10)
+            .map(|i| {
+                let img = lenet_gpu::viz::ascent::deprocess(r.image(i));
+                lenet_gpu::reference::ascent::total_variation(p, &img)[0]
+            })
+            .sum::<f64>()
+    };
+    assert!(
+        roughness(&fourier) < 0.5 * roughness(&pixel),
+        "Fourier {} vs pixel {}",
+        roughness(&fourier),
+        roughness(&pixel)
+    );
+}
+
+#[test]
+fn the_decorrelated_basis_is_an_orthogonal_basis_scaled_by_one_over_frequency() {
+    let m = lenet_gpu::viz::fourier::decorrelated_basis(28);
+    let n = 784;
+    // Columns are orthogonal (MᵀM diagonal) with squared norms s_k², falling with frequency.
+    let col = |k: usize| (0..n).map(|p| m[p * n + k] as f64).collect::<Vec<_>>();
+    let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
+    for (a, b) in [(0, 1), (1, 28), (5, 300), (100, 783)] {
+        assert!(dot(&col(a), &col(b)).abs() < 1e-4, "columns {a} and {b}");
+    }
+    let norm = |k: usize| dot(&col(k), &col(k)).sqrt();
+    assert!((norm(1) - norm(28)).abs() < 1e-4, "the same frequency either way");
+    // 1 / f, f in cycles per pixel floored at 1 / 28: indices 1 and 3 are 1/56 and 3/56.
+    assert!(
+        (norm(1) / norm(3) - 1.5).abs() < 1e-3 && norm(3) > 10.0 * norm(783),
+        "{} {} {}",
+        norm(1),
+        norm(3),
+        norm(783)
+    );
+    let rms = ((0..n).map(|k| norm(k).powi(2)).sum::<f64>() / n as f64).sqrt();
+    assert!((rms - 1.0).abs() < 1e-3, "RMS gain 1: {rms}");
 }

@@ -9,7 +9,7 @@ use lenet_gpu::kernels::objective::ClassObjective;
 use lenet_gpu::kernels::squash::SquashFn;
 use lenet_gpu::kernels::Kernels;
 use lenet_gpu::model::{Arch, Ctx, NetSpec, ParamLayout};
-use lenet_gpu::viz::ascent::{deprocess, gradient_ascent, AscentConfig, AscentResult, AscentTarget};
+use lenet_gpu::viz::ascent::{deprocess, gradient_ascent, AscentConfig, AscentResult, AscentTarget, Param};
 use lenet_gpu::viz::diagram::{write_diagram, RankDir};
 use lenet_gpu::viz::features::{feature_maps, render_features};
 use lenet_gpu::viz::render::{Colormap, Grid};
@@ -148,6 +148,9 @@ pub struct AscentArgs {
     /// Total-variation penalty weight (0 = none): smoother images, contrast kept.
     #[arg(long)]
     tv: Option<f32>,
+    /// Optimize the pixels, or Lucid's decorrelated Fourier coefficients.
+    #[arg(long, value_enum)]
+    param: Option<Param>,
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Print a JSON report on stdout.
@@ -167,6 +170,7 @@ impl AscentArgs {
         c.blur_every = self.blur_every.unwrap_or(c.blur_every);
         c.jitter = self.jitter.unwrap_or(c.jitter);
         c.tv = self.tv.unwrap_or(c.tv);
+        c.param = self.param.unwrap_or(c.param);
         c.seed = self.seed;
         c
     }
@@ -310,8 +314,9 @@ fn ascend(
 
 fn render_ascent(r: &AscentResult, target: AscentTarget, cfg: &AscentConfig, title: &str, out: &Path) -> Result<()> {
     // The tutorial's recipe leaves pixels unbounded; its de-processing makes them viewable.
-    let shown: Vec<Vec<f32>> =
-        (0..r.len()).map(|i| if cfg.clamp { r.image(i).to_vec() } else { deprocess(r.image(i)) }).collect();
+    let shown: Vec<Vec<f32>> = (0..r.len())
+        .map(|i| if cfg.clamp && cfg.param == Param::Pixel { r.image(i).to_vec() } else { deprocess(r.image(i)) })
+        .collect();
     let maps = shown
         .iter()
         .enumerate()
@@ -332,7 +337,7 @@ fn render_ascent(r: &AscentResult, target: AscentTarget, cfg: &AscentConfig, tit
         scale: 4,
         columns,
         cmap: Colormap::Gray,
-        shared_range: if cfg.clamp { Some((0.0, 1.0)) } else { None },
+        shared_range: if cfg.clamp && cfg.param == Param::Pixel { Some((0.0, 1.0)) } else { None },
     };
     grid.render().save(out)?;
     Ok(())

@@ -5,15 +5,17 @@
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use super::fourier::decorrelated_basis;
 use super::weights::ConvLayer;
 use crate::error::{Error, Result};
 use crate::explain::objective::{conv_tap, ObjectivePlan};
 use crate::gpu::{Dispatch, Gpu, View};
+use crate::kernels::gemm::{Epilogue, GemmViews, Transpose};
 use crate::kernels::objective::ClassObjective;
 use crate::kernels::Kernels;
 use crate::model::lenet5::{CLASSES, IMAGE_LEN, IMAGE_SIDE};
 use crate::model::{Ctx, NetSpec, ParamLayout};
-use crate::shapes::{AscentParams, ImageShape, TvParams};
+use crate::shapes::{AscentParams, GemmShape, ImageShape, TvParams};
 
 /// What the synthesized images maximize.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +26,17 @@ pub enum AscentTarget {
     /// reported objective is after the ReLU; the gradient is the pre-activation's, see the
     /// conv tap of `model::layers::ConvPool`).
     Filters(ConvLayer),
+}
+
+/// What gradient ascent optimizes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Param {
+    /// The pixels themselves.
+    Pixel,
+    /// The amplitudes of cosine patterns scaled by 1 / frequency (Lucid's decorrelated
+    /// space, see `viz::fourier`); blur and clamping do not apply.
+    Fourier,
 }
 
 /// Step size, iteration budget and regularizers.
@@ -42,8 +55,11 @@ pub struct AscentConfig {
     /// Random shift of up to this many pixels per step (0 = none).
     pub jitter: u32,
     pub seed: u64,
-    /// Keep pixels in [0, 1], the range the network was trained on.
+    /// Keep pixels in [0, 1], the range the network was trained on (pixel
+    /// parameterization only).
     pub clamp: bool,
+    /// What is optimized: the pixels, or the decorrelated (Fourier) coefficients.
+    pub param: Param,
     /// Stop early once no objective rises any more (checked every 20 steps).
     pub stop_when_flat: bool,
 }
@@ -61,6 +77,7 @@ impl AscentConfig {
             jitter: 0,
             seed: 0,
             clamp: false,
+            param: Param::Pixel,
             stop_when_flat: true,
         }
     }
@@ -95,6 +112,7 @@ impl AscentConfig {
             jitter: 1,
             seed: 0,
             clamp: true,
+            param: Param::Pixel,
             stop_when_flat: false,
         }
     }
@@ -177,20 +195,28 @@ fn ascend(
     let image = gpu.storage_from("ascent.image", &start_image);
     let scratch = gpu.storage("ascent.scratch", len);
     let images = ImageShape::new(batch, IMAGE_SIDE, IMAGE_SIDE);
-    let (lo, hi) = if cfg.clamp { (0.0, 1.0) } else { (f32::MIN, f32::MAX) };
+    let fourier = cfg.param == Param::Fourier;
+    let (lo, hi) = if cfg.clamp && !fourier { (0.0, 1.0) } else { (f32::MIN, f32::MAX) };
     let lr = net.sign() * cfg.lr;
     let step = AscentParams { n: batch, len: IMAGE_LEN, lr, l2: cfg.l2, lo, hi, _pad: [0; 2] };
     let x = net.plan.x().expect("an f32 input");
     let dx = net.plan.input_grad().expect("a plan with the input gradient");
     let roll_in = k.ascent.roll2d(gpu, images, v(&image), v(x))?;
-    let ascent = k.ascent.ascent_step(gpu, step, v(x), v(dx))?;
     // The penalty's gradient joins the objective's, with the sign that lowers TV whichever
     // way the step goes.
     let tv = TvParams { n: batch, h: IMAGE_SIDE, w: IMAGE_SIDE, coef: -cfg.tv * net.sign() };
     let tv = (cfg.tv > 0.0).then(|| k.ascent.tv_gradient(gpu, tv, v(x), v(dx))).transpose()?;
-    let roll_out = k.ascent.roll2d(gpu, images, v(x), v(&image))?;
     let blur = k.ascent.blur3x3(gpu, images, v(&image), v(&scratch))?;
     let copy_back = k.ascent.roll2d(gpu, images, v(&scratch), v(&image))?;
+    // Pixels: step x, roll it back into the image. Fourier: roll the gradient back, take
+    // it to the coefficients (g · M), step them, and make the image from them (0.5 + c Mᵀ)
+    // before each forward pass.
+    let coefficients = fourier.then(|| Coefficients::new(gpu, k, (&image, &scratch), step, &mut rng)).transpose()?;
+    let (unroll, update) = match &coefficients {
+        None => (k.ascent.roll2d(gpu, images, v(x), v(&image))?, vec![k.ascent.ascent_step(gpu, step, v(x), v(dx))?]),
+        Some(_) => (k.ascent.roll2d(gpu, images, v(dx), v(&scratch))?, Vec::new()),
+    };
+    let synthesize = coefficients.as_ref().map(|c| &c.synthesize);
 
     let set_shift =
         |d: &Dispatch, dy: i32, dx: i32| d.set_uniform(gpu, &ImageShape { shift_y: dy, shift_x: dx, ..images });
@@ -203,19 +229,21 @@ fn ascend(
         let j = cfg.jitter as i32;
         let (dy, dx) = if j > 0 { (rng.random_range(-j..=j), rng.random_range(-j..=j)) } else { (0, 0) };
         set_shift(&roll_in, dy, dx);
-        set_shift(&roll_out, -dy, -dx);
+        set_shift(&unroll, -dy, -dx);
         let mut encoder = gpu.device.create_command_encoder(&Default::default());
         {
             let mut pass = encoder.begin_compute_pass(&Default::default());
+            synthesize.iter().for_each(|d| d.record(&mut pass));
             roll_in.record(&mut pass);
             net.record_forward(&mut pass);
             net.record_backward(&mut pass)?;
-            if let Some(tv) = &tv {
-                tv.record(&mut pass);
+            tv.iter().chain(&update).for_each(|d| d.record(&mut pass));
+            unroll.record(&mut pass);
+            if let Some(c) = &coefficients {
+                c.gradient.record(&mut pass);
+                c.step.record(&mut pass);
             }
-            ascent.record(&mut pass);
-            roll_out.record(&mut pass);
-            if cfg.blur_every > 0 && (i + 1) % cfg.blur_every == 0 {
+            if !fourier && cfg.blur_every > 0 && (i + 1) % cfg.blur_every == 0 {
                 blur.record(&mut pass);
                 copy_back.record(&mut pass);
             }
@@ -245,6 +273,7 @@ fn ascend(
     let mut encoder = gpu.device.create_command_encoder(&Default::default());
     {
         let mut pass = encoder.begin_compute_pass(&Default::default());
+        synthesize.iter().for_each(|d| d.record(&mut pass));
         roll_in.record(&mut pass);
         net.record_forward(&mut pass);
     }
@@ -258,6 +287,45 @@ fn ascend(
         predicted: predictions(gpu, net)?,
         steps_run,
     })
+}
+
+/// The Fourier parameterization's buffers and dispatches.
+struct Coefficients {
+    /// image = 0.5 + c Mᵀ.
+    synthesize: Dispatch,
+    /// dc = g M, g the un-jittered image gradient (in scratch).
+    gradient: Dispatch,
+    /// The normalized step on c.
+    step: Dispatch,
+}
+
+impl Coefficients {
+    /// For `step.n` images written into `image`, from the gradient in `gradient`. The
+    /// coefficients start as noise as strong as the pixel start's (RMS 0.06 per pixel, the
+    /// basis having RMS gain 1), but smooth.
+    fn new(
+        gpu: &Gpu,
+        k: &Kernels,
+        (image, gradient): (&wgpu::Buffer, &wgpu::Buffer),
+        step: AscentParams,
+        rng: &mut ChaCha8Rng,
+    ) -> Result<Self> {
+        let batch = step.n;
+        let len = (batch * IMAGE_LEN) as usize;
+        let start: Vec<f32> = (0..len).map(|_| rng.random_range(-0.1..0.1)).collect();
+        let c = gpu.storage_from("ascent.coefficients", &start);
+        let dc = gpu.storage("ascent.coefficients.grad", len);
+        let basis = gpu.storage_from("ascent.basis", &decorrelated_basis(IMAGE_SIDE));
+        let grey = gpu.storage_from("ascent.grey", &vec![0.5f32; IMAGE_LEN as usize]);
+        let v = View::whole;
+        let shape = GemmShape::new(batch, IMAGE_LEN, IMAGE_LEN);
+        let synth_views = GemmViews { a: v(&c), b: v(&basis), operand: Some(v(&grey)), c: v(image) };
+        let synthesize = k.gemm.gemm(gpu, Transpose::B, Epilogue::BiasCol { relu: false }, shape, synth_views)?;
+        let grad_views = GemmViews::plain(v(gradient), v(&basis), v(&dc));
+        let gradient = k.gemm.gemm(gpu, Transpose::None, Epilogue::None, shape, grad_views)?;
+        let step = k.ascent.ascent_step(gpu, step, v(&c), v(&dc))?;
+        Ok(Coefficients { synthesize, gradient, step })
+    }
 }
 
 /// After a forward pass: each image's predicted class and its score.

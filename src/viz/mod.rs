@@ -5,5 +5,6 @@ pub mod ascent;
 pub mod diagram;
 pub mod explain;
 pub mod features;
+pub mod fourier;
 pub mod render;
 pub mod weights;
