@@ -195,12 +195,12 @@ pub fn run_bench(
     let mut inference_kernels = (Vec::new(), 0);
     for b in [100u32, 1000] {
         let b = b.min(data.len);
-        let f = Feeder::new(&trainer.ctx(), net, &data, &order, b, Mode::Inference)?;
+        let f = Feeder::new(&trainer.ctx(), net, &data, &order, b, Mode::Inference, None)?;
         let batches = (data.len / b).max(1);
         let run = |count: u32| -> Result<f64> {
             let t = Instant::now();
             for i in 0..count {
-                f.set_offset(gpu, (i % batches) * b);
+                f.set_offset(gpu, 0, (i % batches) * b);
                 let mut encoder = gpu.device.create_command_encoder(&Default::default());
                 {
                     let mut pass = encoder.begin_compute_pass(&Default::default());

@@ -203,10 +203,10 @@ fn model_file_from(path: &Path, file: TensorFile) -> Result<ModelFile> {
         format!("{}: {} tensors read as f32", path.display(), types.join(", "))
     });
     let (params, metadata) = model_from(path, file, arch)?;
-    let squash = metadata
-        .get("recipe")
-        .and_then(|r| serde_json::from_str::<serde_json::Value>(r).ok())
-        .and_then(|r| serde_json::from_value(r.get("squash")?.clone()).ok())
-        .unwrap_or_default();
-    Ok(ModelFile { net: NetSpec { arch, squash }, layout: arch.layout(), params, metadata, note })
+    // The network's options from the recipe it was trained with (none: the defaults).
+    let recipe = metadata.get("recipe").and_then(|r| serde_json::from_str::<serde_json::Value>(r).ok());
+    let option = |name: &str| recipe.as_ref().and_then(|r| r.get(name)).cloned().unwrap_or_default();
+    let squash = serde_json::from_value(option("squash")).unwrap_or_default();
+    let input_scale = serde_json::from_value(option("input_scale")).unwrap_or_default();
+    Ok(ModelFile { net: NetSpec { arch, squash, input_scale }, layout: arch.layout(), params, metadata, note })
 }

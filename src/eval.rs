@@ -37,7 +37,7 @@ impl Evaluator {
         let data = GpuDataset::upload(gpu, ds, "eval")?;
         let n = data.len;
         let order = gpu.storage_from("eval.order", &(0..n).collect::<Vec<u32>>());
-        let feeder = |batch| Feeder::new(ctx, net, &data, &order, batch, Mode::Inference);
+        let feeder = |batch| Feeder::new(ctx, net, &data, &order, batch, Mode::Inference, None);
         let full = if n >= EVAL_BATCH { Some(feeder(EVAL_BATCH)?) } else { None };
         let rest = if n % EVAL_BATCH != 0 { Some(feeder(n % EVAL_BATCH)?) } else { None };
         Ok(Evaluator { data, labels: ds.labels.clone(), full, rest })
@@ -54,7 +54,7 @@ impl Evaluator {
                 _ => self.rest.as_ref().expect("a remainder plan exists when a partial batch is left"),
             };
             let batch = feeder.plan.batch;
-            feeder.set_offset(gpu, start);
+            feeder.set_offset(gpu, 0, start);
             gpu.write(View::whole(feeder.plan.metrics()), &[0u32; METRICS_LEN]);
             let mut encoder = gpu.device.create_command_encoder(&Default::default());
             {

@@ -6,7 +6,8 @@
 //!   of kernel for a convolution or dense layer.
 //! - `reference`: the plain-Rust twin of every kernel and of both networks.
 //! - `model`: the layers, the two networks as lists of them, plans, parameter layouts.
-//! - `feeder`: a plan's input stage from a GPU-resident dataset.
+//! - `feeder`: a plan's input stage from a GPU-resident dataset; `augment`: the random
+//!   transforms it may draw for training images.
 //! - `optimizer`: SGD, Adam and SDLM as one object.
 //! - `train`: recipes and the training loop; `run`: a resumable run with checkpoints.
 //! - `eval`: evaluation over a dataset; `predict`: classifying pictures; `bench`:
@@ -16,9 +17,11 @@
 //! - `checkpoint`: safetensors in PyTorch's layout; `report`: metrics CSV and curves.
 //! - `explain`: attributions of a class's score: saliency, Integrated Gradients,
 //!   Grad-CAM, occlusion.
-//! - `viz`: the diagram, feature maps, kernels and gradient ascent as pictures.
+//! - `viz`: the diagram, feature maps, kernels, gradient ascent and explanations as
+//!   pictures.
 //! - `error`: the library's one error type.
 
+pub mod augment;
 pub mod bench;
 pub mod checkpoint;
 pub mod data;

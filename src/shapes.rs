@@ -247,6 +247,67 @@ pub struct GatherParams {
     pub _pad: u32,
 }
 
+/// `augment_batch`'s uniform: which samples (order[offset .. offset + batch]) of images
+/// side x side, and the draws (seed, epoch; angles in radians).
+#[repr(C)]
+#[derive(Pod, Zeroable, Clone, Copy, Debug, PartialEq)]
+pub struct AugmentParams {
+    pub offset: u32,
+    pub batch: u32,
+    pub side: u32,
+    pub seed: u32,
+    pub epoch: u32,
+    pub kind: u32,
+    /// The elastic Gaussian's half-width, pixels.
+    pub radius: u32,
+    pub _pad0: u32,
+    pub shift: f32,
+    pub rotate: f32,
+    pub zoom: f32,
+    pub shear: f32,
+    pub alpha: f32,
+    pub sigma: f32,
+    /// Pixel = byte / divisor: 255 for [0, 1], 1 for raw 0-255.
+    pub divisor: f32,
+    pub _pad1: f32,
+}
+
+impl AugmentParams {
+    /// The most pixels an image may have: the elastic field lives in workgroup memory.
+    pub const MAX_PIXELS: u32 = 784;
+
+    /// Batches of `batch` images of `side` x `side` drawn by `a` from `seed`.
+    pub fn new(a: &crate::augment::Augmentation, batch: u32, side: u32, seed: u64, divisor: f32) -> Self {
+        AugmentParams {
+            offset: 0,
+            batch,
+            side,
+            // Both halves of the seed count.
+            seed: (seed as u32) ^ ((seed >> 32) as u32),
+            epoch: 0,
+            kind: a.kind.code(),
+            radius: a.radius(side),
+            _pad0: 0,
+            shift: a.shift,
+            rotate: a.rotate.to_radians(),
+            zoom: a.zoom,
+            shear: a.shear.to_radians(),
+            alpha: a.elastic_alpha,
+            sigma: a.elastic_sigma,
+            divisor,
+            _pad1: 0.0,
+        }
+    }
+
+    pub fn pixels(&self) -> u32 {
+        self.side * self.side
+    }
+
+    pub fn x_len(&self) -> u64 {
+        self.batch as u64 * self.pixels() as u64
+    }
+}
+
 /// A per-image channel objective over y (N, C, HW).
 #[repr(C)]
 #[derive(Pod, Zeroable, Clone, Copy, Debug, PartialEq, Eq)]

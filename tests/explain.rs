@@ -36,7 +36,11 @@ fn with_ctx<R>(net: NetSpec, params: &[f32], f: impl FnOnce(&Ctx) -> R) -> R {
     f(&Ctx::new(gpu(), k, &layout, &p).with_grads(&grads))
 }
 
-const LENET5: NetSpec = NetSpec { arch: Arch::Lenet5, squash: lenet_gpu::kernels::squash::SquashFn::ScaledTanh };
+const LENET5: NetSpec = NetSpec {
+    arch: Arch::Lenet5,
+    squash: lenet_gpu::kernels::squash::SquashFn::ScaledTanh,
+    input_scale: lenet_gpu::model::InputScale::Unit,
+};
 
 /// The CPU model: the target's logit, d logit / d x, conv2's maps and d logit / d conv2's
 /// pre-activation.

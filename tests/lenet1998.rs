@@ -53,7 +53,7 @@ fn run_gpu(s: &Setup, f: SquashFn) -> GpuOut {
     let grads = gpu.storage_from("grads", &vec![f32::NAN; s.layout.padded_len]);
     let curvature = gpu.storage_from("curvature", &vec![f32::NAN; s.layout.padded_len]);
     let ctx = Ctx { curvature: Some(&curvature), ..Ctx::new(gpu, &k, &s.layout, &params).with_grads(&grads) };
-    let net = NetSpec { arch: Arch::Lenet1998, squash: f };
+    let net = NetSpec { arch: Arch::Lenet1998, squash: f, ..Default::default() };
     let plan = net.plan(&ctx, BATCH, Mode::Train, InputSource::Buffer).unwrap();
     gpu.write(View::whole(plan.x().unwrap()), &s.x);
     gpu.write(View::whole(plan.labels()), &s.labels);
@@ -203,7 +203,7 @@ fn feature_maps_are_the_cpu_models_activations_and_render() {
     let k = Kernels::new(gpu).unwrap();
     let image = &s.x[..784];
     let params = gpu.storage_from("params", &s.params);
-    let net = NetSpec { arch: Arch::Lenet1998, squash: f };
+    let net = NetSpec { arch: Arch::Lenet1998, squash: f, ..Default::default() };
     let fm = lenet_gpu::viz::features::feature_maps(&Ctx::new(gpu, &k, &s.layout, &params), net, image).unwrap();
     let want = cpu::lenet1998_forward(&s.layout, &s.params, image, &[0], 1, f);
     let tol = Tol { abs: 2e-6, rel: 1e-4 };

@@ -1,6 +1,7 @@
 //! Subcommands: one `run_<cmd>` each. Nothing else in the program sees argv or env.
 
 mod adapters;
+mod augment;
 mod bench;
 mod eval;
 mod explain;

@@ -9,10 +9,11 @@ use indicatif::{ProgressBar, ProgressStyle};
 use lenet_gpu::data::{Dataset, Split};
 use lenet_gpu::kernels::squash::SquashFn;
 use lenet_gpu::model::params::Init;
-use lenet_gpu::model::Arch;
+use lenet_gpu::model::{Arch, InputScale};
 use lenet_gpu::run::{run_training, Event, RunOptions, MODEL_FILE};
 use lenet_gpu::train::{OptimizerKind, Recipe, Schedule};
 
+use super::augment::AugmentArgs;
 use super::AdapterArg;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -78,9 +79,16 @@ pub struct TrainArgs {
     schedule: Option<Schedule>,
     #[arg(long, value_enum)]
     init: Option<InitArg>,
-    /// Seed of the initial weights and of every epoch's shuffle.
+    /// Seed of the initial weights, of every epoch's shuffle and of the augmentation's draws.
     #[arg(long)]
     seed: Option<u64>,
+    /// Pixels as LeNet-5 trains on them: `unit` = bytes / 255, `raw` = the bytes 0-255 as
+    /// the Keras tutorial feeds them [preset's: raw for keras-seed, else unit]. The model
+    /// takes [0, 1] pixels from every command either way (a raw one scales them itself).
+    #[arg(long, value_enum)]
+    input_scale: Option<InputScale>,
+    #[command(flatten)]
+    augment: AugmentArgs,
     /// Train on the first N training images only (quick experiments).
     #[arg(long)]
     train_limit: Option<usize>,
@@ -154,6 +162,10 @@ impl TrainArgs {
         if let Some(v) = self.seed {
             r.seed = v;
         }
+        if let Some(v) = self.input_scale {
+            r.input_scale = v;
+        }
+        self.augment.apply(&mut r.augment);
         if r != before {
             r.name = format!("{}+custom", r.name);
         }

@@ -15,7 +15,7 @@ use lenet_gpu::viz::features::{feature_maps, render_features};
 use lenet_gpu::viz::render::{Colormap, Grid};
 use lenet_gpu::viz::weights::{render_kernels, render_rbf_centers, ConvLayer};
 
-use super::{explain, AdapterArg};
+use super::{augment, explain, AdapterArg};
 
 #[derive(Subcommand)]
 pub enum VizCommand {
@@ -42,6 +42,8 @@ pub enum VizCommand {
     Mistakes(explain::MistakesArgs),
     /// The test set's confusion matrix as a picture with counts.
     Confusion(explain::ConfusionArgs),
+    /// What `train --augment` does to the first training images, epoch after epoch.
+    Augment(augment::VizAugmentArgs),
 }
 
 #[derive(Args)]
@@ -217,6 +219,7 @@ pub fn run_visualize(cmd: VizCommand) -> Result<()> {
         VizCommand::Occlusion(a) => explain::run_occlusion(a)?,
         VizCommand::Mistakes(a) => explain::run_mistakes(a)?,
         VizCommand::Confusion(a) => explain::run_confusion(a)?,
+        VizCommand::Augment(a) => augment::run_augment(a)?,
         VizCommand::Rbf(a) => {
             render_rbf_centers(a.squash, &a.out)?;
             println!("{}", a.out.display());

@@ -8,4 +8,4 @@ pub mod picture;
 
 pub use gpu::GpuDataset;
 pub use idx::{read_idx_images, read_idx_labels};
-pub use mnist::{Dataset, Split};
+pub use mnist::{Dataset, Split, SIDE};

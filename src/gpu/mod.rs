@@ -28,7 +28,7 @@ const STORAGE_USAGES: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
 /// Invocations per workgroup of the 1-D kernels (must match `WG` in the shaders).
 pub const WG: u32 = 256;
 /// WebGPU's guaranteed limit on workgroups per grid dimension.
-const MAX_GROUPS_PER_DIM: u32 = 65_535;
+pub const MAX_GROUPS_PER_DIM: u32 = 65_535;
 
 #[derive(Clone, PartialEq, Eq, Hash)]
 struct PipelineKey {

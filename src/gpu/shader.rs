@@ -23,10 +23,11 @@ pub enum Shader {
     Pad,
     Rbf,
     Table,
+    Augment,
 }
 
 impl Shader {
-    pub const ALL: [Shader; 17] = [
+    pub const ALL: [Shader; 18] = [
         Shader::Im2col,
         Shader::Gemm,
         Shader::GemmSubgroup,
@@ -44,6 +45,7 @@ impl Shader {
         Shader::Pad,
         Shader::Rbf,
         Shader::Table,
+        Shader::Augment,
     ];
 
     pub fn file(self) -> &'static str {
@@ -65,6 +67,7 @@ impl Shader {
             Shader::Pad => "pad.wgsl",
             Shader::Rbf => "rbf.wgsl",
             Shader::Table => "table.wgsl",
+            Shader::Augment => "augment.wgsl",
         }
     }
 
@@ -108,6 +111,7 @@ impl Shader {
             Shader::Table => {
                 concat!(include_str!("../../shaders/common.wgsl"), include_str!("../../shaders/table.wgsl"))
             }
+            Shader::Augment => include_str!("../../shaders/augment.wgsl"),
         }
     }
 }

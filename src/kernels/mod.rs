@@ -3,6 +3,7 @@
 //! returns a prepared [`Dispatch`]; nothing here submits work.
 
 pub mod ascent;
+pub mod augment;
 pub mod conv;
 pub mod conv_direct;
 pub mod data;
@@ -79,6 +80,7 @@ pub struct Kernels {
     pub metrics: metrics::Metrics,
     pub optim: optim::Optim,
     pub gather: data::Gather,
+    pub augment: augment::Augment,
     pub objective: objective::Objective,
     pub ascent: ascent::Ascent,
     pub squash: squash::Squash,
@@ -115,6 +117,7 @@ impl Kernels {
             metrics: metrics::Metrics::new(gpu)?,
             optim: optim::Optim::new(gpu)?,
             gather: data::Gather::new(gpu)?,
+            augment: augment::Augment::new(gpu)?,
             objective: objective::Objective::new(gpu)?,
             ascent: ascent::Ascent::new(gpu)?,
             squash: squash::Squash::new(gpu)?,

@@ -5,31 +5,41 @@
 //!
 //! Activations are NCHW, as in PyTorch, so flatten is free and checkpoints load there.
 
-use super::layers::{Activation, ConvPool, Dense, Dims, Flatten, SoftmaxXent};
+use super::layers::{Activation, ConvPool, Dense, Dims, Flatten, Layer, PadNormalize, SoftmaxXent};
 use super::network::Network;
+use super::InputScale;
 use crate::shapes::{ConvShape, DenseShape, PoolShape, XentShape};
 
 pub const IMAGE_SIDE: u32 = 28;
 pub const IMAGE_LEN: u32 = IMAGE_SIDE * IMAGE_SIDE;
 pub const CLASSES: u32 = 10;
 
-/// The network.
-pub fn network() -> Network {
+/// The network; with raw input its first step scales the [0, 1] pixels it is given back
+/// to 0-255.
+pub fn network(input_scale: InputScale) -> Network {
+    let mut layers: Vec<Box<dyn Layer>> = match input_scale {
+        InputScale::Unit => Vec::new(),
+        InputScale::Raw => vec![Box::new(PadNormalize { pad: 0, lo: 0.0, hi: 255.0 })],
+    };
+    layers.extend::<[Box<dyn Layer>; 7]>([
+        Box::new(ConvPool::new("conv1", "pool1", 6, 5)),
+        Box::new(ConvPool::new("conv2", "pool2", 16, 5)),
+        Box::new(Flatten),
+        Box::new(Dense::new("fc1", 120, Activation::Relu)),
+        Box::new(Dense::new("fc2", 84, Activation::Relu)),
+        Box::new(Dense::new("fc3", CLASSES, Activation::Softmax)),
+        Box::new(SoftmaxXent),
+    ]);
     Network {
         name: "lenet5",
         title: "LeNet-5 (Keras variant)",
         note: "Keras variant; shapes are (batch, channels, height, width)",
         input: Dims::Map { c: 1, h: IMAGE_SIDE, w: IMAGE_SIDE },
-        input_note: "images 28x28, pixels / 255",
-        layers: vec![
-            Box::new(ConvPool::new("conv1", "pool1", 6, 5)),
-            Box::new(ConvPool::new("conv2", "pool2", 16, 5)),
-            Box::new(Flatten),
-            Box::new(Dense::new("fc1", 120, Activation::Relu)),
-            Box::new(Dense::new("fc2", 84, Activation::Relu)),
-            Box::new(Dense::new("fc3", CLASSES, Activation::Softmax)),
-            Box::new(SoftmaxXent),
-        ],
+        input_note: match input_scale {
+            InputScale::Unit => "images 28x28, pixels / 255",
+            InputScale::Raw => "images 28x28, pixels 0-255",
+        },
+        layers,
     }
 }
 
@@ -79,7 +89,7 @@ mod tests {
     #[test]
     fn the_layer_list_has_the_twins_shapes() {
         let s = Lenet5Shapes::new(1);
-        let rows = network().rows();
+        let rows = network(InputScale::Unit).rows();
         let out = |name: &str| rows.iter().find(|r| r.name == name).expect(name).output_shape.clone();
         assert_eq!(out("conv1"), [s.conv1.oc, s.conv1.out_h(), s.conv1.out_w()]);
         assert_eq!(out("pool1"), [s.pool1.c, s.pool1.out_h(), s.pool1.out_w()]);

@@ -21,6 +21,8 @@ pub use network::Network;
 pub use params::{ParamLayout, TensorSpec};
 pub use plan::{InputSource, Plan};
 
+use serde::{Deserialize, Serialize};
+
 use crate::error::Result;
 use crate::gpu::Gpu;
 use crate::kernels::squash::SquashFn;
@@ -94,7 +96,7 @@ pub enum Arch {
 impl Arch {
     /// The flat parameter layout (PyTorch-style names).
     pub fn layout(self) -> ParamLayout {
-        NetSpec { arch: self, squash: SquashFn::default() }.network().layout()
+        NetSpec { arch: self, ..NetSpec::default() }.network().layout()
     }
 
     /// The `arch` metadata of its checkpoints.
@@ -110,19 +112,34 @@ impl Arch {
     }
 }
 
+/// The pixel values a network trains on. Every caller hands a network pixels in [0, 1];
+/// a `Raw` network multiplies them by 255 in its first layer, so that it computes what the
+/// Keras tutorial's model does on `mnist.load_data()`'s unscaled bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum InputScale {
+    /// Pixels / 255, in [0, 1].
+    #[default]
+    Unit,
+    /// The bytes as they are, 0-255 (LeNet-5 only).
+    Raw,
+}
+
 /// A network with its options: what a plan is built from and what a checkpoint records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct NetSpec {
     pub arch: Arch,
     /// LeNet-1998's squashing function (ignored by LeNet-5).
     pub squash: SquashFn,
+    /// LeNet-5's input scale (LeNet-1998 normalizes its input its own way).
+    pub input_scale: InputScale,
 }
 
 impl NetSpec {
     /// The network's layer list.
     pub fn network(&self) -> Network {
         match self.arch {
-            Arch::Lenet5 => lenet5::network(),
+            Arch::Lenet5 => lenet5::network(self.input_scale),
             Arch::Lenet1998 => lenet1998::network(self.squash),
         }
     }

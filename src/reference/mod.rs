@@ -3,6 +3,7 @@
 //! the float type so the finite-difference checks can run them in f64.
 
 pub mod ascent;
+pub mod augment;
 pub mod conv_direct;
 pub mod elementwise;
 pub mod gemm;

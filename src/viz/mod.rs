@@ -2,6 +2,7 @@
 //! kernels, and images synthesized by gradient ascent on the input.
 
 pub mod ascent;
+pub mod augment;
 pub mod diagram;
 pub mod explain;
 pub mod features;
