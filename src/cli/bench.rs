@@ -2,6 +2,7 @@
 
 use anyhow::{Context, Result};
 use clap::Args;
+use lenet_gpu::augment::Augmentation;
 use lenet_gpu::bench::run_bench;
 use lenet_gpu::data::{Dataset, Split};
 use lenet_gpu::model::Arch;
@@ -13,7 +14,7 @@ use super::AdapterArg;
 pub struct BenchArgs {
     #[command(flatten)]
     adapter: AdapterArg,
-    /// Training steps timed (batch 100), after the warm-up.
+    /// Training steps timed (batch 100, no augmentation, as PyTorch's side of compare.sh), after the warm-up.
     #[arg(long, default_value_t = 30)]
     steps: u32,
     #[arg(long, default_value_t = 5)]
@@ -34,6 +35,9 @@ pub fn run_bench_cmd(args: BenchArgs) -> Result<()> {
         Arch::Lenet5 => Recipe::default_recipe(),
         Arch::Lenet1998 => Recipe::lenet1998(),
     };
+    // The step PyTorch's side of bench/compare.sh takes: no augmentation, the batch read
+    // where it lies (an augmented step adds its draw and bilinear resampling).
+    let recipe = Recipe { augment: Augmentation::none(), ..recipe };
     let r = run_bench(&gpu, recipe, &train, &test, args.steps.max(1), args.warmup).context("benchmark")?;
     if args.json {
         println!("{}", serde_json::to_string(&r)?);

@@ -18,9 +18,13 @@ use super::AdapterArg;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Preset {
-    /// LeNet-5: Adam 2e-3, cosine decay, He init, batch 100, 10 epochs: about 99% test accuracy (98.98% measured).
+    /// LeNet-5: Adam 2e-3, cosine decay, He init, batch 100, random affine draws (shift 1.5 px, rotation 8°, zoom 0.08, shear 8°), 10 epochs: 99.35% mean test accuracy over seeds 0-2 (99.42% on seed 0).
     Default,
-    /// LeNet-5, the Keras tutorial: SGD lr 0.01, batch 100, U(-0.05, 0.05) init, 50 epochs.
+    /// LeNet-5, 99% soonest: the default in 4 epochs at lr 3e-3, whole-pixel shifts of ±1: 99.17% mean over seeds 0-2 after 4 epochs.
+    Fast,
+    /// LeNet-5, the most it reaches: stronger affine draws (2 px, 10°, 0.1, 10°), 30 epochs: 99.46% mean over seeds 0-2 (99.50% on seed 0).
+    Best,
+    /// LeNet-5, the Keras tutorial: SGD lr 0.01, batch 100, U(-0.05, 0.05) init, raw 0-255 pixels, 50 epochs: 96.45% after epoch 1, 99.11% after 50 (the tutorial: 98.34%).
     KerasSeed,
     /// LeNet-1998, the paper: SDLM, 20 passes with its learning-rate steps, U(±2.4/fan_in).
     Lenet1998,
@@ -116,6 +120,8 @@ impl TrainArgs {
         };
         let mut r = match preset {
             Preset::Default => Recipe::default_recipe(),
+            Preset::Fast => Recipe::fast(),
+            Preset::Best => Recipe::best(),
             Preset::KerasSeed => Recipe::keras_seed(),
             Preset::Lenet1998 => Recipe::lenet1998(),
         };
