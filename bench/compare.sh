@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# lenet-gpu against PyTorch (CPU, eager) on this machine, in turn in one go, and the ratios.
+# lenet-gpu against PyTorch on the CPU (eager, channels_last, torch.compile and both) on this
+# machine, in turn in one go, and the ratios to the best PyTorch configuration.
 # Installs PyTorch into .venv-bench on first use (a large download).
-#     [ROUNDS=3] bash bench/compare.sh [--adapter auto]
+#     [ROUNDS=3] [MODES="eager compile"] bash bench/compare.sh [--adapter auto]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-$(mktemp -d)}"
@@ -10,31 +11,42 @@ if [ ! -x .venv-bench/bin/python ] || ! .venv-bench/bin/python -c "import torch"
     .venv-bench/bin/pip install -q torch numpy
 fi
 cargo build --release -q
-# Shared 2-core VMs swing by up to 2x from minute to minute: both sides run in turn,
-# ROUNDS times (default 3), and the medians are compared.
+# Shared 2-core VMs swing by up to 2x from minute to minute: every side runs in turn,
+# ROUNDS times (default 3), and the medians are compared. PyTorch runs in each
+# configuration a user reaches with a line or two (MODES); lenet-gpu is set against the
+# best of them for each figure.
 rounds="${ROUNDS:-3}"
+modes=(${MODES:-eager channels_last compile compile+channels_last})
 runs=()
 for _ in $(seq "$rounds"); do
     runs+=("$(./target/release/lenet-gpu bench --json "$@")")
-    runs+=("$(.venv-bench/bin/python bench/pytorch_lenet.py)")
+    for m in "${modes[@]}"; do
+        runs+=("$(.venv-bench/bin/python bench/pytorch_lenet.py --mode "$m" 2>/dev/null)")
+    done
 done
-python3 - "${runs[@]}" <<'PY'
+python3 - "${#modes[@]}" "${runs[@]}" <<'PY'
 import json, statistics, sys
-runs = [json.loads(a) for a in sys.argv[1:]]
-ours, theirs = runs[0::2], runs[1::2]
-o, t = ours[0], theirs[0]
+k = int(sys.argv[1]) + 1
+runs = [json.loads(a) for a in sys.argv[2:]]
+ours = runs[0::k]
+theirs = {runs[j]["mode"]: runs[j::k] for j in range(1, k)}
+o, t = ours[0], next(iter(theirs.values()))[0]
 print(f"lenet-gpu: {o['adapter']} ({o['backend']}, {o['driver']}), {o['build']}")
-print(f"baseline:  {t['framework']}, {t['threads']} threads")
-print(f"{len(ours)} rounds, taken in turn; medians, with each round's figures in brackets")
+print(f"baseline:  {t['framework']}, {t['threads']} threads, modes {', '.join(theirs)}")
+print(f"{len(ours)} rounds, every side in turn; medians, each round's figure in brackets")
 def figures(r):
-    out = [("training images/s, batch 100", r["train_images_per_s"])]
-    out += [(f"inference images/s, batch {i['batch']}", i["images_per_s"]) for i in r["inference"]]
+    out = [("training, batch 100", r["train_images_per_s"])]
+    out += [(f"inference, batch {i['batch']}", i["images_per_s"]) for i in r["inference"]]
     return out
-print(f"{'':32}{'lenet-gpu':>12}{'PyTorch':>12}{'ratio':>8}")
-for k, (name, _) in enumerate(figures(o)):
-    a = [figures(r)[k][1] for r in ours]
-    b = [figures(r)[k][1] for r in theirs]
-    ma, mb = statistics.median(a), statistics.median(b)
-    each = ", ".join(f"{x:.0f}/{y:.0f}" for x, y in zip(a, b))
-    print(f"{name:32}{ma:12.0f}{mb:12.0f}{ma / mb:8.2f}x   [{each}]")
+for n, (name, _) in enumerate(figures(o)):
+    print(f"\n{name} (images/s)")
+    med = lambda rs: (statistics.median(figures(r)[n][1] for r in rs), [figures(r)[n][1] for r in rs])
+    mine, each = med(ours)
+    best = max(theirs, key=lambda m: med(theirs[m])[0])
+    print(f"  {'lenet-gpu':24}{mine:10.0f}   [{', '.join(f'{x:.0f}' for x in each)}]")
+    for m, rs in theirs.items():
+        v, each = med(rs)
+        mark = "  <- best PyTorch" if m == best else ""
+        print(f"  {'PyTorch ' + m:24}{v:10.0f}   [{', '.join(f'{x:.0f}' for x in each)}]  lenet-gpu/this {mine / v:.2f}x{mark}")
+    print(f"  ratio to the best PyTorch configuration: {mine / med(theirs[best])[0]:.2f}x")
 PY

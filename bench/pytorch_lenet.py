@@ -1,7 +1,10 @@
-"""The same LeNet-5, batch and optimizer in PyTorch on the CPU, eager mode: the baseline
-for `lenet-gpu bench`. Prints one JSON object with the same figures.
+"""The same LeNet-5, batch and optimizer in PyTorch on the CPU: the baseline for
+`lenet-gpu bench`, in one of the configurations a PyTorch user reaches with a line or two
+(--mode): eager, channels_last memory format, torch.compile, or both. Prints one JSON
+object with the same figures.
 
-    python bench/pytorch_lenet.py [--steps 200] [--threads N]
+    python bench/pytorch_lenet.py [--mode eager|channels_last|compile|compile+channels_last]
+                                  [--steps 200] [--threads N]
 """
 import argparse
 import json
@@ -27,27 +30,39 @@ class LeNet5(nn.Module):
         return self.fc3(F.relu(self.fc2(F.relu(self.fc1(x.flatten(1))))))
 
 
+MODES = ["eager", "channels_last", "compile", "compile+channels_last"]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=200)
     ap.add_argument("--warmup", type=int, default=20)
     ap.add_argument("--threads", type=int, default=0, help="0 = PyTorch's default")
+    ap.add_argument("--mode", default="eager", choices=MODES)
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     model = LeNet5()
+    channels_last = "channels_last" in args.mode
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    # torch.compile's first calls compile (seconds); the warm-up steps and calls absorb it.
+    # Training and inference are compiled separately (grad mode differs).
+    run = torch.compile(model) if args.mode.startswith("compile") else model
     # lenet-gpu's default recipe: Adam, batch 100 (synthetic MNIST-shaped data).
     opt = torch.optim.Adam(model.parameters(), lr=2e-3)
     batch = 100
     data = torch.rand(60 * batch, 1, 28, 28)
+    if channels_last:
+        data = data.contiguous(memory_format=torch.channels_last)
     labels = torch.randint(0, 10, (60 * batch,))
 
     def step(i):
         j = (i % 60) * batch
         x, y = data[j : j + batch], labels[j : j + batch]
         opt.zero_grad(set_to_none=True)
-        loss = F.cross_entropy(model(x), y)
+        loss = F.cross_entropy(run(x), y)
         loss.backward()
         opt.step()
 
@@ -63,15 +78,19 @@ def main():
     with torch.no_grad():
         for b in (100, 1000):
             x = torch.rand(b, 1, 28, 28)
-            model(x)
+            if channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            for _ in range(3):
+                run(x)
             count = max(20_000 // b, 5)
             t = time.perf_counter()
             for _ in range(count):
-                model(x)
+                run(x)
             inference.append({"batch": b, "images_per_s": count * b / (time.perf_counter() - t)})
 
     print(json.dumps({
-        "framework": f"PyTorch {torch.__version__} (CPU, eager)",
+        "framework": f"PyTorch {torch.__version__} (CPU)",
+        "mode": args.mode,
         "threads": torch.get_num_threads(),
         "cpu": platform.processor() or platform.machine(),
         "train_batch": batch,

@@ -83,7 +83,7 @@ fn validate(gpu: &Gpu, k: &Kernels, recipe: &Recipe) -> Result<f64> {
         plan.record_forward(&mut pass);
         plan.record_backward(&mut pass);
     }
-    gpu.queue.submit([encoder.finish()]);
+    gpu.submit(encoder.finish())?;
     let got: Vec<f32> = gpu.read(View::whole(&gbuf))?;
     let want = match net.arch {
         Arch::Lenet5 => {
@@ -135,7 +135,7 @@ fn kernel_times(gpu: &Gpu, dispatches: &[&Dispatch], reps: usize) -> Result<(Vec
                 d.record(&mut pass);
             }
             encoder.resolve_query_set(&qs, 0..count, &resolve, 0);
-            gpu.queue.submit([encoder.finish()]);
+            gpu.submit(encoder.finish())?;
             let ticks: Vec<u64> = {
                 let words: Vec<u32> = gpu.read(View { buffer: &resolve, offset: 0, len: count as u64 * 2 })?;
                 words.chunks_exact(2).map(|w| w[0] as u64 | (w[1] as u64) << 32).collect()
@@ -206,7 +206,7 @@ pub fn run_bench(
                     let mut pass = encoder.begin_compute_pass(&Default::default());
                     f.record_forward(&mut pass);
                 }
-                gpu.queue.submit([encoder.finish()]);
+                gpu.submit(encoder.finish())?;
             }
             gpu.wait()?;
             Ok(t.elapsed().as_secs_f64())

@@ -62,7 +62,7 @@ impl Evaluator {
                 feeder.record_forward(&mut pass);
                 feeder.plan.record_metrics(&mut pass);
             }
-            gpu.queue.submit([encoder.finish()]);
+            gpu.submit(encoder.finish())?;
             let m = MetricSums::from_words(&gpu.read::<u32>(View::whole(feeder.plan.metrics()))?);
             sums.loss_sum += m.loss_sum;
             sums.correct += m.correct;

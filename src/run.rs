@@ -137,6 +137,8 @@ pub fn run_training(
         trainer.restore(&m, &v, epoch, step);
     }
     let evaluator = Evaluator::new(&trainer.ctx(), trainer.recipe.net(), test)?;
+    // The training and the evaluation kernels, compiled together (where that is ahead).
+    gpu.compile_pending()?;
     on_event(Event::Start {
         recipe: &trainer.recipe,
         first_epoch: trainer.epoch,

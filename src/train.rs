@@ -438,7 +438,7 @@ impl<'g> Trainer<'g> {
             let mut pass = encoder.begin_compute_pass(&Default::default());
             self.step_dispatches(s).into_iter().for_each(|d| d.record(&mut pass));
         }
-        in_flight.push_back(gpu.queue.submit([encoder.finish()]));
+        in_flight.push_back(gpu.submit(encoder.finish())?);
         self.step += 1;
         if in_flight.len() > IN_FLIGHT {
             let index = in_flight.pop_front().expect("non-empty");
@@ -468,7 +468,7 @@ impl<'g> Trainer<'g> {
                 }
                 self.optimizer.record_estimate(&mut pass);
             }
-            gpu.queue.submit([encoder.finish()]);
+            gpu.submit(encoder.finish())?;
         }
         Ok(())
     }

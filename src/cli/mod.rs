@@ -13,7 +13,7 @@ mod visualize;
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use lenet_gpu::checkpoint::{load_model_file, ModelFile};
-use lenet_gpu::gpu::{AdapterChoice, Gpu, Profile};
+use lenet_gpu::gpu::{AdapterChoice, CompileHelper, CompileObserver, CompileProgress, Gpu, Profile};
 use lenet_gpu::model::Arch;
 
 #[derive(Parser)]
@@ -47,6 +47,10 @@ enum Command {
     /// explanations: saliency, Grad-CAM, occlusion, mistakes, confusion.
     #[command(subcommand)]
     Visualize(visualize::VizCommand),
+    /// Compiles kernels into the driver's shader cache for another lenet-gpu process
+    /// (started by it on a cold cache; jobs on stdin).
+    #[command(hide = true)]
+    CompileHelper,
 }
 
 #[derive(Args)]
@@ -81,6 +85,12 @@ impl AdapterArg {
         if gpu.is_software() {
             eprintln!("note: this is a software (CPU) adapter; a real GPU is much faster (see `lenet-gpu adapters`)");
         }
+        if gpu.compiles_at_first_dispatch() {
+            if let Ok(program) = std::env::current_exe() {
+                gpu.set_compile_helper(CompileHelper { program, args: vec!["compile-helper".into()] });
+            }
+            gpu.set_compile_observer(compile_notice());
+        }
         if let Some(version) = lenet_gpu::gpu::old_mesa_version(&gpu.info) {
             eprintln!(
                 "note: lavapipe from Mesa {version}; Mesa 25 runs lenet-gpu ~3x faster (Debian 12: bash scripts/setup)"
@@ -88,6 +98,37 @@ impl AdapterArg {
         }
         Ok(gpu)
     }
+}
+
+/// Says on stderr, once compiling has taken a noticeable time (a cold shader cache, so a
+/// first run on this machine or after an upgrade), what the wait is and how far it is.
+fn compile_notice() -> CompileObserver {
+    let mut bar: Option<indicatif::ProgressBar> = None;
+    Box::new(move |p: &CompileProgress| {
+        if bar.is_none() && p.done < p.total && p.elapsed.as_millis() >= 300 {
+            eprintln!(
+                "compiling {} kernels (first run on this machine; the driver caches them for next time)",
+                p.total
+            );
+            let b = indicatif::ProgressBar::new(p.total as u64);
+            b.set_style(
+                indicatif::ProgressStyle::with_template("  {bar:30} {pos}/{len} kernels, {elapsed} {msg}")
+                    .expect("a valid template"),
+            );
+            bar = Some(b);
+        }
+        if let Some(b) = &bar {
+            b.set_position(p.done as u64);
+            if p.helpers > 0 {
+                b.set_message(format!("({} processes)", p.helpers + 1));
+            }
+            if p.done == p.total {
+                b.finish_and_clear();
+                eprintln!("compiled {} kernels in {:.1} s", p.total, p.elapsed.as_secs_f64());
+                bar = None;
+            }
+        }
+    })
 }
 
 /// A checkpoint of either network (any float type, with or without metadata), with a
@@ -112,6 +153,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Bench(args) => bench::run_bench_cmd(args),
         Command::Export(args) => export::run_export(args),
         Command::Predict(args) => predict::run_predict(args),
+        Command::CompileHelper => {
+            Ok(lenet_gpu::gpu::serve_compile_helper(std::io::stdin().lock(), std::io::stdout().lock())?)
+        }
         Command::Summary(a) => {
             print!("{}", lenet_gpu::model::summary::summary_table(a.arch));
             Ok(())

@@ -132,7 +132,7 @@ impl ObjectivePlan {
             self.record_forward(&mut pass);
             self.record_backward(&mut pass)?;
         }
-        gpu.queue.submit([encoder.finish()]);
+        gpu.submit(encoder.finish())?;
         let grad: Vec<f32> = gpu.read(View::whole(self.plan.input_grad().expect("a plan with the input gradient")))?;
         Ok((self.values(gpu)?, grad.iter().map(|g| g * self.scale).collect()))
     }

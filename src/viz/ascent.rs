@@ -248,7 +248,7 @@ fn ascend(
                 copy_back.record(&mut pass);
             }
         }
-        gpu.queue.submit([encoder.finish()]);
+        gpu.submit(encoder.finish())?;
         steps_run = i + 1;
         if i == 0 {
             initial = Some(read_objective()?);
@@ -277,7 +277,7 @@ fn ascend(
         roll_in.record(&mut pass);
         net.record_forward(&mut pass);
     }
-    gpu.queue.submit([encoder.finish()]);
+    gpu.submit(encoder.finish())?;
     let objective_now = read_objective()?;
     let images: Vec<f32> = gpu.read(View { buffer: &image, offset: 0, len: len as u64 })?;
     Ok(AscentResult {
