@@ -43,10 +43,10 @@ for n, (name, _) in enumerate(figures(o)):
     med = lambda rs: (statistics.median(figures(r)[n][1] for r in rs), [figures(r)[n][1] for r in rs])
     mine, each = med(ours)
     best = max(theirs, key=lambda m: med(theirs[m])[0])
-    print(f"  {'lenet-gpu':24}{mine:10.0f}   [{', '.join(f'{x:.0f}' for x in each)}]")
+    print(f"  {'lenet-gpu':32}{mine:10.0f}   [{', '.join(f'{x:.0f}' for x in each)}]")
     for m, rs in theirs.items():
         v, each = med(rs)
         mark = "  <- best PyTorch" if m == best else ""
-        print(f"  {'PyTorch ' + m:24}{v:10.0f}   [{', '.join(f'{x:.0f}' for x in each)}]  lenet-gpu/this {mine / v:.2f}x{mark}")
+        print(f"  {'PyTorch ' + m:32}{v:10.0f}   [{', '.join(f'{x:.0f}' for x in each)}]  lenet-gpu/this {mine / v:.2f}x{mark}")
     print(f"  ratio to the best PyTorch configuration: {mine / med(theirs[best])[0]:.2f}x")
 PY
