@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::{create_module, AdapterChoice, Gpu, Profile, STORAGE_USAGES};
+use super::{create_module, create_pipeline, AdapterChoice, Gpu, Profile, STORAGE_USAGES};
 use crate::error::{Error, Result};
 
 /// A first zero-workgroup dispatch slower than this means the shader cache is cold (a
@@ -60,7 +60,7 @@ struct Pending {
 /// Pipelines made on a device that compiles at first dispatch, until they are compiled.
 #[derive(Default)]
 pub(super) struct CompileQueue {
-    /// Made, not yet bound: (pipeline, label, source, entry, constants).
+    /// Made, not yet bound: the job still lacks its binding sizes.
     unbound: Vec<(wgpu::ComputePipeline, HelperJob)>,
     pending: Vec<Pending>,
 }
@@ -198,14 +198,7 @@ impl Gpu {
     }
 
     fn dispatch_empty(&self, p: &Pending) -> Result<()> {
-        let mut encoder = self.device.create_command_encoder(&Default::default());
-        {
-            let mut pass = encoder.begin_compute_pass(&Default::default());
-            pass.set_pipeline(&p.pipeline);
-            pass.set_bind_group(0, &p.group, &[]);
-            pass.dispatch_workgroups(0, 0, 0);
-        }
-        self.queue.submit([encoder.finish()]);
+        submit_empty(&self.device, &self.queue, &p.pipeline, &p.group);
         self.wait()
     }
 
@@ -282,17 +275,7 @@ fn compile_job(gpu: &Gpu, job: &HelperJob, buffers: &mut Vec<wgpu::Buffer>) {
     let device = &gpu.device;
     let module = create_module(device, &job.label, &job.source);
     let constants: Vec<(&str, f64)> = job.constants.iter().map(|(n, v)| (n.as_str(), *v)).collect();
-    let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-        label: Some(&job.label),
-        layout: None,
-        module: &module,
-        entry_point: Some(&job.entry),
-        compilation_options: wgpu::PipelineCompilationOptions {
-            constants: &constants,
-            zero_initialize_workgroup_memory: false,
-        },
-        cache: None,
-    });
+    let pipeline = create_pipeline(device, &job.label, &module, &job.entry, &constants);
     for (i, &bytes) in job.binding_bytes.iter().enumerate() {
         if buffers.get(i).is_none_or(|b| b.size() < bytes) {
             let b = device.create_buffer(&wgpu::BufferDescriptor {
@@ -326,12 +309,18 @@ fn compile_job(gpu: &Gpu, job: &HelperJob, buffers: &mut Vec<wgpu::Buffer>) {
         layout: &pipeline.get_bind_group_layout(0),
         entries: &entries,
     });
+    submit_empty(device, &gpu.queue, &pipeline, &group);
+}
+
+/// Submits one dispatch of `pipeline` with zero workgroups: the driver compiles it, nothing
+/// runs.
+fn submit_empty(device: &wgpu::Device, queue: &wgpu::Queue, pipeline: &wgpu::ComputePipeline, group: &wgpu::BindGroup) {
     let mut encoder = device.create_command_encoder(&Default::default());
     {
         let mut pass = encoder.begin_compute_pass(&Default::default());
-        pass.set_pipeline(&pipeline);
-        pass.set_bind_group(0, &group, &[]);
+        pass.set_pipeline(pipeline);
+        pass.set_bind_group(0, group, &[]);
         pass.dispatch_workgroups(0, 0, 0);
     }
-    gpu.queue.submit([encoder.finish()]);
+    queue.submit([encoder.finish()]);
 }

@@ -292,17 +292,7 @@ impl Gpu {
             let c: Vec<String> = constants.iter().map(|(n, v)| format!("{n}={v}")).collect();
             format!("{entry}[{}]", c.join(","))
         };
-        let pipeline = self.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-            label: Some(&label),
-            layout: None,
-            module: &module,
-            entry_point: Some(entry),
-            compilation_options: wgpu::PipelineCompilationOptions {
-                constants,
-                zero_initialize_workgroup_memory: false,
-            },
-            cache: None,
-        });
+        let pipeline = create_pipeline(&self.device, &label, &module, entry, constants);
         if let Some(e) = pollster::block_on(scope.pop()) {
             self.modules.lock().expect("cache poisoned").remove(&shader);
             return Err(Error::Shader { file: shader.file(), entry, message: e.to_string() });
@@ -338,17 +328,7 @@ impl Gpu {
         }
         let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
         let module = self.module(label, source);
-        let pipeline = self.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-            label: Some(label),
-            layout: None,
-            module: &module,
-            entry_point: Some(entry),
-            compilation_options: wgpu::PipelineCompilationOptions {
-                constants: &[],
-                zero_initialize_workgroup_memory: false,
-            },
-            cache: None,
-        });
+        let pipeline = create_pipeline(&self.device, label, &module, entry, &[]);
         if let Some(e) = pollster::block_on(scope.pop()) {
             return Err(Error::Shader { file: "(generated)", entry, message: format!("{label}: {e}") });
         }
@@ -412,6 +392,24 @@ impl Gpu {
         self.compile_pending()?;
         Ok(self.queue.submit([commands]))
     }
+}
+
+/// A compute pipeline for `entry` of `module`, its bind group layout taken from the WGSL.
+fn create_pipeline(
+    device: &wgpu::Device,
+    label: &str,
+    module: &wgpu::ShaderModule,
+    entry: &str,
+    constants: &[(&str, f64)],
+) -> wgpu::ComputePipeline {
+    device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+        label: Some(label),
+        layout: None,
+        module,
+        entry_point: Some(entry),
+        compilation_options: wgpu::PipelineCompilationOptions { constants, zero_initialize_workgroup_memory: false },
+        cache: None,
+    })
 }
 
 /// A shader module with the runtime checks lenet-gpu's kernels run with.
