@@ -61,11 +61,9 @@ fn compile_ahead_on_a_cold_cache() {
     drop(gpu);
 
     // The helper's protocol, in this process: a header, jobs, one "done" per job.
-    let header = format!(
-        "{{\"adapter\":{:?},\"driver_info\":{:?},\"portable\":{portable}}}",
-        open(profile).info.name,
-        open(profile).info.driver_info
-    );
+    let info = open(profile).info;
+    let header =
+        format!("{{\"adapter\":{:?},\"driver_info\":{:?},\"portable\":{portable}}}", info.name, info.driver_info);
     let job = r#"{"label":"t","source":"@group(0) @binding(0) var<storage, read_write> x: array<f32>;\n@compute @workgroup_size(1) fn main() { x[0] = 1.0; }","entry":"main","constants":[],"binding_bytes":[16]}"#;
     let input = format!("{header}\n{job}\n{job}\n");
     let mut out = Vec::new();

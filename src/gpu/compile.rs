@@ -32,7 +32,7 @@ use crate::error::{Error, Result};
 const COLD: Duration = Duration::from_millis(30);
 
 /// What a helper needs to make a pipeline again on its own device.
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Serialize, Deserialize)]
 struct HelperJob {
     label: String,
     source: String,
