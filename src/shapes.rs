@@ -406,6 +406,33 @@ impl PadShape {
     }
 }
 
+/// Zero-padding of P planes (batch x channels) from H x W to OH x OW on the right and
+/// bottom; its backward crops back.
+#[repr(C)]
+#[derive(Pod, Zeroable, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ZeroPadShape {
+    pub planes: u32,
+    pub h: u32,
+    pub w: u32,
+    pub out_h: u32,
+    pub out_w: u32,
+    pub _pad: [u32; 3],
+}
+
+impl ZeroPadShape {
+    /// `planes` planes of `h` x `w` padded to `out_h` x `out_w` (each at least as large).
+    pub fn new(planes: u32, (h, w): (u32, u32), (out_h, out_w): (u32, u32)) -> Self {
+        debug_assert!(out_h >= h && out_w >= w, "zero-padding cannot shrink {h}x{w} to {out_h}x{out_w}");
+        ZeroPadShape { planes, h, w, out_h, out_w, _pad: [0; 3] }
+    }
+    pub fn x_len(&self) -> u64 {
+        self.planes as u64 * self.h as u64 * self.w as u64
+    }
+    pub fn y_len(&self) -> u64 {
+        self.planes as u64 * self.out_h as u64 * self.out_w as u64
+    }
+}
+
 /// Euclidean RBF output units over x (N, UNITS) with fixed centers (CLASSES, UNITS), and the
 /// constant `j` of the paper's loss (eq. 9).
 #[repr(C)]

@@ -13,8 +13,9 @@ use lenet_gpu::kernels::rbf::{Rbf, RbfViews};
 use lenet_gpu::kernels::squash::{Squash, SquashFn};
 use lenet_gpu::kernels::subsample::Subsample;
 use lenet_gpu::kernels::table::{Table, NONE};
+use lenet_gpu::kernels::zero_pad::ZeroPad;
 use lenet_gpu::reference;
-use lenet_gpu::shapes::{PadShape, PoolShape, RbfShape, SdlmParams};
+use lenet_gpu::shapes::{PadShape, PoolShape, RbfShape, SdlmParams, ZeroPadShape};
 use rand::Rng;
 
 /// tanh/exp in f32 on both sides with different libm: a few ulp.
@@ -194,6 +195,45 @@ fn pad_normalize_matches_reference() {
         run(gpu, k.pad_normalize_backward(gpu, s, View::whole(&gdy), View::whole(&gdx)).unwrap());
         assert_close(&format!("pad_normalize_backward {s:?}"), &read(gpu, &gdx, want_dx.len()), &want_dx, ARITH);
     }
+}
+
+#[test]
+fn zero_pad_and_crop_match_reference() {
+    let gpu = gpu();
+    let k = ZeroPad::new(gpu).unwrap();
+    for (i, s) in [
+        ZeroPadShape::new(100 * 6, (14, 14), (14, 16)),  // C3's input, widened
+        ZeroPadShape::new(100 * 16, (10, 10), (10, 12)), // C3's output, cropped back
+        ZeroPadShape::new(3, (5, 7), (9, 8)),
+        ZeroPadShape::new(1, (1, 1), (1, 1)),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut r = rng(70 + i as u64);
+        let x = uniform(&mut r, s.x_len() as usize, -1.0, 1.0);
+        let mut want = vec![f32::NAN; s.y_len() as usize];
+        reference::zero_pad::zero_pad_forward(&x, s, &mut want);
+        let (gx, gy) = (gpu.storage_from("x", &x), nan_buffer(gpu, "y", want.len()));
+        run(gpu, k.zero_pad_forward(gpu, s, View::whole(&gx), View::whole(&gy)).unwrap());
+        assert_close(&format!("zero_pad_forward {s:?}"), &read(gpu, &gy, want.len()), &want, EXACT);
+        let dy = uniform(&mut r, s.y_len() as usize, -1.0, 1.0);
+        let mut want_dx = vec![f32::NAN; s.x_len() as usize];
+        reference::zero_pad::zero_pad_backward(&dy, s, &mut want_dx);
+        let (gdy, gdx) = (gpu.storage_from("dy", &dy), nan_buffer(gpu, "dx", want_dx.len()));
+        run(gpu, k.zero_pad_backward(gpu, s, View::whole(&gdy), View::whole(&gdx)).unwrap());
+        assert_close(&format!("zero_pad_backward {s:?}"), &read(gpu, &gdx, want_dx.len()), &want_dx, EXACT);
+        // The crop is the pad's adjoint: <pad(x), dy> = <x, crop(dy)>.
+        let lhs: f64 = want.iter().zip(&dy).map(|(a, b)| (a * b) as f64).sum();
+        let rhs: f64 = x.iter().zip(&want_dx).map(|(a, b)| (a * b) as f64).sum();
+        assert!((lhs - rhs).abs() < 1e-4 * (1.0 + lhs.abs()), "{s:?}: {lhs} vs {rhs}");
+    }
+    let shrink = ZeroPadShape { out_w: 1, ..ZeroPadShape::new(1, (2, 2), (2, 2)) };
+    let b = gpu.storage("b", 8);
+    let Err(err) = k.zero_pad_forward(gpu, shrink, View::whole(&b), View::whole(&b)) else {
+        panic!("padding to a narrower plane must be refused")
+    };
+    assert!(err.to_string().contains("zero_pad_forward"), "{err}");
 }
 
 #[test]

@@ -21,13 +21,14 @@ pub enum Shader {
     Squash,
     Subsample,
     Pad,
+    ZeroPad,
     Rbf,
     Table,
     Augment,
 }
 
 impl Shader {
-    pub const ALL: [Shader; 18] = [
+    pub const ALL: [Shader; 19] = [
         Shader::Im2col,
         Shader::Gemm,
         Shader::GemmSubgroup,
@@ -43,6 +44,7 @@ impl Shader {
         Shader::Squash,
         Shader::Subsample,
         Shader::Pad,
+        Shader::ZeroPad,
         Shader::Rbf,
         Shader::Table,
         Shader::Augment,
@@ -65,6 +67,7 @@ impl Shader {
             Shader::Squash => "squash.wgsl",
             Shader::Subsample => "subsample.wgsl",
             Shader::Pad => "pad.wgsl",
+            Shader::ZeroPad => "zero_pad.wgsl",
             Shader::Rbf => "rbf.wgsl",
             Shader::Table => "table.wgsl",
             Shader::Augment => "augment.wgsl",
@@ -107,6 +110,9 @@ impl Shader {
                 concat!(include_str!("../../shaders/common.wgsl"), include_str!("../../shaders/subsample.wgsl"))
             }
             Shader::Pad => concat!(include_str!("../../shaders/common.wgsl"), include_str!("../../shaders/pad.wgsl")),
+            Shader::ZeroPad => {
+                concat!(include_str!("../../shaders/common.wgsl"), include_str!("../../shaders/zero_pad.wgsl"))
+            }
             Shader::Rbf => include_str!("../../shaders/rbf.wgsl"),
             Shader::Table => {
                 concat!(include_str!("../../shaders/common.wgsl"), include_str!("../../shaders/table.wgsl"))

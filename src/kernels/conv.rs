@@ -25,9 +25,6 @@ pub struct ConvUse {
     pub train: bool,
     /// d loss / d x is wanted.
     pub input_grad: bool,
-    /// The layer reads the im2col matrix itself (SDLM's Gauss-Newton pass squares it):
-    /// im2col + GEMM throughout.
-    pub im2col: bool,
 }
 
 /// How the forward runs.
@@ -150,23 +147,22 @@ pub struct ConvInputGradViews<'a> {
 impl Kernels {
     /// Which kernels compute the convolution `s` for `u` on this device.
     pub fn conv_choice(&self, s: ConvShape, u: ConvUse) -> ConvChoice {
-        let direct = !u.im2col;
-        let forward = if direct && conv_direct::supports(s) {
+        let forward = if conv_direct::supports(s) {
             ForwardPath::Direct { pool: u.pool && conv_direct::supports_pool(s) }
         } else {
             ForwardPath::Gemm
         };
         let weight_grad = u.train.then(|| {
-            if direct && u.pool && !u.input_grad && self.conv_direct.reads_dy_through_pool(s) {
+            if u.pool && !u.input_grad && self.conv_direct.reads_dy_through_pool(s) {
                 WeightGradPath::ThroughPool
-            } else if direct && conv_direct::supports_weight_grad(s) {
+            } else if conv_direct::supports_weight_grad(s) {
                 WeightGradPath::Direct
             } else {
                 WeightGradPath::Gemm
             }
         });
         let input_grad = (u.train && u.input_grad).then(|| {
-            if direct && conv_direct::supports_input_grad(s) {
+            if conv_direct::supports_input_grad(s) {
                 InputGradPath::Direct
             } else {
                 InputGradPath::Gemm
@@ -184,6 +180,19 @@ impl Kernels {
             partials: if generated { self.conv_direct.weight_grad_partials(s) } else { s.n },
             bias_partials: generated && self.conv_direct.writes_bias_grad(s),
         }
+    }
+
+    /// The shape to run `s` as, on its input zero-padded on the right, where its rows are not
+    /// whole vec4s but a wider input's are (LeNet-1998's C3: 14 -> 16 wide, 10 -> 12 out):
+    /// the direct kernels then apply, and the extra output columns, which only the padding
+    /// reaches, are cropped away. None where `s` runs as it is (or no width helps).
+    pub fn conv_widened(&self, s: ConvShape) -> Option<ConvShape> {
+        if conv_direct::supports(s) {
+            return None;
+        }
+        let w = (s.w..s.w + 4).find(|w| w.is_multiple_of(4) && (w - s.kw + 1).is_multiple_of(4))?;
+        let wide = ConvShape { w, ..s };
+        conv_direct::supports(wide).then_some(wide)
     }
 
     /// The forward (and the pool) as `c` says.

@@ -23,6 +23,7 @@ pub mod squash;
 pub mod subsample;
 pub mod table;
 pub mod wgsl;
+pub mod zero_pad;
 
 use crate::gpu::{Dispatch, Gpu, View};
 use crate::shapes::BatchParams;
@@ -88,6 +89,7 @@ pub struct Kernels {
     pub pad: pad::Pad,
     pub rbf: rbf::Rbf,
     pub table: table::Table,
+    pub zero_pad: zero_pad::ZeroPad,
 }
 
 impl Kernels {
@@ -125,6 +127,7 @@ impl Kernels {
             pad: pad::Pad::new(gpu)?,
             rbf: rbf::Rbf::new(gpu)?,
             table: table::Table::new(gpu)?,
+            zero_pad: zero_pad::ZeroPad::new(gpu)?,
         })
     }
 

@@ -21,5 +21,6 @@ pub mod softmax_xent;
 pub mod squash;
 pub mod subsample;
 pub mod table;
+pub mod zero_pad;
 
 pub use num_traits::Float;

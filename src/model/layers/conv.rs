@@ -1,18 +1,20 @@
-//! LeNet-1998's convolutions, C1 and C3 (through the paper's connection table): im2col +
-//! GEMM, so that SDLM's Gauss-Newton pass can square the im2col matrix, then the layer's
-//! activation.
+//! LeNet-1998's convolutions, C1 and C3 (through the paper's connection table), then the
+//! layer's activation. SDLM's Gauss-Newton pass runs the same kernels on the squared input
+//! and weights.
 
 use super::squash::{activate, deactivate};
 use super::{bias, weight, Activation, Build, Built, ConvKernels, Dims, Layer, Pass, Tensor};
 use crate::error::Result;
 use crate::export::onnx::{Attr, Graph};
 use crate::gpu::{Dispatch, View};
-use crate::kernels::conv::{ConvChoice, ConvForwardViews, ConvInputGradViews, ConvUse, ConvWeightGradViews};
+use crate::kernels::conv::{
+    ConvChoice, ConvForwardViews, ConvInputGradViews, ConvUse, ConvWeightGradViews, ForwardPath,
+};
 use crate::kernels::conv_direct::ConvInput;
 use crate::kernels::table::NONE;
 use crate::model::params::{ParamLayout, ParamSpec};
 use crate::model::summary::LayerInfo;
-use crate::shapes::ConvShape;
+use crate::shapes::{ConvShape, ZeroPadShape};
 
 /// conv `channels`@`kernel`x`kernel` (valid, stride 1) with bias, then `activation`.
 pub struct Conv {
@@ -161,7 +163,7 @@ impl Layer for Conv {
 
     fn build(&self, b: &Build, input: &Tensor) -> Result<Built> {
         let s = conv_shape(input.dims, b.batch, self.channels, self.kernel);
-        build_gemm_conv(b, input, s, &self.prefix(), self.activation, None)
+        build_conv(b, input, s, &self.prefix(), self.activation, None)
     }
 
     fn conv_name(&self) -> Option<&'static str> {
@@ -231,7 +233,7 @@ impl Layer for TableConv {
 
     fn build(&self, b: &Build, input: &Tensor) -> Result<Built> {
         let s = conv_shape(input.dims, b.batch, self.table.len() as u32, self.kernel);
-        build_gemm_conv(b, input, s, &self.prefix(), self.activation, Some(self))
+        build_conv(b, input, s, &self.prefix(), self.activation, Some(self))
     }
 
     /// The dense (OC, C, K, K) kernel, the table's gaps left as zeros and marked.
@@ -262,9 +264,10 @@ struct Tables {
     stored: wgpu::Buffer,
 }
 
-/// Conv (+ activation) by im2col + GEMM, with its weights from the parameters or, for a
-/// [`TableConv`], spread into a dense kernel.
-fn build_gemm_conv(
+/// Conv (+ activation), with its weights from the parameters or, for a [`TableConv`],
+/// spread into a dense kernel; on an input widened with zeros where that lets the direct
+/// kernels run ([`crate::kernels::Kernels::conv_widened`]).
+fn build_conv(
     b: &Build,
     input: &Tensor,
     s: ConvShape,
@@ -272,19 +275,14 @@ fn build_gemm_conv(
     activation: Activation,
     table: Option<&TableConv>,
 ) -> Result<Built> {
-    let u = ConvUse {
-        relu: false,
-        pool: false,
-        keep_y: true,
-        train: b.train(),
-        input_grad: input.grad.is_some(),
-        im2col: true,
-    };
+    let u = ConvUse { relu: false, pool: false, keep_y: true, train: b.train(), input_grad: input.grad.is_some() };
+    let widened = b.kernels.conv_widened(s);
+    let c = b.kernels.conv_choice(widened.unwrap_or(s), u);
     let label = if activation == Activation::None { prefix.to_string() } else { format!("{prefix}_a") };
     let dims = Dims::Map { c: s.oc, h: s.out_h(), w: s.out_w() };
-    let conv = GemmConv {
+    let conv = KernelConv {
         b,
-        c: b.kernels.conv_choice(s, u),
+        c,
         prefix,
         activation,
         input,
@@ -293,7 +291,8 @@ fn build_gemm_conv(
             dense: b.gpu.storage_from(&format!("{prefix}.dense_index"), &t.dense_index(b.layout)),
             stored: b.gpu.storage_from(&format!("{prefix}.stored_index"), &t.stored_index(b.layout)),
         }),
-        col: b.buffer(&format!("act.{prefix}.col"), s.col_len()),
+        wide: widened.map(|w| Widened::new(b, prefix, s, w, input.grad.is_some())),
+        col: b.buffer_if(c.needs_col(), &format!("act.{prefix}.col"), c.shape.col_len()),
         pre: Tensor::new(b, &label, dims, b.train()),
     };
     let mut forward = Vec::new();
@@ -303,10 +302,16 @@ fn build_gemm_conv(
     let mut built = Built::new(prefix, output.clone());
     built.forward = forward;
     if conv.pre.grad.is_some() {
+        let s = c.shape;
         let scratch = Scratch {
-            dw_partials: b.buffer(&format!("grad.{prefix}.dw_partials"), conv.c.partials as u64 * s.w_len()),
+            dw_partials: b.buffer(&format!("grad.{prefix}.dw_partials"), c.partials as u64 * s.w_len()),
+            db_partials: b.buffer_if(
+                c.bias_partials,
+                &format!("grad.{prefix}.db_partials"),
+                (c.partials * s.oc) as u64,
+            ),
             dkernel: table.map(|_| b.buffer(&format!("grad.{prefix}.kernel"), s.w_len())),
-            dcol: b.buffer_if(conv.c.needs_dcol(), &format!("grad.{prefix}.col"), s.col_len()),
+            dcol: b.buffer_if(c.needs_dcol(), &format!("grad.{prefix}.col"), s.col_len()),
         };
         for pass in b.passes() {
             let list = conv.backward(pass, &output, kernel.as_ref(), &scratch)?;
@@ -319,15 +324,42 @@ fn build_gemm_conv(
     Ok(built)
 }
 
-/// What a GEMM convolution's forward and backward share.
-struct GemmConv<'a> {
+/// A convolution run on its input zero-padded on the right: the wide copies of x and y
+/// (and of their gradients in training), and the pad/crop shapes between them.
+struct Widened {
+    x_pad: ZeroPadShape,
+    y_pad: ZeroPadShape,
+    x: wgpu::Buffer,
+    y: wgpu::Buffer,
+    dy: Option<wgpu::Buffer>,
+    dx: Option<wgpu::Buffer>,
+}
+
+impl Widened {
+    fn new(b: &Build, prefix: &str, s: ConvShape, wide: ConvShape, input_grad: bool) -> Self {
+        let label = |what: &str| format!("{what}.{prefix}.wide");
+        Widened {
+            x_pad: ZeroPadShape::new(s.n * s.c, (s.h, s.w), (wide.h, wide.w)),
+            y_pad: ZeroPadShape::new(s.n * s.oc, (s.out_h(), s.out_w()), (wide.out_h(), wide.out_w())),
+            x: b.buffer(&label("act.x"), wide.x_len()),
+            y: b.buffer(&label("act.y"), wide.y_len()),
+            dy: b.buffer_if(b.train(), &label("grad.y"), wide.y_len()),
+            dx: b.buffer_if(b.train() && input_grad, &label("grad.x"), wide.x_len()),
+        }
+    }
+}
+
+/// What a convolution's forward and backward share.
+struct KernelConv<'a> {
     b: &'a Build<'a>,
     c: ConvChoice,
     prefix: &'a str,
     activation: Activation,
     input: &'a Tensor,
     tables: Option<Tables>,
-    col: wgpu::Buffer,
+    wide: Option<Widened>,
+    /// The im2col matrix, where the chosen kernels need one.
+    col: Option<wgpu::Buffer>,
     /// The output before the activation, and its gradient.
     pre: Tensor,
 }
@@ -335,12 +367,13 @@ struct GemmConv<'a> {
 /// The backward's scratch, shared by both passes.
 struct Scratch {
     dw_partials: wgpu::Buffer,
+    db_partials: Option<wgpu::Buffer>,
     /// The dense kernel's gradient, gathered back through the table.
     dkernel: Option<wgpu::Buffer>,
     dcol: Option<wgpu::Buffer>,
 }
 
-impl GemmConv<'_> {
+impl KernelConv<'_> {
     fn weight_name(&self) -> String {
         format!("{}.weight", self.prefix)
     }
@@ -365,22 +398,36 @@ impl GemmConv<'_> {
         kernel.map_or_else(|| self.b.weights(pass, &self.weight_name()), View::whole)
     }
 
+    /// The input the kernels read: the layer's, or its widened copy.
+    fn x(&self) -> View<'_> {
+        self.wide.as_ref().map_or_else(|| self.input.value(), |w| View::whole(&w.x))
+    }
+
     fn forward(&self, kernel: Option<&wgpu::Buffer>) -> Result<Vec<Dispatch>> {
+        let (b, mut list) = (self.b, Vec::new());
+        if let Some(w) = &self.wide {
+            list.push(b.kernels.zero_pad.zero_pad_forward(b.gpu, w.x_pad, self.input.value(), View::whole(&w.x))?);
+        }
+        let y = self.wide.as_ref().map_or_else(|| self.pre.value(), |w| View::whole(&w.y));
         let views = ConvForwardViews {
-            x: ConvInput::F32(self.input.value()),
-            col: Some(View::whole(&self.col)),
+            x: ConvInput::F32(self.x()),
+            col: self.col.as_ref().map(View::whole),
             w: self.weights(Pass::First, kernel),
-            bias: self.b.param(&self.bias_name()),
-            y: Some(self.pre.value()),
+            bias: b.param(&self.bias_name()),
+            y: Some(y),
             pool: None,
         };
-        self.b.kernels.conv_forward(self.b.gpu, &self.c, views)
+        list.extend(b.kernels.conv_forward(b.gpu, &self.c, views)?);
+        if let Some(w) = &self.wide {
+            list.push(b.kernels.zero_pad.zero_pad_backward(b.gpu, w.y_pad, View::whole(&w.y), self.pre.value())?);
+        }
+        Ok(list)
     }
 
     /// From the gradient of `output` (the activation's): the activation's backward, the
     /// weight and bias gradients (through the table where there is one) and dx where the
-    /// input has a gradient. SDLM's pass multiplies by the squared im2col matrix and the
-    /// squared weights.
+    /// input has a gradient. SDLM's pass runs the same kernels on the squared input (the
+    /// squared im2col matrix, where the forward made one) and the squared weights.
     fn backward(
         &self,
         pass: Pass,
@@ -389,26 +436,46 @@ impl GemmConv<'_> {
         scratch: &Scratch,
     ) -> Result<Vec<Dispatch>> {
         let (b, s, c) = (self.b, self.c.shape, &self.c);
-        let dy = self.pre.grad().expect("a training plan's conv has a gradient");
         let mut list = Vec::new();
-        let (col, kernel) = match pass {
-            Pass::First => (self.col.clone(), kernel.cloned()),
+        // SDLM's pass: the squared im2col matrix where the forward made one, else the
+        // squared input (whose im2col matrix is the square of x's).
+        let mut squared = None;
+        let kernel = match pass {
+            Pass::First => kernel.cloned(),
             Pass::Second(_) => {
-                let sq = b.buffer(&format!("sq.{}.col", self.prefix), s.col_len());
-                let len = s.col_len() as u32;
-                list.push(b.kernels.elementwise.square(b.gpu, len, View::whole(&self.col), View::whole(&sq))?);
-                (sq, self.kernel(pass, &mut list)?)
+                let (what, from, len) = match &self.col {
+                    Some(col) if c.forward == ForwardPath::Gemm => ("col", View::whole(col), s.col_len()),
+                    _ => ("x", self.x(), s.x_len()),
+                };
+                let sq = b.buffer(&format!("sq.{}.{what}", self.prefix), len);
+                list.push(b.kernels.elementwise.square(b.gpu, len as u32, from, View::whole(&sq))?);
+                squared = Some((what, sq));
+                self.kernel(pass, &mut list)?
             }
         };
+        let (x, col) = match &squared {
+            Some(("col", sq)) => (self.x(), Some(View::whole(sq))),
+            Some((_, sq)) => (View::whole(sq), self.col.as_ref().map(View::whole)),
+            None => (self.x(), self.col.as_ref().map(View::whole)),
+        };
         list.extend(deactivate(b, pass, self.activation, output)?);
+        let pre_grad = self.pre.grad().expect("a training plan's conv has a gradient");
+        let dy = match &self.wide {
+            Some(w) => {
+                let dy = View::whole(w.dy.as_ref().expect("allocated for training"));
+                list.push(b.kernels.zero_pad.zero_pad_forward(b.gpu, w.y_pad, pre_grad, dy)?);
+                dy
+            }
+            None => pre_grad,
+        };
         let dw = scratch.dkernel.as_ref().map_or_else(|| b.grad_out(pass, &self.weight_name()), View::whole);
         let views = ConvWeightGradViews {
-            x: ConvInput::F32(self.input.value()),
-            col: Some(View::whole(&col)),
+            x: ConvInput::F32(x),
+            col,
             dy: Some(dy),
             pool: None,
             dw_partials: View::whole(&scratch.dw_partials),
-            db_partials: None,
+            db_partials: scratch.db_partials.as_ref().map(View::whole),
             dw,
             db: b.grad_out(pass, &self.bias_name()),
         };
@@ -419,8 +486,13 @@ impl GemmConv<'_> {
         }
         if let Some(dx) = self.input.grad() {
             let w = self.weights(pass, kernel.as_ref());
-            let views = ConvInputGradViews { dy, w, dcol: scratch.dcol.as_ref().map(View::whole), dx };
+            let wide_dx = self.wide.as_ref().map(|w| View::whole(w.dx.as_ref().expect("allocated with dx")));
+            let views =
+                ConvInputGradViews { dy, w, dcol: scratch.dcol.as_ref().map(View::whole), dx: wide_dx.unwrap_or(dx) };
             list.extend(b.kernels.conv_input_grad(b.gpu, c, views)?);
+            if let (Some(w), Some(wide_dx)) = (&self.wide, wide_dx) {
+                list.push(b.kernels.zero_pad.zero_pad_backward(b.gpu, w.x_pad, wide_dx, dx)?);
+            }
         }
         Ok(list)
     }

@@ -43,7 +43,7 @@ impl ConvPool {
 
     fn choice(&self, k: &Kernels, s: ConvShape, mode: Mode, input_grad: bool) -> ConvChoice {
         let (train, keep_y) = (mode.trains(), mode.keeps_outputs());
-        k.conv_choice(s, ConvUse { relu: true, pool: true, keep_y, train, input_grad, im2col: false })
+        k.conv_choice(s, ConvUse { relu: true, pool: true, keep_y, train, input_grad })
     }
 
     fn weight_name(&self) -> String {
