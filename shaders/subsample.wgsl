@@ -1,10 +1,12 @@
 // LeNet-1998's trainable subsampling (S2, S4): each 2x2 window's four inputs are summed,
 // multiplied by one trainable coefficient per map, and a trainable bias per map is added
-// (the squashing function is a separate dispatch, squash.wgsl). Stride 2; an odd last
+// With SQUASH the forward then applies the squashing function (1: the scaled tanh, 2: the
+// sigmoid, as squash.wgsl computes them), saving that kernel's pass. Stride 2; an odd last
 // row/column is dropped.
 //
 // subsample_forward: x (N,C,H,W), coef (C), bias (C) -> a (N,C,H/2,W/2)
 //   a[n,c,i,j] = coef[c] * (x[2i,2j] + x[2i,2j+1] + x[2i+1,2j] + x[2i+1,2j+1]) + bias[c]
+//   (then f(a) with SQUASH)
 //   One invocation per output; workgroups = ceil(len(a) / WG).
 // subsample_backward: x, coef, da (N,C,H/2,W/2) -> dx (N,C,H,W), terms (N,C,H/2,W/2)
 //   dx = coef[c] * da[window] for the window's four inputs, 0 for a dropped row/column;
@@ -16,6 +18,7 @@
 struct PoolShape { n: u32, c: u32, h: u32, w: u32 }
 
 override SQUARED: bool = false;
+override SQUASH: u32 = 0u;
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> coef: array<f32>;
@@ -44,7 +47,14 @@ fn subsample_forward(@builtin(workgroup_id) wid: vec3<u32>,
     let c = plane % sh.c;
     let tl = (plane * sh.h + 2u * oh) * sh.w + 2u * ow;
     let sum = x[tl] + x[tl + 1u] + x[tl + sh.w] + x[tl + sh.w + 1u];
-    a[i] = coef[c] * sum + bias[c];
+    let v = coef[c] * sum + bias[c];
+    if (SQUASH == 1u) {
+        a[i] = 1.7159 * (1.0 - 2.0 / (exp(2.0 * 0.6666667 * v) + 1.0));
+    } else if (SQUASH == 2u) {
+        a[i] = 1.0 / (1.0 + exp(-v));
+    } else {
+        a[i] = v;
+    }
 }
 
 @compute @workgroup_size(WG)

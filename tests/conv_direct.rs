@@ -7,10 +7,11 @@ mod common;
 use common::*;
 use lenet_gpu::gpu::{validate_wgsl, Gpu, View};
 use lenet_gpu::kernels::conv_direct::{
-    self, ConvDirect, ConvInput, DyViews, ForwardOutputs, ForwardVariant, InputFormat, LoadSharing, PoolViews,
-    WeightGradViews,
+    self, ConvActivation, ConvDirect, ConvInput, DyViews, ForwardOutputs, ForwardVariant, InputFormat, LoadSharing,
+    PoolViews, WeightGradViews,
 };
 use lenet_gpu::kernels::gemm::{Epilogue, Transpose};
+use lenet_gpu::kernels::squash::SquashFn;
 use lenet_gpu::reference;
 use lenet_gpu::shapes::{BatchParams, ConvShape, PoolShape};
 
@@ -51,7 +52,11 @@ fn variants(gpu: &Gpu, lenet: bool) -> Vec<ConvDirect> {
 
 /// The forward's outputs without y: the pool only.
 fn pool_only<'a>(pooled: &'a wgpu::Buffer, argmax: &'a wgpu::Buffer) -> ForwardOutputs<'a> {
-    ForwardOutputs { y: None, pool: Some(PoolViews { pooled: View::whole(pooled), argmax: View::whole(argmax) }) }
+    ForwardOutputs {
+        y: None,
+        pool: Some(PoolViews { pooled: View::whole(pooled), argmax: View::whole(argmax) }),
+        y_width: None,
+    }
 }
 
 /// The weight gradient of f32 x for dy as it is.
@@ -78,7 +83,8 @@ fn generated_sources_validate_with_naga() {
                 for sharing in [LoadSharing::PerInvocation, LoadSharing::Subgroup8] {
                     for write_y in [true, false].into_iter().filter(|&y| y || pool) {
                         for input in [InputFormat::F32, InputFormat::Bytes] {
-                            let variant = ForwardVariant { relu, write_y, pool, input };
+                            let activation = ConvActivation::relu(relu);
+                            let variant = ForwardVariant { activation, y_width: s.out_w(), write_y, pool, input };
                             let source = conv_direct::forward_source(s, variant, sharing).source;
                             let name =
                                 format!("conv_forward_direct {s:?} y {write_y} pool {pool} {sharing:?} {input:?}");
@@ -124,9 +130,16 @@ fn shapes_without_whole_vec4_rows_are_refused() {
         let gpu = gpu();
         let b = gpu.storage("b", 4096);
         let out = gpu.storage("out", 4096);
-        let out = ForwardOutputs { y: Some(View::whole(&out)), pool: None };
+        let out = ForwardOutputs { y: Some(View::whole(&out)), pool: None, y_width: None };
         let err = ConvDirect::new(gpu)
-            .conv_forward_direct(gpu, s, true, ConvInput::F32(View::whole(&b)), [View::whole(&b), View::whole(&b)], out)
+            .conv_forward_direct(
+                gpu,
+                s,
+                ConvActivation::Relu,
+                ConvInput::F32(View::whole(&b)),
+                [View::whole(&b), View::whole(&b)],
+                out,
+            )
             .err()
             .expect("rows are not whole vec4s");
         assert!(err.to_string().contains("conv_forward_direct"), "{err}");
@@ -211,9 +224,16 @@ fn conv_forward_direct_matches_reference() {
                 let pool_views =
                     pool.then(|| PoolViews { pooled: View::whole(&gpooled), argmax: View::whole(&gargmax) });
                 let sharing = conv.sharing;
-                let out = ForwardOutputs { y: Some(View::whole(&gy)), pool: pool_views };
+                let out = ForwardOutputs { y: Some(View::whole(&gy)), pool: pool_views, y_width: None };
                 let d = conv
-                    .conv_forward_direct(gpu, s, relu, ConvInput::F32(View::whole(&gx)), [gw, View::whole(&gb)], out)
+                    .conv_forward_direct(
+                        gpu,
+                        s,
+                        ConvActivation::relu(relu),
+                        ConvInput::F32(View::whole(&gx)),
+                        [gw, View::whole(&gb)],
+                        out,
+                    )
                     .unwrap();
                 run(gpu, d);
                 let got = read(gpu, &gy, want.len());
@@ -232,7 +252,7 @@ fn conv_forward_direct_matches_reference() {
                     let d = conv.conv_forward_direct(
                         gpu,
                         s,
-                        relu,
+                        ConvActivation::relu(relu),
                         ConvInput::F32(View::whole(&gx)),
                         [gw, View::whole(&gb)],
                         views,
@@ -243,6 +263,56 @@ fn conv_forward_direct_matches_reference() {
                 }
             }
         }
+    }
+}
+
+#[test]
+fn conv_forward_direct_with_squash_and_cropped_y_matches_reference() {
+    // LeNet-1998's C3 as it runs (its 14-wide input widened to 16, y cropped from 12 back
+    // to 10 columns) and a small shape cropped by 3, with each squashing function: against
+    // the twin's convolution, then the squash twin, then the crop.
+    let gpu = gpu();
+    let cases = [(ConvShape::new(3, 6, 14, 16, 16, 5), 10), (ConvShape::new(2, 2, 9, 12, 3, 5), 5)];
+    for (i, (s, y_width)) in cases.into_iter().enumerate() {
+        let mut r = rng(950 + i as u64);
+        let x = uniform(&mut r, s.x_len() as usize, -1.0, 1.0);
+        let w = uniform(&mut r, s.w_len().next_multiple_of(4) as usize, -0.5, 0.5);
+        let b = uniform(&mut r, s.oc as usize, -1.0, 1.0);
+        let mut y = vec![0.0; s.y_len() as usize];
+        reference::conv_direct::conv_forward_direct(s, false, &x, &w, &b, &mut y);
+        let (gx, gw, gb) = (gpu.storage_from("x", &x), gpu.storage_from("w", &w), gpu.storage_from("b", &b));
+        for f in [SquashFn::ScaledTanh, SquashFn::Sigmoid] {
+            let mut squashed = vec![0.0; y.len()];
+            reference::squash::squash_forward(f, &y, &mut squashed);
+            let ow = s.out_w() as usize;
+            let want: Vec<f32> = squashed.chunks(ow).flat_map(|row| row[..y_width as usize].iter().copied()).collect();
+            for conv in variants(gpu, false) {
+                let gy = nan_buffer(gpu, "y", want.len());
+                let out = ForwardOutputs { y: Some(View::whole(&gy)), pool: None, y_width: Some(y_width) };
+                let xv = ConvInput::F32(View::whole(&gx));
+                let d = conv.conv_forward_direct(
+                    gpu,
+                    s,
+                    ConvActivation::Squash(f),
+                    xv,
+                    [View::whole(&gw), View::whole(&gb)],
+                    out,
+                );
+                run(gpu, d.unwrap());
+                let label = format!("{f:?} crop {y_width} {:?} {s:?}", conv.sharing);
+                // The conv's rounding (tol) times f' <= 1.15, plus the squash's few ulp.
+                let t = Tol { abs: 1.2 * tol(s).abs + 1e-6, rel: 1e-5 };
+                assert_close(&label, &read(gpu, &gy, want.len()), &want, t);
+            }
+        }
+        // A cropped y cannot be pooled, nor be wider than the output.
+        let conv = ConvDirect::new(gpu);
+        let gy = gpu.storage("y", y.len());
+        let xv = ConvInput::F32(View::whole(&gx));
+        let wide = ForwardOutputs { y: Some(View::whole(&gy)), pool: None, y_width: Some(s.out_w() + 1) };
+        let err =
+            conv.conv_forward_direct(gpu, s, ConvActivation::None, xv, [View::whole(&gw), View::whole(&gb)], wide);
+        assert!(err.err().expect("wider than the output").to_string().contains("conv_forward_direct"));
     }
 }
 
@@ -263,8 +333,15 @@ fn conv_forward_direct_at_a_prime_batch_matches_reference() {
         let (gx, gw, gb) = (gpu.storage_from("x", &x), gpu.storage_from("w", &w), gpu.storage_from("b", &b));
         let gw = View { buffer: &gw, offset: 0, len: s.w_len() };
         let gy = nan_buffer(gpu, "y", want.len());
-        let out = ForwardOutputs { y: Some(View::whole(&gy)), pool: None };
-        let d = conv.conv_forward_direct(gpu, s, true, ConvInput::F32(View::whole(&gx)), [gw, View::whole(&gb)], out);
+        let out = ForwardOutputs { y: Some(View::whole(&gy)), pool: None, y_width: None };
+        let d = conv.conv_forward_direct(
+            gpu,
+            s,
+            ConvActivation::Relu,
+            ConvInput::F32(View::whole(&gx)),
+            [gw, View::whole(&gb)],
+            out,
+        );
         run(gpu, d.unwrap());
         let got = read(gpu, &gy, want.len());
         assert_close(&format!("{s:?}"), &got, &want, tol(s));
@@ -277,7 +354,7 @@ fn conv_forward_direct_at_a_prime_batch_matches_reference() {
                 (nan_buffer(gpu, "pooled", ps.y_len() as usize), gpu.storage("argmax", ps.y_len() as usize));
             let views = pool_only(&gpooled, &gargmax);
             let x = ConvInput::F32(View::whole(&gx));
-            run(gpu, conv.conv_forward_direct(gpu, s, true, x, [gw, View::whole(&gb)], views).unwrap());
+            run(gpu, conv.conv_forward_direct(gpu, s, ConvActivation::Relu, x, [gw, View::whole(&gb)], views).unwrap());
             assert_close(&format!("pool only {s:?}"), &read(gpu, &gpooled, pooled.len()), &pooled, EXACT);
             assert_eq!(read_u32(gpu, &gargmax, argmax.len()), argmax, "pool only: argmax {s:?}");
         }
@@ -344,7 +421,10 @@ fn conv_forward_from_bytes_equals_the_forward_of_the_gathered_batch() {
             let (want_pooled, want_argmax) = outputs();
             let views = pool_only(&want_pooled, &want_argmax);
             let xv = ConvInput::F32(View::whole(&x));
-            run(gpu, conv.conv_forward_direct(gpu, s, true, xv, [gw, View::whole(&gb)], views).unwrap());
+            run(
+                gpu,
+                conv.conv_forward_direct(gpu, s, ConvActivation::Relu, xv, [gw, View::whole(&gb)], views).unwrap(),
+            );
 
             let (pooled, argmax) = outputs();
             let cursor = gpu.uniform("cursor", &BatchParams::new(s.n, first));
@@ -354,7 +434,9 @@ fn conv_forward_from_bytes_equals_the_forward_of_the_gathered_batch() {
                 cursor: View::whole(&cursor),
             };
             let views = pool_only(&pooled, &argmax);
-            let d = conv.conv_forward_direct(gpu, s, true, bytes_input, [gw, View::whole(&gb)], views).unwrap();
+            let d = conv
+                .conv_forward_direct(gpu, s, ConvActivation::Relu, bytes_input, [gw, View::whole(&gb)], views)
+                .unwrap();
             run(gpu, d);
             let len = ps.y_len() as usize;
             assert_close(&format!("pooled {s:?}"), &read(gpu, &pooled, len), &read(gpu, &want_pooled, len), EXACT);
@@ -404,9 +486,16 @@ fn weights_that_end_inside_a_vec4_are_refused() {
     let gpu = gpu();
     let s = ConvShape::new(1, 1, 28, 28, 6, 5);
     let (x, w, b, y) = (gpu.storage("x", 784), gpu.storage("w", 150), gpu.storage("b", 6), gpu.storage("y", 3456));
-    let out = ForwardOutputs { y: Some(View::whole(&y)), pool: None };
+    let out = ForwardOutputs { y: Some(View::whole(&y)), pool: None, y_width: None };
     let err = ConvDirect::new(gpu)
-        .conv_forward_direct(gpu, s, true, ConvInput::F32(View::whole(&x)), [View::whole(&w), View::whole(&b)], out)
+        .conv_forward_direct(
+            gpu,
+            s,
+            ConvActivation::Relu,
+            ConvInput::F32(View::whole(&x)),
+            [View::whole(&w), View::whole(&b)],
+            out,
+        )
         .err()
         .expect("150 weights end inside a vec4");
     assert!(err.to_string().contains("whole vec4s"), "{err}");

@@ -106,8 +106,18 @@ fn subsample_forward_and_backward_match_reference() {
         reference::subsample::subsample_forward(&x, &coef, &bias, s, &mut want);
         let ga = nan_buffer(gpu, "a", want.len());
         let views = [View::whole(&gx), View::whole(&gc), View::whole(&gb), View::whole(&ga)];
-        run(gpu, k.subsample_forward(gpu, s, views).unwrap());
+        run(gpu, k.subsample_forward(gpu, s, None, views).unwrap());
         assert_close(&format!("subsample_forward {s:?}"), &read(gpu, &ga, want.len()), &want, ARITH);
+        // The squash fused in: the composition of the two twins.
+        for f in FUNCTIONS {
+            let mut squashed = vec![0.0; want.len()];
+            reference::squash::squash_forward(f, &want, &mut squashed);
+            let ga = nan_buffer(gpu, "a", want.len());
+            let views = [View::whole(&gx), View::whole(&gc), View::whole(&gb), View::whole(&ga)];
+            run(gpu, k.subsample_forward(gpu, s, Some(f), views).unwrap());
+            let label = format!("subsample_forward + {f:?} {s:?}");
+            assert_close(&label, &read(gpu, &ga, want.len()), &squashed, TRANSCENDENTAL);
+        }
 
         for squared in [false, true] {
             let mut want_dx = vec![0.0; s.x_len() as usize];

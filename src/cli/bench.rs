@@ -14,7 +14,7 @@ use super::AdapterArg;
 pub struct BenchArgs {
     #[command(flatten)]
     adapter: AdapterArg,
-    /// Training steps timed (batch 100, no augmentation, as PyTorch's side of compare.sh), after the warm-up.
+    /// Training steps timed (no augmentation, as PyTorch's side of compare.sh), after the warm-up.
     #[arg(long, default_value_t = 30)]
     steps: u32,
     #[arg(long, default_value_t = 5)]
@@ -22,6 +22,10 @@ pub struct BenchArgs {
     /// Which network (with its default recipe: Adam for lenet5, SDLM for lenet1998).
     #[arg(long, value_enum, default_value_t = Arch::Lenet5)]
     arch: Arch,
+    /// Training batch size [default: the recipe's: 100 for lenet5, 10 for lenet1998], to
+    /// compare the two networks at the same batch size.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    batch: Option<u32>,
     /// One JSON object on stdout instead of the table.
     #[arg(long)]
     json: bool,
@@ -37,7 +41,8 @@ pub fn run_bench_cmd(args: BenchArgs) -> Result<()> {
     };
     // The step PyTorch's side of bench/compare.sh takes: no augmentation, the batch read
     // where it lies (an augmented step adds its draw and bilinear resampling).
-    let recipe = Recipe { augment: Augmentation::none(), ..recipe };
+    let batch_size = args.batch.unwrap_or(recipe.batch_size);
+    let recipe = Recipe { augment: Augmentation::none(), batch_size, ..recipe };
     let r = run_bench(&gpu, recipe, &train, &test, args.steps.max(1), args.warmup).context("benchmark")?;
     if args.json {
         println!("{}", serde_json::to_string(&r)?);

@@ -4,18 +4,18 @@
 //! [`ConvChoice`] that says which buffers to allocate, and asks `Kernels::conv_*` for the
 //! dispatches.
 
-use super::conv_direct::{self, ConvInput, DyViews, ForwardOutputs, PoolViews, WeightGradViews};
+use super::conv_direct::{self, ConvActivation, ConvInput, DyViews, ForwardOutputs, PoolViews, WeightGradViews};
 use super::gemm::{Epilogue, GemmViews, Transpose};
 use super::Kernels;
 use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, Gpu, View};
-use crate::shapes::{ConvShape, PoolShape, ReduceShape};
+use crate::shapes::{ConvShape, PoolShape, ReduceShape, ZeroPadShape};
 
 /// What a layer needs of its convolution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConvUse {
-    /// ReLU after the bias.
-    pub relu: bool,
+    /// The activation after the bias.
+    pub activation: ConvActivation,
     /// A 2x2 max-pool follows (fused into the forward where the kernel can).
     pub pool: bool,
     /// The convolution's own output (before any pool) is read afterwards: feature maps,
@@ -58,8 +58,15 @@ pub enum InputGradPath {
 /// The kernels of one convolution and what they need allocated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConvChoice {
+    /// The shape the kernels compute: the layer's, or on its input widened with zeros
+    /// ([`ConvChoice::widening`]).
     pub shape: ConvShape,
-    pub relu: bool,
+    /// The layer's input width, and its output width (what y is stored at).
+    pub input_w: u32,
+    pub y_width: u32,
+    /// The activation the forward applies: the one asked for, except that the GEMM applies
+    /// none but a ReLU (the layer then runs it).
+    pub activation: ConvActivation,
     pub pool: bool,
     pub forward: ForwardPath,
     /// None without a backward.
@@ -75,6 +82,18 @@ pub struct ConvChoice {
 }
 
 impl ConvChoice {
+    /// Where the kernels run on a wider input than the layer's: the zero-padding of x (and
+    /// of dy for the backward, whose own crop gives dx), and the crop of the kernels' output
+    /// width to the layer's (which the forward does as it stores y).
+    pub fn widening(&self) -> Option<(ZeroPadShape, ZeroPadShape)> {
+        let s = self.shape;
+        (self.input_w < s.w).then(|| {
+            let x = ZeroPadShape::new(s.n * s.c, (s.h, self.input_w), (s.h, s.w));
+            let y = ZeroPadShape::new(s.n * s.oc, (s.out_h(), self.y_width), (s.out_h(), s.out_w()));
+            (x, y)
+        })
+    }
+
     /// The 2x2 pool of the output.
     pub fn pool_shape(&self) -> PoolShape {
         let s = self.shape;
@@ -146,7 +165,8 @@ pub struct ConvInputGradViews<'a> {
 
 impl Kernels {
     /// Which kernels compute the convolution `s` for `u` on this device.
-    pub fn conv_choice(&self, s: ConvShape, u: ConvUse) -> ConvChoice {
+    pub fn conv_choice(&self, layer: ConvShape, u: ConvUse) -> ConvChoice {
+        let s = if u.pool { None } else { self.conv_widened(layer) }.unwrap_or(layer);
         let forward = if conv_direct::supports(s) {
             ForwardPath::Direct { pool: u.pool && conv_direct::supports_pool(s) }
         } else {
@@ -171,7 +191,12 @@ impl Kernels {
         let generated = matches!(weight_grad, Some(WeightGradPath::Direct | WeightGradPath::ThroughPool));
         ConvChoice {
             shape: s,
-            relu: u.relu,
+            input_w: layer.w,
+            y_width: layer.out_w(),
+            activation: match forward {
+                ForwardPath::Direct { .. } => u.activation,
+                ForwardPath::Gemm => ConvActivation::relu(u.activation == ConvActivation::Relu),
+            },
             pool: u.pool,
             forward,
             weight_grad,
@@ -186,7 +211,7 @@ impl Kernels {
     /// whole vec4s but a wider input's are (LeNet-1998's C3: 14 -> 16 wide, 10 -> 12 out):
     /// the direct kernels then apply, and the extra output columns, which only the padding
     /// reaches, are cropped away. None where `s` runs as it is (or no width helps).
-    pub fn conv_widened(&self, s: ConvShape) -> Option<ConvShape> {
+    fn conv_widened(&self, s: ConvShape) -> Option<ConvShape> {
         if conv_direct::supports(s) {
             return None;
         }
@@ -201,14 +226,15 @@ impl Kernels {
         let mut out = Vec::new();
         match c.forward {
             ForwardPath::Direct { pool } => {
-                let outputs = ForwardOutputs { y: v.y.filter(|_| c.store_y), pool: v.pool.filter(|_| pool) };
-                out.push(self.conv_direct.conv_forward_direct(gpu, s, c.relu, v.x, [v.w, v.bias], outputs)?);
+                let y_width = Some(c.y_width);
+                let outputs = ForwardOutputs { y: v.y.filter(|_| c.store_y), pool: v.pool.filter(|_| pool), y_width };
+                out.push(self.conv_direct.conv_forward_direct(gpu, s, c.activation, v.x, [v.w, v.bias], outputs)?);
             }
             ForwardPath::Gemm => {
                 let (x, col, y) = (f32_input(v.x)?, required(v.col, "col")?, required(v.y, "y")?);
                 out.push(self.im2col.im2col_forward(gpu, s, x, col)?);
                 let product = GemmViews { a: v.w, b: col, operand: Some(v.bias), c: y };
-                let epilogue = Epilogue::BiasRow { relu: c.relu };
+                let epilogue = Epilogue::BiasRow { relu: c.activation == ConvActivation::Relu };
                 out.push(self.gemm.gemm(gpu, Transpose::None, epilogue, s.forward_gemm(), product)?);
             }
         }

@@ -3,28 +3,41 @@
 use super::{prepare, require_window};
 use crate::error::Result;
 use crate::gpu::{grid_1d, Dispatch, Gpu, Shader, View};
+use crate::kernels::squash::SquashFn;
 use crate::shapes::PoolShape;
 
 pub const SUBSAMPLE_FORWARD: &str = "subsample_forward";
 pub const SUBSAMPLE_BACKWARD: &str = "subsample_backward";
 
-pub struct Subsample {
-    forward: wgpu::ComputePipeline,
-}
+pub struct Subsample;
 
 impl Subsample {
     pub fn new(gpu: &Gpu) -> Result<Self> {
-        Ok(Subsample { forward: gpu.pipeline(Shader::Subsample, SUBSAMPLE_FORWARD, &[])? })
+        gpu.pipeline(Shader::Subsample, SUBSAMPLE_FORWARD, &[("SQUASH", 0.0)])?;
+        Ok(Subsample)
     }
 
-    /// a = coef[c] · (2x2 window sum of x) + bias[c]: x (N,C,H,W) -> a (N,C,H/2,W/2).
-    pub fn subsample_forward(&self, gpu: &Gpu, s: PoolShape, [x, coef, bias, a]: [View; 4]) -> Result<Dispatch> {
+    /// a = coef[c] · (2x2 window sum of x) + bias[c]: x (N,C,H,W) -> a (N,C,H/2,W/2); with
+    /// `squash`, f(a) instead of a.
+    pub fn subsample_forward(
+        &self,
+        gpu: &Gpu,
+        s: PoolShape,
+        squash: Option<SquashFn>,
+        [x, coef, bias, a]: [View; 4],
+    ) -> Result<Dispatch> {
         require_window(SUBSAMPLE_FORWARD, s)?;
         x.require(SUBSAMPLE_FORWARD, "x", s.x_len())?;
         coef.require(SUBSAMPLE_FORWARD, "coef", s.c as u64)?;
         bias.require(SUBSAMPLE_FORWARD, "bias", s.c as u64)?;
         a.require(SUBSAMPLE_FORWARD, "a", s.y_len())?;
-        Ok(prepare(gpu, &self.forward, SUBSAMPLE_FORWARD, &[x, coef, bias, a], &s, grid_1d(s.y_len())))
+        let f = match squash {
+            None => 0.0,
+            Some(SquashFn::ScaledTanh) => 1.0,
+            Some(SquashFn::Sigmoid) => 2.0,
+        };
+        let pipeline = gpu.pipeline(Shader::Subsample, SUBSAMPLE_FORWARD, &[("SQUASH", f)])?;
+        Ok(prepare(gpu, &pipeline, SUBSAMPLE_FORWARD, &[x, coef, bias, a], &s, grid_1d(s.y_len())))
     }
 
     /// From da (N,C,H/2,W/2): dx = coef · da per window input (overwritten, 0 where an odd

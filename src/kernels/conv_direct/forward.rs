@@ -11,7 +11,8 @@ use super::{
 use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, Gpu, View};
 use crate::kernels::generated_dispatch;
-use crate::kernels::wgsl::{Access, GeneratedKernel, Wgsl, BATCH_STRUCT};
+use crate::kernels::squash::SquashFn;
+use crate::kernels::wgsl::{Access, GeneratedKernel, Wgsl, BATCH_STRUCT, COMPONENT};
 use crate::shapes::ConvShape;
 
 /// Output rows per invocation (the block is PH x 4 pixels): 12 for few output channels, 8
@@ -29,11 +30,61 @@ fn block_rows(s: ConvShape) -> u32 {
 /// machine code); conv1's 32 words are faster unrolled.
 const LOAD_LOOP_FROM: u32 = 64;
 
+/// The activation a forward applies after the bias.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ConvActivation {
+    None,
+    Relu,
+    /// LeNet-1998's squashing function, with the constants of `shaders/squash.wgsl`.
+    Squash(SquashFn),
+}
+
+impl ConvActivation {
+    /// ReLU or nothing.
+    pub fn relu(relu: bool) -> Self {
+        if relu {
+            ConvActivation::Relu
+        } else {
+            ConvActivation::None
+        }
+    }
+
+    /// The WGSL expression for the activation of the vec4 `a`.
+    fn of(self, a: &str) -> String {
+        match self {
+            ConvActivation::None => a.to_string(),
+            ConvActivation::Relu => format!("max({a}, vec4<f32>(0.0))"),
+            ConvActivation::Squash(SquashFn::ScaledTanh) => {
+                format!("{SQUASH_A} * (1.0 - 2.0 / (exp({SQUASH_2S} * {a}) + 1.0))")
+            }
+            ConvActivation::Squash(SquashFn::Sigmoid) => format!("1.0 / (1.0 + exp(-{a}))"),
+        }
+    }
+
+    /// Short name for kernel names ("" for none).
+    fn tag(self) -> &'static str {
+        match self {
+            ConvActivation::None => "",
+            ConvActivation::Relu => "-relu",
+            ConvActivation::Squash(SquashFn::ScaledTanh) => "-tanh",
+            ConvActivation::Squash(SquashFn::Sigmoid) => "-sigmoid",
+        }
+    }
+}
+
+/// The scaled tanh A tanh(S a) = A (1 - 2 / (e^2Sa + 1)) as `shaders/squash.wgsl` computes
+/// it: A, and 2S as the f32 that `2.0 * S` gives there.
+const SQUASH_A: &str = "1.7159";
+const SQUASH_2S: &str = "1.3333334";
+
 /// What a forward computes besides y = x ⋆ w + bias.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ForwardVariant {
-    /// ReLU after the bias.
-    pub relu: bool,
+    pub activation: ConvActivation,
+    /// The width y is stored at: the output width, or fewer columns (the first ones), when
+    /// the input was widened with zeros so that its rows are whole vec4s and the columns
+    /// past this one are the padding's (LeNet-1998's C3: 12 computed, 10 stored).
+    pub y_width: u32,
     /// y itself is stored (read back as feature maps, or by gradient ascent); without it,
     /// only the pool is (training, evaluation), which saves a fifth of the kernel.
     pub write_y: bool,
@@ -46,15 +97,16 @@ pub struct ForwardVariant {
 /// The WGSL of the forward for `s` (any batch size).
 pub fn forward_source(s: ConvShape, v: ForwardVariant, sharing: LoadSharing) -> GeneratedKernel {
     assert!(v.write_y || v.pool, "a convolution that writes nothing");
+    assert!(v.y_width <= s.out_w() && (v.y_width == s.out_w() || !v.pool), "a cropped y is not pooled");
     let (c, h, w, oc, k) = (s.c, s.h, s.w, s.oc, s.kh);
     let (oh, ow) = (s.out_h(), s.out_w());
     let ph = block_rows(s);
     let mut g = Wgsl::new(
         "src/kernels/conv_direct/forward.rs",
         &format!(
-            "x ({c},{h},{w}) -> y ({oc},{oh},{ow}), {k}x{k} taps, relu {}, y {}, pool {},\n\
+            "x ({c},{h},{w}) -> y ({oc},{oh},{ow}), {k}x{k} taps, {:?}, y {} (width {}), pool {},\n\
              // {ph}x4 pixels per invocation, input {:?}, weights {sharing:?}.",
-            v.relu, v.write_y, v.pool, v.input
+            v.activation, v.write_y, v.y_width, v.pool, v.input
         ),
     );
     g.line(BATCH_STRUCT);
@@ -62,8 +114,10 @@ pub fn forward_source(s: ConvShape, v: ForwardVariant, sharing: LoadSharing) -> 
     g.comment("Uniform, not storage: a load at a constant offset is then one scalar load (no\nbounds-check branch) even in a loop.");
     weights_binding(&mut g, s);
     g.storage("bias", Access::Read, "array<f32>");
-    if v.write_y {
+    if v.write_y && v.y_width == ow {
         g.storage("y", Access::ReadWrite, "array<vec4<f32>>");
+    } else if v.write_y {
+        g.storage("y", Access::ReadWrite, "array<f32>");
     }
     if v.pool {
         g.storage("pooled", Access::ReadWrite, "array<f32>");
@@ -80,15 +134,20 @@ pub fn forward_source(s: ConvShape, v: ForwardVariant, sharing: LoadSharing) -> 
     g.line(format!("let y0 = block_row * {ph}u;"));
     g.line("let x0 = block_col * 4u;");
     g.line(format!("let x_image = {} * {}u;", input_image(v.input), c * h * w / 4));
-    g.line(format!("let y_image = image * {}u;", oc * oh * ow / 4));
+    if v.y_width == ow {
+        g.line(format!("let y_image = image * {}u;", oc * oh * ow / 4));
+    } else {
+        g.line(format!("let y_image = image * {}u;", oc * oh * v.y_width));
+    }
     input_rows(&mut g, s, ph, v.input);
     output_channels(&mut g, s, ph, v, sharing);
     g.close();
     let name = format!(
-        "conv_forward-{}{}{}{}-{:?}-{}",
+        "conv_forward-{}{}{}{}{}-{:?}-{}",
         shape_name(s),
-        if v.relu { "-relu" } else { "" },
+        v.activation.tag(),
         if v.write_y { "-y" } else { "" },
+        if v.y_width < ow { format!("-crop{}", v.y_width) } else { String::new() },
         if v.pool { "-pool" } else { "" },
         v.input,
         sharing.tag()
@@ -161,8 +220,19 @@ fn output_channels(g: &mut Wgsl, s: ConvShape, ph: u32, v: ForwardVariant, shari
             }
         }
     }
-    let activated = |p: u32| if v.relu { format!("max(a_{p}, vec4<f32>(0.0))") } else { format!("a_{p}") };
-    for p in (0..ph).filter(|_| v.write_y) {
+    let activated = |p: u32| v.activation.of(&format!("a_{p}"));
+    for p in (0..ph).filter(|_| v.write_y && v.y_width < ow) {
+        // Cropped: the last block's columns from y_width on are not stored.
+        let cw = v.y_width;
+        g.open(format!("if (valid && y0 + {p}u < {oh}u)"));
+        g.line(format!("let v = {};", activated(p)));
+        g.line(format!("let at = y_image + oc * {}u + (y0 + {p}u) * {cw}u + x0;", oh * cw));
+        for (j, component) in COMPONENT.iter().enumerate() {
+            g.line(format!("if (x0 + {j}u < {cw}u) {{ y[at + {j}u] = v.{component}; }}"));
+        }
+        g.close();
+    }
+    for p in (0..ph).filter(|_| v.write_y && v.y_width == ow) {
         g.line(format!(
             "if (valid && y0 + {p}u < {oh}u) {{ y[y_image + oc * {}u + (y0 + {p}u) * {}u + x0 / 4u] = {}; }}",
             oh * ow / 4,
@@ -209,18 +279,21 @@ fn pool_fn(g: &mut Wgsl, ow: u32) {
 pub struct ForwardOutputs<'a> {
     pub y: Option<View<'a>>,
     pub pool: Option<PoolViews<'a>>,
+    /// y's stored width where it is cropped (None: the output width).
+    pub y_width: Option<u32>,
 }
 
 impl ConvDirect {
-    /// y (N,OC,OH,OW) = x (N,C,H,W) ⋆ w + bias [ReLU]; with `out.pool`, also y's 2x2
+    /// y (N,OC,OH,OW) = activation(x (N,C,H,W) ⋆ w + bias); with `out.pool`, also y's 2x2
     /// max-pool (N,OC,OH/2,OW/2) and its argmax, as `maxpool2x2_forward` writes them. y is
     /// stored only if given (one of y and the pool must be). `w` is bound as a uniform
     /// buffer, so it must start on a 256-byte boundary (as every parameter tensor does).
+    /// With `out.y_width` below OW, y is (N,OC,OH,y_width): the first columns only.
     pub fn conv_forward_direct(
         &self,
         gpu: &Gpu,
         s: ConvShape,
-        relu: bool,
+        activation: ConvActivation,
         x: ConvInput,
         [w, bias]: [View; 2],
         out: ForwardOutputs,
@@ -238,8 +311,13 @@ impl ConvDirect {
         bias.require(op, "bias", s.oc as u64)?;
         let mut views = x.views(op, s)?;
         views.extend([("w", weights_view(op, s, w)?), ("bias", bias)]);
+        let y_width = out.y_width.unwrap_or(s.out_w());
+        if y_width > s.out_w() || (y_width < s.out_w() && out.pool.is_some()) {
+            let what = format!("y stored {y_width} wide of {} (and a cropped y is not pooled)", s.out_w());
+            return Err(Error::ShapeMismatch { op, what });
+        }
         if let Some(y) = out.y {
-            y.require(op, "y", s.y_len())?;
+            y.require(op, "y", s.y_len() / s.out_w() as u64 * y_width as u64)?;
             views.push(("y", y));
         }
         if let Some(PoolViews { pooled, argmax }) = out.pool {
@@ -251,7 +329,13 @@ impl ConvDirect {
             argmax.require(op, "argmax", pool_len)?;
             views.extend([("pooled", pooled), ("argmax", argmax)]);
         }
-        let variant = ForwardVariant { relu, write_y: out.y.is_some(), pool: out.pool.is_some(), input: x.format() };
+        let variant = ForwardVariant {
+            activation,
+            y_width,
+            write_y: out.y.is_some(),
+            pool: out.pool.is_some(),
+            input: x.format(),
+        };
         let blocks = invocations(BlockOrder::ByImage, s.n, blocks_per_image(s.out_h(), s.out_w(), block_rows(s)));
         let kernel = forward_source(s, variant, self.sharing);
         generated_dispatch(gpu, &kernel, &views, s.n, block_grid(blocks))

@@ -10,6 +10,7 @@ use crate::gpu::{Dispatch, View};
 use crate::kernels::conv::{
     ConvChoice, ConvForwardViews, ConvInputGradViews, ConvUse, ConvWeightGradViews, ForwardPath,
 };
+use crate::kernels::conv_direct::ConvActivation;
 use crate::kernels::conv_direct::ConvInput;
 use crate::kernels::table::NONE;
 use crate::model::params::{ParamLayout, ParamSpec};
@@ -265,8 +266,8 @@ struct Tables {
 }
 
 /// Conv (+ activation), with its weights from the parameters or, for a [`TableConv`],
-/// spread into a dense kernel; on an input widened with zeros where that lets the direct
-/// kernels run ([`crate::kernels::Kernels::conv_widened`]).
+/// spread into a dense kernel; the activation fused into the forward where its kernel can,
+/// and on an input widened with zeros where the kernels choose so ([`ConvChoice::widening`]).
 fn build_conv(
     b: &Build,
     input: &Tensor,
@@ -275,10 +276,16 @@ fn build_conv(
     activation: Activation,
     table: Option<&TableConv>,
 ) -> Result<Built> {
-    let u = ConvUse { relu: false, pool: false, keep_y: true, train: b.train(), input_grad: input.grad.is_some() };
-    let widened = b.kernels.conv_widened(s);
-    let c = b.kernels.conv_choice(widened.unwrap_or(s), u);
-    let label = if activation == Activation::None { prefix.to_string() } else { format!("{prefix}_a") };
+    let wanted = match activation {
+        Activation::Relu => ConvActivation::Relu,
+        Activation::Squash(f) => ConvActivation::Squash(f),
+        Activation::None | Activation::Softmax => ConvActivation::None,
+    };
+    let u =
+        ConvUse { activation: wanted, pool: false, keep_y: true, train: b.train(), input_grad: input.grad.is_some() };
+    let c = b.kernels.conv_choice(s, u);
+    let fused = c.activation == wanted;
+    let label = if fused || activation == Activation::None { prefix.to_string() } else { format!("{prefix}_a") };
     let dims = Dims::Map { c: s.oc, h: s.out_h(), w: s.out_w() };
     let conv = KernelConv {
         b,
@@ -291,17 +298,20 @@ fn build_conv(
             dense: b.gpu.storage_from(&format!("{prefix}.dense_index"), &t.dense_index(b.layout)),
             stored: b.gpu.storage_from(&format!("{prefix}.stored_index"), &t.stored_index(b.layout)),
         }),
-        wide: widened.map(|w| Widened::new(b, prefix, s, w, input.grad.is_some())),
+        wide: c.widening().map(|pads| Widened::new(b, prefix, pads, input.grad.is_some())),
         col: b.buffer_if(c.needs_col(), &format!("act.{prefix}.col"), c.shape.col_len()),
-        pre: Tensor::new(b, &label, dims, b.train()),
+        y: Tensor::new(b, &label, dims, b.train()),
     };
     let mut forward = Vec::new();
     let kernel = conv.kernel(Pass::First, &mut forward)?;
     forward.extend(conv.forward(kernel.as_ref())?);
-    let output = activate(b, prefix, conv.pre.clone(), activation, &mut forward)?;
+    let output = match (fused, activation) {
+        (true, Activation::Squash(_)) => conv.y.clone(),
+        _ => activate(b, prefix, conv.y.clone(), activation, &mut forward)?,
+    };
     let mut built = Built::new(prefix, output.clone());
     built.forward = forward;
-    if conv.pre.grad.is_some() {
+    if conv.y.grad.is_some() {
         let s = c.shape;
         let scratch = Scratch {
             dw_partials: b.buffer(&format!("grad.{prefix}.dw_partials"), c.partials as u64 * s.w_len()),
@@ -324,27 +334,25 @@ fn build_conv(
     Ok(built)
 }
 
-/// A convolution run on its input zero-padded on the right: the wide copies of x and y
-/// (and of their gradients in training), and the pad/crop shapes between them.
+/// A convolution run on its input zero-padded on the right: the wide copy of x (and of dy
+/// and dx in training), and the pad/crop shapes of x and y.
 struct Widened {
     x_pad: ZeroPadShape,
     y_pad: ZeroPadShape,
     x: wgpu::Buffer,
-    y: wgpu::Buffer,
     dy: Option<wgpu::Buffer>,
     dx: Option<wgpu::Buffer>,
 }
 
 impl Widened {
-    fn new(b: &Build, prefix: &str, s: ConvShape, wide: ConvShape, input_grad: bool) -> Self {
+    fn new(b: &Build, prefix: &str, (x_pad, y_pad): (ZeroPadShape, ZeroPadShape), input_grad: bool) -> Self {
         let label = |what: &str| format!("{what}.{prefix}.wide");
         Widened {
-            x_pad: ZeroPadShape::new(s.n * s.c, (s.h, s.w), (wide.h, wide.w)),
-            y_pad: ZeroPadShape::new(s.n * s.oc, (s.out_h(), s.out_w()), (wide.out_h(), wide.out_w())),
-            x: b.buffer(&label("act.x"), wide.x_len()),
-            y: b.buffer(&label("act.y"), wide.y_len()),
-            dy: b.buffer_if(b.train(), &label("grad.y"), wide.y_len()),
-            dx: b.buffer_if(b.train() && input_grad, &label("grad.x"), wide.x_len()),
+            x_pad,
+            y_pad,
+            x: b.buffer(&label("act.x"), x_pad.y_len()),
+            dy: b.buffer_if(b.train(), &label("grad.y"), y_pad.y_len()),
+            dx: b.buffer_if(b.train() && input_grad, &label("grad.x"), x_pad.y_len()),
         }
     }
 }
@@ -360,8 +368,9 @@ struct KernelConv<'a> {
     wide: Option<Widened>,
     /// The im2col matrix, where the chosen kernels need one.
     col: Option<wgpu::Buffer>,
-    /// The output before the activation, and its gradient.
-    pre: Tensor,
+    /// What the forward kernel writes (the output before the activation, or after it where
+    /// the kernel applies it), and the gradient w.r.t. the pre-activation.
+    y: Tensor,
 }
 
 /// The backward's scratch, shared by both passes.
@@ -408,19 +417,15 @@ impl KernelConv<'_> {
         if let Some(w) = &self.wide {
             list.push(b.kernels.zero_pad.zero_pad_forward(b.gpu, w.x_pad, self.input.value(), View::whole(&w.x))?);
         }
-        let y = self.wide.as_ref().map_or_else(|| self.pre.value(), |w| View::whole(&w.y));
         let views = ConvForwardViews {
             x: ConvInput::F32(self.x()),
             col: self.col.as_ref().map(View::whole),
             w: self.weights(Pass::First, kernel),
             bias: b.param(&self.bias_name()),
-            y: Some(y),
+            y: Some(self.y.value()),
             pool: None,
         };
         list.extend(b.kernels.conv_forward(b.gpu, &self.c, views)?);
-        if let Some(w) = &self.wide {
-            list.push(b.kernels.zero_pad.zero_pad_backward(b.gpu, w.y_pad, View::whole(&w.y), self.pre.value())?);
-        }
         Ok(list)
     }
 
@@ -459,7 +464,7 @@ impl KernelConv<'_> {
             None => (self.x(), self.col.as_ref().map(View::whole)),
         };
         list.extend(deactivate(b, pass, self.activation, output)?);
-        let pre_grad = self.pre.grad().expect("a training plan's conv has a gradient");
+        let pre_grad = self.y.grad().expect("a training plan's conv has a gradient");
         let dy = match &self.wide {
             Some(w) => {
                 let dy = View::whole(w.dy.as_ref().expect("allocated for training"));

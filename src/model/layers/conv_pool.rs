@@ -10,7 +10,7 @@ use crate::gpu::{Dispatch, View};
 use crate::kernels::conv::{
     ConvChoice, ConvForwardViews, ConvInputGradViews, ConvUse, ConvWeightGradViews, ForwardPath, WeightGradPath,
 };
-use crate::kernels::conv_direct::{ConvInput, PoolViews};
+use crate::kernels::conv_direct::{ConvActivation, ConvInput, PoolViews};
 use crate::kernels::Kernels;
 use crate::model::params::{ParamLayout, ParamSpec};
 use crate::model::summary::LayerInfo;
@@ -43,7 +43,7 @@ impl ConvPool {
 
     fn choice(&self, k: &Kernels, s: ConvShape, mode: Mode, input_grad: bool) -> ConvChoice {
         let (train, keep_y) = (mode.trains(), mode.keeps_outputs());
-        k.conv_choice(s, ConvUse { relu: true, pool: true, keep_y, train, input_grad })
+        k.conv_choice(s, ConvUse { activation: ConvActivation::Relu, pool: true, keep_y, train, input_grad })
     }
 
     fn weight_name(&self) -> String {

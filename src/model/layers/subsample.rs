@@ -58,10 +58,19 @@ impl Layer for Subsample {
         let (c, h, w) = input.dims.chw();
         let s = PoolShape::new(b.batch, c, h, w);
         let (coef, bias_name) = (format!("{p}.coef"), format!("{p}.bias"));
-        let pre = Tensor::new(b, &format!("{p}_a"), self.output(input.dims), b.train());
+        // The kernel applies a squash itself; `pre` holds its output then.
+        let squash = match self.activation {
+            Activation::Squash(f) => Some(f),
+            _ => None,
+        };
+        let label = if squash.is_some() { p.clone() } else { format!("{p}_a") };
+        let pre = Tensor::new(b, &label, self.output(input.dims), b.train());
         let views = [input.value(), b.param(&coef), b.param(&bias_name), pre.value()];
-        let mut forward = vec![b.kernels.subsample.subsample_forward(b.gpu, s, views)?];
-        let output = activate(b, &p, pre.clone(), self.activation, &mut forward)?;
+        let mut forward = vec![b.kernels.subsample.subsample_forward(b.gpu, s, squash, views)?];
+        let output = match squash {
+            Some(_) => pre.clone(),
+            None => activate(b, &p, pre.clone(), self.activation, &mut forward)?,
+        };
         let mut built = Built::new(&p, output.clone());
         built.forward = forward;
         let Some(da) = pre.grad() else {
