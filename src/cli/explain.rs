@@ -8,10 +8,12 @@ use clap::Args;
 use lenet_gpu::data::picture::{read_picture, Preprocess};
 use lenet_gpu::data::{Dataset, Split};
 use lenet_gpu::eval::Evaluator;
-use lenet_gpu::explain::gradcam::grad_cam;
+use lenet_gpu::explain::gradcam::{grad_cam, GRAD_CAM_BATCH};
+use lenet_gpu::explain::objective::ObjectivePlan;
 use lenet_gpu::explain::occlusion::occlusion;
 use lenet_gpu::explain::saliency::{saliency, Baseline, Method, SaliencyConfig};
 use lenet_gpu::gpu::Gpu;
+use lenet_gpu::kernels::objective::ClassObjective;
 use lenet_gpu::kernels::Kernels;
 use lenet_gpu::model::{Ctx, NetSpec, ParamLayout};
 use lenet_gpu::predict::{predict, Prediction};
@@ -88,11 +90,19 @@ impl Opened {
 }
 
 impl Subject {
-    fn open(&self) -> Result<Opened> {
+    /// Loads the model and the image and predicts it. With `gradient_batch`, the method's
+    /// gradient plan at that batch size is built first (and dropped): its kernels then
+    /// compile with the prediction's, before the first submission (on a cold shader cache,
+    /// one parallel compile instead of two in turn); the method's own plan finds them made.
+    fn open(&self, gradient_batch: Option<u32>) -> Result<Opened> {
         let (x, label) = self.image.load()?;
         let (net, layout, params, gpu, kernels) = self.model.open()?;
         let params = gpu.storage_from("params", &params);
         let grads = gpu.storage("grads", layout.padded_len);
+        if let Some(batch) = gradient_batch {
+            let ctx = Ctx::new(&gpu, &kernels, &layout, &params).with_grads(&grads);
+            ObjectivePlan::class_score(&ctx, net, batch, ClassObjective::Logit)?;
+        }
         let predicted = predict(&Ctx::new(&gpu, &kernels, &layout, &params), net, std::slice::from_ref(&x))?.remove(0);
         let target = self.target.map(usize::from).unwrap_or(predicted.class);
         Ok(Opened { net, layout, params, grads, gpu, kernels, x, label, predicted, target })
@@ -134,7 +144,7 @@ pub fn run_saliency(a: SaliencyArgs) -> Result<()> {
         seed: a.seed,
     };
     cfg.check()?;
-    let o = a.subject.open()?;
+    let o = a.subject.open(Some(cfg.batch()))?;
     let s = saliency(&o.ctx(), o.net, &o.x, o.target, &cfg)?;
     let name = serde_json::to_value(a.method)?.as_str().unwrap_or("saliency").to_string();
     let out = a.out.unwrap_or_else(|| PathBuf::from(format!("viz/saliency_{name}.png")));
@@ -176,7 +186,7 @@ pub struct GradcamArgs {
 }
 
 pub fn run_gradcam(a: GradcamArgs) -> Result<()> {
-    let o = a.subject.open()?;
+    let o = a.subject.open(Some(GRAD_CAM_BATCH))?;
     let cam = grad_cam(&o.ctx(), o.net, &o.x, o.target, a.layer, a.plus_plus)?;
     let what = if a.plus_plus { "gradcampp" } else { "gradcam" };
     let out = a.out.unwrap_or_else(|| PathBuf::from(format!("viz/{what}_{}.png", a.layer.name())));
@@ -215,7 +225,7 @@ pub struct OcclusionArgs {
 }
 
 pub fn run_occlusion(a: OcclusionArgs) -> Result<()> {
-    let o = a.subject.open()?;
+    let o = a.subject.open(None)?;
     let occ = occlusion(&o.ctx(), o.net, &o.x, o.target, (a.patch, a.stride), a.value)?;
     let caption = format!("{} patches of {}x{}, drop in p", occ.patches.len(), a.patch, a.patch);
     render_attribution(&o.heading("occlusion"), &caption, &o.x, &occ.heatmap, MapScale::Signed).save(&a.out)?;

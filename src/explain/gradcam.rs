@@ -12,6 +12,9 @@ use crate::model::lenet5::{CLASSES, IMAGE_SIDE};
 use crate::model::{Ctx, NetSpec};
 use crate::viz::weights::ConvLayer;
 
+/// Grad-CAM takes one image's gradients: its plan's batch size.
+pub const GRAD_CAM_BATCH: u32 = 1;
+
 /// One image's class activation map.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct GradCam {
@@ -49,7 +52,7 @@ pub fn layer_gradients(
         return Err(Error::Config(format!("--target must be a class in 0..=9, got {target}")));
     }
     let name = conv_tap(net, layer)?;
-    let scorer = ObjectivePlan::class_score(ctx, net, 1, ClassObjective::Logit)?;
+    let scorer = ObjectivePlan::class_score(ctx, net, GRAD_CAM_BATCH, ClassObjective::Logit)?;
     let (scores, _) = scorer.gradients(ctx.gpu, image, &[target as u32])?;
     let tap = scorer.plan.tap(&name).expect("a conv layer has a tap");
     let maps: Vec<f32> = ctx.gpu.read(View::whole(&tap.tensor.value))?;

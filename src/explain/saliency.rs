@@ -65,6 +65,16 @@ impl SaliencyConfig {
         SaliencyConfig { method, samples: 50, noise: 0.15, steps: 64, baseline: Baseline::Black, seed: 0 }
     }
 
+    /// The images of one request's batch: the image, its noisy copies or path points, and
+    /// the images whose scores only are used.
+    pub fn batch(&self) -> u32 {
+        match self.method {
+            Method::Gradient | Method::GradientXInput => 1,
+            Method::Smoothgrad => self.samples + 1,
+            Method::IntegratedGradients => self.steps + 2,
+        }
+    }
+
     /// An error naming the first option out of its range.
     pub fn check(&self) -> Result<()> {
         let fail = |m: String| Err(Error::Config(m));
@@ -144,6 +154,7 @@ pub fn saliency(ctx: &Ctx, net: NetSpec, image: &[f32], target: usize, cfg: &Sal
         }
     };
     let n = batch.len() / len;
+    debug_assert_eq!(n as u32, cfg.batch());
     let scorer = ObjectivePlan::class_score(ctx, net, n as u32, ClassObjective::Logit)?;
     let (scores, grads) = scorer.gradients(ctx.gpu, &batch, &vec![target as u32; n])?;
     let paths = match cfg.method {
