@@ -444,25 +444,26 @@ impl KernelConv<'_> {
         let mut list = Vec::new();
         // SDLM's pass: the squared im2col matrix where the forward made one, else the
         // squared input (whose im2col matrix is the square of x's).
-        let mut squared = None;
+        let (mut sq_x, mut sq_col) = (None, None);
         let kernel = match pass {
             Pass::First => kernel.cloned(),
             Pass::Second(_) => {
-                let (what, from, len) = match &self.col {
-                    Some(col) if c.forward == ForwardPath::Gemm => ("col", View::whole(col), s.col_len()),
-                    _ => ("x", self.x(), s.x_len()),
+                let mut square = |what: &str, from: View, len: u64| -> Result<wgpu::Buffer> {
+                    let sq = b.buffer(&format!("sq.{}.{what}", self.prefix), len);
+                    list.push(b.kernels.elementwise.square(b.gpu, len as u32, from, View::whole(&sq))?);
+                    Ok(sq)
                 };
-                let sq = b.buffer(&format!("sq.{}.{what}", self.prefix), len);
-                list.push(b.kernels.elementwise.square(b.gpu, len as u32, from, View::whole(&sq))?);
-                squared = Some((what, sq));
+                match &self.col {
+                    Some(col) if c.forward == ForwardPath::Gemm => {
+                        sq_col = Some(square("col", View::whole(col), s.col_len())?)
+                    }
+                    _ => sq_x = Some(square("x", self.x(), s.x_len())?),
+                }
                 self.kernel(pass, &mut list)?
             }
         };
-        let (x, col) = match &squared {
-            Some(("col", sq)) => (self.x(), Some(View::whole(sq))),
-            Some((_, sq)) => (View::whole(sq), self.col.as_ref().map(View::whole)),
-            None => (self.x(), self.col.as_ref().map(View::whole)),
-        };
+        let x = sq_x.as_ref().map_or_else(|| self.x(), View::whole);
+        let col = sq_col.as_ref().or(self.col.as_ref()).map(View::whole);
         list.extend(deactivate(b, pass, self.activation, output)?);
         let pre_grad = self.y.grad().expect("a training plan's conv has a gradient");
         let dy = match &self.wide {
