@@ -61,9 +61,8 @@ pub struct ConvChoice {
     /// The shape the kernels compute: the layer's, or on its input widened with zeros
     /// ([`ConvChoice::widening`]).
     pub shape: ConvShape,
-    /// The layer's input width, and its output width (what y is stored at).
+    /// The layer's input width (its output, what y is stored at, is [`ConvChoice::y_width`]).
     pub input_w: u32,
-    pub y_width: u32,
     /// The activation the forward applies: the one asked for, except that the GEMM applies
     /// none but a ReLU (the layer then runs it).
     pub activation: ConvActivation,
@@ -82,6 +81,11 @@ pub struct ConvChoice {
 }
 
 impl ConvChoice {
+    /// The layer's output width: what y is stored at (the kernels may compute more).
+    pub fn y_width(&self) -> u32 {
+        self.input_w - self.shape.kw + 1
+    }
+
     /// Where the kernels run on a wider input than the layer's: the zero-padding of x (and
     /// of dy for the backward, whose own crop gives dx), and the crop of the kernels' output
     /// width to the layer's (which the forward does as it stores y).
@@ -89,7 +93,7 @@ impl ConvChoice {
         let s = self.shape;
         (self.input_w < s.w).then(|| {
             let x = ZeroPadShape::new(s.n * s.c, (s.h, self.input_w), (s.h, s.w));
-            let y = ZeroPadShape::new(s.n * s.oc, (s.out_h(), self.y_width), (s.out_h(), s.out_w()));
+            let y = ZeroPadShape::new(s.n * s.oc, (s.out_h(), self.y_width()), (s.out_h(), s.out_w()));
             (x, y)
         })
     }
@@ -192,7 +196,6 @@ impl Kernels {
         ConvChoice {
             shape: s,
             input_w: layer.w,
-            y_width: layer.out_w(),
             activation: match forward {
                 ForwardPath::Direct { .. } => u.activation,
                 ForwardPath::Gemm => ConvActivation::relu(u.activation == ConvActivation::Relu),
@@ -226,7 +229,7 @@ impl Kernels {
         let mut out = Vec::new();
         match c.forward {
             ForwardPath::Direct { pool } => {
-                let y_width = Some(c.y_width);
+                let y_width = Some(c.y_width());
                 let outputs = ForwardOutputs { y: v.y.filter(|_| c.store_y), pool: v.pool.filter(|_| pool), y_width };
                 out.push(self.conv_direct.conv_forward_direct(gpu, s, c.activation, v.x, [v.w, v.bias], outputs)?);
             }
