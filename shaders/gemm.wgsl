@@ -45,21 +45,49 @@ fn b_at(base: u32, kk: u32, col: u32) -> f32 {
 // block. The bias binding is read unconditionally (index 0 of a dummy when BIAS == 0) so
 // that every specialization has the same bind-group layout.
 fn store_block(acc: array<vec4<f32>, 4>, row0: u32, col0: u32, c_base: u32) {
-    let use_bias = f32(BIAS != 0u);
     for (var i = 0u; i < 4u; i++) {
         let row = row0 + i;
         if (row >= s.m) { break; }
         for (var j = 0u; j < 4u; j++) {
             let col = col0 + j;
             if (col >= s.n) { break; }
-            var v = acc[i][j];
-            let bias_index = select(select(0u, col, BIAS == 2u), row, BIAS == 1u);
-            v += use_bias * bias[bias_index];
-            if (RELU) { v = max(v, 0.0); }
-            let at = c_base + row * s.n + col;
-            if (MASK) { v = select(0.0, v, bias[at] > 0.0); }
-            c[at] = v;
+            store_one(acc[i][j], row, col, c_base);
         }
+    }
+}
+
+fn store_one(sum: f32, row: u32, col: u32, c_base: u32) {
+    let use_bias = f32(BIAS != 0u);
+    var v = sum;
+    let bias_index = select(select(0u, col, BIAS == 2u), row, BIAS == 1u);
+    v += use_bias * bias[bias_index];
+    if (RELU) { v = max(v, 0.0); }
+    let at = c_base + row * s.n + col;
+    if (MASK) { v = select(0.0, v, bias[at] > 0.0); }
+    c[at] = v;
+}
+
+// gemm_simple: 4 outputs of one row per invocation in a plain loop over k: the quickest
+// variant to compile (what a cold start runs while the others compile), not the fastest
+// to run. workgroups = (ceil(N/32), ceil(M/8), batch).
+@compute @workgroup_size(8, 8, 1)
+fn gemm_simple(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let row = gid.y;
+    let col0 = gid.x * 4u;
+    let item = gid.z;
+    if (row >= s.m || col0 >= s.n || item >= s.batch) { return; }
+    let a_base = item * s.stride_a;
+    let b_base = item * s.stride_b;
+    let q = min(vec4<u32>(col0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(s.n - 1u));
+    var acc = vec4<f32>(0.0);
+    for (var kk = 0u; kk < s.k; kk++) {
+        let bk = vec4<f32>(b_at(b_base, kk, q.x), b_at(b_base, kk, q.y),
+                           b_at(b_base, kk, q.z), b_at(b_base, kk, q.w));
+        acc += a_at(a_base, row, kk) * bk;
+    }
+    let c_base = item * s.stride_c;
+    for (var j = 0u; j < 4u; j++) {
+        if (col0 + j < s.n) { store_one(acc[j], row, col0 + j, c_base); }
     }
 }
 

@@ -36,14 +36,14 @@ fn setup(seed: u64) -> Setup {
     Setup { layout, params, x, labels }
 }
 
-/// Runs forward + backward on the GPU; returns (parameter gradients, d loss / d x).
-fn gpu_gradients(s: &Setup) -> (Vec<f32>, Vec<f32>) {
+/// Runs forward + backward on the GPU with `k`'s kernels; returns (parameter gradients,
+/// d loss / d x).
+fn gpu_gradients(s: &Setup, k: &Kernels) -> (Vec<f32>, Vec<f32>) {
     let gpu = gpu();
-    let k = Kernels::new(gpu).unwrap();
     let params = gpu.storage_from("params", &s.params);
     // NaN-filled: a gradient element that no kernel writes fails the comparison.
     let grads = gpu.storage_from("grads", &vec![f32::NAN; s.layout.padded_len]);
-    let ctx = Ctx::new(gpu, &k, &s.layout, &params).with_grads(&grads);
+    let ctx = Ctx::new(gpu, k, &s.layout, &params).with_grads(&grads);
     let plan = NetSpec::default().plan(&ctx, BATCH, Mode::TrainWithInputGrad, InputSource::Buffer).unwrap();
     gpu.write(View::whole(plan.x().unwrap()), &s.x);
     gpu.write(View::whole(plan.labels()), &s.labels);
@@ -62,8 +62,19 @@ fn gpu_gradients(s: &Setup) -> (Vec<f32>, Vec<f32>) {
 
 #[test]
 fn lenet5_gpu_gradients_match_the_cpu_model() {
+    check_against_the_cpu_model(&Kernels::new(gpu()).unwrap());
+}
+
+/// The kernels a cold start trains on (im2col + `gemm_simple` everywhere) compute the
+/// same network.
+#[test]
+fn lenet5_quick_tier_gradients_match_the_cpu_model() {
+    check_against_the_cpu_model(&Kernels::quick(gpu()).unwrap());
+}
+
+fn check_against_the_cpu_model(k: &Kernels) {
     let s = setup(1);
-    let (g, dx) = gpu_gradients(&s);
+    let (g, dx) = gpu_gradients(&s, k);
     let f = lenet5::lenet5_forward(&s.layout, &s.params, &s.x, &s.labels, BATCH);
     let lenet5::Backward { grads: want, dx: want_dx, .. } = lenet5::lenet5_backward(&s.layout, &s.params, &f, BATCH);
     // Chains of f32 GEMMs summed in a different order; measured max diff 1.8e-7 on
@@ -78,7 +89,7 @@ fn lenet5_gpu_gradients_match_the_cpu_model() {
 #[test]
 fn lenet5_gpu_gradients_match_finite_differences() {
     let s = setup(2);
-    let (g, dx) = gpu_gradients(&s);
+    let (g, dx) = gpu_gradients(&s, &Kernels::new(gpu()).unwrap());
     let params64: Vec<f64> = s.params.iter().map(|&v| v as f64).collect();
     let x64: Vec<f64> = s.x.iter().map(|&v| v as f64).collect();
     let loss = |p: &[f64], x: &[f64]| lenet5::lenet5_loss(&s.layout, p, x, &s.labels, BATCH);

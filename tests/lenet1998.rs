@@ -46,13 +46,16 @@ struct GpuOut {
 }
 
 fn run_gpu(s: &Setup, f: SquashFn) -> GpuOut {
+    run_gpu_with(s, f, &Kernels::new(gpu()).unwrap())
+}
+
+fn run_gpu_with(s: &Setup, f: SquashFn, k: &Kernels) -> GpuOut {
     let gpu = gpu();
-    let k = Kernels::new(gpu).unwrap();
     let params = gpu.storage_from("params", &s.params);
     // NaN-filled: a gradient element that no kernel writes fails the comparison.
     let grads = gpu.storage_from("grads", &vec![f32::NAN; s.layout.padded_len]);
     let curvature = gpu.storage_from("curvature", &vec![f32::NAN; s.layout.padded_len]);
-    let ctx = Ctx { curvature: Some(&curvature), ..Ctx::new(gpu, &k, &s.layout, &params).with_grads(&grads) };
+    let ctx = Ctx { curvature: Some(&curvature), ..Ctx::new(gpu, k, &s.layout, &params).with_grads(&grads) };
     let net = NetSpec { arch: Arch::Lenet1998, squash: f, ..Default::default() };
     let plan = net.plan(&ctx, BATCH, Mode::Train, InputSource::Buffer).unwrap();
     gpu.write(View::whole(plan.x().unwrap()), &s.x);
@@ -76,9 +79,19 @@ fn run_gpu(s: &Setup, f: SquashFn) -> GpuOut {
 
 #[test]
 fn lenet1998_gpu_matches_the_cpu_model() {
+    check_against_the_cpu_model(&Kernels::new(gpu()).unwrap());
+}
+
+/// The kernels a cold start trains on (no generated convolution) compute the same network.
+#[test]
+fn lenet1998_quick_tier_matches_the_cpu_model() {
+    check_against_the_cpu_model(&Kernels::quick(gpu()).unwrap());
+}
+
+fn check_against_the_cpu_model(k: &Kernels) {
     for (seed, f) in [(1, SquashFn::ScaledTanh), (2, SquashFn::Sigmoid)] {
         let s = setup(seed);
-        let g = run_gpu(&s, f);
+        let g = run_gpu_with(&s, f, k);
         let fw = cpu::lenet1998_forward(&s.layout, &s.params, &s.x, &s.labels, BATCH, f);
         let want = cpu::lenet1998_backward(&s.layout, &s.params, &fw, BATCH, f);
         // Chains of f32 GEMMs and tanh, summed in another order.

@@ -1,12 +1,12 @@
 //! A convolution's kernels, chosen in one place: the generated direct kernels
-//! (`conv_direct`) where the shape and the device allow them, else im2col + GEMM (+ col2im
+//! (`conv_direct`) where the shape, the device and the tier allow them, else im2col + GEMM (+ col2im
 //! for the input gradient). A layer states what it needs ([`ConvUse`]), gets a
 //! [`ConvChoice`] that says which buffers to allocate, and asks `Kernels::conv_*` for the
 //! dispatches.
 
 use super::conv_direct::{self, ConvActivation, ConvInput, DyViews, ForwardOutputs, PoolViews, WeightGradViews};
 use super::gemm::{Epilogue, GemmViews, Transpose};
-use super::Kernels;
+use super::{Kernels, Tier};
 use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, Gpu, View};
 use crate::shapes::{ConvShape, PoolShape, ReduceShape, ZeroPadShape};
@@ -171,22 +171,24 @@ impl Kernels {
     /// Which kernels compute the convolution `s` for `u` on this device.
     pub fn conv_choice(&self, layer: ConvShape, u: ConvUse) -> ConvChoice {
         let s = if u.pool { None } else { self.conv_widened(layer) }.unwrap_or(layer);
-        let forward = if conv_direct::supports(s) {
+        // The quick tier runs no generated convolution: each compiles in 1-8 s on lavapipe.
+        let direct = self.tier == Tier::Fast;
+        let forward = if direct && conv_direct::supports(s) {
             ForwardPath::Direct { pool: u.pool && conv_direct::supports_pool(s) }
         } else {
             ForwardPath::Gemm
         };
         let weight_grad = u.train.then(|| {
-            if u.pool && !u.input_grad && self.conv_direct.reads_dy_through_pool(s) {
+            if direct && u.pool && !u.input_grad && self.conv_direct.reads_dy_through_pool(s) {
                 WeightGradPath::ThroughPool
-            } else if conv_direct::supports_weight_grad(s) {
+            } else if direct && conv_direct::supports_weight_grad(s) {
                 WeightGradPath::Direct
             } else {
                 WeightGradPath::Gemm
             }
         });
         let input_grad = (u.train && u.input_grad).then(|| {
-            if conv_direct::supports_input_grad(s) {
+            if direct && conv_direct::supports_input_grad(s) {
                 InputGradPath::Direct
             } else {
                 InputGradPath::Gemm
@@ -215,7 +217,7 @@ impl Kernels {
     /// the direct kernels then apply, and the extra output columns, which only the padding
     /// reaches, are cropped away. None where `s` runs as it is (or no width helps).
     fn conv_widened(&self, s: ConvShape) -> Option<ConvShape> {
-        if conv_direct::supports(s) {
+        if self.tier == Tier::Quick || conv_direct::supports(s) {
             return None;
         }
         let w = (s.w..s.w + 4).find(|w| w.is_multiple_of(4) && (w - s.kw + 1).is_multiple_of(4))?;

@@ -7,6 +7,7 @@ use crate::shapes::GemmShape;
 
 pub const GEMM: &str = "gemm";
 pub const GEMM_VEC4: &str = "gemm_vec4";
+pub const GEMM_SIMPLE: &str = "gemm_simple";
 pub const GEMM_SG8: &str = "gemm_sg8";
 pub const GEMM_SG8_A4: &str = "gemm_sg8_a4";
 
@@ -24,6 +25,10 @@ pub enum GemmKernel {
     Vec4,
     /// `gemm`: 8x8 blocks, any shape.
     Blocked,
+    /// `gemm_simple`: 4 outputs of a row per invocation, any shape; compiles in ~0.15 s on
+    /// lavapipe against 0.4-3.8 s for the others, and runs 2-4x slower (the quick tier's
+    /// GEMM, [`Gemm::simple`]).
+    Simple,
 }
 
 /// Which operand is read transposed: A·B (forward conv, dense input gradient),
@@ -76,6 +81,8 @@ pub struct Gemm {
     no_bias: wgpu::Buffer,
     /// The device runs 8-wide subgroups, so `gemm_sg8` may be used.
     subgroup8: bool,
+    /// Every product on [`GemmKernel::Simple`] (the quick tier, `Kernels::quick`).
+    simple: bool,
 }
 
 impl Gemm {
@@ -90,7 +97,12 @@ impl Gemm {
         if subgroup8 {
             gpu.pipeline(Shader::GemmSubgroup, GEMM_SG8, &sg8_constants(Transpose::None, Epilogue::None, 1, 1))?;
         }
-        Ok(Gemm { no_bias: gpu.storage_from("gemm.no_bias", &[0.0f32]), subgroup8 })
+        Ok(Gemm { no_bias: gpu.storage_from("gemm.no_bias", &[0.0f32]), subgroup8, simple: false })
+    }
+
+    /// Every product on [`GemmKernel::Simple`]: the GEMMs that compile soonest.
+    pub fn simple(gpu: &Gpu) -> Self {
+        Gemm { no_bias: gpu.storage_from("gemm.no_bias", &[0.0f32]), subgroup8: false, simple: true }
     }
 
     /// The kernels that can compute this product on this device, fastest first.
@@ -106,6 +118,7 @@ impl Gemm {
             out.push(GemmKernel::Vec4);
         }
         out.push(GemmKernel::Blocked);
+        out.push(GemmKernel::Simple);
         out
     }
 
@@ -118,7 +131,7 @@ impl Gemm {
         s: GemmShape,
         v: GemmViews,
     ) -> Result<Dispatch> {
-        let kernel = self.kernels_for(transpose, s, v.a, v.b)[0];
+        let kernel = if self.simple { GemmKernel::Simple } else { self.kernels_for(transpose, s, v.a, v.b)[0] };
         self.gemm_with(gpu, kernel, transpose, epilogue, s, v)
     }
 
@@ -178,6 +191,10 @@ impl Gemm {
             GemmKernel::Blocked => {
                 let pipeline = gpu.pipeline(Shader::Gemm, GEMM, &constants(transpose, epilogue))?;
                 (pipeline, [s.n.div_ceil(64), s.m.div_ceil(64), s.batch])
+            }
+            GemmKernel::Simple => {
+                let pipeline = gpu.pipeline(Shader::Gemm, GEMM_SIMPLE, &constants(transpose, epilogue))?;
+                (pipeline, [s.n.div_ceil(32), s.m.div_ceil(8), s.batch])
             }
         };
         Ok(prepare(gpu, &pipeline, &label, &[a, b, operand, c], &s, workgroups))

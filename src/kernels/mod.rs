@@ -68,8 +68,21 @@ fn require_window(op: &'static str, s: crate::shapes::PoolShape) -> crate::Resul
     Ok(())
 }
 
+/// Which of the kernels that compute the same thing a [`Kernels`] picks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tier {
+    /// The fastest to run on this device: generated convolutions and dense layers, blocked
+    /// and subgroup GEMMs.
+    Fast,
+    /// The soonest compiled: im2col + `gemm_simple` for every convolution and dense layer.
+    /// On lavapipe a cold training step's kernels compile in ~2.5 s of CPU instead of ~34,
+    /// and run 5-15x slower: what a cold start runs while the fast tier compiles.
+    Quick,
+}
+
 /// Every kernel family, compiled once per device.
 pub struct Kernels {
+    pub tier: Tier,
     pub im2col: im2col::Im2col,
     pub conv_direct: conv_direct::ConvDirect,
     pub gemm: gemm::Gemm,
@@ -95,22 +108,32 @@ pub struct Kernels {
 impl Kernels {
     /// The kernels as this device runs them best.
     pub fn new(gpu: &Gpu) -> crate::Result<Self> {
-        Self::build(gpu, gpu.subgroup_size() == Some(8))
+        Self::build(gpu, Tier::Fast, gpu.subgroup_size() == Some(8))
+    }
+
+    /// The kernels that compile soonest ([`Tier::Quick`]).
+    pub fn quick(gpu: &Gpu) -> crate::Result<Self> {
+        Self::build(gpu, Tier::Quick, false)
     }
 
     /// The kernels any WebGPU device runs: none that needs subgroup operations (what a GPU
     /// without 8-wide subgroups gets from [`Kernels::new`]).
     pub fn portable(gpu: &Gpu) -> crate::Result<Self> {
-        Self::build(gpu, false)
+        Self::build(gpu, Tier::Fast, false)
     }
 
-    fn build(gpu: &Gpu, subgroup8: bool) -> crate::Result<Self> {
+    fn build(gpu: &Gpu, tier: Tier, subgroup8: bool) -> crate::Result<Self> {
         let sharing =
             if subgroup8 { conv_direct::LoadSharing::Subgroup8 } else { conv_direct::LoadSharing::PerInvocation };
+        let gemm = match tier {
+            Tier::Fast => gemm::Gemm::with_subgroups(gpu, subgroup8)?,
+            Tier::Quick => gemm::Gemm::simple(gpu),
+        };
         Ok(Kernels {
+            tier,
             im2col: im2col::Im2col::new(gpu)?,
             conv_direct: conv_direct::ConvDirect { sharing },
-            gemm: gemm::Gemm::with_subgroups(gpu, subgroup8)?,
+            gemm,
             dense_direct: dense_direct::DenseDirect::with_subgroups(gpu, subgroup8),
             pool: pool::MaxPool2x2::new(gpu)?,
             elementwise: elementwise::Elementwise::new(gpu)?,
@@ -141,7 +164,7 @@ impl Kernels {
         s: crate::shapes::GemmShape,
         v: gemm::GemmViews,
     ) -> crate::Result<Dispatch> {
-        if self.dense_direct.supports(p, s) {
+        if self.tier == Tier::Fast && self.dense_direct.supports(p, s) {
             return self.dense_direct.dense_direct(gpu, p, s, v);
         }
         let (transpose, epilogue) = p.gemm_form();
