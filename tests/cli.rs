@@ -48,9 +48,17 @@ fn summary_prints_the_keras_table() {
     let out = lenet_gpu(&["summary"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success());
-    for needle in ["conv1", "(None, 6, 24, 24)", "2,416", "30,840", "10,164", "Total params: 44,426"] {
+    for needle in ["conv1", "(None, 6, 24, 24)", "2,416", "30,840", "10,164", "Total params: 44,426", "Mult-Adds"] {
         assert!(stdout.contains(needle), "missing {needle}:\n{stdout}");
     }
+    let out = lenet_gpu(&["summary", "--json", "--batch", "100"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("summary --json prints JSON");
+    assert_eq!(json["total_mult_adds"], 281_640);
+    assert_eq!(json["batch_mult_adds"], 28_164_000);
+    assert_eq!(json["layers"][0]["layer"], "conv1");
+    let out = lenet_gpu(&["summary", "--batch", "0"]);
+    assert!(!out.status.success(), "a batch of 0 is refused");
 }
 
 #[test]

@@ -35,7 +35,7 @@ enum Command {
     Train(train::TrainArgs),
     /// Test loss and accuracy of a checkpoint.
     Eval(eval::EvalArgs),
-    /// Keras-style table of the layers, output shapes and parameter counts.
+    /// Keras-style table of the layers: output shapes, parameters, connections, mult-adds.
     Summary(SummaryArgs),
     /// Training and inference throughput and per-kernel times (use a release build).
     Bench(bench::BenchArgs),
@@ -58,6 +58,12 @@ pub struct SummaryArgs {
     /// Which network.
     #[arg(long, value_enum, default_value_t = Arch::Lenet5)]
     pub arch: Arch,
+    /// Also give the total mult-adds for a batch of N images.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub batch: Option<u32>,
+    /// The table as JSON (layer, type, output shape, params, connections, mult-adds).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `--adapter`, shared by every subcommand that touches the GPU.
@@ -157,7 +163,11 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(lenet_gpu::gpu::serve_compile_helper(std::io::stdin().lock(), std::io::stdout().lock())?)
         }
         Command::Summary(a) => {
-            print!("{}", lenet_gpu::model::summary::summary_table(a.arch));
+            if a.json {
+                println!("{:#}", lenet_gpu::model::summary::summary_json(a.arch, a.batch));
+            } else {
+                print!("{}", lenet_gpu::model::summary::summary_table(a.arch, a.batch));
+            }
             Ok(())
         }
     }

@@ -1,8 +1,10 @@
 //! Keras' `model.summary()` for both networks (`lenet-gpu summary`, the model diagram),
-//! from their layer lists.
+//! from their layer lists, with the two counts the tutorial and torchinfo add: the 1998
+//! paper's connections and multiply-accumulates.
 
 use super::layers::{Activation, Dims};
 use super::{Arch, NetSpec};
+use serde::Serialize;
 
 /// One layer as Keras' `model.summary()` lists it. Shapes are per image, (C, H, W) or (units).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,6 +17,12 @@ pub struct LayerInfo {
     pub params: usize,
     /// False for LeNet-1998's RBF centers (fixed bitmaps).
     pub trainable: bool,
+    /// The 1998 paper's count: every input each output unit reads, plus its bias.
+    pub connections: usize,
+    /// Multiply-accumulates per image, as torchinfo counts them less the bias adds: a
+    /// convolution's output elements times its kernel volume, a dense layer's weights, a
+    /// subsampling's one coefficient per output; 0 for max-pooling and reshapes.
+    pub mult_adds: usize,
 }
 
 impl LayerInfo {
@@ -35,7 +43,17 @@ impl LayerInfo {
             output_shape: output.shape(),
             params,
             trainable: true,
+            connections: 0,
+            mult_adds: 0,
         }
+    }
+
+    /// Sets both counts from one output position (a pixel of every map, or all the units
+    /// of a dense layer): the connections its units have and the multiply-accumulates they
+    /// do, times the output's positions.
+    pub fn per_position(self, connections: usize, mult_adds: usize) -> Self {
+        let positions: usize = self.output_shape.iter().skip(1).map(|&d| d as usize).product();
+        LayerInfo { connections: connections * positions, mult_adds: mult_adds * positions, ..self }
     }
 }
 
@@ -50,34 +68,111 @@ pub fn shape_text(shape: &[u32]) -> String {
     format!("(None, {})", dims.join(", "))
 }
 
-/// Keras' `model.summary()` as text.
-pub fn summary_table(arch: Arch) -> String {
-    let rule = "=".repeat(72);
-    let thin = "_".repeat(72);
+/// One row of `summary --json`.
+#[derive(Serialize)]
+struct JsonRow<'a> {
+    layer: &'a str,
+    #[serde(rename = "type")]
+    kind: &'a str,
+    activation: &'a str,
+    output_shape: &'a [u32],
+    params: usize,
+    trainable: bool,
+    connections: usize,
+    mult_adds: usize,
+}
+
+/// `summary --json`: the table's rows and totals, mult-adds per image and for `batch`.
+pub fn summary_json(arch: Arch, batch: Option<u32>) -> serde_json::Value {
+    let net = NetSpec { arch, ..Default::default() }.network();
+    let layers = net.rows();
+    let rows: Vec<JsonRow> = layers
+        .iter()
+        .map(|l| JsonRow {
+            layer: l.name,
+            kind: &l.kind,
+            activation: l.activation,
+            output_shape: &l.output_shape,
+            params: l.params,
+            trainable: l.trainable,
+            connections: l.connections,
+            mult_adds: l.mult_adds,
+        })
+        .collect();
+    let t = Totals::of(&layers);
+    serde_json::json!({
+        "model": net.name,
+        "title": net.title,
+        "layers": rows,
+        "total_params": t.params,
+        "trainable_params": t.trainable,
+        "non_trainable_params": t.params - t.trainable,
+        "total_connections": t.connections,
+        "total_mult_adds": t.mult_adds,
+        "batch": batch,
+        "batch_mult_adds": batch.map(|n| t.mult_adds * n as usize),
+    })
+}
+
+/// The table's sums.
+struct Totals {
+    params: usize,
+    trainable: usize,
+    connections: usize,
+    mult_adds: usize,
+}
+
+impl Totals {
+    fn of(layers: &[LayerInfo]) -> Self {
+        Totals {
+            params: layers.iter().map(|l| l.params).sum(),
+            trainable: layers.iter().filter(|l| l.trainable).map(|l| l.params).sum(),
+            connections: layers.iter().map(|l| l.connections).sum(),
+            mult_adds: layers.iter().map(|l| l.mult_adds).sum(),
+        }
+    }
+}
+
+/// Keras' `model.summary()` as text, with Connections and Mult-Adds columns; the total
+/// mult-adds also for a batch of `batch` images when given.
+pub fn summary_table(arch: Arch, batch: Option<u32>) -> String {
+    const WIDTH: usize = 98;
+    let rule = "=".repeat(WIDTH);
+    let thin = "_".repeat(WIDTH);
     let net = NetSpec { arch, ..Default::default() }.network();
     let mut out = format!("Model: \"{}\" ({})\n", net.name, net.note);
-    out += &format!("{thin}\n{:<32}{:<26}{:>14}\n{rule}\n", "Layer (type)", "Output Shape", "Param #");
+    out += &format!(
+        "{thin}\n{:<34}{:<22}{:>12}{:>15}{:>15}\n{rule}\n",
+        "Layer (type)", "Output Shape", "Param #", "Connections", "Mult-Adds"
+    );
     let layers = net.rows();
     for (i, l) in layers.iter().enumerate() {
         let act = if l.activation.is_empty() { String::new() } else { format!(", {}", l.activation) };
         out += &format!(
-            "{:<32}{:<26}{:>14}\n",
+            "{:<34}{:<22}{:>12}{:>15}{:>15}\n",
             format!("{} ({}{act})", l.name, l.kind),
             shape_text(&l.output_shape),
-            group(l.params)
+            group(l.params),
+            group(l.connections),
+            group(l.mult_adds)
         );
         if i + 1 < layers.len() {
             out += &format!("{thin}\n");
         }
     }
-    let total: usize = layers.iter().map(|l| l.params).sum();
-    let trainable: usize = layers.iter().filter(|l| l.trainable).map(|l| l.params).sum();
+    let t = Totals::of(&layers);
     out += &format!(
-        "{rule}\nTotal params: {}\nTrainable params: {}\nNon-trainable params: {}\n{thin}\n",
-        group(total),
-        group(trainable),
-        group(total - trainable)
+        "{rule}\nTotal params: {}\nTrainable params: {}\nNon-trainable params: {}\nTotal connections: {}\n",
+        group(t.params),
+        group(t.trainable),
+        group(t.params - t.trainable),
+        group(t.connections)
     );
+    out += &format!("Total mult-adds: {} per image", group(t.mult_adds));
+    if let Some(n) = batch {
+        out += &format!(", {} for a batch of {n}", group(t.mult_adds * n as usize));
+    }
+    out += &format!("\n{thin}\n");
     out
 }
 

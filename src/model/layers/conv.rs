@@ -159,7 +159,9 @@ impl Layer for Conv {
     fn rows(&self, input: Dims) -> Vec<LayerInfo> {
         let params = self.params(input).iter().map(ParamSpec::len).sum();
         let kind = format!("Conv {0}x{0}", self.kernel);
-        vec![LayerInfo::new(self.name, kind, self.activation, input, self.output(input), params)]
+        let (c, k, maps) = (input.chw().0 as usize, self.kernel as usize, self.channels as usize);
+        let row = LayerInfo::new(self.name, kind, self.activation, input, self.output(input), params);
+        vec![row.per_position(maps * (c * k * k + 1), maps * c * k * k)]
     }
 
     fn build(&self, b: &Build, input: &Tensor) -> Result<Built> {
@@ -229,7 +231,11 @@ impl Layer for TableConv {
     fn rows(&self, input: Dims) -> Vec<LayerInfo> {
         let params = self.params(input).iter().map(ParamSpec::len).sum();
         let kind = format!("Conv {0}x{0}, table", self.kernel);
-        vec![LayerInfo::new(self.name, kind, self.activation, input, self.output(input), params)]
+        // Each map reads only its row of the table.
+        let area = (self.kernel * self.kernel) as usize;
+        let weights: usize = self.table.iter().map(|inputs| inputs.len() * area).sum();
+        let row = LayerInfo::new(self.name, kind, self.activation, input, self.output(input), params);
+        vec![row.per_position(weights + self.table.len(), weights)]
     }
 
     fn build(&self, b: &Build, input: &Tensor) -> Result<Built> {

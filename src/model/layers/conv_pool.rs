@@ -137,8 +137,11 @@ impl Layer for ConvPool {
     fn rows(&self, input: Dims) -> Vec<LayerInfo> {
         let params = self.params(input).iter().map(ParamSpec::len).sum();
         let kind = format!("Conv2D {0}x{0}", self.kernel);
+        let (c, k, maps) = (input.chw().0 as usize, self.kernel as usize, self.channels as usize);
         vec![
-            LayerInfo::new(self.conv, kind, Activation::Relu, input, self.conv_out(input), params),
+            LayerInfo::new(self.conv, kind, Activation::Relu, input, self.conv_out(input), params)
+                .per_position(maps * (c * k * k + 1), maps * c * k * k),
+            // Each output reads a 2x2 window and multiplies nothing.
             LayerInfo::new(
                 self.pool,
                 "MaxPooling2D 2x2".into(),
@@ -146,7 +149,8 @@ impl Layer for ConvPool {
                 self.conv_out(input),
                 self.output(input),
                 0,
-            ),
+            )
+            .per_position(maps * 4, 0),
         ]
     }
 

@@ -57,7 +57,9 @@ impl Layer for Dense {
     fn rows(&self, input: Dims) -> Vec<LayerInfo> {
         let params = self.params(input).iter().map(ParamSpec::len).sum();
         let (kind, output) = self.shown();
-        vec![LayerInfo::new(self.name, kind, self.activation, input, output, params)]
+        let (inputs, units) = (input.len() as usize, self.units as usize);
+        let row = LayerInfo::new(self.name, kind, self.activation, input, output, params);
+        vec![row.per_position(units * (inputs + 1), units * inputs)]
     }
 
     /// Gemm (x · Wᵀ + b) and the activation; shown as a convolution (C5), a Conv over the

@@ -84,7 +84,8 @@ impl Layer for Rbf {
     fn rows(&self, input: Dims) -> Vec<LayerInfo> {
         let params = (input.len() * self.classes) as usize;
         let row = LayerInfo::new("output", "Euclidean RBF".into(), Activation::None, input, self.output(input), params);
-        vec![LayerInfo { trainable: false, ..row }]
+        // (x - center)² per input and class: one multiply-accumulate each, no bias.
+        vec![LayerInfo { trainable: false, ..row.per_position(params, params) }]
     }
 
     /// The 10 distances Σ (x - center)²: Unsqueeze, Sub of the fixed centers (an

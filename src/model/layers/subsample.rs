@@ -36,7 +36,11 @@ impl Layer for Subsample {
 
     fn rows(&self, input: Dims) -> Vec<LayerInfo> {
         let params = self.params(input).iter().map(ParamSpec::len).sum();
-        vec![LayerInfo::new(self.name, "Subsampling 2x2".into(), self.activation, input, self.output(input), params)]
+        // Each output: a 2x2 window and a bias; one multiply, by the map's coefficient.
+        let maps = input.chw().0 as usize;
+        let row =
+            LayerInfo::new(self.name, "Subsampling 2x2".into(), self.activation, input, self.output(input), params);
+        vec![row.per_position(maps * 5, maps)]
     }
 
     /// AveragePool 2x2 times 4 (the window's sum) times the coefficient, plus the bias
