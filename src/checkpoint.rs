@@ -16,14 +16,20 @@ fn bad(path: &Path, reason: impl Into<String>) -> Error {
     Error::Checkpoint { path: path.to_path_buf(), reason: reason.into() }
 }
 
-/// Writes `bytes` to `path` so that a crash leaves either the old file or the new one.
+/// Writes `bytes` to `path` so that a crash leaves either the old file or the new one,
+/// with the permissions a plain `File::create` would give it.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
     std::fs::create_dir_all(dir)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    let mut builder = tempfile::Builder::new();
+    // The mode a plain create gives (0666 less the umask), not the temp file's 0600: a
+    // colleague, a web server or a container reads what the program writes.
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+    let mut tmp = builder.tempfile_in(dir)?;
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
@@ -209,4 +215,20 @@ fn model_file_from(path: &Path, file: TensorFile) -> Result<ModelFile> {
     let squash = serde_json::from_value(option("squash")).unwrap_or_default();
     let input_scale = serde_json::from_value(option("input_scale")).unwrap_or_default();
     Ok(ModelFile { net: NetSpec { arch, squash, input_scale }, layout: arch.layout(), params, metadata, note })
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn atomic_writes_get_the_mode_of_a_plain_create() {
+        let dir = tempfile::tempdir().unwrap();
+        let plain = dir.path().join("plain");
+        std::fs::File::create(&plain).unwrap();
+        let written = dir.path().join("written");
+        super::write_atomic(&written, b"x").unwrap();
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&written), mode(&plain), "0{:o} against 0{:o}", mode(&written), mode(&plain));
+    }
 }

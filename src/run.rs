@@ -90,6 +90,10 @@ pub fn run_training(
     opts: &RunOptions,
     on_event: &mut dyn FnMut(Event),
 ) -> Result<Vec<EpochReport>> {
+    if !opts.resume {
+        // A recipe that cannot run never creates or locks the run directory.
+        recipe.check()?;
+    }
     let _lock = lock_run_dir(&opts.out)?;
     let state_path = opts.out.join(STATE_FILE);
     let mut history = Vec::new();

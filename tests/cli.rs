@@ -26,7 +26,8 @@ fn adapters_lists_lavapipe_and_marks_the_auto_choice() {
 #[test]
 fn an_unavailable_backend_is_a_clear_error_not_a_panic() {
     // No DX12 on Linux: the error names the choice and says how to get an adapter.
-    let out = lenet_gpu(&["train", "--adapter", "dx12", "--epochs", "1"]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = lenet_gpu(&["train", "--adapter", "dx12", "--epochs", "1", "--out", dir.path().to_str().unwrap()]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     if cfg!(windows) {
         return;
@@ -176,7 +177,18 @@ fn summary_of_the_1998_network_shows_the_papers_counts() {
 fn lenet1998_recipes_and_pictures_from_the_command_line() {
     // A LeNet-5 preset with the 1998 network is refused before any GPU work.
     assert_clear_error(&["train", "--arch", "lenet1998", "--preset", "keras-seed"], &["keras-seed", "Lenet1998"]);
-    assert_clear_error(&["train", "--optimizer", "sdlm", "--epochs", "1"], &["sdlm", "lenet1998"]);
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    assert_clear_error(
+        &["train", "--optimizer", "sdlm", "--epochs", "1", "--out", run.to_str().unwrap()],
+        &["sdlm", "lenet1998"],
+    );
+    assert!(!run.exists(), "a recipe that cannot run creates no run directory");
+    let out = lenet_gpu(&["train", "--lr", "nan", "--out", run.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("--lr"), "{stderr}");
+    assert!(!stderr.contains("checkpoint"), "no run started, so no checkpoint to speak of: {stderr}");
+    assert!(!run.exists(), "--lr nan creates no run directory");
     let dir = tempfile::tempdir().unwrap();
     let png = dir.path().join("rbf.png");
     let out = lenet_gpu(&["visualize", "rbf", "--out", png.to_str().unwrap()]);
@@ -374,6 +386,22 @@ fn predict_rejects_bad_input_clearly() {
     assert_clear_error(&["predict", empty.to_str().unwrap(), "--model", m], &["no .png, .jpg or .jpeg"]);
     assert_clear_error(&["predict", broken.to_str().unwrap(), "--top", "11"], &["--top", "11"]);
     assert_clear_error(&["predict"], &["IMAGE"]);
+    // A blank picture is not a digit: said so beside the others, an error when all are.
+    let blank = dir.path().join("blank.png");
+    image::GrayImage::from_pixel(40, 40, image::Luma([255])).save(&blank).unwrap();
+    assert_clear_error(&["predict", blank.to_str().unwrap(), "--model", m], &["blank.png", "no ink"]);
+    let test = lenet_gpu::data::Dataset::bundled(lenet_gpu::data::Split::Test).unwrap();
+    let digit = dir.path().join("digit.png");
+    image::GrayImage::from_raw(28, 28, test.image(12).to_vec()).unwrap().save(&digit).unwrap();
+    let out = lenet_gpu(&["predict", blank.to_str().unwrap(), digit.to_str().unwrap(), "--model", m, "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!((lines[0]["blank"].as_bool(), lines[0]["class"].is_null()), (Some(true), true), "{}", lines[0]);
+    assert!(lines[1]["class"].is_u64(), "{}", lines[1]);
+    let out = lenet_gpu(&["predict", blank.to_str().unwrap(), digit.to_str().unwrap(), "--model", m]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("no digit"), "{}", String::from_utf8_lossy(&out.stdout));
+    assert_clear_error(&["visualize", "saliency", "--image", blank.to_str().unwrap(), "--model", m], &["blank"]);
 }
 
 #[test]

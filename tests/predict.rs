@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 
 use common::*;
 use image::{GrayImage, ImageFormat, Luma, Rgba, RgbaImage};
-use lenet_gpu::data::picture::{decode_picture, Preprocess};
+use lenet_gpu::data::picture::{decode_picture, is_blank, Preprocess};
 use lenet_gpu::data::{Dataset, Split};
 use lenet_gpu::kernels::Kernels;
 use lenet_gpu::model::{Ctx, NetSpec};
@@ -141,6 +141,20 @@ fn as_is_feeds_the_picture_resized_and_nothing_else() {
 fn a_blank_picture_is_an_empty_input_and_a_broken_one_an_error() {
     let blank = prepared(&encode(GrayImage::from_pixel(50, 50, Luma([255])), ImageFormat::Png));
     assert!(blank.iter().all(|&v| v == 0.0));
+    assert!(is_blank(&blank));
+    // A blank scan's noise (a few grey levels either way) is not stretched into ink.
+    let noise = uniform(&mut rng(5), 60 * 60, 236.0, 251.0);
+    let noisy = GrayImage::from_raw(60, 60, noise.iter().map(|&v| v as u8).collect()).unwrap();
+    for format in [ImageFormat::Png, ImageFormat::Jpeg] {
+        let x = prepared(&encode(noisy.clone(), format));
+        assert!(is_blank(&x), "{format:?}: noise read as ink");
+    }
+    let x = decode_picture(std::path::Path::new("b.png"), &encode(noisy, ImageFormat::Png), Preprocess::AsIs).unwrap();
+    assert!(is_blank(&x), "as-is: a uniform picture has no digit");
+    // A digit is not blank, however faint (a fifth of full ink on white).
+    let test = Dataset::bundled(Split::Test).unwrap();
+    let faint = GrayImage::from_fn(28, 28, |x, y| Luma([255 - test.image(12)[(y * 28 + x) as usize] / 5]));
+    assert!(!is_blank(&prepared(&encode(faint, ImageFormat::Png))));
     let err = decode_picture(std::path::Path::new("broken.jpg"), b"\xff\xd8\xff not really", Preprocess::Mnist)
         .unwrap_err()
         .to_string();

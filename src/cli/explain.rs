@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use lenet_gpu::data::picture::{read_picture, Preprocess};
+use lenet_gpu::data::picture::{is_blank, read_picture, Preprocess};
 use lenet_gpu::data::{Dataset, Split};
 use lenet_gpu::eval::Evaluator;
 use lenet_gpu::explain::gradcam::{grad_cam, GRAD_CAM_BATCH};
@@ -38,6 +38,9 @@ impl ImageArg {
     pub fn load(&self) -> Result<(Vec<f32>, String)> {
         if let Some(path) = &self.image {
             let x = read_picture(path, Preprocess::Mnist).context("loading --image")?;
+            if is_blank(&x) {
+                bail!("--image {}: the picture is blank (no ink), so there is no digit to explain", path.display());
+            }
             return Ok((x, path.display().to_string()));
         }
         let test = Dataset::bundled(Split::Test)?;

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use lenet_gpu::data::picture::{read_picture, save_input_png, Preprocess};
+use lenet_gpu::data::picture::{is_blank, read_picture, save_input_png, Preprocess};
 use lenet_gpu::kernels::Kernels;
 use lenet_gpu::model::Ctx;
 use lenet_gpu::predict::{predict, scores_name, Prediction};
@@ -47,21 +47,38 @@ pub fn run_predict(args: PredictArgs) -> Result<()> {
             save_input_png(&dir.join(format!("{name}.png")), input).context("writing --show-input")?;
         }
     }
+    // A picture with no ink is not classified: any class would be a guess about nothing.
+    let blank: Vec<bool> = inputs.iter().map(|x| is_blank(x)).collect();
+    if blank.iter().all(|&b| b) {
+        let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+        bail!("no digit to classify: {} hold(s) no ink (a blank picture)", names.join(", "));
+    }
     let m = super::load_model(&args.model)?;
     let gpu = args.adapter.open()?;
     let kernels = Kernels::new(&gpu)?;
     let params = gpu.storage_from("params", &m.params);
-    let predictions = predict(&Ctx::new(&gpu, &kernels, &m.layout, &params), m.net, &inputs)?;
+    let inked: Vec<Vec<f32>> = inputs.into_iter().zip(&blank).filter(|(_, &b)| !b).map(|(x, _)| x).collect();
+    let mut predictions = predict(&Ctx::new(&gpu, &kernels, &m.layout, &params), m.net, &inked)?.into_iter();
+    // Each file's prediction, None for a blank one.
+    let results: Vec<Option<Prediction>> = blank.iter().map(|&b| if b { None } else { predictions.next() }).collect();
     let top = args.top as usize;
     if args.json {
-        for (file, p) in files.iter().zip(&predictions) {
-            println!("{}", prediction_json(file, p, scores_name(m.net), top));
+        for (file, p) in files.iter().zip(&results) {
+            let line = match p {
+                Some(p) => prediction_json(file, p, scores_name(m.net), top),
+                None => serde_json::json!({"file": file, "class": null, "blank": true}),
+            };
+            println!("{line}");
         }
         return Ok(());
     }
     let width = files.iter().map(|f| f.display().to_string().len()).max().unwrap_or(4).max(4);
     println!("{:<width$}  class  probability  top {top}", "file");
-    for (file, p) in files.iter().zip(&predictions) {
+    for (file, p) in files.iter().zip(&results) {
+        let Some(p) = p else {
+            println!("{:<width$}  {:>5}  {:>11}  no digit: the picture is blank", file.display(), "-", "-");
+            continue;
+        };
         let ranked: Vec<String> =
             ranked(p).iter().take(top).map(|&c| format!("{c} {:.3}", p.probabilities[c])).collect();
         println!("{:<width$}  {:>5}  {:>11.4}  {}", file.display(), p.class, p.probability, ranked.join(", "));

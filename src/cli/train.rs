@@ -188,13 +188,15 @@ impl TrainArgs {
 }
 
 pub fn run_train(args: TrainArgs) -> Result<()> {
+    // Every option is checked before anything is read, opened or created.
+    let recipe = args.recipe()?;
+    recipe.check()?;
+    let out = args.out_dir(&recipe);
     let mut train = Dataset::load_or_bundled(args.data.as_deref(), Split::Train).context("loading the training set")?;
     let test = Dataset::load_or_bundled(args.data.as_deref(), Split::Test).context("loading the test set")?;
     if let Some(n) = args.train_limit {
         train = train.take(n);
     }
-    let recipe = args.recipe()?;
-    let out = args.out_dir(&recipe);
     let gpu = args.adapter.open()?;
     let interactive = std::io::stdout().is_terminal() && !args.quiet && !args.json;
     let mut bar: Option<ProgressBar> = None;

@@ -15,6 +15,16 @@ pub const SIDE: u32 = 28;
 const BOX: u32 = 20;
 /// A pixel is ink from this share of the brightest ink on.
 const INK: f32 = 0.1;
+/// A picture whose ink is less than this far from its background (in [0, 1] grey or
+/// alpha) holds no digit: an empty canvas, a blank scan and its JPEG noise.
+const MIN_CONTRAST: f32 = 0.1;
+
+/// Whether a prepared input holds no digit: no two of its pixels differ by
+/// [`MIN_CONTRAST`] (MNIST's preparation leaves such a picture all background).
+pub fn is_blank(input: &[f32]) -> bool {
+    let (lo, hi) = input.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+    hi - lo < MIN_CONTRAST
+}
 
 /// How a picture becomes an input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -90,7 +100,11 @@ fn ink(img: &DynamicImage) -> Grey {
     levels.sort_by(f32::total_cmp);
     let background = levels.get(levels.len() / 2).copied().unwrap_or(0.0);
     let top = ink.pixels().map(|p| p.0[0]).fold(background, f32::max);
-    let span = (top - background).max(1e-6);
+    if top - background < MIN_CONTRAST {
+        // Nothing to stretch but noise: the picture is blank.
+        return ImageBuffer::new(w, h);
+    }
+    let span = top - background;
     ImageBuffer::from_fn(w, h, |x, y| Luma([((ink.get_pixel(x, y).0[0] - background) / span).clamp(0.0, 1.0)]))
 }
 

@@ -187,68 +187,17 @@ fn ascend(
     cfg: &AscentConfig,
     on_progress: &mut dyn FnMut(u32, u32),
 ) -> Result<AscentResult> {
-    let batch = net.batch();
-    let v = View::whole;
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
-    let len = (batch * IMAGE_LEN) as usize;
-    let start_image: Vec<f32> = (0..len).map(|_| rng.random_range(0.4..0.6)).collect();
-    let image = gpu.storage_from("ascent.image", &start_image);
-    let scratch = gpu.storage("ascent.scratch", len);
-    let images = ImageShape::new(batch, IMAGE_SIDE, IMAGE_SIDE);
-    let fourier = cfg.param == Param::Fourier;
-    let (lo, hi) = if cfg.clamp && !fourier { (0.0, 1.0) } else { (f32::MIN, f32::MAX) };
-    let lr = net.sign() * cfg.lr;
-    let step = AscentParams { n: batch, len: IMAGE_LEN, lr, l2: cfg.l2, lo, hi, _pad: [0; 2] };
-    let x = net.plan.x().expect("an f32 input");
-    let dx = net.plan.input_grad().expect("a plan with the input gradient");
-    let roll_in = k.ascent.roll2d(gpu, images, v(&image), v(x))?;
-    // The penalty's gradient joins the objective's, with the sign that lowers TV whichever
-    // way the step goes.
-    let tv = TvParams { n: batch, h: IMAGE_SIDE, w: IMAGE_SIDE, coef: -cfg.tv * net.sign() };
-    let tv = (cfg.tv > 0.0).then(|| k.ascent.tv_gradient(gpu, tv, v(x), v(dx))).transpose()?;
-    let blur = k.ascent.blur3x3(gpu, images, v(&image), v(&scratch))?;
-    let copy_back = k.ascent.roll2d(gpu, images, v(&scratch), v(&image))?;
-    // Pixels: step x, roll it back into the image. Fourier: roll the gradient back, take
-    // it to the coefficients (g · M), step them, and make the image from them (0.5 + c Mᵀ)
-    // before each forward pass.
-    let coefficients = fourier.then(|| Coefficients::new(gpu, k, (&image, &scratch), step, &mut rng)).transpose()?;
-    let (unroll, update) = match &coefficients {
-        None => (k.ascent.roll2d(gpu, images, v(x), v(&image))?, vec![k.ascent.ascent_step(gpu, step, v(x), v(dx))?]),
-        Some(_) => (k.ascent.roll2d(gpu, images, v(dx), v(&scratch))?, Vec::new()),
-    };
-    let synthesize = coefficients.as_ref().map(|c| &c.synthesize);
-
-    let set_shift =
-        |d: &Dispatch, dy: i32, dx: i32| d.set_uniform(gpu, &ImageShape { shift_y: dy, shift_x: dx, ..images });
+    let steps = AscentSteps::new(gpu, k, net, cfg, &mut rng)?;
     let read_objective = || net.values(gpu);
-
     let mut initial = None;
     let mut last_check: Option<Vec<f32>> = None;
     let mut steps_run = 0;
     for i in 0..cfg.steps {
         let j = cfg.jitter as i32;
-        let (dy, dx) = if j > 0 { (rng.random_range(-j..=j), rng.random_range(-j..=j)) } else { (0, 0) };
-        set_shift(&roll_in, dy, dx);
-        set_shift(&unroll, -dy, -dx);
-        let mut encoder = gpu.device.create_command_encoder(&Default::default());
-        {
-            let mut pass = encoder.begin_compute_pass(&Default::default());
-            synthesize.iter().for_each(|d| d.record(&mut pass));
-            roll_in.record(&mut pass);
-            net.record_forward(&mut pass);
-            net.record_backward(&mut pass)?;
-            tv.iter().chain(&update).for_each(|d| d.record(&mut pass));
-            unroll.record(&mut pass);
-            if let Some(c) = &coefficients {
-                c.gradient.record(&mut pass);
-                c.step.record(&mut pass);
-            }
-            if !fourier && cfg.blur_every > 0 && (i + 1) % cfg.blur_every == 0 {
-                blur.record(&mut pass);
-                copy_back.record(&mut pass);
-            }
-        }
-        gpu.submit(encoder.finish())?;
+        let shift = if j > 0 { (rng.random_range(-j..=j), rng.random_range(-j..=j)) } else { (0, 0) };
+        let blur = cfg.param == Param::Pixel && cfg.blur_every > 0 && (i + 1) % cfg.blur_every == 0;
+        steps.submit_step(gpu, shift, blur)?;
         steps_run = i + 1;
         if i == 0 {
             initial = Some(read_objective()?);
@@ -267,26 +216,126 @@ fn ascend(
             on_progress(i + 1, cfg.steps);
         }
     }
-
-    // Final forward pass on the images as they are now: objective and predicted class.
-    set_shift(&roll_in, 0, 0);
-    let mut encoder = gpu.device.create_command_encoder(&Default::default());
-    {
-        let mut pass = encoder.begin_compute_pass(&Default::default());
-        synthesize.iter().for_each(|d| d.record(&mut pass));
-        roll_in.record(&mut pass);
-        net.record_forward(&mut pass);
-    }
-    gpu.submit(encoder.finish())?;
+    steps.submit_final_forward(gpu)?;
     let objective_now = read_objective()?;
-    let images: Vec<f32> = gpu.read(View { buffer: &image, offset: 0, len: len as u64 })?;
     Ok(AscentResult {
-        images,
+        images: gpu.read(View::whole(&steps.image))?,
         initial: initial.unwrap_or_else(|| objective_now.clone()),
         objective: objective_now,
         predicted: predictions(gpu, net)?,
         steps_run,
     })
+}
+
+/// The image being optimized and every dispatch of an ascent step, made once.
+struct AscentSteps<'a> {
+    net: &'a ObjectivePlan,
+    images: ImageShape,
+    image: wgpu::Buffer,
+    /// The (jittered) image into the network's input, and the step back out of it.
+    roll_in: Dispatch,
+    unroll: Dispatch,
+    /// The total-variation penalty's gradient, when asked for.
+    tv: Option<Dispatch>,
+    /// Pixels: the normalized step on x (none for Fourier, whose step is on c).
+    update: Option<Dispatch>,
+    blur: Dispatch,
+    copy_back: Dispatch,
+    coefficients: Option<Coefficients>,
+}
+
+impl<'a> AscentSteps<'a> {
+    fn new(gpu: &Gpu, k: &Kernels, net: &'a ObjectivePlan, cfg: &AscentConfig, rng: &mut ChaCha8Rng) -> Result<Self> {
+        let batch = net.batch();
+        let v = View::whole;
+        let len = (batch * IMAGE_LEN) as usize;
+        let start_image: Vec<f32> = (0..len).map(|_| rng.random_range(0.4..0.6)).collect();
+        let image = gpu.storage_from("ascent.image", &start_image);
+        let scratch = gpu.storage("ascent.scratch", len);
+        let images = ImageShape::new(batch, IMAGE_SIDE, IMAGE_SIDE);
+        let fourier = cfg.param == Param::Fourier;
+        let (lo, hi) = if cfg.clamp && !fourier { (0.0, 1.0) } else { (f32::MIN, f32::MAX) };
+        let lr = net.sign() * cfg.lr;
+        let step = AscentParams { n: batch, len: IMAGE_LEN, lr, l2: cfg.l2, lo, hi, _pad: [0; 2] };
+        let x = net.plan.x().expect("an f32 input");
+        let dx = net.plan.input_grad().expect("a plan with the input gradient");
+        // The penalty's gradient joins the objective's, with the sign that lowers TV
+        // whichever way the step goes.
+        let tv = TvParams { n: batch, h: IMAGE_SIDE, w: IMAGE_SIDE, coef: -cfg.tv * net.sign() };
+        // Pixels: step x, roll it back into the image. Fourier: roll the gradient back,
+        // take it to the coefficients (g · M), step them, and make the image from them
+        // (0.5 + c Mᵀ) before each forward pass.
+        let coefficients = fourier.then(|| Coefficients::new(gpu, k, (&image, &scratch), step, rng)).transpose()?;
+        let (unroll, update) = match &coefficients {
+            None => {
+                (k.ascent.roll2d(gpu, images, v(x), v(&image))?, Some(k.ascent.ascent_step(gpu, step, v(x), v(dx))?))
+            }
+            Some(_) => (k.ascent.roll2d(gpu, images, v(dx), v(&scratch))?, None),
+        };
+        Ok(AscentSteps {
+            net,
+            images,
+            roll_in: k.ascent.roll2d(gpu, images, v(&image), v(x))?,
+            unroll,
+            tv: (cfg.tv > 0.0).then(|| k.ascent.tv_gradient(gpu, tv, v(x), v(dx))).transpose()?,
+            update,
+            blur: k.ascent.blur3x3(gpu, images, v(&image), v(&scratch))?,
+            copy_back: k.ascent.roll2d(gpu, images, v(&scratch), v(&image))?,
+            coefficients,
+            image,
+        })
+    }
+
+    fn set_shift(&self, gpu: &Gpu, d: &Dispatch, (dy, dx): (i32, i32)) {
+        d.set_uniform(gpu, &ImageShape { shift_y: dy, shift_x: dx, ..self.images });
+    }
+
+    /// The image synthesized (Fourier) and shifted into the network's input.
+    fn record_input(&self, pass: &mut wgpu::ComputePass) {
+        if let Some(c) = &self.coefficients {
+            c.synthesize.record(pass);
+        }
+        self.roll_in.record(pass);
+    }
+
+    /// One step, shifted by `shift` pixels, blurred after if `blur`: one submission.
+    fn submit_step(&self, gpu: &Gpu, shift: (i32, i32), blur: bool) -> Result<()> {
+        self.set_shift(gpu, &self.roll_in, shift);
+        self.set_shift(gpu, &self.unroll, (-shift.0, -shift.1));
+        let mut encoder = gpu.device.create_command_encoder(&Default::default());
+        {
+            let mut pass = encoder.begin_compute_pass(&Default::default());
+            self.record_input(&mut pass);
+            self.net.record_forward(&mut pass);
+            self.net.record_backward(&mut pass)?;
+            self.tv.iter().chain(&self.update).for_each(|d| d.record(&mut pass));
+            self.unroll.record(&mut pass);
+            if let Some(c) = &self.coefficients {
+                c.gradient.record(&mut pass);
+                c.step.record(&mut pass);
+            }
+            if blur {
+                self.blur.record(&mut pass);
+                self.copy_back.record(&mut pass);
+            }
+        }
+        gpu.submit(encoder.finish())?;
+        Ok(())
+    }
+
+    /// A forward pass on the images as they are now, unshifted: the final objective and
+    /// predicted class.
+    fn submit_final_forward(&self, gpu: &Gpu) -> Result<()> {
+        self.set_shift(gpu, &self.roll_in, (0, 0));
+        let mut encoder = gpu.device.create_command_encoder(&Default::default());
+        {
+            let mut pass = encoder.begin_compute_pass(&Default::default());
+            self.record_input(&mut pass);
+            self.net.record_forward(&mut pass);
+        }
+        gpu.submit(encoder.finish())?;
+        Ok(())
+    }
 }
 
 /// The Fourier parameterization's buffers and dispatches.
