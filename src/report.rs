@@ -17,18 +17,35 @@ pub struct EpochReport {
     pub lr: f32,
     pub train_loss: f32,
     pub train_accuracy: f32,
+    /// On the validation split (Keras' names), when the run holds one out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub val_loss: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub val_accuracy: Option<f32>,
     pub test_loss: f32,
     pub test_accuracy: f32,
 }
 
-const CSV_HEADER: &str = "epoch,seconds,lr,train_loss,train_accuracy,test_loss,test_accuracy";
+const CSV_HEADER: &str = "epoch,seconds,lr,train_loss,train_accuracy,val_loss,val_accuracy,test_loss,test_accuracy";
+/// The header before validation splits, without the two val_ columns (read for --resume).
+const CSV_HEADER_BEFORE_VALIDATION: &str = "epoch,seconds,lr,train_loss,train_accuracy,test_loss,test_accuracy";
 
+/// One row per epoch; the val_ fields are empty without a validation split.
 pub fn write_csv(path: &Path, history: &[EpochReport]) -> Result<()> {
     let mut text = format!("{CSV_HEADER}\n");
+    let optional = |v: Option<f32>| v.map(|v| v.to_string()).unwrap_or_default();
     for r in history {
         text += &format!(
-            "{},{:.3},{:e},{},{},{},{}\n",
-            r.epoch, r.seconds, r.lr, r.train_loss, r.train_accuracy, r.test_loss, r.test_accuracy
+            "{},{:.3},{:e},{},{},{},{},{},{}\n",
+            r.epoch,
+            r.seconds,
+            r.lr,
+            r.train_loss,
+            r.train_accuracy,
+            optional(r.val_loss),
+            optional(r.val_accuracy),
+            r.test_loss,
+            r.test_accuracy
         );
     }
     write_atomic(path, text.as_bytes())
@@ -38,26 +55,33 @@ pub fn read_csv(path: &Path) -> Result<Vec<EpochReport>> {
     let text = std::fs::read_to_string(path)?;
     let bad = |line: usize, why: &str| Error::Data { path: path.to_path_buf(), reason: format!("line {line}: {why}") };
     let mut lines = text.lines().enumerate();
-    match lines.next() {
-        Some((_, h)) if h == CSV_HEADER => {}
+    let fields = match lines.next() {
+        Some((_, h)) if h == CSV_HEADER => 9,
+        Some((_, h)) if h == CSV_HEADER_BEFORE_VALIDATION => 7,
         _ => return Err(bad(1, "not a lenet-gpu metrics file (unexpected header)")),
-    }
+    };
     lines
         .filter(|(_, l)| !l.trim().is_empty())
         .map(|(i, l)| {
-            let f: Vec<&str> = l.split(',').collect();
-            if f.len() != 7 {
-                return Err(bad(i + 1, "expected 7 fields"));
+            let mut f: Vec<&str> = l.split(',').collect();
+            if f.len() != fields {
+                return Err(bad(i + 1, &format!("expected {fields} fields")));
+            }
+            if fields == 7 {
+                f.splice(5..5, ["", ""]);
             }
             let num = |k: usize| f[k].parse::<f64>().map_err(|_| bad(i + 1, "not a number"));
+            let optional = |k: usize| if f[k].is_empty() { Ok(None) } else { num(k).map(|v| Some(v as f32)) };
             Ok(EpochReport {
                 epoch: num(0)? as u32,
                 seconds: num(1)?,
                 lr: num(2)? as f32,
                 train_loss: num(3)? as f32,
                 train_accuracy: num(4)? as f32,
-                test_loss: num(5)? as f32,
-                test_accuracy: num(6)? as f32,
+                val_loss: optional(5)?,
+                val_accuracy: optional(6)?,
+                test_loss: num(7)? as f32,
+                test_accuracy: num(8)? as f32,
             })
         })
         .collect()
@@ -73,7 +97,8 @@ pub fn register_font() {
     });
 }
 
-/// Loss (left) and accuracy (right) per epoch, train and test, written atomically.
+/// Loss (left) and accuracy (right) per epoch, train, validation (if any) and test,
+/// written atomically.
 pub fn plot_curves(path: &Path, history: &[EpochReport]) -> Result<()> {
     register_font();
     let (w, h) = (1000u32, 420u32);
@@ -84,14 +109,15 @@ pub fn plot_curves(path: &Path, history: &[EpochReport]) -> Result<()> {
         root.fill(&WHITE).map_err(|e| plot_err(&e))?;
         let (left, right) = root.split_horizontally(w / 2);
         let last = history.last().map_or(1, |r| r.epoch).max(1) as f32;
-        type Pick = fn(&EpochReport) -> (f32, f32);
+        // train, validation (NaN where there is none), test
+        type Pick = fn(&EpochReport) -> [f32; 3];
         let panels: [(&str, &DrawingArea<_, _>, Pick); 2] = [
-            ("loss", &left, |r| (r.train_loss, r.test_loss)),
-            ("accuracy", &right, |r| (r.train_accuracy, r.test_accuracy)),
+            ("loss", &left, |r| [r.train_loss, r.val_loss.unwrap_or(f32::NAN), r.test_loss]),
+            ("accuracy", &right, |r| [r.train_accuracy, r.val_accuracy.unwrap_or(f32::NAN), r.test_accuracy]),
         ];
+        let validated = history.iter().any(|r| r.val_loss.is_some());
         for (name, area, pick) in panels {
-            let values: Vec<f32> =
-                history.iter().flat_map(|r| [pick(r).0, pick(r).1]).filter(|v| v.is_finite()).collect();
+            let values: Vec<f32> = history.iter().flat_map(pick).filter(|v| v.is_finite()).collect();
             let lo = values.iter().copied().fold(f32::INFINITY, f32::min);
             let hi = values.iter().copied().fold(f32::NEG_INFINITY, f32::max);
             let (lo, hi) = if lo.is_finite() && hi > lo { (lo, hi) } else { (0.0, 1.0) };
@@ -112,11 +138,9 @@ pub fn plot_curves(path: &Path, history: &[EpochReport]) -> Result<()> {
                 .label_style(("sans-serif", 13))
                 .draw()
                 .map_err(|e| plot_err(&e))?;
-            for (label, color, index) in [("train", BLUE, 0), ("test", RED, 1)] {
-                let pts = history.iter().map(|r| {
-                    let (a, b) = pick(r);
-                    (r.epoch as f32, if index == 0 { a } else { b })
-                });
+            let series = [("train", BLUE, 0), ("validation", GREEN, 1), ("test", RED, 2)];
+            for (label, color, index) in series.into_iter().filter(|s| s.2 != 1 || validated) {
+                let pts = history.iter().map(|r| (r.epoch as f32, pick(r)[index])).filter(|p| p.1.is_finite());
                 chart
                     .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))
                     .map_err(|e| plot_err(&e))?

@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::eval::Evaluator;
 use crate::gpu::Gpu;
 use crate::report::{plot_curves, read_csv, write_csv, EpochReport};
-use crate::train::{Recipe, StepProgress, Trainer};
+use crate::train::{Keep, Recipe, StepProgress, Trainer};
 
 pub const MODEL_FILE: &str = "model.safetensors";
 pub const STATE_FILE: &str = "train_state.safetensors";
@@ -32,6 +32,8 @@ pub enum Event<'a> {
         first_epoch: u32,
         steps_per_epoch: u32,
         train_images: usize,
+        /// Held out of the training set by the recipe's validation split.
+        validation_images: usize,
     },
     Step(StepProgress),
     Epoch(EpochReport),
@@ -122,7 +124,8 @@ pub fn run_training(
         (recipe, None)
     };
 
-    let mut trainer = Trainer::new(gpu, recipe, train)?;
+    let (train, validation) = train.split_validation(recipe.validation_split)?;
+    let mut trainer = Trainer::new(gpu, recipe, &train)?;
     if let (Some(init), None) = (&opts.init, &saved) {
         if init.len() != trainer.layout.padded_len {
             return Err(Error::Config(format!(
@@ -141,6 +144,7 @@ pub fn run_training(
         trainer.restore(&m, &v, epoch, step);
     }
     let evaluator = Evaluator::new(&trainer.ctx(), trainer.recipe.net(), test)?;
+    let validator = validation.as_ref().map(|v| Evaluator::new(&trainer.ctx(), trainer.recipe.net(), v)).transpose()?;
     // The training and the evaluation kernels, compiled together (where that is ahead).
     gpu.compile_pending()?;
     on_event(Event::Start {
@@ -148,11 +152,13 @@ pub fn run_training(
         first_epoch: trainer.epoch,
         steps_per_epoch: trainer.steps_per_epoch,
         train_images: train.len(),
+        validation_images: validation.as_ref().map_or(0, Dataset::len),
     });
 
     while trainer.epoch < trainer.recipe.epochs {
         let started = Instant::now();
         let train_metrics = trainer.train_epoch(&mut |p| on_event(Event::Step(p)))?;
+        let val_metrics = validator.as_ref().map(|v| v.run(gpu, false)).transpose()?;
         let test_metrics = evaluator.run(gpu, false)?;
         let report = EpochReport {
             epoch: trainer.epoch,
@@ -160,6 +166,8 @@ pub fn run_training(
             lr: trainer.recipe.lr_at(trainer.step - 1, trainer.total_steps()),
             train_loss: train_metrics.mean_loss(),
             train_accuracy: train_metrics.accuracy(),
+            val_loss: val_metrics.as_ref().map(|m| m.loss),
+            val_accuracy: val_metrics.as_ref().map(|m| m.accuracy),
             test_loss: test_metrics.loss,
             test_accuracy: test_metrics.accuracy,
         };
@@ -170,8 +178,23 @@ pub fn run_training(
     Ok(history)
 }
 
-/// Writes every file of the run directory for the trainer's current epoch; weights that
-/// are no longer finite are a divergence, and nothing is written.
+/// The epoch whose model the run keeps: the last, or (`Keep::Best`) the first with the
+/// lowest validation loss, as Keras' `save_best_only` (only a strictly lower loss replaces
+/// it). The test set plays no part.
+pub fn kept_epoch(keep: Keep, history: &[EpochReport]) -> Option<&EpochReport> {
+    match keep {
+        Keep::Last => history.last(),
+        Keep::Best => history.iter().fold(None, |best: Option<&EpochReport>, r| match (best, r.val_loss) {
+            (Some(b), Some(loss)) if loss < b.val_loss.unwrap_or(f32::INFINITY) => Some(r),
+            (None, Some(loss)) if loss.is_finite() => Some(r),
+            _ => best,
+        }),
+    }
+}
+
+/// Writes every file of the run directory for the trainer's current epoch (the model only
+/// when this epoch is the one kept); weights that are no longer finite are a divergence,
+/// and nothing is written.
 fn save_run(trainer: &Trainer, out: &Path, history: &[EpochReport]) -> Result<()> {
     let params = trainer.read_params()?;
     if let Some((tensor, count)) = first_non_finite(&trainer.layout, &params) {
@@ -187,7 +210,13 @@ fn save_run(trainer: &Trainer, out: &Path, history: &[EpochReport]) -> Result<()
         ("test_loss".to_string(), last.test_loss.to_string()),
         ("producer".to_string(), format!("lenet-gpu {}", env!("CARGO_PKG_VERSION"))),
     ]);
-    save_model(&out.join(MODEL_FILE), trainer.recipe.arch, &params, meta.clone())?;
+    if let (Some(loss), Some(accuracy)) = (last.val_loss, last.val_accuracy) {
+        meta.insert("val_loss".into(), loss.to_string());
+        meta.insert("val_accuracy".into(), accuracy.to_string());
+    }
+    if kept_epoch(trainer.recipe.keep, history).is_some_and(|k| k.epoch == last.epoch) {
+        save_model(&out.join(MODEL_FILE), trainer.recipe.arch, &params, meta.clone())?;
+    }
     meta.insert("step".into(), trainer.step.to_string());
     let len = params.len();
     save_tensors(

@@ -48,6 +48,18 @@ pub enum Schedule {
     Lecun98,
 }
 
+/// Which epoch's model a run keeps in model.safetensors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Keep {
+    /// The last epoch's.
+    #[default]
+    Last,
+    /// The epoch with the lowest validation loss (Keras' `ModelCheckpoint(save_best_only=True)`,
+    /// which watches `val_loss`); needs a validation split.
+    Best,
+}
+
 /// Every hyper-parameter of a run. Stored in checkpoints' metadata.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Recipe {
@@ -79,6 +91,12 @@ pub struct Recipe {
     /// The pixel values LeNet-5 trains on.
     #[serde(default)]
     pub input_scale: InputScale,
+    /// The last share of the training set held out to validate on each epoch, as Keras'
+    /// `validation_split` (taken before any shuffling); 0 = none.
+    #[serde(default)]
+    pub validation_split: f64,
+    #[serde(default)]
+    pub keep: Keep,
 }
 
 fn default_mu() -> f32 {
@@ -110,6 +128,8 @@ impl Recipe {
             mu: default_mu(),
             augment: Augmentation::none(),
             input_scale: InputScale::Raw,
+            validation_split: 0.0,
+            keep: Keep::Last,
         }
     }
 
@@ -220,6 +240,12 @@ impl Recipe {
         }
         if !(self.mu.is_finite() && self.mu > 0.0) {
             return fail(format!("--mu must be a positive number, got {}", self.mu));
+        }
+        if !(0.0..1.0).contains(&self.validation_split) {
+            return fail(format!("--validation-split must be in [0, 1), got {}", self.validation_split));
+        }
+        if self.keep == Keep::Best && self.validation_split == 0.0 {
+            return fail("--keep best chooses by validation loss: give --validation-split too".into());
         }
         if self.input_scale == InputScale::Raw && self.arch != Arch::Lenet5 {
             return fail("--input-scale raw is for --arch lenet5 (LeNet-1998 normalizes its input)".into());

@@ -462,3 +462,25 @@ fn explanations_reject_bad_input_clearly() {
     assert_clear_error(&["visualize", "occlusion", "--model", m, "--index", "10000"], &["--index", "out of range"]);
     assert_clear_error(&["visualize", "mistakes", "--model", m, "--count", "0"], &["--count"]);
 }
+
+#[test]
+fn train_validates_on_a_split_and_reports_keras_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let out = run.to_str().unwrap();
+    let base = ["train", "--epochs", "2", "--train-limit", "200", "--out", out];
+    assert_clear_error(&[&base[..], &["--keep", "best"]].concat(), &["--keep best", "--validation-split"]);
+    assert_clear_error(&[&base[..], &["--validation-split", "1.5"]].concat(), &["--validation-split", "[0, 1)"]);
+    assert!(!run.exists(), "refused options create no run directory");
+    let out = lenet_gpu(&[&base[..], &["--validation-split", "0.25", "--keep", "best", "--json"]].concat());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("validation: the last 50 training images"), "{stderr}");
+    assert!(stderr.contains("training on 150 images"), "{stderr}");
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let epoch: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert!(epoch["val_loss"].is_f64() && epoch["val_accuracy"].is_f64(), "{epoch}");
+    }
+    let csv = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+    assert!(csv.starts_with("epoch,seconds,lr,train_loss,train_accuracy,val_loss,val_accuracy,"), "{csv}");
+}

@@ -10,8 +10,9 @@ use lenet_gpu::data::{Dataset, Split};
 use lenet_gpu::kernels::squash::SquashFn;
 use lenet_gpu::model::params::Init;
 use lenet_gpu::model::{Arch, InputScale};
-use lenet_gpu::run::{run_training, Event, RunOptions, MODEL_FILE};
-use lenet_gpu::train::{OptimizerKind, Recipe, Schedule};
+use lenet_gpu::report::EpochReport;
+use lenet_gpu::run::{kept_epoch, run_training, Event, RunOptions, MODEL_FILE};
+use lenet_gpu::train::{Keep, OptimizerKind, Recipe, Schedule};
 
 use super::augment::AugmentArgs;
 use super::AdapterArg;
@@ -96,6 +97,14 @@ pub struct TrainArgs {
     /// Train on the first N training images only (quick experiments).
     #[arg(long)]
     train_limit: Option<usize>,
+    /// Hold out the last F of the training images (before shuffling, as Keras'
+    /// `validation_split`) and report val_loss and val_accuracy every epoch.
+    #[arg(long, value_name = "F")]
+    validation_split: Option<f64>,
+    /// Which epoch's model to keep in model.safetensors: the last, or the one with the
+    /// lowest val_loss (needs --validation-split) [default: last].
+    #[arg(long, value_enum)]
+    keep: Option<Keep>,
     /// Continue the run saved in --out (its own recipe, weights and optimizer state).
     #[arg(long)]
     resume: bool,
@@ -171,6 +180,12 @@ impl TrainArgs {
         if let Some(v) = self.input_scale {
             r.input_scale = v;
         }
+        if let Some(v) = self.validation_split {
+            r.validation_split = v;
+        }
+        if let Some(v) = self.keep {
+            r.keep = v;
+        }
         self.augment.apply(&mut r.augment);
         if r != before {
             r.name = format!("{}+custom", r.name);
@@ -201,6 +216,7 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
     let interactive = std::io::stdout().is_terminal() && !args.quiet && !args.json;
     let mut bar: Option<ProgressBar> = None;
     let mut epochs = 0;
+    let mut keep = Keep::Last;
     let init = match &args.init_from {
         Some(path) => {
             let m = super::load_model(path)?;
@@ -218,11 +234,19 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
     };
     let opts = RunOptions { out: out.clone(), resume: args.resume, init };
     let history = run_training(&gpu, recipe, &train, &test, &opts, &mut |event| match event {
-        Event::Start { recipe, first_epoch, steps_per_epoch, train_images } => {
+        Event::Start { recipe, first_epoch, steps_per_epoch, train_images, validation_images } => {
             epochs = recipe.epochs;
-            if !args.quiet && !args.json {
+            keep = recipe.keep;
+            // On stderr, so --json's stdout stays one object per epoch.
+            if !args.quiet {
                 let r = serde_json::to_string(recipe).unwrap_or_default();
                 eprintln!("recipe: {r}");
+                if validation_images > 0 {
+                    eprintln!(
+                        "validation: the last {validation_images} training images ({}), held out of training",
+                        recipe.validation_split
+                    );
+                }
                 eprintln!(
                     "training on {train_images} images, {steps_per_epoch} steps of {} per epoch, epochs {}..={}",
                     recipe.batch_size,
@@ -257,26 +281,37 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
                 if !interactive {
                     println!("Epoch {}/{epochs}", r.epoch);
                 }
-                println!(
-                    "{:.1}s - loss: {:.4} - accuracy: {:.4} - test_loss: {:.4} - test_accuracy: {:.4}",
-                    r.seconds, r.train_loss, r.train_accuracy, r.test_loss, r.test_accuracy
-                );
+                println!("{}", epoch_line(&r));
             }
         }
     })
     .with_context(|| format!("training (the last good checkpoint, if any, is kept in {})", out.display()))?;
-    if let Some(last) = history.last() {
-        let seconds: f64 = history.iter().map(|r| r.seconds).sum();
-        if !args.json {
-            println!(
-                "final test accuracy: {:.2}% (loss {:.4}) after {} epoch{}, {seconds:.0} s; model: {}",
-                last.test_accuracy * 100.0,
-                last.test_loss,
-                last.epoch,
-                if last.epoch == 1 { "" } else { "s" },
-                out.join(MODEL_FILE).display()
-            );
-        }
+    let seconds: f64 = history.iter().map(|r| r.seconds).sum();
+    if let (Some(kept), false) = (kept_epoch(keep, &history), args.json) {
+        let which = match keep {
+            Keep::Last => format!("after {} epoch{}", kept.epoch, if kept.epoch == 1 { "" } else { "s" }),
+            Keep::Best => format!(
+                "of epoch {} of {} (lowest val_loss, {:.4})",
+                kept.epoch,
+                history.len(),
+                kept.val_loss.unwrap_or(f32::NAN)
+            ),
+        };
+        println!(
+            "final test accuracy: {:.2}% (loss {:.4}) {which}, {seconds:.0} s; model: {}",
+            kept.test_accuracy * 100.0,
+            kept.test_loss,
+            out.join(MODEL_FILE).display()
+        );
     }
     Ok(())
+}
+
+/// Keras' epoch line, then the test set's figures.
+fn epoch_line(r: &EpochReport) -> String {
+    let mut line = format!("{:.1}s - loss: {:.4} - accuracy: {:.4}", r.seconds, r.train_loss, r.train_accuracy);
+    if let (Some(loss), Some(accuracy)) = (r.val_loss, r.val_accuracy) {
+        line += &format!(" - val_loss: {loss:.4} - val_accuracy: {accuracy:.4}");
+    }
+    line + &format!(" - test_loss: {:.4} - test_accuracy: {:.4}", r.test_loss, r.test_accuracy)
 }

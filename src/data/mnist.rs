@@ -102,6 +102,30 @@ impl Dataset {
         Ok(Dataset { images, labels, source: img_path.parent().map(|p| p.display().to_string()).unwrap_or_default() })
     }
 
+    /// Keras' `validation_split`: (the first samples, the last `fraction` of them held
+    /// out), split where Keras splits, at int(n · (1 - fraction)); no held-out set for 0.
+    pub fn split_validation(&self, fraction: f64) -> Result<(Dataset, Option<Dataset>)> {
+        if fraction == 0.0 {
+            return Ok((self.clone(), None));
+        }
+        let at = (self.len() as f64 * (1.0 - fraction)) as usize;
+        if at == 0 || at >= self.len() {
+            let why = format!(
+                "--validation-split {fraction} of {} images leaves {} to train on and {} to validate",
+                self.len(),
+                at,
+                self.len().saturating_sub(at)
+            );
+            return Err(Error::Config(why));
+        }
+        let held_out = Dataset {
+            images: self.images[at * SIDE * SIDE..].to_vec(),
+            labels: self.labels[at..].to_vec(),
+            source: format!("{} (validation split)", self.source),
+        };
+        Ok((self.take(at), Some(held_out)))
+    }
+
     /// The first `n` samples (all if fewer).
     pub fn take(&self, n: usize) -> Dataset {
         let n = n.min(self.len());
