@@ -76,6 +76,20 @@ impl Augmentation {
         self.kind == AugmentKind::None
     }
 
+    /// What a run's first lines say it draws: "affine (shift 1.5 px, rotation 8°, …)".
+    pub fn describe(&self) -> String {
+        let affine =
+            format!("shift {} px, rotation {}°, zoom {}, shear {}°", self.shift, self.rotate, self.zoom, self.shear);
+        match self.kind {
+            AugmentKind::None => "none".into(),
+            AugmentKind::Shift => format!("shift (whole pixels, up to {} px)", self.shift),
+            AugmentKind::Affine => format!("affine ({affine})"),
+            AugmentKind::Elastic => {
+                format!("elastic ({affine}, alpha {}, sigma {} px)", self.elastic_alpha, self.elastic_sigma)
+            }
+        }
+    }
+
     /// The elastic field's Gaussian reaches 3 sigma, within the image.
     pub fn radius(&self, side: u32) -> u32 {
         ((3.0 * self.elastic_sigma).ceil() as u32).min(side.saturating_sub(1))

@@ -484,3 +484,40 @@ fn train_validates_on_a_split_and_reports_keras_names() {
     let csv = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
     assert!(csv.starts_with("epoch,seconds,lr,train_loss,train_accuracy,val_loss,val_accuracy,"), "{csv}");
 }
+
+/// The first `train` and `test` images of the bundled MNIST as the four raw IDX files a
+/// user's --data directory holds.
+fn idx_dir(dir: &std::path::Path, train: usize, test: usize) {
+    use lenet_gpu::data::{Dataset, Split};
+    for (split, n, prefix) in [(Split::Train, train, "train"), (Split::Test, test, "t10k")] {
+        let d = Dataset::bundled(split).unwrap().take(n);
+        let mut images = [0x803u32, n as u32, 28, 28].iter().flat_map(|v| v.to_be_bytes()).collect::<Vec<u8>>();
+        images.extend(&d.images);
+        let mut labels = [0x801u32, n as u32].iter().flat_map(|v| v.to_be_bytes()).collect::<Vec<u8>>();
+        labels.extend(&d.labels);
+        std::fs::write(dir.join(format!("{prefix}-images-idx3-ubyte")), images).unwrap();
+        std::fs::write(dir.join(format!("{prefix}-labels-idx1-ubyte")), labels).unwrap();
+    }
+}
+
+#[test]
+fn a_users_own_data_trains_without_digit_augmentation_unless_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    idx_dir(&data, 100, 50);
+    let run = |extra: &[&str]| {
+        let out = dir.path().join("run");
+        let args = [&["train", "--epochs", "1", "--json", "--out", out.to_str().unwrap()], extra].concat();
+        let out = lenet_gpu(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{stderr}");
+        stderr.lines().find(|l| l.starts_with("augmentation:")).unwrap_or_else(|| panic!("{stderr}")).to_string()
+    };
+    let own = run(&["--data", data.to_str().unwrap()]);
+    assert!(own.starts_with("augmentation: none (--data brings your own pictures"), "{own}");
+    let asked = run(&["--data", data.to_str().unwrap(), "--augment", "affine"]);
+    assert!(asked.starts_with("augmentation: affine (shift 1.5 px") && asked.ends_with("(as asked)"), "{asked}");
+    let digits = run(&["--train-limit", "100"]);
+    assert!(digits.contains("affine") && digits.contains("the default preset's, tuned on MNIST's digits"), "{digits}");
+}

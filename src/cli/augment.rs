@@ -38,6 +38,14 @@ pub struct AugmentArgs {
 }
 
 impl AugmentArgs {
+    /// Whether any augmentation option is on the command line.
+    pub fn given(&self) -> bool {
+        self.augment.is_some()
+            || [self.shift, self.rotate, self.zoom, self.shear, self.elastic_alpha, self.elastic_sigma]
+                .iter()
+                .any(Option::is_some)
+    }
+
     /// `a` with every option given on the command line.
     pub fn apply(&self, a: &mut Augmentation) {
         for (arg, field) in [

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
+use lenet_gpu::augment::AugmentKind;
 use lenet_gpu::data::{Dataset, Split};
 use lenet_gpu::kernels::squash::SquashFn;
 use lenet_gpu::model::params::Init;
@@ -45,7 +46,9 @@ pub enum InitArg {
 pub struct TrainArgs {
     #[command(flatten)]
     adapter: AdapterArg,
-    /// Directory with the four MNIST-format IDX files (raw or .gz); default: the bundled MNIST.
+    /// Directory with the four MNIST-format IDX files (raw or .gz); default: the bundled
+    /// MNIST. Your own data trains without augmentation unless --augment asks for it (the
+    /// presets' transforms were tuned on digits).
     #[arg(long)]
     data: Option<PathBuf>,
     /// Run directory: model.safetensors, train_state.safetensors, metrics.csv, curves.png
@@ -121,7 +124,8 @@ pub struct TrainArgs {
 }
 
 impl TrainArgs {
-    fn recipe(&self) -> Result<Recipe> {
+    /// The recipe, and why it augments as it does (for the run's first lines).
+    fn recipe(&self) -> Result<(Recipe, String)> {
         let preset = match (self.preset, self.arch) {
             (Some(p), _) => p,
             (None, Some(Arch::Lenet1998)) => Preset::Lenet1998,
@@ -139,6 +143,19 @@ impl TrainArgs {
                 bail!("--preset {} is a recipe for {:?}, not --arch {:?}", r.name, r.arch, arch);
             }
         }
+        // The presets' transforms were tuned on digits; other pictures have their own
+        // orientation and scale, where the same draws can cost accuracy.
+        let augment_why = match (&self.data, self.augment.given()) {
+            (_, true) => "as asked".to_string(),
+            (Some(_), false) => {
+                r.augment.kind = AugmentKind::None;
+                "--data brings your own pictures, and the presets' transforms were tuned on digits; \
+                 ask for them with --augment"
+                    .to_string()
+            }
+            (None, false) if r.augment.is_none() => format!("the {} preset's", r.name),
+            (None, false) => format!("the {} preset's, tuned on MNIST's digits", r.name),
+        };
         let before = r.clone();
         if let Some(v) = self.epochs {
             r.epochs = v;
@@ -190,7 +207,7 @@ impl TrainArgs {
         if r != before {
             r.name = format!("{}+custom", r.name);
         }
-        Ok(r)
+        Ok((r, augment_why))
     }
 
     fn out_dir(&self, recipe: &Recipe) -> PathBuf {
@@ -204,7 +221,7 @@ impl TrainArgs {
 
 pub fn run_train(args: TrainArgs) -> Result<()> {
     // Every option is checked before anything is read, opened or created.
-    let recipe = args.recipe()?;
+    let (recipe, augment_why) = args.recipe()?;
     recipe.check()?;
     let out = args.out_dir(&recipe);
     let mut train = Dataset::load_or_bundled(args.data.as_deref(), Split::Train).context("loading the training set")?;
@@ -241,6 +258,9 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
             if !args.quiet {
                 let r = serde_json::to_string(recipe).unwrap_or_default();
                 eprintln!("recipe: {r}");
+                if !args.resume {
+                    eprintln!("augmentation: {} ({augment_why})", recipe.augment.describe());
+                }
                 if validation_images > 0 {
                     eprintln!(
                         "validation: the last {validation_images} training images ({}), held out of training",
