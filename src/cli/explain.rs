@@ -1,7 +1,7 @@
 //! `lenet-gpu visualize saliency | gradcam | occlusion | mistakes | confusion`: why the
 //! model answers as it does, and where it is wrong.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
@@ -12,6 +12,7 @@ use lenet_gpu::explain::gradcam::{grad_cam, GRAD_CAM_BATCH};
 use lenet_gpu::explain::objective::ObjectivePlan;
 use lenet_gpu::explain::occlusion::occlusion;
 use lenet_gpu::explain::saliency::{saliency, Baseline, Method, SaliencyConfig};
+use lenet_gpu::export::npy::{save_arrays, NamedArray};
 use lenet_gpu::gpu::Gpu;
 use lenet_gpu::kernels::objective::ClassObjective;
 use lenet_gpu::kernels::Kernels;
@@ -62,10 +63,33 @@ pub struct Subject {
     /// The class whose score is explained; default: the predicted class.
     #[arg(long, value_parser = clap::value_parser!(u8).range(0..=9))]
     target: Option<u8>,
-    /// Print one JSON object on stdout.
+    /// Print one JSON object on stdout, with the 28x28 map as nested arrays.
     #[arg(long)]
     json: bool,
+    /// Also write the numbers: the 28x28 map as a NumPy .npy, or as a .npz with the
+    /// input beside it (Grad-CAM's: its layer-resolution map and weights too).
+    #[arg(long, value_name = "FILE")]
+    save: Option<PathBuf>,
 }
+
+/// `--save`'s file must say which NumPy format it wants before any work is done.
+pub fn check_save(save: Option<&Path>, npz_only: bool) -> Result<()> {
+    let Some(path) = save else { return Ok(()) };
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("npz") => Ok(()),
+        Some("npy") if !npz_only => Ok(()),
+        Some("npy") => bail!("--save {}: one array per layer needs a .npz file", path.display()),
+        _ => bail!("--save {}: give a file ending in .npy or .npz", path.display()),
+    }
+}
+
+/// A 28x28 map as JSON rows.
+fn map_json(map: &[f32]) -> serde_json::Value {
+    map.chunks(IMAGE_SIDE as usize).collect::<Vec<_>>().into()
+}
+
+/// The image side the maps have.
+const IMAGE_SIDE: u32 = lenet_gpu::model::lenet5::IMAGE_SIDE;
 
 /// A loaded subject: everything a method needs.
 struct Opened {
@@ -90,6 +114,16 @@ impl Opened {
         let p = &self.predicted;
         format!("{what} for class {} - {}: predicted {} (p = {:.3})", self.target, self.label, p.class, p.probability)
     }
+
+    /// `--save`: `map` (28x28) first, under `name`, then the input and `more`.
+    fn save(&self, save: Option<&Path>, name: &str, map: &[f32], more: Vec<NamedArray>) -> Result<()> {
+        let Some(path) = save else { return Ok(()) };
+        let side = [IMAGE_SIDE, IMAGE_SIDE];
+        let mut arrays =
+            vec![NamedArray::new(name, &side, map.to_vec()), NamedArray::new("input", &side, self.x.clone())];
+        arrays.extend(more);
+        save_arrays(path, &arrays).with_context(|| format!("writing --save {}", path.display()))
+    }
 }
 
 impl Subject {
@@ -98,6 +132,7 @@ impl Subject {
     /// compile with the prediction's, before the first submission (on a cold shader cache,
     /// one parallel compile instead of two in turn); the method's own plan finds them made.
     fn open(&self, gradient_batch: Option<u32>) -> Result<Opened> {
+        check_save(self.save.as_deref(), false)?;
         let (x, label) = self.image.load()?;
         let (net, layout, params, gpu, kernels) = self.model.open()?;
         let params = gpu.storage_from("params", &params);
@@ -156,11 +191,12 @@ pub fn run_saliency(a: SaliencyArgs) -> Result<()> {
         None => format!("score {:.3}", s.score),
     };
     render_attribution(&o.heading(&name), &caption, &o.x, &s.attribution, MapScale::Signed).save(&out)?;
+    o.save(a.subject.save.as_deref(), "attribution", &s.attribution, Vec::new())?;
     if a.subject.json {
         let mut j = serde_json::json!({
             "file": out, "method": a.method, "target": o.target, "predicted": o.predicted.class,
             "probability": o.predicted.probability, "score": s.score, "attribution_sum": s.attribution_sum(),
-            "config": cfg,
+            "config": cfg, "map": map_json(&s.attribution),
         });
         if let Some(delta) = s.output_delta() {
             j["output_delta"] = delta.into();
@@ -197,10 +233,14 @@ pub fn run_gradcam(a: GradcamArgs) -> Result<()> {
     let heading = o.heading(&format!("{} at {}", if a.plus_plus { "Grad-CAM++" } else { "Grad-CAM" }, a.layer.name()));
     let caption = format!("{c} maps of {h}x{w}, upsampled");
     render_attribution(&heading, &caption, &o.x, &cam.upsampled, MapScale::Positive).save(&out)?;
+    let layer_arrays =
+        vec![NamedArray::new("cam", &[h, w], cam.cam.clone()), NamedArray::new("weights", &[c], cam.weights.clone())];
+    o.save(a.subject.save.as_deref(), "upsampled", &cam.upsampled, layer_arrays)?;
     if a.subject.json {
         let j = serde_json::json!({
             "file": out, "target": o.target, "predicted": o.predicted.class, "score": cam.score,
             "layer": a.layer.name(), "dims": [c, h, w], "weights": cam.weights, "cam": cam.cam,
+            "map": map_json(&cam.upsampled),
         });
         println!("{j}");
     } else {
@@ -232,11 +272,12 @@ pub fn run_occlusion(a: OcclusionArgs) -> Result<()> {
     let occ = occlusion(&o.ctx(), o.net, &o.x, o.target, (a.patch, a.stride), a.value)?;
     let caption = format!("{} patches of {}x{}, drop in p", occ.patches.len(), a.patch, a.patch);
     render_attribution(&o.heading("occlusion"), &caption, &o.x, &occ.heatmap, MapScale::Signed).save(&a.out)?;
+    o.save(a.subject.save.as_deref(), "heatmap", &occ.heatmap, Vec::new())?;
     if a.subject.json {
         let largest = occ.patches.iter().map(|p| p.1).fold(f32::MIN, f32::max);
         let j = serde_json::json!({
             "file": a.out, "target": o.target, "probability": occ.probability, "patches": occ.patches.len(),
-            "largest_drop": largest,
+            "largest_drop": largest, "map": map_json(&occ.heatmap),
         });
         println!("{j}");
     } else {

@@ -2,8 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
+use lenet_gpu::export::npy::{save_arrays, NamedArray};
 use lenet_gpu::gpu::Gpu;
 use lenet_gpu::kernels::objective::ClassObjective;
 use lenet_gpu::kernels::squash::SquashFn;
@@ -107,6 +108,10 @@ pub struct FeaturesArgs {
     /// Directory for the PNGs.
     #[arg(long, default_value = "viz/features")]
     out: PathBuf,
+    /// Also write every layer's activations to this NumPy .npz, one array per layer
+    /// (named as the pictures, shaped (C, H, W) or (units)).
+    #[arg(long, value_name = "FILE.npz")]
+    save: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -230,11 +235,17 @@ pub fn run_visualize(cmd: VizCommand) -> Result<()> {
             }
         }
         VizCommand::Features(a) => {
+            explain::check_save(a.save.as_deref(), true)?;
             let (image, label) = a.image.load()?;
             let (net, layout, params, gpu, kernels) = a.model.open()?;
             let params = gpu.storage_from("params", &params);
             let fm = feature_maps(&Ctx::new(&gpu, &kernels, &layout, &params), net, &image)?;
             let written = render_features(&fm, a.cmap, &label, &a.out)?;
+            if let Some(path) = &a.save {
+                let arrays: Vec<NamedArray> =
+                    fm.maps.iter().map(|m| NamedArray::new(&m.name, &m.dims.shape(), m.values.clone())).collect();
+                save_arrays(path, &arrays).with_context(|| format!("writing --save {}", path.display()))?;
+            }
             for p in written {
                 println!("{}", p.display());
             }

@@ -1,5 +1,6 @@
-//! Models that leave lenet-gpu: ONNX files (`onnx`).
+//! What leaves lenet-gpu: models as ONNX files (`onnx`), arrays as NumPy files (`npy`).
 
+pub mod npy;
 pub mod onnx;
 
 /// The ONNX IR's types, generated from assets/onnx/onnx.proto by build.rs.
