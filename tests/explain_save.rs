@@ -23,14 +23,18 @@ fn lenet_gpu(args: &[&str]) -> std::process::Output {
     out
 }
 
-/// Random LeNet-5 weights in a checkpoint at `path`, and the flat parameters.
-fn checkpoint(path: &Path) -> Vec<f32> {
+/// A directory holding `m.safetensors` with random LeNet-5 weights: (the directory, the
+/// checkpoint's path, the flat parameters, test image 12).
+fn subject() -> (tempfile::TempDir, String, Vec<f32>, Vec<f32>) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.safetensors");
     let layout = ParamLayout::lenet5();
     let params = layout.init(Init::HeUniform, &mut rng(3));
     let tensors: Vec<_> =
         layout.tensors.iter().map(|t| (t.name.clone(), t.shape.clone(), params[t.range()].to_vec())).collect();
-    write_state_dict(path, &tensors, "F32");
-    params
+    write_state_dict(&path, &tensors, "F32");
+    let x = Dataset::bundled(Split::Test).unwrap().image(12).iter().map(|&p| p as f32 / 255.0).collect();
+    (dir, path.to_str().unwrap().to_string(), params, x)
 }
 
 /// The array `name` of an .npz file, or the array of an .npy file: (shape, values).
@@ -58,20 +62,13 @@ fn json_map(stdout: &[u8]) -> Vec<f32> {
     rows.iter().flat_map(|r| r.as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32)).collect()
 }
 
-fn test_image_12() -> Vec<f32> {
-    Dataset::bundled(Split::Test).unwrap().image(12).iter().map(|&p| p as f32 / 255.0).collect()
-}
-
 const TOL: Tol = Tol { abs: 2e-4, rel: 2e-3 };
 
 #[test]
 fn saliency_and_grad_cam_arrays_are_the_cpu_models() {
-    let dir = tempfile::tempdir().unwrap();
-    let model = dir.path().join("m.safetensors");
-    let params = checkpoint(&model);
-    let m = model.to_str().unwrap();
+    let (dir, m, params, x) = subject();
+    let m = m.as_str();
     let layout = ParamLayout::lenet5();
-    let x = test_image_12();
     let mut f = lenet5_forward(&layout, &params, &x, &[9], 1);
     f.dlogits = (0..10).map(|j| if j == 9 { 1.0 } else { 0.0 }).collect();
     let b = lenet5_backward(&layout, &params, &f, 1);
@@ -103,12 +100,9 @@ fn saliency_and_grad_cam_arrays_are_the_cpu_models() {
 
 #[test]
 fn occlusion_and_feature_arrays_are_the_cpu_models() {
-    let dir = tempfile::tempdir().unwrap();
-    let model = dir.path().join("m.safetensors");
-    let params = checkpoint(&model);
-    let m = model.to_str().unwrap();
+    let (dir, m, params, x) = subject();
+    let m = m.as_str();
     let layout = ParamLayout::lenet5();
-    let x = test_image_12();
 
     // Four 14x14 patches: each pixel's value is the drop when its own quarter is covered.
     let npy = dir.path().join("o.npy");

@@ -1,7 +1,7 @@
 //! `lenet-gpu train`.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
@@ -210,6 +210,21 @@ impl TrainArgs {
         Ok((r, augment_why))
     }
 
+    /// `--init-from`'s weights, checked against the recipe's network.
+    fn initial_weights(&self, recipe: &Recipe) -> Result<Option<Vec<f32>>> {
+        let Some(path) = &self.init_from else { return Ok(None) };
+        let m = super::load_model(path)?;
+        if m.net.arch != recipe.arch {
+            bail!(
+                "--init-from {} holds a {} model; this recipe trains {}",
+                path.display(),
+                m.net.arch.checkpoint_name(),
+                recipe.arch.checkpoint_name()
+            );
+        }
+        Ok(Some(m.params))
+    }
+
     fn out_dir(&self, recipe: &Recipe) -> PathBuf {
         let arch = match recipe.arch {
             Arch::Lenet5 => "lenet5",
@@ -229,26 +244,12 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
     if let Some(n) = args.train_limit {
         train = train.take(n);
     }
+    let init = args.initial_weights(&recipe)?;
     let gpu = args.adapter.open()?;
     let interactive = std::io::stdout().is_terminal() && !args.quiet && !args.json;
     let mut bar: Option<ProgressBar> = None;
     let mut epochs = 0;
     let mut keep = Keep::Last;
-    let init = match &args.init_from {
-        Some(path) => {
-            let m = super::load_model(path)?;
-            if m.net.arch != recipe.arch {
-                bail!(
-                    "--init-from {} holds a {} model; this recipe trains {}",
-                    path.display(),
-                    m.net.arch.checkpoint_name(),
-                    recipe.arch.checkpoint_name()
-                );
-            }
-            Some(m.params)
-        }
-        None => None,
-    };
     let opts = RunOptions { out: out.clone(), resume: args.resume, init };
     let history = run_training(&gpu, recipe, &train, &test, &opts, &mut |event| match event {
         Event::Start { recipe, first_epoch, steps_per_epoch, train_images, validation_images } => {
@@ -306,8 +307,16 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
         }
     })
     .with_context(|| format!("training (the last good checkpoint, if any, is kept in {})", out.display()))?;
+    if !args.json {
+        print_kept(keep, &history, &out);
+    }
+    Ok(())
+}
+
+/// The final line: the kept epoch's test figures and where the model is.
+fn print_kept(keep: Keep, history: &[EpochReport], out: &Path) {
     let seconds: f64 = history.iter().map(|r| r.seconds).sum();
-    if let (Some(kept), false) = (kept_epoch(keep, &history), args.json) {
+    if let Some(kept) = kept_epoch(keep, history) {
         let which = match keep {
             Keep::Last => format!("after {} epoch{}", kept.epoch, if kept.epoch == 1 { "" } else { "s" }),
             Keep::Best => format!(
@@ -324,7 +333,6 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
             out.join(MODEL_FILE).display()
         );
     }
-    Ok(())
 }
 
 /// Keras' epoch line, then the test set's figures.
