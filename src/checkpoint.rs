@@ -24,6 +24,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         _ => Path::new("."),
     };
     std::fs::create_dir_all(dir)?;
+    #[cfg_attr(not(unix), allow(unused_mut))]
     let mut builder = tempfile::Builder::new();
     // The mode a plain create gives (0666 less the umask), not the temp file's 0600: a
     // colleague, a web server or a container reads what the program writes.

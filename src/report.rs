@@ -87,7 +87,9 @@ pub fn read_csv(path: &Path) -> Result<Vec<EpochReport>> {
         .collect()
 }
 
-/// The font shipped in assets/, so text renders the same on every machine.
+/// The font shipped in assets/, so text renders the same on every machine. (Not on
+/// wasm32, where plotters draws no text: the page draws its own curves.)
+#[cfg(not(target_arch = "wasm32"))]
 pub fn register_font() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
@@ -96,6 +98,9 @@ pub fn register_font() {
             .unwrap_or_else(|_| panic!("the bundled DejaVuSans.ttf is a valid font"));
     });
 }
+
+#[cfg(target_arch = "wasm32")]
+pub fn register_font() {}
 
 /// Loss (left) and accuracy (right) per epoch, train, validation (if any) and test,
 /// written atomically.

@@ -15,6 +15,10 @@
 //! reads. The helpers are an optimization only: at the end every kernel is dispatched on
 //! the real device, so a helper that fails costs time, never correctness.
 
+// The helper processes and their threads are native-only: on wasm32 (a browser) their
+// parts are compiled out and what they share goes unused.
+#![cfg_attr(target_arch = "wasm32", allow(dead_code, unused_imports))]
+
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
@@ -153,6 +157,20 @@ impl Gpu {
         if jobs.is_empty() {
             return Ok(());
         }
+        self.compile_jobs(jobs)
+    }
+
+    /// No processes or threads in a browser (whose WebGPU compiles at pipeline creation
+    /// anyway): each kernel in turn.
+    #[cfg(target_arch = "wasm32")]
+    fn compile_jobs(&self, jobs: Vec<Pending>) -> Result<()> {
+        jobs.iter().try_for_each(|p| self.dispatch_empty(p))
+    }
+
+    /// [`Gpu::compile_pending`]'s kernels, with helper processes once the first shows a
+    /// cold cache.
+    #[cfg(not(target_arch = "wasm32"))]
+    fn compile_jobs(&self, jobs: Vec<Pending>) -> Result<()> {
         let started = Instant::now();
         let total = jobs.len();
         let shared = Shared { queue: Mutex::new((0..total).collect()), done: Mutex::new(0) };
@@ -204,6 +222,7 @@ impl Gpu {
 
     /// One helper process, fed kernels from the back of the queue one at a time; returns
     /// the indices it took (compiled or not: the caller dispatches them all again).
+    #[cfg(not(target_arch = "wasm32"))]
     fn run_helper(&self, h: &CompileHelper, jobs: &[Pending], shared: &Shared, compiled: &dyn Fn()) -> Vec<usize> {
         let mut taken = Vec::new();
         let child = Command::new(&h.program)

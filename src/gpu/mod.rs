@@ -65,7 +65,8 @@ pub struct Gpu {
     compile_observer: Mutex<Option<CompileObserver>>,
     compile_helper: Mutex<Option<CompileHelper>>,
     /// Errors wgpu reports outside an error scope; turned into `Err` by [`Gpu::check`].
-    uncaptured: Arc<Mutex<Vec<wgpu::Error>>>,
+    /// As the crate's errors: a `wgpu::Error` is not `Send` on wasm32.
+    uncaptured: Arc<Mutex<Vec<Error>>>,
     lost: Arc<Mutex<Option<String>>>,
     modules: Mutex<HashMap<Shader, wgpu::ShaderModule>>,
     pipelines: Mutex<HashMap<PipelineKey, wgpu::ComputePipeline>>,
@@ -120,6 +121,10 @@ impl Gpu {
         let sink = uncaptured.clone();
         // wgpu's default handler panics; we collect and report the error as an `Err` instead.
         device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+            let e = match e {
+                wgpu::Error::OutOfMemory { source } => Error::OutOfMemory(source.to_string()),
+                e => Error::Validation(e.to_string()),
+            };
             sink.lock().expect("error sink poisoned").push(e);
         }));
         let lost = Arc::new(Mutex::new(None));
@@ -180,11 +185,9 @@ impl Gpu {
         if let Some(message) = self.lost.lock().expect("lost flag poisoned").clone() {
             return Err(Error::DeviceLost(message));
         }
-        let first = self.uncaptured.lock().expect("error sink poisoned").drain(..).next();
-        match first {
+        match self.uncaptured.lock().expect("error sink poisoned").drain(..).next() {
             None => Ok(()),
-            Some(wgpu::Error::OutOfMemory { source }) => Err(Error::OutOfMemory(source.to_string())),
-            Some(e) => Err(Error::Validation(e.to_string())),
+            Some(e) => Err(e),
         }
     }
 
