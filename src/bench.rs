@@ -1,7 +1,8 @@
 //! `lenet-gpu bench`: training and inference throughput, each kernel's time in one step,
 //! first-step latency and memory, after validating the GPU model against the CPU twin.
 
-use std::time::Instant;
+// std's Instant on native; the browser's performance.now() on wasm32, where std's panics.
+use web_time::Instant;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

@@ -7,7 +7,8 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+// std's Instant on native; the browser's performance.now() on wasm32, where std's panics.
+use web_time::Instant;
 
 use crate::checkpoint::{first_non_finite, load_tensors, save_model, save_tensors};
 use crate::data::Dataset;

@@ -2,7 +2,9 @@
 //! metrics) that can be resumed.
 
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+// std's Instant on native; the browser's performance.now() on wasm32, where std's panics.
+use web_time::Instant;
 
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
