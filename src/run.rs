@@ -185,10 +185,12 @@ pub fn run_training(
 pub fn kept_epoch(keep: Keep, history: &[EpochReport]) -> Option<&EpochReport> {
     match keep {
         Keep::Last => history.last(),
-        Keep::Best => history.iter().fold(None, |best: Option<&EpochReport>, r| match (best, r.val_loss) {
-            (Some(b), Some(loss)) if loss < b.val_loss.unwrap_or(f32::INFINITY) => Some(r),
-            (None, Some(loss)) if loss.is_finite() => Some(r),
-            _ => best,
+        Keep::Best => history.iter().filter(|r| r.val_loss.is_some_and(f32::is_finite)).fold(None, |best, r| {
+            if best.is_none_or(|b| r.val_loss < b.val_loss) {
+                Some(r)
+            } else {
+                best
+            }
         }),
     }
 }

@@ -42,11 +42,12 @@ fn the_split_is_keras_own() {
     assert_eq!(kept.image(0), train.image(0));
     assert_eq!(held.image(0), train.image(54_000));
     assert_eq!(held.labels[..], train.labels[54_000..]);
-    let (kept, held) = train.take(1000).split_validation(0.25).unwrap();
+    let (thousand, ten, one) = (train.take(1000), train.take(10), train.take(1));
+    let (kept, held) = thousand.split_validation(0.25).unwrap();
     assert_eq!((kept.len(), held.unwrap().len()), (750, 250));
-    let (all, none) = train.take(10).split_validation(0.0).unwrap();
+    let (all, none) = ten.split_validation(0.0).unwrap();
     assert_eq!((all.len(), none.is_none()), (10, true));
-    let e = train.take(1).split_validation(0.5).unwrap_err().to_string();
+    let e = one.split_validation(0.5).unwrap_err().to_string();
     assert!(e.contains("--validation-split") && e.contains("validate"), "{e}");
 }
 

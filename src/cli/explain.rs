@@ -12,10 +12,11 @@ use lenet_gpu::explain::gradcam::{grad_cam, GRAD_CAM_BATCH};
 use lenet_gpu::explain::objective::ObjectivePlan;
 use lenet_gpu::explain::occlusion::occlusion;
 use lenet_gpu::explain::saliency::{saliency, Baseline, Method, SaliencyConfig};
-use lenet_gpu::export::npy::{save_arrays, NamedArray};
+use lenet_gpu::export::npy::{save_arrays, ArrayFormat, NamedArray};
 use lenet_gpu::gpu::Gpu;
 use lenet_gpu::kernels::objective::ClassObjective;
 use lenet_gpu::kernels::Kernels;
+use lenet_gpu::model::lenet5::IMAGE_SIDE;
 use lenet_gpu::model::{Ctx, NetSpec, ParamLayout};
 use lenet_gpu::predict::{predict, Prediction};
 use lenet_gpu::viz::explain::{render_attribution, render_confusion, render_mistakes, MapScale};
@@ -75,21 +76,16 @@ pub struct Subject {
 /// `--save`'s file must say which NumPy format it wants before any work is done.
 pub fn check_save(save: Option<&Path>, npz_only: bool) -> Result<()> {
     let Some(path) = save else { return Ok(()) };
-    match path.extension().and_then(|e| e.to_str()) {
-        Some("npz") => Ok(()),
-        Some("npy") if !npz_only => Ok(()),
-        Some("npy") => bail!("--save {}: one array per layer needs a .npz file", path.display()),
-        _ => bail!("--save {}: give a file ending in .npy or .npz", path.display()),
+    if ArrayFormat::of(path)? == ArrayFormat::Npy && npz_only {
+        bail!("--save {}: one array per layer needs a .npz file", path.display());
     }
+    Ok(())
 }
 
 /// A 28x28 map as JSON rows.
 fn map_json(map: &[f32]) -> serde_json::Value {
     map.chunks(IMAGE_SIDE as usize).collect::<Vec<_>>().into()
 }
-
-/// The image side the maps have.
-const IMAGE_SIDE: u32 = lenet_gpu::model::lenet5::IMAGE_SIDE;
 
 /// A loaded subject: everything a method needs.
 struct Opened {
@@ -103,6 +99,8 @@ struct Opened {
     label: String,
     predicted: Prediction,
     target: usize,
+    /// `--save`'s file, if any.
+    save: Option<PathBuf>,
 }
 
 impl Opened {
@@ -116,8 +114,8 @@ impl Opened {
     }
 
     /// `--save`: `map` (28x28) first, under `name`, then the input and `more`.
-    fn save(&self, save: Option<&Path>, name: &str, map: &[f32], more: Vec<NamedArray>) -> Result<()> {
-        let Some(path) = save else { return Ok(()) };
+    fn save(&self, name: &str, map: &[f32], more: Vec<NamedArray>) -> Result<()> {
+        let Some(path) = &self.save else { return Ok(()) };
         let side = [IMAGE_SIDE, IMAGE_SIDE];
         let mut arrays =
             vec![NamedArray::new(name, &side, map.to_vec()), NamedArray::new("input", &side, self.x.clone())];
@@ -143,7 +141,8 @@ impl Subject {
         }
         let predicted = predict(&Ctx::new(&gpu, &kernels, &layout, &params), net, std::slice::from_ref(&x))?.remove(0);
         let target = self.target.map(usize::from).unwrap_or(predicted.class);
-        Ok(Opened { net, layout, params, grads, gpu, kernels, x, label, predicted, target })
+        let save = self.save.clone();
+        Ok(Opened { net, layout, params, grads, gpu, kernels, x, label, predicted, target, save })
     }
 }
 
@@ -191,7 +190,7 @@ pub fn run_saliency(a: SaliencyArgs) -> Result<()> {
         None => format!("score {:.3}", s.score),
     };
     render_attribution(&o.heading(&name), &caption, &o.x, &s.attribution, MapScale::Signed).save(&out)?;
-    o.save(a.subject.save.as_deref(), "attribution", &s.attribution, Vec::new())?;
+    o.save("attribution", &s.attribution, Vec::new())?;
     if a.subject.json {
         let mut j = serde_json::json!({
             "file": out, "method": a.method, "target": o.target, "predicted": o.predicted.class,
@@ -235,7 +234,7 @@ pub fn run_gradcam(a: GradcamArgs) -> Result<()> {
     render_attribution(&heading, &caption, &o.x, &cam.upsampled, MapScale::Positive).save(&out)?;
     let layer_arrays =
         vec![NamedArray::new("cam", &[h, w], cam.cam.clone()), NamedArray::new("weights", &[c], cam.weights.clone())];
-    o.save(a.subject.save.as_deref(), "upsampled", &cam.upsampled, layer_arrays)?;
+    o.save("upsampled", &cam.upsampled, layer_arrays)?;
     if a.subject.json {
         let j = serde_json::json!({
             "file": out, "target": o.target, "predicted": o.predicted.class, "score": cam.score,
@@ -272,7 +271,7 @@ pub fn run_occlusion(a: OcclusionArgs) -> Result<()> {
     let occ = occlusion(&o.ctx(), o.net, &o.x, o.target, (a.patch, a.stride), a.value)?;
     let caption = format!("{} patches of {}x{}, drop in p", occ.patches.len(), a.patch, a.patch);
     render_attribution(&o.heading("occlusion"), &caption, &o.x, &occ.heatmap, MapScale::Signed).save(&a.out)?;
-    o.save(a.subject.save.as_deref(), "heatmap", &occ.heatmap, Vec::new())?;
+    o.save("heatmap", &occ.heatmap, Vec::new())?;
     if a.subject.json {
         let largest = occ.patches.iter().map(|p| p.1).fold(f32::MIN, f32::max);
         let j = serde_json::json!({

@@ -1,6 +1,7 @@
 //! MNIST-format datasets: a directory with the four standard files, or the bundled copy
 //! of the original MNIST compiled into the binary (assets/mnist, see its README).
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use super::idx::{read_idx_images, read_idx_labels};
@@ -103,10 +104,11 @@ impl Dataset {
     }
 
     /// Keras' `validation_split`: (the first samples, the last `fraction` of them held
-    /// out), split where Keras splits, at int(n · (1 - fraction)); no held-out set for 0.
-    pub fn split_validation(&self, fraction: f64) -> Result<(Dataset, Option<Dataset>)> {
+    /// out), split where Keras splits, at int(n · (1 - fraction)); for 0, the whole set
+    /// as it is (not copied) and no held-out set.
+    pub fn split_validation(&self, fraction: f64) -> Result<(Cow<'_, Dataset>, Option<Dataset>)> {
         if fraction == 0.0 {
-            return Ok((self.clone(), None));
+            return Ok((Cow::Borrowed(self), None));
         }
         let at = (self.len() as f64 * (1.0 - fraction)) as usize;
         if at == 0 || at >= self.len() {
@@ -123,7 +125,7 @@ impl Dataset {
             labels: self.labels[at..].to_vec(),
             source: format!("{} (validation split)", self.source),
         };
-        Ok((self.take(at), Some(held_out)))
+        Ok((Cow::Owned(self.take(at)), Some(held_out)))
     }
 
     /// The first `n` samples (all if fewer).

@@ -53,14 +53,33 @@ pub fn npz_bytes(arrays: &[NamedArray]) -> std::result::Result<Vec<u8>, zip::res
     Ok(zip.finish()?.into_inner())
 }
 
+/// NumPy's two file formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArrayFormat {
+    /// One array.
+    Npy,
+    /// Named arrays.
+    Npz,
+}
+
+impl ArrayFormat {
+    /// The format `path`'s extension asks for (`--save` names the option in the error).
+    pub fn of(path: &Path) -> Result<ArrayFormat> {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("npy") => Ok(ArrayFormat::Npy),
+            Some("npz") => Ok(ArrayFormat::Npz),
+            _ => Err(Error::Config(format!("--save {}: give a file ending in .npy or .npz", path.display()))),
+        }
+    }
+}
+
 /// Writes `arrays` to `path` by its extension (atomically): `.npz` holds them all by name,
 /// `.npy` the first alone (the main one: the attribution, the map).
 pub fn save_arrays(path: &Path, arrays: &[NamedArray]) -> Result<()> {
     let failed = |e: &dyn std::fmt::Display| Error::Data { path: path.to_path_buf(), reason: format!("encoding: {e}") };
-    let bytes = match path.extension().and_then(|e| e.to_str()) {
-        Some("npy") => npy_bytes(arrays.first().expect("at least one array")).map_err(|e| failed(&e))?,
-        Some("npz") => npz_bytes(arrays).map_err(|e| failed(&e))?,
-        _ => return Err(Error::Config(format!("--save {}: give a file ending in .npy or .npz", path.display()))),
+    let bytes = match ArrayFormat::of(path)? {
+        ArrayFormat::Npy => npy_bytes(arrays.first().expect("at least one array")).map_err(|e| failed(&e))?,
+        ArrayFormat::Npz => npz_bytes(arrays).map_err(|e| failed(&e))?,
     };
     write_atomic(path, &bytes)
 }

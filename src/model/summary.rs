@@ -7,11 +7,15 @@ use super::{Arch, NetSpec};
 use serde::Serialize;
 
 /// One layer as Keras' `model.summary()` lists it. Shapes are per image, (C, H, W) or (units).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Serialized as a row of `summary --json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LayerInfo {
+    #[serde(rename = "layer")]
     pub name: &'static str,
+    #[serde(rename = "type")]
     pub kind: String,
     pub activation: &'static str,
+    #[serde(skip)]
     pub input_shape: Vec<u32>,
     pub output_shape: Vec<u32>,
     pub params: usize,
@@ -68,42 +72,15 @@ pub fn shape_text(shape: &[u32]) -> String {
     format!("(None, {})", dims.join(", "))
 }
 
-/// One row of `summary --json`.
-#[derive(Serialize)]
-struct JsonRow<'a> {
-    layer: &'a str,
-    #[serde(rename = "type")]
-    kind: &'a str,
-    activation: &'a str,
-    output_shape: &'a [u32],
-    params: usize,
-    trainable: bool,
-    connections: usize,
-    mult_adds: usize,
-}
-
 /// `summary --json`: the table's rows and totals, mult-adds per image and for `batch`.
 pub fn summary_json(arch: Arch, batch: Option<u32>) -> serde_json::Value {
     let net = NetSpec { arch, ..Default::default() }.network();
     let layers = net.rows();
-    let rows: Vec<JsonRow> = layers
-        .iter()
-        .map(|l| JsonRow {
-            layer: l.name,
-            kind: &l.kind,
-            activation: l.activation,
-            output_shape: &l.output_shape,
-            params: l.params,
-            trainable: l.trainable,
-            connections: l.connections,
-            mult_adds: l.mult_adds,
-        })
-        .collect();
     let t = Totals::of(&layers);
     serde_json::json!({
         "model": net.name,
         "title": net.title,
-        "layers": rows,
+        "layers": layers,
         "total_params": t.params,
         "trainable_params": t.trainable,
         "non_trainable_params": t.params - t.trainable,
