@@ -17,6 +17,7 @@ use crate::model::{Arch, Ctx, InputSource, Mode, NetSpec};
 use crate::reference::lenet1998::{lenet1998_backward, lenet1998_forward};
 use crate::reference::lenet5::{lenet5_backward, lenet5_forward};
 use crate::train::{initial_params, Recipe, Trainer};
+use pollster::FutureExt;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct KernelTime {
@@ -85,7 +86,7 @@ fn validate(gpu: &Gpu, k: &Kernels, recipe: &Recipe) -> Result<f64> {
         plan.record_backward(&mut pass);
     }
     gpu.submit(encoder.finish())?;
-    let got: Vec<f32> = gpu.read(View::whole(&gbuf))?;
+    let got: Vec<f32> = gpu.read(View::whole(&gbuf)).block_on()?;
     let want = match net.arch {
         Arch::Lenet5 => {
             let f = lenet5_forward(&layout, &params, &x, &labels, batch as u32);
@@ -138,7 +139,8 @@ fn kernel_times(gpu: &Gpu, dispatches: &[&Dispatch], reps: usize) -> Result<(Vec
             encoder.resolve_query_set(&qs, 0..count, &resolve, 0);
             gpu.submit(encoder.finish())?;
             let ticks: Vec<u64> = {
-                let words: Vec<u32> = gpu.read(View { buffer: &resolve, offset: 0, len: count as u64 * 2 })?;
+                let words: Vec<u32> =
+                    gpu.read(View { buffer: &resolve, offset: 0, len: count as u64 * 2 }).block_on()?;
                 words.chunks_exact(2).map(|w| w[0] as u64 | (w[1] as u64) << 32).collect()
             };
             for i in 0..dispatches.len() {

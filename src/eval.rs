@@ -44,7 +44,7 @@ impl Evaluator {
     }
 
     /// Runs the forward pass over every sample: one submission per batch.
-    pub fn run(&self, gpu: &Gpu, confusion: bool) -> Result<EvalResult> {
+    pub async fn run(&self, gpu: &Gpu, confusion: bool) -> Result<EvalResult> {
         let mut sums = MetricSums::default();
         let mut matrix = vec![[0u32; CLASSES as usize]; CLASSES as usize];
         let mut start = 0;
@@ -63,12 +63,12 @@ impl Evaluator {
                 feeder.plan.record_metrics(&mut pass);
             }
             gpu.submit(encoder.finish())?;
-            let m = MetricSums::from_words(&gpu.read::<u32>(View::whole(feeder.plan.metrics()))?);
+            let m = MetricSums::from_words(&gpu.read::<u32>(View::whole(feeder.plan.metrics())).await?);
             sums.loss_sum += m.loss_sum;
             sums.correct += m.correct;
             sums.samples += m.samples;
             if confusion {
-                let probs: Vec<f32> = gpu.read(View::whole(feeder.plan.probs()))?;
+                let probs: Vec<f32> = gpu.read(View::whole(feeder.plan.probs())).await?;
                 for (i, row) in probs.chunks_exact(CLASSES as usize).enumerate().take(batch as usize) {
                     let predicted = argmax(row);
                     matrix[self.labels[(start as usize) + i] as usize][predicted] += 1;

@@ -103,8 +103,8 @@ impl Optimizer {
     }
 
     /// (m, v), for a resumable checkpoint.
-    pub fn read_state(&self, gpu: &Gpu) -> Result<(Vec<f32>, Vec<f32>)> {
-        Ok((gpu.read(View::whole(&self.m))?, gpu.read(View::whole(&self.v))?))
+    pub async fn read_state(&self, gpu: &Gpu) -> Result<(Vec<f32>, Vec<f32>)> {
+        Ok((gpu.read(View::whole(&self.m)).await?, gpu.read(View::whole(&self.v)).await?))
     }
 
     /// Restores what [`Optimizer::read_state`] returned.

@@ -29,7 +29,7 @@ pub fn scores_name(net: NetSpec) -> &'static str {
 
 /// Every image (28·28 values in [0, 1] each) through `ctx`'s model, in batches of up to
 /// [`EVAL_BATCH`].
-pub fn predict(ctx: &Ctx, net: NetSpec, images: &[Vec<f32>]) -> Result<Vec<Prediction>> {
+pub async fn predict(ctx: &Ctx<'_>, net: NetSpec, images: &[Vec<f32>]) -> Result<Vec<Prediction>> {
     let gpu = ctx.gpu;
     let mut out = Vec::with_capacity(images.len());
     for chunk in images.chunks(EVAL_BATCH as usize) {
@@ -39,12 +39,12 @@ pub fn predict(ctx: &Ctx, net: NetSpec, images: &[Vec<f32>]) -> Result<Vec<Predi
         debug_assert_eq!(x.len(), (batch * IMAGE_LEN) as usize);
         gpu.write(View::whole(plan.x().expect("an f32 input")), &x);
         gpu.run(&plan.forward_dispatches())?;
-        let probs: Vec<f32> = gpu.read(View::whole(plan.probs()))?;
+        let probs: Vec<f32> = gpu.read(View::whole(plan.probs())).await?;
         let tap = match plan.head_kind() {
             HeadKind::Softmax => "logits",
             HeadKind::Rbf => "dist",
         };
-        let scores: Vec<f32> = gpu.read(View::whole(&plan.tap(tap).expect("a network's scores").tensor.value))?;
+        let scores: Vec<f32> = gpu.read(View::whole(&plan.tap(tap).expect("a network's scores").tensor.value)).await?;
         let n = CLASSES as usize;
         for i in 0..chunk.len() {
             let p = probs[i * n..(i + 1) * n].to_vec();

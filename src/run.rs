@@ -85,7 +85,7 @@ fn state_error(path: &Path, why: String) -> Error {
 }
 
 /// Trains `recipe` (or the saved run, with `resume`) and returns every epoch's report.
-pub fn run_training(
+pub async fn run_training(
     gpu: &Gpu,
     recipe: Recipe,
     train: &Dataset,
@@ -158,9 +158,12 @@ pub fn run_training(
 
     while trainer.epoch < trainer.recipe.epochs {
         let started = Instant::now();
-        let train_metrics = trainer.train_epoch(&mut |p| on_event(Event::Step(p)))?;
-        let val_metrics = validator.as_ref().map(|v| v.run(gpu, false)).transpose()?;
-        let test_metrics = evaluator.run(gpu, false)?;
+        let train_metrics = trainer.train_epoch(&mut |p| on_event(Event::Step(p))).await?;
+        let val_metrics = match &validator {
+            Some(v) => Some(v.run(gpu, false).await?),
+            None => None,
+        };
+        let test_metrics = evaluator.run(gpu, false).await?;
         let report = EpochReport {
             epoch: trainer.epoch,
             seconds: started.elapsed().as_secs_f64(),
@@ -173,7 +176,7 @@ pub fn run_training(
             test_accuracy: test_metrics.accuracy,
         };
         history.push(report);
-        save_run(&trainer, &opts.out, &history)?;
+        save_run(&trainer, &opts.out, &history).await?;
         on_event(Event::Epoch(report));
     }
     Ok(history)
@@ -198,12 +201,12 @@ pub fn kept_epoch(keep: Keep, history: &[EpochReport]) -> Option<&EpochReport> {
 /// Writes every file of the run directory for the trainer's current epoch (the model only
 /// when this epoch is the one kept); weights that are no longer finite are a divergence,
 /// and nothing is written.
-fn save_run(trainer: &Trainer, out: &Path, history: &[EpochReport]) -> Result<()> {
-    let params = trainer.read_params()?;
+async fn save_run(trainer: &Trainer<'_>, out: &Path, history: &[EpochReport]) -> Result<()> {
+    let params = trainer.read_params().await?;
     if let Some((tensor, count)) = first_non_finite(&trainer.layout, &params) {
         return Err(Error::DivergedWeights { epoch: trainer.epoch, tensor, count });
     }
-    let (m, v) = trainer.read_state()?;
+    let (m, v) = trainer.read_state().await?;
     let last = history.last().expect("called after an epoch");
     let recipe = serde_json::to_string(&trainer.recipe).expect("a recipe serializes");
     let mut meta = HashMap::from([

@@ -382,8 +382,8 @@ impl<'g> Trainer<'g> {
         self.steps_per_epoch as u64 * self.recipe.epochs as u64
     }
 
-    pub fn read_params(&self) -> Result<Vec<f32>> {
-        self.gpu.read(View::whole(&self.params))
+    pub async fn read_params(&self) -> Result<Vec<f32>> {
+        self.gpu.read(View::whole(&self.params)).await
     }
 
     pub fn write_params(&self, flat: &[f32]) {
@@ -391,8 +391,8 @@ impl<'g> Trainer<'g> {
     }
 
     /// (m, v) optimizer state, for a resumable checkpoint.
-    pub fn read_state(&self) -> Result<(Vec<f32>, Vec<f32>)> {
-        self.optimizer.read_state(self.gpu)
+    pub async fn read_state(&self) -> Result<(Vec<f32>, Vec<f32>)> {
+        self.optimizer.read_state(self.gpu).await
     }
 
     /// Restores what `read_state` returned, and the clock, to continue a run.
@@ -404,7 +404,7 @@ impl<'g> Trainer<'g> {
 
     /// Trains one epoch (the next one); returns its mean training loss and accuracy.
     /// Each step is one submission: gather, forward, backward, metrics, optimizer.
-    pub fn train_epoch(&mut self, on_progress: &mut dyn FnMut(StepProgress)) -> Result<MetricSums> {
+    pub async fn train_epoch(&mut self, on_progress: &mut dyn FnMut(StepProgress)) -> Result<MetricSums> {
         let gpu = self.gpu;
         let epoch = self.epoch;
         let order = epoch_order(self.recipe.seed, epoch, self.data.len);
@@ -421,7 +421,7 @@ impl<'g> Trainer<'g> {
             self.submit_step(s, &mut in_flight)?;
             if last_report.elapsed() >= PROGRESS_EVERY && s + 1 < self.steps_per_epoch {
                 last_report = Instant::now();
-                let m = self.read_metrics()?;
+                let m = self.read_metrics().await?;
                 self.check_finite(&m, s + 1, lr)?;
                 on_progress(StepProgress {
                     epoch,
@@ -432,7 +432,7 @@ impl<'g> Trainer<'g> {
                 });
             }
         }
-        let m = self.read_metrics()?;
+        let m = self.read_metrics().await?;
         self.check_finite(&m, self.steps_per_epoch, self.recipe.lr_at(self.step.saturating_sub(1), total))?;
         on_progress(StepProgress {
             epoch,
@@ -514,10 +514,10 @@ impl<'g> Trainer<'g> {
     }
 
     /// The epoch's running metrics, over both plans.
-    fn read_metrics(&self) -> Result<MetricSums> {
+    async fn read_metrics(&self) -> Result<MetricSums> {
         let mut sums = MetricSums::default();
         for f in self.feeders() {
-            let m = MetricSums::from_words(&self.gpu.read::<u32>(View::whole(f.plan.metrics()))?);
+            let m = MetricSums::from_words(&self.gpu.read::<u32>(View::whole(f.plan.metrics())).await?);
             sums.loss_sum += m.loss_sum;
             sums.correct += m.correct;
             sums.samples += m.samples;

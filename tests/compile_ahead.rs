@@ -8,9 +8,10 @@ use std::sync::{Arc, Mutex};
 use lenet_gpu::data::{Dataset, Split};
 use lenet_gpu::gpu::{serve_compile_helper, AdapterChoice, CompileHelper, CompileProgress, Gpu, Profile};
 use lenet_gpu::train::{Recipe, Trainer};
+use pollster::FutureExt;
 
 fn open(profile: Profile) -> Gpu {
-    Gpu::open(AdapterChoice::Auto, profile).unwrap_or_else(|e| panic!("tests need a GPU adapter: {e}"))
+    Gpu::open(AdapterChoice::Auto, profile).block_on().unwrap_or_else(|e| panic!("tests need a GPU adapter: {e}"))
 }
 
 #[test]
@@ -55,9 +56,9 @@ fn compile_ahead_on_a_cold_cache() {
     assert!(std::fs::read_dir(cache.path()).unwrap().next().is_some(), "nothing was written to the shader cache");
 
     // Nothing is left for the step, which trains as usual.
-    let before = trainer.read_params().unwrap();
+    let before = trainer.read_params().block_on().unwrap();
     trainer.run_steps(1).unwrap();
-    assert_ne!(trainer.read_params().unwrap(), before);
+    assert_ne!(trainer.read_params().block_on().unwrap(), before);
     drop(gpu);
 
     // The helper's protocol, in this process: a header, jobs, one "done" per job.

@@ -16,6 +16,7 @@ use lenet_gpu::model::{Arch, Ctx, NetSpec, ParamLayout};
 use lenet_gpu::predict::predict;
 use lenet_gpu::reference::lenet5::{lenet5_backward, lenet5_forward};
 use lenet_gpu::viz::weights::ConvLayer;
+use pollster::FutureExt;
 use rand::SeedableRng;
 
 fn trained() -> &'static (Kernels, Vec<f32>) {
@@ -70,7 +71,7 @@ fn gradient_saliency_is_the_cpu_models_gradient_and_finite_differences_agree() {
     let mut noise = rng(9);
     let x: Vec<f32> = test_image(12).iter().zip(uniform(&mut noise, 784, 0.0, 0.02)).map(|(x, n)| x + n).collect();
     let cfg = SaliencyConfig::new(Method::Gradient);
-    let s = with_ctx(LENET5, params, |ctx| saliency(ctx, LENET5, &x, 9, &cfg)).unwrap();
+    let s = with_ctx(LENET5, params, |ctx| saliency(ctx, LENET5, &x, 9, &cfg).block_on()).unwrap();
     let p64 = to_f64(params);
     let (logit, dx, _, _) = cpu_gradient(&p64, &to_f64(&x), 9);
     assert_close("gradient", &s.attribution, &to_f32(&dx), TOL);
@@ -99,14 +100,15 @@ fn gradient_x_input_and_integrated_gradients_equal_their_cpu_twins() {
     let x = test_image(3);
     let p64 = to_f64(params);
     let (_, dx, _, _) = cpu_gradient(&p64, &to_f64(&x), 0);
-    let gxi =
-        with_ctx(LENET5, params, |ctx| saliency(ctx, LENET5, &x, 0, &SaliencyConfig::new(Method::GradientXInput)))
-            .unwrap();
+    let gxi = with_ctx(LENET5, params, |ctx| {
+        saliency(ctx, LENET5, &x, 0, &SaliencyConfig::new(Method::GradientXInput)).block_on()
+    })
+    .unwrap();
     let want: Vec<f32> = dx.iter().zip(&x).map(|(g, &v)| (*g * v as f64) as f32).collect();
     assert_close("gradient x input", &gxi.attribution, &want, TOL);
     for baseline in [Baseline::Black, Baseline::Blur, Baseline::Uniform] {
         let cfg = SaliencyConfig { steps: 16, baseline, seed: 5, ..SaliencyConfig::new(Method::IntegratedGradients) };
-        let ig = with_ctx(LENET5, params, |ctx| saliency(ctx, LENET5, &x, 0, &cfg)).unwrap();
+        let ig = with_ctx(LENET5, params, |ctx| saliency(ctx, LENET5, &x, 0, &cfg).block_on()).unwrap();
         let base = baseline_image(&x, baseline, &mut rand_chacha::ChaCha8Rng::seed_from_u64(5));
         assert_eq!(ig.baseline.as_ref().unwrap().0, base, "{baseline:?}");
         let mut mean = vec![0.0f64; 784];
@@ -132,7 +134,8 @@ fn integrated_gradients_sum_to_the_score_difference_for_both_networks() {
     for (net, params, target) in [(LENET5, params.clone(), 9), (lenet1998, params98, 9)] {
         for baseline in [Baseline::Black, Baseline::Blur] {
             let cfg = SaliencyConfig { baseline, ..SaliencyConfig::new(Method::IntegratedGradients) };
-            let ig = with_ctx(net, &params, |ctx| saliency(ctx, net, &test_image(12), target, &cfg)).unwrap();
+            let ig =
+                with_ctx(net, &params, |ctx| saliency(ctx, net, &test_image(12), target, &cfg).block_on()).unwrap();
             let (sum, delta) = (ig.attribution_sum(), ig.output_delta().unwrap());
             assert!(
                 (sum - delta).abs() <= 0.01 * delta.abs(),
@@ -147,7 +150,8 @@ fn integrated_gradients_sum_to_the_score_difference_for_both_networks() {
 fn smoothgrad_is_the_mean_gradient_of_its_noisy_copies_and_deterministic_for_a_seed() {
     let (_, params) = trained();
     let x = test_image(12);
-    let run = |cfg: SaliencyConfig| with_ctx(LENET5, params, |ctx| saliency(ctx, LENET5, &x, 9, &cfg)).unwrap();
+    let run =
+        |cfg: SaliencyConfig| with_ctx(LENET5, params, |ctx| saliency(ctx, LENET5, &x, 9, &cfg).block_on()).unwrap();
     let cfg = SaliencyConfig { samples: 8, seed: 7, ..SaliencyConfig::new(Method::Smoothgrad) };
     let a = run(cfg);
     assert_eq!(a, run(cfg), "the same seed, the same map");
@@ -165,7 +169,8 @@ fn grad_cam_is_the_weighted_sum_of_the_cpu_models_conv2_maps() {
     let p64 = to_f64(params);
     let (_, _, maps, dconv2) = cpu_gradient(&p64, &to_f64(&x), 9);
     for plus_plus in [false, true] {
-        let got = with_ctx(LENET5, params, |ctx| grad_cam(ctx, LENET5, &x, 9, ConvLayer::Conv2, plus_plus)).unwrap();
+        let got = with_ctx(LENET5, params, |ctx| grad_cam(ctx, LENET5, &x, 9, ConvLayer::Conv2, plus_plus).block_on())
+            .unwrap();
         assert_eq!(got.dims, (16, 8, 8));
         let (weights, cam) = cam_from(&to_f32(&maps), &to_f32(&dconv2), (16, 8, 8), plus_plus);
         assert_close("weights", &got.weights, &weights, TOL);
@@ -187,7 +192,8 @@ fn grad_cam_is_the_weighted_sum_of_the_cpu_models_conv2_maps() {
     let lenet1998 = NetSpec { arch: Arch::Lenet1998, ..LENET5 };
     let params98 = ParamLayout::lenet1998().init(Init::Lecun98, &mut rng(4));
     for layer in [ConvLayer::Conv1, ConvLayer::Conv2] {
-        let got = with_ctx(lenet1998, &params98, |ctx| grad_cam(ctx, lenet1998, &x, 9, layer, false)).unwrap();
+        let got =
+            with_ctx(lenet1998, &params98, |ctx| grad_cam(ctx, lenet1998, &x, 9, layer, false).block_on()).unwrap();
         assert_eq!(got.upsampled.len(), 784);
         assert!(got.cam.iter().all(|v| v.is_finite() && *v >= 0.0), "{layer:?}");
     }
@@ -211,7 +217,7 @@ fn upsampling_puts_each_cell_at_its_receptive_fields_centre() {
 fn occlusion_is_the_difference_of_two_forward_passes() {
     let (_, params) = trained();
     let x = test_image(12);
-    let o = with_ctx(LENET5, params, |ctx| occlusion(ctx, LENET5, &x, 9, (6, 3), 0.0)).unwrap();
+    let o = with_ctx(LENET5, params, |ctx| occlusion(ctx, LENET5, &x, 9, (6, 3), 0.0).block_on()).unwrap();
     assert_eq!(o.patches.len(), 8 * 8, "corners 0, 3, ..., 21 each way");
     for &at in &[0usize, 13, 27, 63] {
         let ((r, c), drop) = o.patches[at];
@@ -219,7 +225,7 @@ fn occlusion_is_the_difference_of_two_forward_passes() {
         for y in r..r + 6 {
             covered[(y * 28 + c) as usize..(y * 28 + c + 6) as usize].fill(0.0);
         }
-        let p = with_ctx(LENET5, params, |ctx| predict(ctx, LENET5, &[x.clone(), covered])).unwrap();
+        let p = with_ctx(LENET5, params, |ctx| predict(ctx, LENET5, &[x.clone(), covered]).block_on()).unwrap();
         let want = p[0].probabilities[9] - p[1].probabilities[9];
         assert!((drop - want).abs() < 1e-5, "patch {at} at ({r}, {c}): {drop} vs {want}");
     }
@@ -231,13 +237,14 @@ fn bad_requests_name_the_option() {
     let (_, params) = trained();
     let x = test_image(0);
     let err = |cfg: SaliencyConfig, target| {
-        with_ctx(LENET5, params, |ctx| saliency(ctx, LENET5, &x, target, &cfg)).unwrap_err().to_string()
+        with_ctx(LENET5, params, |ctx| saliency(ctx, LENET5, &x, target, &cfg).block_on()).unwrap_err().to_string()
     };
     let ig = SaliencyConfig::new(Method::IntegratedGradients);
     assert!(err(SaliencyConfig { steps: 0, ..ig }, 1).contains("--steps"));
     assert!(err(SaliencyConfig { samples: 0, ..ig }, 1).contains("--samples"));
     assert!(err(SaliencyConfig { noise: f32::NAN, ..ig }, 1).contains("--noise"));
     assert!(err(ig, 10).contains("--target"));
-    let occ = with_ctx(LENET5, params, |ctx| occlusion(ctx, LENET5, &x, 1, (0, 1), 0.0)).unwrap_err().to_string();
+    let occ =
+        with_ctx(LENET5, params, |ctx| occlusion(ctx, LENET5, &x, 1, (0, 1), 0.0).block_on()).unwrap_err().to_string();
     assert!(occ.contains("--patch"), "{occ}");
 }

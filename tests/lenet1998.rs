@@ -13,6 +13,7 @@ use lenet_gpu::model::lenet1998::{self, c3_dense_index, c3_stored_index, C3_INPU
 use lenet_gpu::model::params::Init;
 use lenet_gpu::model::{Arch, Ctx, InputSource, Mode, NetSpec, ParamLayout};
 use lenet_gpu::reference::lenet1998 as cpu;
+use pollster::FutureExt;
 use rand::Rng;
 
 const BATCH: u32 = 3;
@@ -274,7 +275,8 @@ fn feature_maps_are_the_cpu_models_activations_and_render() {
     let image = &s.x[..784];
     let params = gpu.storage_from("params", &s.params);
     let net = NetSpec { arch: Arch::Lenet1998, squash: f, ..Default::default() };
-    let fm = lenet_gpu::viz::features::feature_maps(&Ctx::new(gpu, &k, &s.layout, &params), net, image).unwrap();
+    let fm =
+        lenet_gpu::viz::features::feature_maps(&Ctx::new(gpu, &k, &s.layout, &params), net, image).block_on().unwrap();
     let want = cpu::lenet1998_forward(&s.layout, &s.params, image, &[0], 1, f);
     let tol = Tol { abs: 2e-6, rel: 1e-4 };
     for (name, got, cpu) in [
@@ -309,8 +311,8 @@ fn gradient_ascent_works_for_the_1998_network() {
     // A briefly trained model: 2,000 images, 1 epoch of the paper's recipe.
     let train = Dataset::bundled(Split::Train).unwrap().take(2000);
     let mut t = Trainer::new(gpu(), Recipe { epochs: 1, ..Recipe::lenet1998() }, &train).unwrap();
-    t.train_epoch(&mut |_| {}).unwrap();
-    let params = t.read_params().unwrap();
+    t.train_epoch(&mut |_| {}).block_on().unwrap();
+    let params = t.read_params().block_on().unwrap();
     let (net, layout) = (Recipe::lenet1998().net(), ParamLayout::lenet1998());
     let k = Kernels::new(gpu()).unwrap();
     let cfg = AscentConfig { steps: 120, ..AscentConfig::regularized() };
@@ -319,7 +321,7 @@ fn gradient_ascent_works_for_the_1998_network() {
         (AscentTarget::Filters(ConvLayer::Conv2), 16),
         (AscentTarget::Classes(lenet_gpu::kernels::objective::ClassObjective::Logit), 10),
     ] {
-        let r = gradient_ascent(gpu(), &k, (net, &layout, &params), target, &cfg, &mut |_, _| {}).unwrap();
+        let r = gradient_ascent(gpu(), &k, (net, &layout, &params), target, &cfg, &mut |_, _| {}).block_on().unwrap();
         assert_eq!(r.len(), n);
         // A channel whose mean starts saturated at ±1.7159 (the scaled tanh's bound) has no
         // gradient left; every other objective must rise.

@@ -14,6 +14,7 @@ use lenet_gpu::kernels::Kernels;
 use lenet_gpu::model::{Ctx, NetSpec};
 use lenet_gpu::predict::predict;
 use lenet_gpu::train::{Recipe, Trainer};
+use pollster::FutureExt;
 
 /// A model trained for one epoch on the full training set (about 97% accurate).
 fn trained() -> &'static (Kernels, Vec<f32>, NetSpec) {
@@ -25,8 +26,8 @@ fn trained() -> &'static (Kernels, Vec<f32>, NetSpec) {
         let recipe = Recipe { epochs: 1, augment, ..Recipe::default_recipe() };
         let net = recipe.net();
         let mut t = Trainer::new(gpu(), recipe, &train).unwrap();
-        t.train_epoch(&mut |_| {}).unwrap();
-        (Kernels::new(gpu()).unwrap(), t.read_params().unwrap(), net)
+        t.train_epoch(&mut |_| {}).block_on().unwrap();
+        (Kernels::new(gpu()).unwrap(), t.read_params().block_on().unwrap(), net)
     })
 }
 
@@ -34,7 +35,7 @@ fn classes(inputs: &[Vec<f32>]) -> Vec<usize> {
     let (k, params, net) = trained();
     let layout = net.layout();
     let buf = gpu().storage_from("params", params);
-    predict(&Ctx::new(gpu(), k, &layout, &buf), *net, inputs).unwrap().iter().map(|p| p.class).collect()
+    predict(&Ctx::new(gpu(), k, &layout, &buf), *net, inputs).block_on().unwrap().iter().map(|p| p.class).collect()
 }
 
 fn encode(img: impl Into<image::DynamicImage>, format: ImageFormat) -> Vec<u8> {

@@ -20,6 +20,7 @@ use lenet_gpu::run::{run_training, RunOptions, MODEL_FILE, STATE_FILE};
 use lenet_gpu::shapes::AugmentParams;
 use lenet_gpu::train::{epoch_order, OptimizerKind, Recipe, Trainer};
 use lenet_gpu::Error;
+use pollster::FutureExt;
 
 fn data(train: usize, test: usize) -> (Dataset, Dataset) {
     let tr = Dataset::bundled(Split::Train).unwrap().take(train);
@@ -34,9 +35,9 @@ fn recipe(epochs: u32) -> Recipe {
 fn train_params(recipe: Recipe, train: &Dataset) -> Vec<f32> {
     let mut t = Trainer::new(gpu(), recipe, train).unwrap();
     for _ in 0..t.recipe.epochs {
-        t.train_epoch(&mut |_| {}).unwrap();
+        t.train_epoch(&mut |_| {}).block_on().unwrap();
     }
-    t.read_params().unwrap()
+    t.read_params().block_on().unwrap()
 }
 
 #[test]
@@ -46,8 +47,9 @@ fn a_small_run_learns_digits() {
     let (train, test) = data(2000, 1000);
     let dir = tempfile::tempdir().unwrap();
     let opts = RunOptions { out: dir.path().to_path_buf(), resume: false, init: None };
-    let history =
-        run_training(gpu(), Recipe { batch_size: 50, ..recipe(3) }, &train, &test, &opts, &mut |_| {}).unwrap();
+    let history = run_training(gpu(), Recipe { batch_size: 50, ..recipe(3) }, &train, &test, &opts, &mut |_| {})
+        .block_on()
+        .unwrap();
     assert_eq!(history.len(), 3);
     let last = history.last().unwrap();
     assert!(last.test_accuracy >= 0.85, "test accuracy {}", last.test_accuracy);
@@ -69,7 +71,7 @@ fn lenet1998_with_sdlm_learns_digits_and_its_checkpoint_evaluates_the_same() {
     let dir = tempfile::tempdir().unwrap();
     let opts = RunOptions { out: dir.path().to_path_buf(), resume: false, init: None };
     let recipe = Recipe { epochs: 2, ..Recipe::lenet1998() };
-    let history = run_training(gpu(), recipe, &train, &test, &opts, &mut |_| {}).unwrap();
+    let history = run_training(gpu(), recipe, &train, &test, &opts, &mut |_| {}).block_on().unwrap();
     let last = *history.last().unwrap();
     assert!(last.test_accuracy >= 0.75, "test accuracy {}", last.test_accuracy);
     assert!(history[0].train_loss > last.train_loss, "loss falls: {history:?}");
@@ -80,7 +82,7 @@ fn lenet1998_with_sdlm_learns_digits_and_its_checkpoint_evaluates_the_same() {
     let gpu = gpu();
     let k = Kernels::new(gpu).unwrap();
     let buf = gpu.storage_from("params", &params);
-    let r = Evaluator::new(&Ctx::new(gpu, &k, &layout, &buf), net, &test).unwrap().run(gpu, false).unwrap();
+    let r = Evaluator::new(&Ctx::new(gpu, &k, &layout, &buf), net, &test).unwrap().run(gpu, false).block_on().unwrap();
     assert_eq!((r.accuracy, r.loss), (last.test_accuracy, last.test_loss), "same model, same test set");
     // A LeNet-1998 checkpoint is not a LeNet-5 one.
     let e = load_model(&dir.path().join(MODEL_FILE), Arch::Lenet5).unwrap_err().to_string();
@@ -106,15 +108,15 @@ fn resume_reaches_the_same_weights_as_an_uninterrupted_run() {
         let base = Recipe { epochs: 3, ..base };
         let straight = tempfile::tempdir().unwrap();
         let opts = RunOptions { out: straight.path().to_path_buf(), resume: false, init: None };
-        run_training(gpu(), base.clone(), &train, &test, &opts, &mut |_| {}).unwrap();
+        run_training(gpu(), base.clone(), &train, &test, &opts, &mut |_| {}).block_on().unwrap();
 
         // Stop after epoch 1 (a run of the same recipe whose state file says epoch 1),
         // then resume: the schedule runs over the recipe's 3 epochs either way.
         let split = tempfile::tempdir().unwrap();
         let mut t = Trainer::new(gpu(), base.clone(), &train).unwrap();
-        t.train_epoch(&mut |_| {}).unwrap();
-        let params = t.read_params().unwrap();
-        let (m, v) = t.read_state().unwrap();
+        t.train_epoch(&mut |_| {}).block_on().unwrap();
+        let params = t.read_params().block_on().unwrap();
+        let (m, v) = t.read_state().block_on().unwrap();
         let n = params.len();
         let meta = HashMap::from([
             ("epoch".to_string(), "1".to_string()),
@@ -128,7 +130,7 @@ fn resume_reaches_the_same_weights_as_an_uninterrupted_run() {
         )
         .unwrap();
         let opts = RunOptions { out: split.path().to_path_buf(), resume: true, init: None };
-        let history = run_training(gpu(), Recipe::keras_seed(), &train, &test, &opts, &mut |_| {}).unwrap();
+        let history = run_training(gpu(), Recipe::keras_seed(), &train, &test, &opts, &mut |_| {}).block_on().unwrap();
         assert_eq!(history.last().unwrap().epoch, 3);
 
         let (a, _) = load_model(&straight.path().join(MODEL_FILE), Arch::Lenet5).unwrap();
@@ -143,7 +145,7 @@ fn divergence_stops_training_with_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let opts = RunOptions { out: dir.path().to_path_buf(), resume: false, init: None };
     let wild = Recipe { lr: 1e6, optimizer: lenet_gpu::train::OptimizerKind::Sgd, ..recipe(2) };
-    let err = run_training(gpu(), wild, &train, &test, &opts, &mut |_| {}).unwrap_err();
+    let err = run_training(gpu(), wild, &train, &test, &opts, &mut |_| {}).block_on().unwrap_err();
     match &err {
         Error::Diverged { epoch: 1, .. } => {}
         other => panic!("expected divergence in epoch 1, got {other}"),
@@ -168,7 +170,11 @@ fn checkpoint_round_trip_gives_identical_logits() {
     let k = Kernels::new(gpu).unwrap();
     let eval = |p: &[f32]| {
         let buf = gpu.storage_from("p", p);
-        Evaluator::new(&Ctx::new(gpu, &k, &layout, &buf), NetSpec::default(), &test).unwrap().run(gpu, true).unwrap()
+        Evaluator::new(&Ctx::new(gpu, &k, &layout, &buf), NetSpec::default(), &test)
+            .unwrap()
+            .run(gpu, true)
+            .block_on()
+            .unwrap()
     };
     assert_eq!(eval(&params), eval(&loaded));
     let x: Vec<f32> = test.images.iter().map(|&b| b as f32 / 255.0).collect();
@@ -186,10 +192,10 @@ fn second_step_gradient_matches_the_cpu_model(recipe: Recipe, x_of: &dyn Fn(&Dat
     let gpu = gpu();
     let mut one = Trainer::new(gpu, recipe.clone(), &train).unwrap();
     one.run_steps(1).unwrap();
-    let params = one.read_params().unwrap();
+    let params = one.read_params().block_on().unwrap();
     let mut two = Trainer::new(gpu, recipe, &train).unwrap();
     two.run_steps(2).unwrap();
-    let got: Vec<f32> = gpu.read(View::whole(&two.grads)).unwrap();
+    let got: Vec<f32> = gpu.read(View::whole(&two.grads)).block_on().unwrap();
     let layout = ParamLayout::lenet5();
     let order = epoch_order(two.recipe.seed, 0, train.len() as u32);
     let x = x_of(&train, &order);
@@ -264,8 +270,11 @@ fn evaluation_in_batches_matches_the_cpu_model() {
     let gpu = gpu();
     let k = Kernels::new(gpu).unwrap();
     let buf = gpu.storage_from("p", &params);
-    let r =
-        Evaluator::new(&Ctx::new(gpu, &k, &layout, &buf), NetSpec::default(), &test).unwrap().run(gpu, false).unwrap();
+    let r = Evaluator::new(&Ctx::new(gpu, &k, &layout, &buf), NetSpec::default(), &test)
+        .unwrap()
+        .run(gpu, false)
+        .block_on()
+        .unwrap();
     let x: Vec<f32> = test.images.iter().map(|&b| b as f32 / 255.0).collect();
     let labels: Vec<u32> = test.labels.iter().map(|&l| l as u32).collect();
     let f = lenet5_forward(&layout, &params, &x, &labels, test.len() as u32);
@@ -367,15 +376,15 @@ fn an_epoch_trains_on_the_last_partial_batch_and_on_sets_smaller_than_a_batch() 
     let (train, _) = data(1050, 0);
     let mut t = Trainer::new(gpu(), Recipe { batch_size: 128, ..recipe(1) }, &train).unwrap();
     assert_eq!(t.steps_per_epoch, 9);
-    let m = t.train_epoch(&mut |_| {}).unwrap();
+    let m = t.train_epoch(&mut |_| {}).block_on().unwrap();
     assert_eq!(m.samples, 1050, "every image once");
     assert!(m.mean_loss().is_finite());
     let small = train.take(50);
     let mut t = Trainer::new(gpu(), Recipe { batch_size: 100, ..recipe(2) }, &small).unwrap();
     assert_eq!(t.steps_per_epoch, 1);
-    let before = t.read_params().unwrap();
-    assert_eq!(t.train_epoch(&mut |_| {}).unwrap().samples, 50);
-    assert_ne!(t.read_params().unwrap(), before, "the one small batch trains");
+    let before = t.read_params().block_on().unwrap();
+    assert_eq!(t.train_epoch(&mut |_| {}).block_on().unwrap().samples, 50);
+    assert_ne!(t.read_params().block_on().unwrap(), before, "the one small batch trains");
 }
 
 #[test]
@@ -417,7 +426,7 @@ fn training_can_start_from_a_checkpoints_weights() {
     let opts = RunOptions { out: dir.path().to_path_buf(), resume: false, init: Some(start.clone()) };
     // No epochs' worth of change: lr so small that the weights stay (almost) where they began.
     let r = Recipe { lr: 1e-12, ..recipe(1) };
-    run_training(gpu(), r, &train, &test, &opts, &mut |_| {}).unwrap();
+    run_training(gpu(), r, &train, &test, &opts, &mut |_| {}).block_on().unwrap();
     let (after, _) = load_model(&dir.path().join(MODEL_FILE), Arch::Lenet5).unwrap();
     let worst = after.iter().zip(&start).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
     assert!(worst < 1e-6, "started from the given weights, not the recipe's initializer: {worst}");

@@ -13,6 +13,7 @@ use lenet_gpu::model::{Arch, Ctx, ParamLayout};
 use lenet_gpu::report::{read_csv, EpochReport};
 use lenet_gpu::run::{kept_epoch, run_training, RunOptions, METRICS_FILE, MODEL_FILE};
 use lenet_gpu::train::{Keep, Recipe, Schedule};
+use pollster::FutureExt;
 
 fn bits_equal(a: &[f32], b: &[f32]) -> bool {
     a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
@@ -80,7 +81,7 @@ fn held_out_rows_never_enter_training_and_keep_best_keeps_that_epoch() {
     };
     let validated = tempfile::tempdir().unwrap();
     let opts = RunOptions { out: validated.path().to_path_buf(), resume: false, init: None };
-    let history = run_training(gpu(), recipe.clone(), &all, &test, &opts, &mut |_| {}).unwrap();
+    let history = run_training(gpu(), recipe.clone(), &all, &test, &opts, &mut |_| {}).block_on().unwrap();
     assert!(history.iter().all(|r| r.val_loss.is_some() && r.val_accuracy.is_some()), "{history:?}");
     let untimed = |h: &[EpochReport]| h.iter().map(|r| EpochReport { seconds: 0.0, ..*r }).collect::<Vec<_>>();
     let csv = read_csv(&validated.path().join(METRICS_FILE)).unwrap();
@@ -94,7 +95,7 @@ fn held_out_rows_never_enter_training_and_keep_best_keeps_that_epoch() {
     let plain = tempfile::tempdir().unwrap();
     let opts = RunOptions { out: plain.path().to_path_buf(), resume: false, init: None };
     let unsplit = Recipe { validation_split: 0.0, keep: Keep::Last, epochs: kept.epoch, ..recipe };
-    run_training(gpu(), unsplit, &first, &test, &opts, &mut |_| {}).unwrap();
+    run_training(gpu(), unsplit, &first, &test, &opts, &mut |_| {}).block_on().unwrap();
     let (a, meta) = load_model(&validated.path().join(MODEL_FILE), Arch::Lenet5).unwrap();
     let (b, _) = load_model(&plain.path().join(MODEL_FILE), Arch::Lenet5).unwrap();
     assert!(bits_equal(&a, &b), "the kept model is epoch {}'s, trained without the held-out rows", kept.epoch);
@@ -105,7 +106,7 @@ fn held_out_rows_never_enter_training_and_keep_best_keeps_that_epoch() {
     let k = Kernels::new(gpu()).unwrap();
     let params = gpu().storage_from("params", &a);
     let ctx = Ctx::new(gpu(), &k, &layout, &params);
-    let r = Evaluator::new(&ctx, recipe_net(), &held.unwrap()).unwrap().run(gpu(), false).unwrap();
+    let r = Evaluator::new(&ctx, recipe_net(), &held.unwrap()).unwrap().run(gpu(), false).block_on().unwrap();
     assert_eq!((Some(r.loss), Some(r.accuracy)), (kept.val_loss, kept.val_accuracy));
 }
 

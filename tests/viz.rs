@@ -17,6 +17,7 @@ use lenet_gpu::viz::diagram::{dot, svg, write_diagram, RankDir};
 use lenet_gpu::viz::features::{feature_maps, render_features};
 use lenet_gpu::viz::render::Colormap;
 use lenet_gpu::viz::weights::{render_kernels, ConvLayer};
+use pollster::FutureExt;
 
 fn trained() -> &'static (Kernels, Vec<f32>) {
     briefly_trained()
@@ -33,7 +34,7 @@ fn feature_maps_equal_the_cpu_model_and_render() {
     let layout = ParamLayout::lenet5();
     let (x, label) = test_image(12);
     let pbuf = gpu().storage_from("params", params);
-    let fm = feature_maps(&Ctx::new(gpu(), k, &layout, &pbuf), NetSpec::default(), &x).unwrap();
+    let fm = feature_maps(&Ctx::new(gpu(), k, &layout, &pbuf), NetSpec::default(), &x).block_on().unwrap();
     let f = lenet5_forward(&layout, params, &x, &[label as u32], 1);
     let tol = Tol { abs: 1e-5, rel: 1e-4 };
     for (name, gpu_v, cpu_v) in [
@@ -105,6 +106,7 @@ fn filter_ascent_raises_every_channel() {
             &short_ascent(),
             &mut |_, _| {},
         )
+        .block_on()
         .unwrap();
         assert_eq!(r.len(), n);
         for i in 0..n {
@@ -129,6 +131,7 @@ fn class_ascent_makes_images_the_model_recognizes() {
         &short_ascent(),
         &mut |_, _| {},
     )
+    .block_on()
     .unwrap();
     for i in 0..10 {
         assert!(r.objective[i] >= r.initial[i] + 3.0, "class {i} logit {} -> {}", r.initial[i], r.objective[i]);
@@ -149,6 +152,7 @@ fn the_tutorial_recipe_raises_the_softmax_objective() {
         &cfg,
         &mut |_, _| {},
     )
+    .block_on()
     .unwrap();
     // Softmax saturates: with step 1 some classes can fall to p = 0 and stay there (why
     // the default maximizes the logit). Most rise.
@@ -208,6 +212,7 @@ fn a_total_variation_penalty_smooths_class_images_that_still_read_as_their_class
         let cfg = AscentConfig { blur_every: 0, tv, ..short_ascent() };
         let target = AscentTarget::Classes(ClassObjective::Logit);
         gradient_ascent(gpu(), k, (NetSpec::default(), &ParamLayout::lenet5(), params), target, &cfg, &mut |_, _| {})
+            .block_on()
             .unwrap()
     };
     let p = lenet_gpu::shapes::TvParams { n: 10, h: 28, w: 28, coef: 1.0 };
@@ -227,6 +232,7 @@ fn fourier_parameterized_class_images_are_smooth_and_read_as_their_class() {
         let cfg = AscentConfig { blur_every: 0, param, lr, ..short_ascent() };
         let target = AscentTarget::Classes(ClassObjective::Logit);
         gradient_ascent(gpu(), k, (NetSpec::default(), &ParamLayout::lenet5(), params), target, &cfg, &mut |_, _| {})
+            .block_on()
             .unwrap()
     };
     let (pixel, fourier) = (run(Param::Pixel, 0.02), run(Param::Fourier, 0.005));

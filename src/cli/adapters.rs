@@ -2,9 +2,10 @@
 
 use anyhow::{bail, Result};
 use lenet_gpu::gpu::list_adapters;
+use pollster::FutureExt;
 
 pub fn run_adapters() -> Result<()> {
-    let adapters = list_adapters();
+    let adapters = list_adapters().block_on();
     if adapters.is_empty() {
         bail!(
             "wgpu sees no adapter (Vulkan, Metal, DX12 or GL). On Debian/Ubuntu install the \

@@ -9,6 +9,7 @@ use lenet_gpu::data::{Dataset, Split};
 use lenet_gpu::viz::augment::{augmented_samples, render_augmented};
 
 use super::AdapterArg;
+use pollster::FutureExt;
 
 #[derive(Args)]
 pub struct AugmentArgs {
@@ -96,7 +97,7 @@ pub fn run_augment(a: VizAugmentArgs) -> Result<()> {
     let train = Dataset::load_or_bundled(a.data.as_deref(), Split::Train).context("loading the training set")?;
     let images = train.take(a.count as usize);
     let gpu = a.adapter.open()?;
-    let draws = augmented_samples(&gpu, &augmentation, &images, a.seed, a.epochs)?;
+    let draws = augmented_samples(&gpu, &augmentation, &images, a.seed, a.epochs).block_on()?;
     render_augmented(&augmentation, &images, &draws).save(&a.out)?;
     println!("{}", a.out.display());
     Ok(())

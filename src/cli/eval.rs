@@ -10,6 +10,7 @@ use lenet_gpu::kernels::Kernels;
 use lenet_gpu::model::Ctx;
 
 use super::AdapterArg;
+use pollster::FutureExt;
 
 #[derive(Args)]
 pub struct EvalArgs {
@@ -37,7 +38,7 @@ pub fn run_eval(args: EvalArgs) -> Result<()> {
     let kernels = Kernels::new(&gpu)?;
     let params = gpu.storage_from("params", &params);
     let evaluator = Evaluator::new(&Ctx::new(&gpu, &kernels, &layout, &params), net, &test)?;
-    let r = evaluator.run(&gpu, args.confusion)?;
+    let r = evaluator.run(&gpu, args.confusion).block_on()?;
     if args.json {
         let j = serde_json::json!({
             "model": args.model, "samples": r.samples, "loss": r.loss, "accuracy": r.accuracy,

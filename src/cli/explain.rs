@@ -23,6 +23,7 @@ use lenet_gpu::viz::explain::{render_attribution, render_confusion, render_mista
 use lenet_gpu::viz::weights::ConvLayer;
 
 use super::visualize::ModelFile;
+use pollster::FutureExt;
 
 /// The picture to explain: a test image or the user's own.
 #[derive(Args)]
@@ -139,7 +140,8 @@ impl Subject {
             let ctx = Ctx::new(&gpu, &kernels, &layout, &params).with_grads(&grads);
             ObjectivePlan::class_score(&ctx, net, batch, ClassObjective::Logit)?;
         }
-        let predicted = predict(&Ctx::new(&gpu, &kernels, &layout, &params), net, std::slice::from_ref(&x))?.remove(0);
+        let predicted =
+            predict(&Ctx::new(&gpu, &kernels, &layout, &params), net, std::slice::from_ref(&x)).block_on()?.remove(0);
         let target = self.target.map(usize::from).unwrap_or(predicted.class);
         let save = self.save.clone();
         Ok(Opened { net, layout, params, grads, gpu, kernels, x, label, predicted, target, save })
@@ -182,7 +184,7 @@ pub fn run_saliency(a: SaliencyArgs) -> Result<()> {
     };
     cfg.check()?;
     let o = a.subject.open(Some(cfg.batch()))?;
-    let s = saliency(&o.ctx(), o.net, &o.x, o.target, &cfg)?;
+    let s = saliency(&o.ctx(), o.net, &o.x, o.target, &cfg).block_on()?;
     let name = serde_json::to_value(a.method)?.as_str().unwrap_or("saliency").to_string();
     let out = a.out.unwrap_or_else(|| PathBuf::from(format!("viz/saliency_{name}.png")));
     let caption = match s.output_delta() {
@@ -225,7 +227,7 @@ pub struct GradcamArgs {
 
 pub fn run_gradcam(a: GradcamArgs) -> Result<()> {
     let o = a.subject.open(Some(GRAD_CAM_BATCH))?;
-    let cam = grad_cam(&o.ctx(), o.net, &o.x, o.target, a.layer, a.plus_plus)?;
+    let cam = grad_cam(&o.ctx(), o.net, &o.x, o.target, a.layer, a.plus_plus).block_on()?;
     let what = if a.plus_plus { "gradcampp" } else { "gradcam" };
     let out = a.out.unwrap_or_else(|| PathBuf::from(format!("viz/{what}_{}.png", a.layer.name())));
     let (c, h, w) = cam.dims;
@@ -268,7 +270,7 @@ pub struct OcclusionArgs {
 
 pub fn run_occlusion(a: OcclusionArgs) -> Result<()> {
     let o = a.subject.open(None)?;
-    let occ = occlusion(&o.ctx(), o.net, &o.x, o.target, (a.patch, a.stride), a.value)?;
+    let occ = occlusion(&o.ctx(), o.net, &o.x, o.target, (a.patch, a.stride), a.value).block_on()?;
     let caption = format!("{} patches of {}x{}, drop in p", occ.patches.len(), a.patch, a.patch);
     render_attribution(&o.heading("occlusion"), &caption, &o.x, &occ.heatmap, MapScale::Signed).save(&a.out)?;
     o.save("heatmap", &occ.heatmap, Vec::new())?;
@@ -308,7 +310,7 @@ pub fn run_mistakes(a: MistakesArgs) -> Result<()> {
     let params = gpu.storage_from("params", &params);
     let images: Vec<Vec<f32>> =
         (0..test.len()).map(|i| test.image(i).iter().map(|&p| p as f32 / 255.0).collect()).collect();
-    let p = predict(&Ctx::new(&gpu, &kernels, &layout, &params), net, &images)?;
+    let p = predict(&Ctx::new(&gpu, &kernels, &layout, &params), net, &images).block_on()?;
     let mut wrong: Vec<usize> = (0..test.len()).filter(|&i| p[i].class != test.labels[i] as usize).collect();
     let total = wrong.len();
     wrong.sort_by(|&x, &y| p[y].probability.total_cmp(&p[x].probability));
@@ -351,7 +353,7 @@ pub fn run_confusion(a: ConfusionArgs) -> Result<()> {
     let test = Dataset::load_or_bundled(a.data.as_deref(), Split::Test).context("loading the test set")?;
     let (net, layout, params, gpu, kernels) = a.model.open()?;
     let params = gpu.storage_from("params", &params);
-    let r = Evaluator::new(&Ctx::new(&gpu, &kernels, &layout, &params), net, &test)?.run(&gpu, true)?;
+    let r = Evaluator::new(&Ctx::new(&gpu, &kernels, &layout, &params), net, &test)?.run(&gpu, true).block_on()?;
     let matrix = r.confusion.expect("asked for");
     let title = format!("confusion matrix: {:.2}% of {} test images right", 100.0 * r.accuracy, r.samples);
     render_confusion(&title, &matrix).save(&a.out)?;

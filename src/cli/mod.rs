@@ -15,6 +15,7 @@ use clap::{Args, Parser, Subcommand};
 use lenet_gpu::checkpoint::{load_model_file, ModelFile};
 use lenet_gpu::gpu::{AdapterChoice, CompileHelper, CompileObserver, CompileProgress, Gpu, Profile};
 use lenet_gpu::model::Arch;
+use pollster::FutureExt;
 
 #[derive(Parser)]
 #[command(
@@ -83,7 +84,7 @@ impl AdapterArg {
     /// Opens the chosen adapter and says on stderr which one it is.
     pub fn open(self) -> Result<Gpu> {
         let profile = if self.portable { Profile::Portable } else { Profile::Full };
-        let gpu = Gpu::open(self.adapter, profile).context("opening a GPU adapter")?;
+        let gpu = Gpu::open(self.adapter, profile).block_on().context("opening a GPU adapter")?;
         eprintln!("adapter: {}", gpu.describe());
         if gpu.profile == Profile::Portable {
             eprintln!("note: portable kernels, WebGPU default limits");

@@ -10,6 +10,7 @@ use lenet_gpu::model::Ctx;
 use lenet_gpu::predict::{predict, scores_name, Prediction};
 
 use super::AdapterArg;
+use pollster::FutureExt;
 
 #[derive(Args)]
 pub struct PredictArgs {
@@ -58,7 +59,7 @@ pub fn run_predict(args: PredictArgs) -> Result<()> {
     let kernels = Kernels::new(&gpu)?;
     let params = gpu.storage_from("params", &m.params);
     let inked: Vec<Vec<f32>> = inputs.into_iter().zip(&blank).filter(|(_, &b)| !b).map(|(x, _)| x).collect();
-    let mut predictions = predict(&Ctx::new(&gpu, &kernels, &m.layout, &params), m.net, &inked)?.into_iter();
+    let mut predictions = predict(&Ctx::new(&gpu, &kernels, &m.layout, &params), m.net, &inked).block_on()?.into_iter();
     // Each file's prediction, None for a blank one.
     let results: Vec<Option<Prediction>> = blank.iter().map(|&b| if b { None } else { predictions.next() }).collect();
     let top = args.top as usize;

@@ -17,6 +17,7 @@ use lenet_gpu::train::{Keep, OptimizerKind, Recipe, Schedule};
 
 use super::augment::AugmentArgs;
 use super::AdapterArg;
+use pollster::FutureExt;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Preset {
@@ -306,6 +307,7 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
             }
         }
     })
+    .block_on()
     .with_context(|| format!("training (the last good checkpoint, if any, is kept in {})", out.display()))?;
     if !args.json {
         print_kept(keep, &history, &out);

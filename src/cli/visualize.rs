@@ -17,6 +17,7 @@ use lenet_gpu::viz::render::{Colormap, Grid};
 use lenet_gpu::viz::weights::{render_kernels, render_rbf_centers, ConvLayer};
 
 use super::{augment, explain, AdapterArg};
+use pollster::FutureExt;
 
 #[derive(Subcommand)]
 pub enum VizCommand {
@@ -239,7 +240,7 @@ pub fn run_visualize(cmd: VizCommand) -> Result<()> {
             let (image, label) = a.image.load()?;
             let (net, layout, params, gpu, kernels) = a.model.open()?;
             let params = gpu.storage_from("params", &params);
-            let fm = feature_maps(&Ctx::new(&gpu, &kernels, &layout, &params), net, &image)?;
+            let fm = feature_maps(&Ctx::new(&gpu, &kernels, &layout, &params), net, &image).block_on()?;
             let written = render_features(&fm, a.cmap, &label, &a.out)?;
             if let Some(path) = &a.save {
                 let arrays: Vec<NamedArray> =
@@ -292,7 +293,8 @@ fn ascend(
         if !json && (i % 50 == 0 || i == n) {
             eprintln!("gradient ascent: step {i}/{n}");
         }
-    })?;
+    })
+    .block_on()?;
     let title = match (net.arch, target) {
         // LeNet-1998 has no logits: its class images descend the paper's loss.
         (Arch::Lenet1998, AscentTarget::Classes(_)) => {

@@ -41,8 +41,8 @@ pub struct LayerGradients {
 }
 
 /// [`LayerGradients`] of `layer` for `image` and `target`.
-pub fn layer_gradients(
-    ctx: &Ctx,
+pub async fn layer_gradients(
+    ctx: &Ctx<'_>,
     net: NetSpec,
     image: &[f32],
     target: usize,
@@ -53,26 +53,26 @@ pub fn layer_gradients(
     }
     let name = conv_tap(net, layer)?;
     let scorer = ObjectivePlan::class_score(ctx, net, GRAD_CAM_BATCH, ClassObjective::Logit)?;
-    let (scores, _) = scorer.gradients(ctx.gpu, image, &[target as u32])?;
+    let (scores, _) = scorer.gradients(ctx.gpu, image, &[target as u32]).await?;
     let tap = scorer.plan.tap(&name).expect("a conv layer has a tap");
-    let maps: Vec<f32> = ctx.gpu.read(View::whole(&tap.tensor.value))?;
+    let maps: Vec<f32> = ctx.gpu.read(View::whole(&tap.tensor.value)).await?;
     let grad = tap.tensor.grad.as_ref().ok_or_else(|| Error::Config(format!("{name} keeps no gradient")))?;
-    let grads: Vec<f32> = ctx.gpu.read(View::whole(grad))?;
+    let grads: Vec<f32> = ctx.gpu.read(View::whole(grad)).await?;
     let scale = scorer.gradient_scale();
     let grads = grads.iter().map(|g| g * scale).collect();
     Ok(LayerGradients { score: scores[0], dims: tap.tensor.dims.chw(), maps, grads })
 }
 
 /// Grad-CAM (or ++) of `image` for `target` at `layer`.
-pub fn grad_cam(
-    ctx: &Ctx,
+pub async fn grad_cam(
+    ctx: &Ctx<'_>,
     net: NetSpec,
     image: &[f32],
     target: usize,
     layer: ConvLayer,
     plus_plus: bool,
 ) -> Result<GradCam> {
-    let LayerGradients { score, dims, maps, grads } = layer_gradients(ctx, net, image, target, layer)?;
+    let LayerGradients { score, dims, maps, grads } = layer_gradients(ctx, net, image, target, layer).await?;
     let (weights, cam) = cam_from(&maps, &grads, dims, plus_plus);
     let stride = match layer {
         ConvLayer::Conv1 => 1.0,

@@ -114,16 +114,16 @@ impl ObjectivePlan {
     }
 
     /// After a forward pass: each image's objective.
-    pub fn values(&self, gpu: &Gpu) -> Result<Vec<f32>> {
+    pub async fn values(&self, gpu: &Gpu) -> Result<Vec<f32>> {
         match &self.values {
-            Some(buffer) => gpu.read(View::whole(buffer)),
-            None => Ok(gpu.read::<f32>(View::whole(self.plan.loss()))?.iter().map(|l| -l).collect()),
+            Some(buffer) => gpu.read(View::whole(buffer)).await,
+            None => Ok(gpu.read::<f32>(View::whole(self.plan.loss())).await?.iter().map(|l| -l).collect()),
         }
     }
 
     /// The images `x` (batch x the input's length) scored by `targets`: each image's
     /// objective and its gradient with respect to the image, in one submission.
-    pub fn gradients(&self, gpu: &Gpu, x: &[f32], targets: &[u32]) -> Result<(Vec<f32>, Vec<f32>)> {
+    pub async fn gradients(&self, gpu: &Gpu, x: &[f32], targets: &[u32]) -> Result<(Vec<f32>, Vec<f32>)> {
         self.set_targets(gpu, targets);
         gpu.write(View::whole(self.plan.x().expect("an f32 input")), x);
         let mut encoder = gpu.device.create_command_encoder(&Default::default());
@@ -133,8 +133,9 @@ impl ObjectivePlan {
             self.record_backward(&mut pass)?;
         }
         gpu.submit(encoder.finish())?;
-        let grad: Vec<f32> = gpu.read(View::whole(self.plan.input_grad().expect("a plan with the input gradient")))?;
-        Ok((self.values(gpu)?, grad.iter().map(|g| g * self.scale).collect()))
+        let grad: Vec<f32> =
+            gpu.read(View::whole(self.plan.input_grad().expect("a plan with the input gradient"))).await?;
+        Ok((self.values(gpu).await?, grad.iter().map(|g| g * self.scale).collect()))
     }
 }
 

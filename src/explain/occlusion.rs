@@ -19,8 +19,8 @@ pub struct Occlusion {
 }
 
 /// Covers `image` with a `patch` x `patch` square of `value` every `stride` pixels.
-pub fn occlusion(
-    ctx: &Ctx,
+pub async fn occlusion(
+    ctx: &Ctx<'_>,
     net: NetSpec,
     image: &[f32],
     target: usize,
@@ -47,7 +47,7 @@ pub fn occlusion(
         }
         images.push(x);
     }
-    let p = predict(ctx, net, &images)?;
+    let p = predict(ctx, net, &images).await?;
     let probability = p[0].probabilities[target];
     let patches: Vec<_> =
         windows.iter().zip(&p[1..]).map(|(&w, q)| (w, probability - q.probabilities[target])).collect();

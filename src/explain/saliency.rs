@@ -116,7 +116,13 @@ impl Saliency {
 
 /// The target class's attribution for `image` (28x28 values) on `ctx`'s model (`ctx`
 /// needs a gradient buffer).
-pub fn saliency(ctx: &Ctx, net: NetSpec, image: &[f32], target: usize, cfg: &SaliencyConfig) -> Result<Saliency> {
+pub async fn saliency(
+    ctx: &Ctx<'_>,
+    net: NetSpec,
+    image: &[f32],
+    target: usize,
+    cfg: &SaliencyConfig,
+) -> Result<Saliency> {
     cfg.check()?;
     if target >= CLASSES as usize {
         return Err(Error::Config(format!("--target must be a class in 0..=9, got {target}")));
@@ -156,7 +162,7 @@ pub fn saliency(ctx: &Ctx, net: NetSpec, image: &[f32], target: usize, cfg: &Sal
     let n = batch.len() / len;
     debug_assert_eq!(n as u32, cfg.batch());
     let scorer = ObjectivePlan::class_score(ctx, net, n as u32, ClassObjective::Logit)?;
-    let (scores, grads) = scorer.gradients(ctx.gpu, &batch, &vec![target as u32; n])?;
+    let (scores, grads) = scorer.gradients(ctx.gpu, &batch, &vec![target as u32; n]).await?;
     let paths = match cfg.method {
         Method::Gradient | Method::GradientXInput => 1,
         Method::Smoothgrad => cfg.samples as usize,

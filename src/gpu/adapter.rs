@@ -115,9 +115,12 @@ pub(crate) fn new_instance(backends: wgpu::Backends) -> wgpu::Instance {
     wgpu::Instance::new(desc)
 }
 
-pub(crate) fn enumerate(choice: AdapterChoice) -> Vec<wgpu::Adapter> {
+/// The adapters `choice` accepts, best first. In a browser: the one the page is given.
+pub(crate) async fn enumerate(choice: AdapterChoice) -> Vec<wgpu::Adapter> {
     let instance = new_instance(choice.backends());
-    let mut adapters: Vec<wgpu::Adapter> = pollster::block_on(instance.enumerate_adapters(choice.backends()))
+    let mut adapters: Vec<wgpu::Adapter> = instance
+        .enumerate_adapters(choice.backends())
+        .await
         .into_iter()
         .filter(|a| choice.accepts(&a.get_info()))
         .collect();
@@ -126,8 +129,9 @@ pub(crate) fn enumerate(choice: AdapterChoice) -> Vec<wgpu::Adapter> {
 }
 
 /// Every adapter wgpu sees, best first, with the one `auto` would choose marked.
-pub fn list_adapters() -> Vec<AdapterSummary> {
+pub async fn list_adapters() -> Vec<AdapterSummary> {
     enumerate(AdapterChoice::Auto)
+        .await
         .into_iter()
         .enumerate()
         .map(|(i, a)| AdapterSummary {

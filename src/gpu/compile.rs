@@ -30,6 +30,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{create_module, create_pipeline, AdapterChoice, Gpu, Profile, STORAGE_USAGES};
 use crate::error::{Error, Result};
+use pollster::FutureExt;
 
 /// A first zero-workgroup dispatch slower than this means the shader cache is cold (a
 /// cached kernel loads in about a millisecond, the smallest compiles in ~40 ms).
@@ -270,13 +271,14 @@ pub fn serve_compile_helper(input: impl BufRead, mut output: impl Write) -> Resu
     let header = lines.next().ok_or_else(|| bad("no header".into()))?.map_err(|e| bad(e.to_string()))?;
     let header: HelperHeader = serde_json::from_str(&header).map_err(|e| bad(format!("bad header: {e}")))?;
     let adapter = super::adapter::enumerate(AdapterChoice::Vulkan)
+        .block_on()
         .into_iter()
         .find(|a| {
             let i = a.get_info();
             i.name == header.adapter && i.driver_info == header.driver_info
         })
         .ok_or_else(|| bad(format!("no Vulkan adapter {}", header.adapter)))?;
-    let gpu = Gpu::from_adapter(adapter, if header.portable { Profile::Portable } else { Profile::Full })?;
+    let gpu = Gpu::from_adapter(adapter, if header.portable { Profile::Portable } else { Profile::Full }).block_on()?;
     let mut buffers: Vec<wgpu::Buffer> = Vec::new();
     for line in lines {
         let line = line.map_err(|e| bad(e.to_string()))?;

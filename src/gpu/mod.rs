@@ -81,24 +81,23 @@ pub struct Gpu {
 }
 
 impl Gpu {
-    /// Opens the adapter `choice` names (the best one for `auto`) with all it offers.
-    pub fn new(choice: AdapterChoice) -> Result<Gpu> {
-        Self::open(choice, Profile::Full)
-    }
-
-    /// Opens the adapter `choice` names with `profile`'s limits and features.
-    pub fn open(choice: AdapterChoice, profile: Profile) -> Result<Gpu> {
-        let adapters = adapter::enumerate(choice);
+    /// Opens the adapter `choice` names with `profile`'s limits and features (in a browser:
+    /// the one adapter the page is given). Native callers drive it with `pollster`.
+    pub async fn open(choice: AdapterChoice, profile: Profile) -> Result<Gpu> {
+        let adapters = adapter::enumerate(choice).await;
         let Some(adapter) = adapters.into_iter().next() else {
-            let seen =
-                adapter::enumerate(AdapterChoice::Auto).iter().map(|a| describe(&a.get_info())).collect::<Vec<_>>();
+            let seen = adapter::enumerate(AdapterChoice::Auto)
+                .await
+                .iter()
+                .map(|a| describe(&a.get_info()))
+                .collect::<Vec<_>>();
             let seen = if seen.is_empty() { "no adapters at all".to_string() } else { seen.join("; ") };
             return Err(Error::NoAdapter { requested: choice.to_string(), seen });
         };
-        Self::from_adapter(adapter, profile)
+        Self::from_adapter(adapter, profile).await
     }
 
-    fn from_adapter(adapter: wgpu::Adapter, profile: Profile) -> Result<Gpu> {
+    async fn from_adapter(adapter: wgpu::Adapter, profile: Profile) -> Result<Gpu> {
         let info = adapter.get_info();
         let (limits, features) = match profile {
             // Everything the adapter offers: lavapipe's 128 MiB storage bindings, not
@@ -115,7 +114,9 @@ impl Gpu {
             required_limits: limits.clone(),
             ..Default::default()
         };
-        let (device, queue) = pollster::block_on(adapter.request_device(&desc))
+        let (device, queue) = adapter
+            .request_device(&desc)
+            .await
             .map_err(|e| Error::RequestDevice { adapter: describe(&info), message: e.to_string() })?;
         let uncaptured = Arc::new(Mutex::new(Vec::new()));
         let sink = uncaptured.clone();
@@ -192,6 +193,7 @@ impl Gpu {
     }
 
     /// Blocks until the GPU has finished all submitted work, then reports any error.
+    /// In a browser it cannot block and returns at once: await a [`Gpu::read`] there.
     pub fn wait(&self) -> Result<()> {
         self.device.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| Error::DeviceLost(e.to_string()))?;
         self.check()
@@ -239,7 +241,9 @@ impl Gpu {
     }
 
     /// Copies a view back to the CPU. Waits for the GPU: never call it per training step.
-    pub fn read<T: bytemuck::Pod>(&self, view: View<'_>) -> Result<Vec<T>> {
+    /// Async because a browser maps the buffer from its event loop; on native the map has
+    /// completed when `wait` returns, so the future is ready at its first poll.
+    pub async fn read<T: bytemuck::Pod>(&self, view: View<'_>) -> Result<Vec<T>> {
         let bytes = view.len * 4;
         let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("readback"),
@@ -250,12 +254,12 @@ impl Gpu {
         let mut encoder = self.device.create_command_encoder(&Default::default());
         encoder.copy_buffer_to_buffer(view.buffer, view.offset * 4, &staging, 0, bytes);
         self.queue.submit([encoder.finish()]);
-        let (tx, rx) = std::sync::mpsc::channel();
+        let (tx, rx) = futures_channel::oneshot::channel();
         staging.map_async(wgpu::MapMode::Read, .., move |r| {
             let _ = tx.send(r);
         });
         self.wait()?;
-        rx.recv()
+        rx.await
             .map_err(|_| Error::DeviceLost("buffer map callback never ran".into()))?
             .map_err(|e| Error::Validation(format!("mapping readback buffer: {e}")))?;
         let data = {
@@ -281,28 +285,49 @@ impl Gpu {
         if let Some(p) = self.pipelines.lock().expect("cache poisoned").get(&key) {
             return Ok(p.clone());
         }
-        let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let module = self
-            .modules
-            .lock()
-            .expect("cache poisoned")
-            .entry(shader)
-            .or_insert_with(|| self.module(shader.file(), shader.source()))
-            .clone();
         let label = if constants.is_empty() {
             entry.to_string()
         } else {
             let c: Vec<String> = constants.iter().map(|(n, v)| format!("{n}={v}")).collect();
             format!("{entry}[{}]", c.join(","))
         };
-        let pipeline = create_pipeline(&self.device, &label, &module, entry, constants);
-        if let Some(e) = pollster::block_on(scope.pop()) {
-            self.modules.lock().expect("cache poisoned").remove(&shader);
-            return Err(Error::Shader { file: shader.file(), entry, message: e.to_string() });
-        }
+        let made = self.validated(|| {
+            let module = self
+                .modules
+                .lock()
+                .expect("cache poisoned")
+                .entry(shader)
+                .or_insert_with(|| self.module(shader.file(), shader.source()))
+                .clone();
+            create_pipeline(&self.device, &label, &module, entry, constants)
+        });
+        let pipeline = match made {
+            Ok(pipeline) => pipeline,
+            Err(message) => {
+                self.modules.lock().expect("cache poisoned").remove(&shader);
+                return Err(Error::Shader { file: shader.file(), entry, message });
+            }
+        };
         self.note_made(&pipeline, &label, shader.source(), entry, constants);
         self.pipelines.lock().expect("cache poisoned").insert(key, pipeline.clone());
         Ok(pipeline)
+    }
+
+    /// Runs `make` inside a validation error scope: its error message, if wgpu reported one.
+    /// A browser answers the scope only from its event loop, and nothing here may wait for
+    /// it: there the error reaches the uncaptured-error handler and the next [`Gpu::check`].
+    fn validated<T>(&self, make: impl FnOnce() -> T) -> std::result::Result<T, String> {
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+            let made = make();
+            match pollster::FutureExt::block_on(scope.pop()) {
+                Some(e) => Err(e.to_string()),
+                None => Ok(made),
+            }
+        }
+        #[cfg(target_arch = "wasm32")]
+        Ok(make())
     }
 
     fn module(&self, label: &str, source: &str) -> wgpu::ShaderModule {
@@ -329,12 +354,9 @@ impl Gpu {
         if let Some((_, p)) = self.generated.lock().expect("cache poisoned").get(source) {
             return Ok(p.clone());
         }
-        let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let module = self.module(label, source);
-        let pipeline = create_pipeline(&self.device, label, &module, entry, &[]);
-        if let Some(e) = pollster::block_on(scope.pop()) {
-            return Err(Error::Shader { file: "(generated)", entry, message: format!("{label}: {e}") });
-        }
+        let pipeline = self
+            .validated(|| create_pipeline(&self.device, label, &self.module(label, source), entry, &[]))
+            .map_err(|e| Error::Shader { file: "(generated)", entry, message: format!("{label}: {e}") })?;
         self.note_made(&pipeline, label, source, entry, &[]);
         self.generated
             .lock()

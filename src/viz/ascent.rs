@@ -152,7 +152,7 @@ pub fn deprocess(image: &[f32]) -> Vec<f32> {
 
 /// Runs gradient ascent for every image of `target` at once, on the network of `net`
 /// with parameters `params` (laid out as `layout`).
-pub fn gradient_ascent(
+pub async fn gradient_ascent(
     gpu: &Gpu,
     k: &Kernels,
     (net, layout, params): (NetSpec, &ParamLayout, &[f32]),
@@ -175,12 +175,12 @@ pub fn gradient_ascent(
         }
     };
     ascent.set_targets(gpu, &(0..ascent.batch()).collect::<Vec<u32>>());
-    ascend(gpu, k, &ascent, cfg, on_progress)
+    ascend(gpu, k, &ascent, cfg, on_progress).await
 }
 
 /// The loop: jitter, forward + objective, backward to the input, normalized step, un-jitter,
 /// blur now and then; one submission per step.
-fn ascend(
+async fn ascend(
     gpu: &Gpu,
     k: &Kernels,
     net: &ObjectivePlan,
@@ -200,10 +200,10 @@ fn ascend(
         steps.submit_step(gpu, shift, blur)?;
         steps_run = i + 1;
         if i == 0 {
-            initial = Some(read_objective()?);
+            initial = Some(read_objective().await?);
         }
         if cfg.stop_when_flat && (i + 1) % 20 == 0 {
-            let now = read_objective()?;
+            let now = read_objective().await?;
             if let Some(prev) = &last_check {
                 if now.iter().zip(prev).all(|(a, b)| *a <= *b + 1e-4) {
                     break;
@@ -217,12 +217,12 @@ fn ascend(
         }
     }
     steps.submit_final_forward(gpu)?;
-    let objective_now = read_objective()?;
+    let objective_now = read_objective().await?;
     Ok(AscentResult {
-        images: gpu.read(View::whole(&steps.image))?,
+        images: gpu.read(View::whole(&steps.image)).await?,
         initial: initial.unwrap_or_else(|| objective_now.clone()),
         objective: objective_now,
-        predicted: predictions(gpu, net)?,
+        predicted: predictions(gpu, net).await?,
         steps_run,
     })
 }
@@ -378,8 +378,8 @@ impl Coefficients {
 }
 
 /// After a forward pass: each image's predicted class and its score.
-fn predictions(gpu: &Gpu, net: &ObjectivePlan) -> Result<Vec<(usize, f32)>> {
-    let probs: Vec<f32> = gpu.read(View::whole(net.plan.probs()))?;
+async fn predictions(gpu: &Gpu, net: &ObjectivePlan) -> Result<Vec<(usize, f32)>> {
+    let probs: Vec<f32> = gpu.read(View::whole(net.plan.probs())).await?;
     let rows = probs.chunks_exact(CLASSES as usize).take(net.batch() as usize);
     Ok(rows
         .map(|row| {

@@ -12,7 +12,13 @@ use crate::viz::render::{Canvas, Colormap, Grid};
 
 /// `epochs` draws of every image of `data` (epochs 0, 1, ...; positions 0.. of an order
 /// that keeps the images in place), as [0, 1] pixels: one (N, 28·28) batch per epoch.
-pub fn augmented_samples(gpu: &Gpu, a: &Augmentation, data: &Dataset, seed: u64, epochs: u32) -> Result<Vec<Vec<f32>>> {
+pub async fn augmented_samples(
+    gpu: &Gpu,
+    a: &Augmentation,
+    data: &Dataset,
+    seed: u64,
+    epochs: u32,
+) -> Result<Vec<Vec<f32>>> {
     let kernel = Augment::new(gpu)?;
     let gpu_data = GpuDataset::upload(gpu, data, "augment")?;
     let order = gpu.storage_from("augment.order", &(0..gpu_data.len).collect::<Vec<u32>>());
@@ -27,13 +33,13 @@ pub fn augmented_samples(gpu: &Gpu, a: &Augmentation, data: &Dataset, seed: u64,
         labels: View::whole(&labels),
     };
     let dispatch = kernel.augment_batch(gpu, p, views)?;
-    (0..epochs)
-        .map(|epoch| {
-            dispatch.set_uniform(gpu, &AugmentParams { epoch, ..p });
-            gpu.run(&[&dispatch])?;
-            gpu.read(View::whole(&x))
-        })
-        .collect()
+    let mut draws = Vec::with_capacity(epochs as usize);
+    for epoch in 0..epochs {
+        dispatch.set_uniform(gpu, &AugmentParams { epoch, ..p });
+        gpu.run(&[&dispatch])?;
+        draws.push(gpu.read(View::whole(&x)).await?);
+    }
+    Ok(draws)
 }
 
 /// What `a` draws, in words: "affine: shift ±2 px, rotate ±10°, ...".

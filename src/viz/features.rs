@@ -61,21 +61,18 @@ impl FeatureMaps {
 
 /// Runs the forward pass on the GPU for one 28x28 image (values in [0, 1]) and reads
 /// every tap back.
-pub fn feature_maps(ctx: &Ctx, net: NetSpec, image: &[f32]) -> Result<FeatureMaps> {
+pub async fn feature_maps(ctx: &Ctx<'_>, net: NetSpec, image: &[f32]) -> Result<FeatureMaps> {
     let gpu = ctx.gpu;
     let plan = net.plan(ctx, 1, Mode::FeatureMaps, InputSource::Buffer)?;
     gpu.write(View::whole(plan.x().expect("an f32 input")), image);
     gpu.write(View::whole(plan.labels()), &[0u32]);
     gpu.run(&plan.forward_dispatches())?;
-    let maps = plan
-        .taps()
-        .into_iter()
-        .map(|t| {
-            let len = t.tensor.dims.len() as u64;
-            let values = gpu.read(View { buffer: &t.tensor.value, offset: 0, len })?;
-            Ok(FeatureMap { name: t.name.clone(), dims: t.tensor.dims, picture: t.picture, values })
-        })
-        .collect::<Result<_>>()?;
+    let mut maps = Vec::new();
+    for t in plan.taps() {
+        let len = t.tensor.dims.len() as u64;
+        let values = gpu.read(View { buffer: &t.tensor.value, offset: 0, len }).await?;
+        maps.push(FeatureMap { name: t.name.clone(), dims: t.tensor.dims, picture: t.picture, values });
+    }
     Ok(FeatureMaps { net, head: plan.head_kind(), maps })
 }
 

@@ -5,6 +5,7 @@ use std::sync::OnceLock;
 
 use lenet_gpu::gpu::{AdapterChoice, Dispatch, Gpu, Profile, View};
 use lenet_gpu::shapes::ConvShape;
+use pollster::FutureExt;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -17,7 +18,7 @@ pub fn gpu() -> &'static Gpu {
     GPU.get_or_init(|| {
         let portable = std::env::var_os("LENET_GPU_PORTABLE").is_some_and(|v| !v.is_empty() && v != "0");
         let profile = if portable { Profile::Portable } else { Profile::Full };
-        Gpu::open(AdapterChoice::Auto, profile).unwrap_or_else(|e| panic!("tests need a GPU adapter: {e}"))
+        Gpu::open(AdapterChoice::Auto, profile).block_on().unwrap_or_else(|e| panic!("tests need a GPU adapter: {e}"))
     })
 }
 
@@ -34,9 +35,9 @@ pub fn briefly_trained() -> &'static (lenet_gpu::kernels::Kernels, Vec<f32>) {
         let recipe = Recipe { epochs: 2, batch_size: 50, augment, ..Recipe::default_recipe() };
         let mut t = Trainer::new(gpu(), recipe, &train).unwrap();
         for _ in 0..2 {
-            t.train_epoch(&mut |_| {}).unwrap();
+            t.train_epoch(&mut |_| {}).block_on().unwrap();
         }
-        (lenet_gpu::kernels::Kernels::new(gpu()).unwrap(), t.read_params().unwrap())
+        (lenet_gpu::kernels::Kernels::new(gpu()).unwrap(), t.read_params().block_on().unwrap())
     })
 }
 
@@ -79,13 +80,13 @@ pub fn run(gpu: &Gpu, d: Dispatch) {
 }
 
 pub fn read(gpu: &Gpu, b: &wgpu::Buffer, len: usize) -> Vec<f32> {
-    let mut v: Vec<f32> = gpu.read(View::whole(b)).expect("readback failed");
+    let mut v: Vec<f32> = gpu.read(View::whole(b)).block_on().expect("readback failed");
     v.truncate(len);
     v
 }
 
 pub fn read_u32(gpu: &Gpu, b: &wgpu::Buffer, len: usize) -> Vec<u32> {
-    let mut v: Vec<u32> = gpu.read(View::whole(b)).expect("readback failed");
+    let mut v: Vec<u32> = gpu.read(View::whole(b)).block_on().expect("readback failed");
     v.truncate(len);
     v
 }
