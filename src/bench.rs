@@ -182,13 +182,13 @@ pub fn run_bench(
     let recipe = Recipe { epochs: 1, ..recipe };
     let net: NetSpec = recipe.net();
     let mut trainer = Trainer::new(gpu, recipe, train)?;
-    trainer.run_steps(1)?;
+    trainer.run_steps(1).block_on()?;
     let first_step_ms = started.elapsed().as_secs_f64() * 1e3;
     let validation_max_error = validate(gpu, &trainer.kernels, &trainer.recipe)?;
 
-    trainer.run_steps(warmup)?;
+    trainer.run_steps(warmup).block_on()?;
     let t = Instant::now();
-    trainer.run_steps(train_steps)?;
+    trainer.run_steps(train_steps).block_on()?;
     let train_s = t.elapsed().as_secs_f64();
     let batch = trainer.recipe.batch_size;
 

@@ -58,6 +58,15 @@ pub fn save_tensors(
     tensors: &[(&str, Vec<usize>, &[f32])],
     metadata: HashMap<String, String>,
 ) -> Result<()> {
+    write_atomic(path, &serialize_tensors(path, tensors, metadata)?)
+}
+
+/// [`save_tensors`]' file as bytes (`path` names it in errors): what a browser downloads.
+pub fn serialize_tensors(
+    path: &Path,
+    tensors: &[(&str, Vec<usize>, &[f32])],
+    metadata: HashMap<String, String>,
+) -> Result<Vec<u8>> {
     if let Some((name, _, data)) = tensors.iter().find(|(_, _, d)| non_finite(d) > 0) {
         let reason = format!("refusing to write tensor {name}: {} of its values are not finite", non_finite(data));
         return Err(bad(path, reason));
@@ -70,8 +79,7 @@ pub fn save_tensors(
             Ok((name.to_string(), view))
         })
         .collect::<Result<Vec<_>>>()?;
-    let bytes = safetensors::serialize(views, Some(metadata)).map_err(|e| bad(path, e.to_string()))?;
-    write_atomic(path, &bytes)
+    safetensors::serialize(views, Some(metadata)).map_err(|e| bad(path, e.to_string()))
 }
 
 /// A loaded safetensors file: f32 tensors by name, and the metadata.
@@ -125,12 +133,17 @@ pub fn parse_tensors(path: &Path, bytes: &[u8]) -> Result<TensorFile> {
 }
 
 /// Saves the flat parameter buffer as PyTorch-named tensors of `arch`'s layout.
-pub fn save_model(path: &Path, arch: Arch, flat: &[f32], mut metadata: HashMap<String, String>) -> Result<()> {
+pub fn save_model(path: &Path, arch: Arch, flat: &[f32], metadata: HashMap<String, String>) -> Result<()> {
+    write_atomic(path, &model_bytes(path, arch, flat, metadata)?)
+}
+
+/// [`save_model`]'s file as bytes (`path` names it in errors).
+pub fn model_bytes(path: &Path, arch: Arch, flat: &[f32], mut metadata: HashMap<String, String>) -> Result<Vec<u8>> {
     let layout = arch.layout();
     metadata.insert("format".into(), "pt".into()); // what transformers/safetensors expect
     metadata.insert("arch".into(), arch.checkpoint_name().into());
     let tensors: Vec<_> = layout.tensors.iter().map(|t| (t.name.as_str(), t.shape.clone(), &flat[t.range()])).collect();
-    save_tensors(path, &tensors, metadata)
+    serialize_tensors(path, &tensors, metadata)
 }
 
 /// Loads a model checkpoint of `arch` into a flat parameter vector of its layout, checking
@@ -187,7 +200,12 @@ pub fn load_any_model(path: &Path) -> Result<(NetSpec, ParamLayout, Vec<f32>)> {
 
 /// [`load_any_model`] on a file's bytes (`path` names it in errors).
 pub fn parse_any_model(path: &Path, bytes: &[u8]) -> Result<(NetSpec, ParamLayout, Vec<f32>)> {
-    model_file_from(path, parse_tensors(path, bytes)?).map(|m| (m.net, m.layout, m.params))
+    parse_model_file(path, bytes).map(|m| (m.net, m.layout, m.params))
+}
+
+/// [`load_model_file`] on a file's bytes (`path` names it in errors).
+pub fn parse_model_file(path: &Path, bytes: &[u8]) -> Result<ModelFile> {
+    model_file_from(path, parse_tensors(path, bytes)?)
 }
 
 /// The network a file holds: its `arch` metadata, or the one whose first tensor it has.

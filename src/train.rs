@@ -106,6 +106,23 @@ fn default_mu() -> f32 {
 }
 
 impl Recipe {
+    /// The preset `name` (`default`, `fast`, `best`, `keras-seed`, `lenet1998`), as `train
+    /// --preset` names them.
+    pub fn preset(name: &str) -> Result<Recipe> {
+        Ok(match name {
+            "default" => Recipe::default_recipe(),
+            "fast" => Recipe::fast(),
+            "best" => Recipe::best(),
+            "keras-seed" => Recipe::keras_seed(),
+            "lenet1998" => Recipe::lenet1998(),
+            _ => {
+                return Err(Error::Config(format!(
+                    "no preset {name:?}; there are default, fast, best, keras-seed and lenet1998"
+                )))
+            }
+        })
+    }
+
     /// The Keras tutorial exactly: SGD lr 0.01, no momentum, batch 100, 50 epochs, weights
     /// U(-0.05, 0.05), zero biases, shuffled every epoch, and raw 0-255 pixels (the
     /// tutorial feeds `mnist.load_data()`'s bytes undivided). Reported: test loss 0.1034,
@@ -418,7 +435,7 @@ impl<'g> Trainer<'g> {
         let mut last_report = Instant::now();
         for s in 0..self.steps_per_epoch {
             let lr = self.recipe.lr_at(self.step, total);
-            self.submit_step(s, &mut in_flight)?;
+            self.submit_step(s, &mut in_flight).await?;
             if last_report.elapsed() >= PROGRESS_EVERY && s + 1 < self.steps_per_epoch {
                 last_report = Instant::now();
                 let m = self.read_metrics().await?;
@@ -457,7 +474,7 @@ impl<'g> Trainer<'g> {
 
     /// Records and submits step `s` of the current epoch order (one submission), keeping
     /// at most `IN_FLIGHT` steps queued.
-    fn submit_step(&mut self, s: u32, in_flight: &mut VecDeque<wgpu::SubmissionIndex>) -> Result<()> {
+    async fn submit_step(&mut self, s: u32, in_flight: &mut VecDeque<wgpu::SubmissionIndex>) -> Result<()> {
         let gpu = self.gpu;
         self.feeder(s).set_offset(gpu, self.epoch, s * self.recipe.batch_size);
         self.optimizer.set_step(gpu, self.recipe.lr_at(self.step, self.total_steps()), self.step + 1);
@@ -469,12 +486,7 @@ impl<'g> Trainer<'g> {
         in_flight.push_back(gpu.submit(encoder.finish())?);
         self.step += 1;
         if in_flight.len() > IN_FLIGHT {
-            let index = in_flight.pop_front().expect("non-empty");
-            // A failed wait is most often an invalid submission: report the validation error.
-            gpu.device
-                .poll(wgpu::PollType::Wait { submission_index: Some(index), timeout: None })
-                .map_err(|e| gpu.check().err().unwrap_or(Error::DeviceLost(e.to_string())))?;
-            gpu.check()?;
+            gpu.finished(in_flight.pop_front().expect("non-empty")).await?;
         }
         Ok(())
     }
@@ -503,12 +515,12 @@ impl<'g> Trainer<'g> {
 
     /// Runs `n` training steps with no readback at all and waits for the GPU: what the
     /// benchmark times. Uses the current epoch's order, wrapping around.
-    pub fn run_steps(&mut self, n: u32) -> Result<()> {
+    pub async fn run_steps(&mut self, n: u32) -> Result<()> {
         let order = epoch_order(self.recipe.seed, self.epoch, self.data.len);
         self.gpu.write(View::whole(&self.order), &order);
         let mut in_flight = VecDeque::new();
         for i in 0..n {
-            self.submit_step(i % self.steps_per_epoch, &mut in_flight)?;
+            self.submit_step(i % self.steps_per_epoch, &mut in_flight).await?;
         }
         self.gpu.wait()
     }

@@ -28,7 +28,7 @@ fn compile_ahead_on_a_cold_cache() {
     if !gpu.compiles_at_first_dispatch() {
         // A driver that compiles when a pipeline is made has nothing to do here.
         assert_eq!(pending, 0);
-        trainer.run_steps(1).unwrap();
+        trainer.run_steps(1).block_on().unwrap();
         return;
     }
     // A training step binds ~20 distinct kernels (gather/augment, convolutions, dense,
@@ -57,7 +57,7 @@ fn compile_ahead_on_a_cold_cache() {
 
     // Nothing is left for the step, which trains as usual.
     let before = trainer.read_params().block_on().unwrap();
-    trainer.run_steps(1).unwrap();
+    trainer.run_steps(1).block_on().unwrap();
     assert_ne!(trainer.read_params().block_on().unwrap(), before);
     drop(gpu);
 

@@ -25,7 +25,7 @@ fn trained() -> &'static (Kernels, Vec<f32>) {
 
 fn test_image(i: usize) -> Vec<f32> {
     let test = Dataset::bundled(Split::Test).unwrap();
-    test.image(i).iter().map(|&p| p as f32 / 255.0).collect()
+    test.input(i)
 }
 
 /// Runs `f` with a context over `params` of `net` (with a gradient buffer).

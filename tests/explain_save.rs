@@ -33,7 +33,7 @@ fn subject() -> (tempfile::TempDir, String, Vec<f32>, Vec<f32>) {
     let tensors: Vec<_> =
         layout.tensors.iter().map(|t| (t.name.clone(), t.shape.clone(), params[t.range()].to_vec())).collect();
     write_state_dict(&path, &tensors, "F32");
-    let x = Dataset::bundled(Split::Test).unwrap().image(12).iter().map(|&p| p as f32 / 255.0).collect();
+    let x = Dataset::bundled(Split::Test).unwrap().input(12);
     (dir, path.to_str().unwrap().to_string(), params, x)
 }
 

@@ -20,7 +20,7 @@ const BATCH: usize = 32;
 /// The first test images as pixels in [0, 1].
 fn images() -> Vec<f32> {
     let test = Dataset::bundled(Split::Test).unwrap();
-    (0..BATCH).flat_map(|i| test.image(i).iter().map(|&p| p as f32 / 255.0).collect::<Vec<_>>()).collect()
+    (0..BATCH).flat_map(|i| test.input(i)).collect()
 }
 
 /// Our GPU's scores (LeNet-5's logits, LeNet-1998's distances) for `x`.

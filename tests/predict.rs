@@ -86,7 +86,7 @@ fn test_image_12_reads_as_9_however_it_is_drawn() {
 fn every_variant_of_the_first_hundred_digits_reads_as_the_digit_itself() {
     let test = Dataset::bundled(Split::Test).unwrap();
     let n = 100;
-    let plain: Vec<Vec<f32>> = (0..n).map(|i| test.image(i).iter().map(|&p| p as f32 / 255.0).collect()).collect();
+    let plain: Vec<Vec<f32>> = (0..n).map(|i| test.input(i)).collect();
     let expected = classes(&plain);
     let mut inputs = Vec::new();
     for i in 0..n {

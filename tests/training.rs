@@ -191,10 +191,10 @@ fn second_step_gradient_matches_the_cpu_model(recipe: Recipe, x_of: &dyn Fn(&Dat
     let (train, _) = data(300, 0);
     let gpu = gpu();
     let mut one = Trainer::new(gpu, recipe.clone(), &train).unwrap();
-    one.run_steps(1).unwrap();
+    one.run_steps(1).block_on().unwrap();
     let params = one.read_params().block_on().unwrap();
     let mut two = Trainer::new(gpu, recipe, &train).unwrap();
-    two.run_steps(2).unwrap();
+    two.run_steps(2).block_on().unwrap();
     let got: Vec<f32> = gpu.read(View::whole(&two.grads)).block_on().unwrap();
     let layout = ParamLayout::lenet5();
     let order = epoch_order(two.recipe.seed, 0, train.len() as u32);

@@ -25,7 +25,7 @@ fn trained() -> &'static (Kernels, Vec<f32>) {
 
 fn test_image(i: usize) -> (Vec<f32>, u8) {
     let test = Dataset::bundled(Split::Test).unwrap();
-    (test.image(i).iter().map(|&p| p as f32 / 255.0).collect(), test.labels[i])
+    (test.input(i), test.labels[i])
 }
 
 #[test]

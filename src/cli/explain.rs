@@ -50,7 +50,7 @@ impl ImageArg {
         if self.index >= test.len() {
             bail!("--index {} is out of range: the test set has images 0..={}", self.index, test.len() - 1);
         }
-        let x = test.image(self.index).iter().map(|&p| p as f32 / 255.0).collect();
+        let x = test.input(self.index);
         Ok((x, format!("test image {} (label {})", self.index, test.labels[self.index])))
     }
 }
@@ -308,8 +308,7 @@ pub fn run_mistakes(a: MistakesArgs) -> Result<()> {
     let test = Dataset::load_or_bundled(a.data.as_deref(), Split::Test).context("loading the test set")?;
     let (net, layout, params, gpu, kernels) = a.model.open()?;
     let params = gpu.storage_from("params", &params);
-    let images: Vec<Vec<f32>> =
-        (0..test.len()).map(|i| test.image(i).iter().map(|&p| p as f32 / 255.0).collect()).collect();
+    let images: Vec<Vec<f32>> = (0..test.len()).map(|i| test.input(i)).collect();
     let p = predict(&Ctx::new(&gpu, &kernels, &layout, &params), net, &images).block_on()?;
     let mut wrong: Vec<usize> = (0..test.len()).filter(|&i| p[i].class != test.labels[i] as usize).collect();
     let total = wrong.len();

@@ -132,13 +132,7 @@ impl TrainArgs {
             (None, Some(Arch::Lenet1998)) => Preset::Lenet1998,
             (None, _) => Preset::Default,
         };
-        let mut r = match preset {
-            Preset::Default => Recipe::default_recipe(),
-            Preset::Fast => Recipe::fast(),
-            Preset::Best => Recipe::best(),
-            Preset::KerasSeed => Recipe::keras_seed(),
-            Preset::Lenet1998 => Recipe::lenet1998(),
-        };
+        let mut r = Recipe::preset(preset.to_possible_value().expect("presets have names").get_name())?;
         if let Some(arch) = self.arch {
             if arch != r.arch {
                 bail!("--preset {} is a recipe for {:?}, not --arch {:?}", r.name, r.arch, arch);

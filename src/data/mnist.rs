@@ -59,6 +59,11 @@ impl Dataset {
         &self.images[i * SIDE * SIDE..(i + 1) * SIDE * SIDE]
     }
 
+    /// Image `i` as the networks take a picture: 28·28 values in [0, 1].
+    pub fn input(&self, i: usize) -> Vec<f32> {
+        self.image(i).iter().map(|&p| p as f32 / 255.0).collect()
+    }
+
     /// The bundled original MNIST.
     pub fn bundled(split: Split) -> Result<Dataset> {
         let (images, labels) = split.bundled();

@@ -60,11 +60,24 @@ pub fn decode_picture(path: &Path, bytes: &[u8], preprocess: Preprocess) -> Resu
     limits.max_image_height = Some(8192);
     limits.max_alloc = Some(256 << 20);
     reader.limits(limits);
-    let img = reader.decode().map_err(cannot)?;
-    Ok(match preprocess {
-        Preprocess::Mnist => mnist_style(&img),
-        Preprocess::AsIs => as_is(&img),
-    })
+    Ok(prepare(&reader.decode().map_err(cannot)?, preprocess))
+}
+
+/// A picture's RGBA pixels (a canvas's `ImageData`, row-major, 4 bytes a pixel) as an
+/// input, prepared as [`decode_picture`] prepares a file.
+pub fn prepare_rgba(width: u32, height: u32, rgba: Vec<u8>, preprocess: Preprocess) -> Result<Vec<f32>> {
+    let (expected, got) = (width as u64 * height as u64 * 4, rgba.len());
+    let img = image::RgbaImage::from_raw(width, height, rgba)
+        .filter(|_| width > 0 && height > 0)
+        .ok_or_else(|| Error::Config(format!("{width}x{height} RGBA pixels are {expected} bytes, not {got}")))?;
+    Ok(prepare(&DynamicImage::ImageRgba8(img), preprocess))
+}
+
+fn prepare(img: &DynamicImage, preprocess: Preprocess) -> Vec<f32> {
+    match preprocess {
+        Preprocess::Mnist => mnist_style(img),
+        Preprocess::AsIs => as_is(img),
+    }
 }
 
 type Grey = ImageBuffer<Luma<f32>, Vec<f32>>;

@@ -116,8 +116,7 @@ pub(crate) fn new_instance(backends: wgpu::Backends) -> wgpu::Instance {
 }
 
 /// The adapters `choice` accepts, best first. In a browser: the one the page is given.
-pub(crate) async fn enumerate(choice: AdapterChoice) -> Vec<wgpu::Adapter> {
-    let instance = new_instance(choice.backends());
+pub(crate) async fn enumerate(instance: &wgpu::Instance, choice: AdapterChoice) -> Vec<wgpu::Adapter> {
     let mut adapters: Vec<wgpu::Adapter> = instance
         .enumerate_adapters(choice.backends())
         .await
@@ -130,7 +129,7 @@ pub(crate) async fn enumerate(choice: AdapterChoice) -> Vec<wgpu::Adapter> {
 
 /// Every adapter wgpu sees, best first, with the one `auto` would choose marked.
 pub async fn list_adapters() -> Vec<AdapterSummary> {
-    enumerate(AdapterChoice::Auto)
+    enumerate(&new_instance(AdapterChoice::Auto.backends()), AdapterChoice::Auto)
         .await
         .into_iter()
         .enumerate()

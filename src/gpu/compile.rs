@@ -270,7 +270,8 @@ pub fn serve_compile_helper(input: impl BufRead, mut output: impl Write) -> Resu
     let bad = |what: String| Error::Config(format!("compile-helper: {what}"));
     let header = lines.next().ok_or_else(|| bad("no header".into()))?.map_err(|e| bad(e.to_string()))?;
     let header: HelperHeader = serde_json::from_str(&header).map_err(|e| bad(format!("bad header: {e}")))?;
-    let adapter = super::adapter::enumerate(AdapterChoice::Vulkan)
+    let instance = super::adapter::new_instance(AdapterChoice::Vulkan.backends());
+    let adapter = super::adapter::enumerate(&instance, AdapterChoice::Vulkan)
         .block_on()
         .into_iter()
         .find(|a| {
@@ -278,7 +279,8 @@ pub fn serve_compile_helper(input: impl BufRead, mut output: impl Write) -> Resu
             i.name == header.adapter && i.driver_info == header.driver_info
         })
         .ok_or_else(|| bad(format!("no Vulkan adapter {}", header.adapter)))?;
-    let gpu = Gpu::from_adapter(adapter, if header.portable { Profile::Portable } else { Profile::Full }).block_on()?;
+    let gpu = Gpu::from_adapter(instance, adapter, if header.portable { Profile::Portable } else { Profile::Full })
+        .block_on()?;
     let mut buffers: Vec<wgpu::Buffer> = Vec::new();
     for line in lines {
         let line = line.map_err(|e| bad(e.to_string()))?;

@@ -55,6 +55,8 @@ pub enum Profile {
 
 /// An open device on one adapter, with the pipeline cache. Share it by reference.
 pub struct Gpu {
+    /// Kept for the device's life: a browser loses the device when its instance is dropped.
+    _instance: wgpu::Instance,
     pub device: wgpu::Device,
     pub queue: wgpu::Queue,
     pub info: wgpu::AdapterInfo,
@@ -84,20 +86,17 @@ impl Gpu {
     /// Opens the adapter `choice` names with `profile`'s limits and features (in a browser:
     /// the one adapter the page is given). Native callers drive it with `pollster`.
     pub async fn open(choice: AdapterChoice, profile: Profile) -> Result<Gpu> {
-        let adapters = adapter::enumerate(choice).await;
+        let instance = adapter::new_instance(choice.backends());
+        let adapters = adapter::enumerate(&instance, choice).await;
         let Some(adapter) = adapters.into_iter().next() else {
-            let seen = adapter::enumerate(AdapterChoice::Auto)
-                .await
-                .iter()
-                .map(|a| describe(&a.get_info()))
-                .collect::<Vec<_>>();
+            let seen = adapter::list_adapters().await.iter().map(|a| describe(&a.info)).collect::<Vec<_>>();
             let seen = if seen.is_empty() { "no adapters at all".to_string() } else { seen.join("; ") };
             return Err(Error::NoAdapter { requested: choice.to_string(), seen });
         };
-        Self::from_adapter(adapter, profile).await
+        Self::from_adapter(instance, adapter, profile).await
     }
 
-    async fn from_adapter(adapter: wgpu::Adapter, profile: Profile) -> Result<Gpu> {
+    async fn from_adapter(instance: wgpu::Instance, adapter: wgpu::Adapter, profile: Profile) -> Result<Gpu> {
         let info = adapter.get_info();
         let (limits, features) = match profile {
             // Everything the adapter offers: lavapipe's 128 MiB storage bindings, not
@@ -134,6 +133,7 @@ impl Gpu {
             *lost_sink.lock().expect("lost flag poisoned") = Some(format!("{reason:?}: {message}"));
         });
         Ok(Gpu {
+            _instance: instance,
             device,
             queue,
             info,
@@ -177,6 +177,11 @@ impl Gpu {
         self.info.device_type == wgpu::DeviceType::Cpu
     }
 
+    /// A browser's WebGPU on the CPU (Chrome's SwiftShader, what headless Chromium gives).
+    pub fn is_browser_software(&self) -> bool {
+        self.is_software() && self.info.backend == wgpu::Backend::BrowserWebGpu
+    }
+
     pub fn describe(&self) -> String {
         describe(&self.info)
     }
@@ -196,6 +201,26 @@ impl Gpu {
     /// In a browser it cannot block and returns at once: await a [`Gpu::read`] there.
     pub fn wait(&self) -> Result<()> {
         self.device.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| Error::DeviceLost(e.to_string()))?;
+        self.check()
+    }
+
+    /// Waits until the GPU has finished submission `index` and every one before it, then
+    /// reports any error. A browser only tells when all work submitted so far is done.
+    pub async fn finished(&self, index: wgpu::SubmissionIndex) -> Result<()> {
+        #[cfg(not(target_arch = "wasm32"))]
+        self.device
+            .poll(wgpu::PollType::Wait { submission_index: Some(index), timeout: None })
+            // A failed wait is most often an invalid submission: report the validation error.
+            .map_err(|e| self.check().err().unwrap_or(Error::DeviceLost(e.to_string())))?;
+        #[cfg(target_arch = "wasm32")]
+        {
+            let _ = index;
+            let (tx, rx) = futures_channel::oneshot::channel();
+            self.queue.on_submitted_work_done(move || {
+                let _ = tx.send(());
+            });
+            rx.await.map_err(|_| Error::DeviceLost("the queue never reported its work done".into()))?;
+        }
         self.check()
     }
 

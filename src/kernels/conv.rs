@@ -188,7 +188,7 @@ impl Kernels {
             }
         });
         let input_grad = (u.train && u.input_grad).then(|| {
-            if direct && conv_direct::supports_input_grad(s) {
+            if direct && self.direct_input_grad && conv_direct::supports_input_grad(s) {
                 InputGradPath::Direct
             } else {
                 InputGradPath::Gemm

@@ -83,6 +83,10 @@ pub enum Tier {
 /// Every kernel family, compiled once per device.
 pub struct Kernels {
     pub tier: Tier,
+    /// Whether the generated input-gradient kernel may be used: not on a browser's software
+    /// adapter (Chrome's SwiftShader), whose compiler had not finished it when Chrome's GPU
+    /// watchdog lost the device, 2 minutes on ([`crate::gpu::Gpu::is_browser_software`]).
+    pub direct_input_grad: bool,
     pub im2col: im2col::Im2col,
     pub conv_direct: conv_direct::ConvDirect,
     pub gemm: gemm::Gemm,
@@ -131,6 +135,7 @@ impl Kernels {
         };
         Ok(Kernels {
             tier,
+            direct_input_grad: !gpu.is_browser_software(),
             im2col: im2col::Im2col::new(gpu)?,
             conv_direct: conv_direct::ConvDirect { sharing },
             gemm,

@@ -58,8 +58,7 @@ pub fn describe(a: &Augmentation) -> String {
 /// One row per image: the original, then each epoch's draw.
 pub fn render_augmented(a: &Augmentation, data: &Dataset, draws: &[Vec<f32>]) -> Canvas {
     let pixels = SIDE * SIDE;
-    let originals: Vec<Vec<f32>> =
-        (0..data.len()).map(|i| data.image(i).iter().map(|&b| b as f32 / 255.0).collect()).collect();
+    let originals: Vec<Vec<f32>> = (0..data.len()).map(|i| data.input(i)).collect();
     let mut maps = Vec::new();
     for (i, original) in originals.iter().enumerate() {
         maps.push((original.as_slice(), format!("#{i} ({})", data.labels[i])));
