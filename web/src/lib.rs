@@ -129,6 +129,8 @@ pub struct Model {
     net: NetSpec,
     layout: ParamLayout,
     params: wgpu::Buffer,
+    /// Where the explanations' backward passes write (laid out as `params`).
+    grads: wgpu::Buffer,
     metadata: HashMap<String, String>,
 }
 
@@ -151,12 +153,13 @@ impl Model {
     }
 
     fn new(lab: Lab, net: NetSpec, params: &[f32], metadata: HashMap<String, String>) -> Model {
-        let params = lab.gpu.storage_from("params", params);
-        Model { lab, net, layout: net.arch.layout(), params, metadata }
+        let layout = net.arch.layout();
+        let grads = lab.gpu.storage("grads", layout.padded_len);
+        Model { lab, net, params: lab.gpu.storage_from("params", params), grads, layout, metadata }
     }
 
     fn ctx(&self) -> Ctx<'_> {
-        Ctx::new(self.lab.gpu, self.lab.kernels, &self.layout, &self.params)
+        Ctx::new(self.lab.gpu, self.lab.kernels, &self.layout, &self.params).with_grads(&self.grads)
     }
 
     /// `lenet5` or `lenet1998`.

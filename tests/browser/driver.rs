@@ -1,0 +1,191 @@
+//! Headless Chromium driven through WebDriver (the W3C protocol: JSON over HTTP to
+//! chromedriver), on web/index.html served from 127.0.0.1 by a static file server.
+//! Needs `bash scripts/build-web` (web/pkg/) and Debian's chromium and chromium-driver
+//! (`bash scripts/setup --web`); without them a test fails, saying so. It never skips.
+
+use std::net::TcpListener;
+use std::path::{Component, Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+const REPO: &str = env!("CARGO_MANIFEST_DIR");
+/// The real binary behind Debian's /usr/bin/chromium wrapper script.
+const DEBIAN_CHROMIUM: &str = "/usr/lib/chromium/chromium";
+
+/// Serves the repository (the page, web/pkg, assets/mnist) and, under /fixtures/, one
+/// directory of test files, on 127.0.0.1 (WebGPU needs a secure context; loopback is one).
+pub struct Server {
+    pub origin: String,
+    server: std::sync::Arc<tiny_http::Server>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Server {
+    pub fn start(fixtures: &Path) -> Server {
+        let server = std::sync::Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("a loopback port"));
+        let origin = format!("http://{}", server.server_addr().to_ip().expect("an IP address"));
+        let (serving, fixtures) = (server.clone(), fixtures.to_path_buf());
+        let thread = std::thread::spawn(move || {
+            for request in serving.incoming_requests() {
+                let path = request.url().split(['?', '#']).next().unwrap_or("/").to_string();
+                let file = match path.strip_prefix("/fixtures/") {
+                    Some(rest) => safe_join(&fixtures, rest),
+                    None => safe_join(Path::new(REPO), path.trim_start_matches('/')),
+                };
+                let response = match file.and_then(|f| std::fs::read(&f).ok().map(|bytes| (f, bytes))) {
+                    Some((f, bytes)) => {
+                        let header = tiny_http::Header::from_bytes("Content-Type", content_type(&f)).unwrap();
+                        tiny_http::Response::from_data(bytes).with_header(header)
+                    }
+                    None => tiny_http::Response::from_data(b"not found".to_vec()).with_status_code(404),
+                };
+                let _ = request.respond(response);
+            }
+        });
+        Server { origin, server, thread: Some(thread) }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.server.unblock();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// `rest` under `root`, or None where it would leave it.
+fn safe_join(root: &Path, rest: &str) -> Option<PathBuf> {
+    let rel = Path::new(rest);
+    rel.components().all(|c| matches!(c, Component::Normal(_))).then(|| root.join(rel))
+}
+
+fn content_type(path: &Path) -> &'static str {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("html") => "text/html; charset=utf-8",
+        Some("js") => "text/javascript",
+        Some("wasm") => "application/wasm",
+        Some("json") => "application/json",
+        _ => "application/octet-stream",
+    }
+}
+
+/// One browser at a time: two SwiftShader devices on 2 cores would each run at half speed.
+static ONE_BROWSER: Mutex<()> = Mutex::new(());
+
+/// A headless Chromium with WebGPU, on a page, through chromedriver.
+pub struct Browser {
+    agent: ureq::Agent,
+    session: String,
+    driver: Child,
+    _one: MutexGuard<'static, ()>,
+}
+
+impl Browser {
+    /// Opens `url` and waits until the page's module has loaded (`window.lenetReady`).
+    pub fn open(url: &str) -> Browser {
+        let one = ONE_BROWSER.lock().unwrap_or_else(|e| e.into_inner());
+        let pkg = Path::new(REPO).join("web/pkg/lenet_gpu_web_bg.wasm");
+        assert!(pkg.exists(), "{} is missing: run `bash scripts/build-web` before the tests", pkg.display());
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let driver = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot start chromedriver ({e}): install Debian's chromium and chromium-driver (`bash scripts/setup --web`)")
+            });
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(900)))
+            .build()
+            .into();
+        let mut browser = Browser { agent, session: String::new(), driver, _one: one };
+        let base = format!("http://127.0.0.1:{port}");
+        let started = Instant::now();
+        while browser.agent.get(format!("{base}/status")).call().is_err() {
+            assert!(started.elapsed() < Duration::from_secs(30), "chromedriver did not answer on port {port}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let mut options = json!({ "args": [
+            "--headless=new", "--enable-unsafe-webgpu", "--no-sandbox", "--disable-dev-shm-usage"
+        ]});
+        if Path::new(DEBIAN_CHROMIUM).exists() {
+            options["binary"] = json!(DEBIAN_CHROMIUM);
+        }
+        let caps = json!({ "capabilities": { "alwaysMatch": { "goog:chromeOptions": options } } });
+        let created = browser.call("POST", &format!("{base}/session"), caps);
+        browser.session = format!(
+            "{base}/session/{}",
+            created["sessionId"].as_str().unwrap_or_else(|| panic!("no browser session: {created}"))
+        );
+        browser.command("timeouts", json!({ "script": 600_000 }));
+        browser.command("url", json!({ "url": url }));
+        browser.run("return true", json!(null));
+        browser
+    }
+
+    fn call(&self, method: &str, url: &str, body: Value) -> Value {
+        let response = match method {
+            "POST" => self.agent.post(url).send_json(&body),
+            "DELETE" => self.agent.delete(url).call(),
+            _ => unreachable!("{method}"),
+        };
+        let mut response = response.unwrap_or_else(|e| panic!("WebDriver {method} {url}: {e}"));
+        let value: Value = response
+            .body_mut()
+            .with_config()
+            .limit(256 << 20)
+            .read_json()
+            .unwrap_or_else(|e| panic!("WebDriver {method} {url}: bad JSON: {e}"));
+        let value = value["value"].clone();
+        if let Some(error) = value.get("error") {
+            panic!("WebDriver {method} {url}: {error}: {}", value["message"]);
+        }
+        value
+    }
+
+    fn command(&self, what: &str, body: Value) -> Value {
+        self.call("POST", &format!("{}/{what}", self.session), body)
+    }
+
+    /// Runs `body` (an async function body) in the page, with `lenet` (the module: Lab,
+    /// Model, Images, Training, mnist, fetchBytes), `lab` (the page's one device) and
+    /// `args`; returns what it returns. A thrown error fails the test with its message.
+    pub fn run(&self, body: &str, args: Value) -> Value {
+        let script = format!(
+            r#"const done = arguments[arguments.length - 1];
+            const args = arguments[0];
+            (async () => {{
+                const lenet = await window.lenetReady;
+                const lab = window.testLab ??= await lenet.Lab.open();
+                {body}
+            }})().then((value) => done({{ value }}), (e) => done({{ error: String(e?.stack ?? e) }}));"#
+        );
+        let out = self.command("execute/async", json!({ "script": script, "args": [args] }));
+        if let Some(error) = out.get("error") {
+            panic!("the page threw: {}", error.as_str().unwrap_or_default());
+        }
+        out["value"].clone()
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        if !self.session.is_empty() {
+            let _ = self.agent.delete(&self.session).call();
+        }
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+/// A JSON array of numbers as f32s.
+pub fn floats(v: &Value) -> Vec<f32> {
+    v.as_array().unwrap_or_else(|| panic!("not an array: {v}")).iter().map(|x| x.as_f64().unwrap() as f32).collect()
+}

@@ -1,0 +1,200 @@
+//! The library in a web page (web/, issue 31): headless Chromium's WebGPU (SwiftShader)
+//! runs the page's wasm and its answers are set against the native library's on this
+//! machine's adapter (lavapipe), for checkpoints trained natively, and a model trained in
+//! the page is checked by `lenet-gpu eval`. Different adapters round differently: the
+//! tolerances say how far apart they may be, and each test prints how far apart they were.
+
+#[path = "../common/mod.rs"]
+mod common;
+mod driver;
+
+use std::collections::HashMap;
+
+use common::{briefly_trained, gpu};
+use driver::{floats, Browser, Server};
+use lenet_gpu::checkpoint::save_model;
+use lenet_gpu::data::{Dataset, Split};
+use lenet_gpu::eval::Evaluator;
+use lenet_gpu::kernels::Kernels;
+use lenet_gpu::model::{Ctx, NetSpec};
+use lenet_gpu::predict::predict;
+use lenet_gpu::train::{Recipe, Trainer};
+use lenet_gpu::viz::features::feature_maps;
+use pollster::FutureExt;
+use serde_json::{json, Value};
+
+/// The page's logits may differ from the native ones by this much (float rounding).
+const LOGIT_TOL: f32 = 1e-4;
+/// Feature maps: this much, relative to max(1, |value|).
+const MAP_TOL: f32 = 1e-5;
+
+fn page(server: &Server) -> Browser {
+    Browser::open(&format!("{}/web/index.html#quiet", server.origin))
+}
+
+/// What the native library answers for a model: the scores of the first `n` test images,
+/// how many of the first `eval_n` it gets right, and the feature maps of test image 12.
+struct Native {
+    scores: Vec<f32>,
+    classes: Vec<usize>,
+    correct: u32,
+    maps: Vec<(String, Vec<f32>)>,
+}
+
+fn native(net: NetSpec, params: &[f32], n: usize, eval_n: usize) -> Native {
+    let kernels = Kernels::new(gpu()).unwrap();
+    let layout = net.arch.layout();
+    let buffer = gpu().storage_from("params", params);
+    let ctx = Ctx::new(gpu(), &kernels, &layout, &buffer);
+    let test = Dataset::bundled(Split::Test).unwrap();
+    let images: Vec<Vec<f32>> = (0..n).map(|i| test.input(i)).collect();
+    let p = predict(&ctx, net, &images).block_on().unwrap();
+    let r = Evaluator::new(&ctx, net, &test.take(eval_n)).unwrap().run(gpu(), false).block_on().unwrap();
+    let fm = feature_maps(&ctx, net, &test.input(12)).block_on().unwrap();
+    Native {
+        scores: p.iter().flat_map(|p| p.scores.clone()).collect(),
+        classes: p.iter().map(|p| p.class).collect(),
+        correct: (r.accuracy as f64 * r.samples as f64).round() as u32,
+        maps: fm.maps.into_iter().map(|m| (m.name, m.values)).collect(),
+    }
+}
+
+/// The page's answers for the model at `url`: the same as [`native`]'s, plus Integrated
+/// Gradients' sum and score difference for test image 12's predicted class.
+const PAGE_ANSWERS: &str = r#"
+    const [url, n, evalN] = args;
+    const model = lenet.Model.fromSafetensors(lab, await lenet.fetchBytes(url));
+    const test = await lenet.mnist("test");
+    const inputs = new Float32Array(n * 784);
+    for (let i = 0; i < n; i++) inputs.set(test.input(i), i * 784);
+    const p = await model.predict(inputs);
+    const evaluation = await model.evaluate(test.take(evalN));
+    const image = test.input(12);
+    const fm = await model.featureMaps(image);
+    const maps = [];
+    for (let i = 0; i < fm.length; i++) maps.push([fm.name(i), Array.from(fm.values(i))]);
+    const target = (await model.predict(image)).classes[0];
+    const ig = await model.saliency(image, target, "integrated-gradients");
+    return {
+        arch: model.arch,
+        scores: Array.from(p.scores),
+        classes: Array.from(p.classes),
+        correct: evaluation.correct,
+        maps,
+        igSum: ig.map.reduce((a, b) => a + b, 0),
+        igDelta: ig.outputDelta,
+    };
+"#;
+
+/// Sets the page's answers against the native ones for `net` with `params`.
+fn check_page_against_native(name: &str, net: NetSpec, params: &[f32], n: usize, eval_n: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    save_model(&dir.path().join(format!("{name}.safetensors")), net.arch, params, HashMap::new()).unwrap();
+    let want = native(net, params, n, eval_n);
+    let server = Server::start(dir.path());
+    let browser = page(&server);
+    let got = browser.run(PAGE_ANSWERS, json!([format!("/fixtures/{name}.safetensors"), n, eval_n]));
+    assert_eq!(got["arch"], net.arch.checkpoint_name());
+
+    let scores = floats(&got["scores"]);
+    assert_eq!(scores.len(), want.scores.len());
+    let worst = scores.iter().zip(&want.scores).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+    println!("{name}: scores of {n} test images differ by at most {worst:e}");
+    assert!(worst <= LOGIT_TOL, "{name}: the page's scores differ from the native ones by {worst}");
+    let classes: Vec<usize> = got["classes"].as_array().unwrap().iter().map(|c| c.as_u64().unwrap() as usize).collect();
+    let differ = classes.iter().zip(&want.classes).filter(|(a, b)| a != b).count();
+    assert_eq!(differ, 0, "{name}: {differ} of {n} predicted classes differ");
+
+    let correct = got["correct"].as_u64().unwrap() as u32;
+    println!("{name}: {correct} of {eval_n} right in the page, {} natively", want.correct);
+    assert!(correct.abs_diff(want.correct) <= 2, "{name}: page {correct} right, native {}", want.correct);
+
+    let maps = got["maps"].as_array().unwrap();
+    assert_eq!(maps.len(), want.maps.len(), "{name}: feature maps");
+    for (page_map, (map_name, values)) in maps.iter().zip(&want.maps) {
+        assert_eq!(page_map[0], map_name.as_str());
+        let page_values = floats(&page_map[1]);
+        assert_eq!(page_values.len(), values.len(), "{name}: {map_name}");
+        let worst = page_values.iter().zip(values).map(|(a, b)| (a - b).abs() / b.abs().max(1.0)).fold(0.0, f32::max);
+        assert!(worst <= MAP_TOL, "{name}: feature map {map_name} differs by {worst} (relative)");
+    }
+
+    let (sum, delta) = (got["igSum"].as_f64().unwrap(), got["igDelta"].as_f64().unwrap());
+    println!("{name}: Integrated Gradients sum to {sum}, score(x) - score(baseline) = {delta}");
+    assert!((sum - delta).abs() <= 0.01 * delta.abs(), "{name}: completeness off: sum {sum}, delta {delta}");
+}
+
+#[test]
+fn a_lenet5_checkpoint_answers_in_the_page_as_natively() {
+    let (_, params) = briefly_trained();
+    check_page_against_native("lenet5", NetSpec::default(), params, 1000, 10_000);
+}
+
+#[test]
+fn a_lenet1998_checkpoint_answers_in_the_page_as_natively() {
+    // The RBF head and the connection table; briefly trained so that its classes mean something.
+    let train = Dataset::bundled(Split::Train).unwrap().take(1000);
+    let recipe = Recipe { epochs: 1, batch_size: 10, ..Recipe::lenet1998() };
+    let mut trainer = Trainer::new(gpu(), recipe.clone(), &train).unwrap();
+    trainer.train_epoch(&mut |_| {}).block_on().unwrap();
+    let params = trainer.read_params().block_on().unwrap();
+    check_page_against_native("lenet1998", recipe.net(), &params, 200, 1000);
+}
+
+/// Trains `steps` batches of 100 in the page from `seed`; returns the test loss before
+/// and after (first 1,000 test images), the parameters, their safetensors file and the
+/// page's accuracy on the whole test set.
+const PAGE_TRAINING: &str = r#"
+    const [seed, steps] = args;
+    const train = (await lenet.mnist("train")).take(steps * 100);
+    const test = await lenet.mnist("test");
+    const before = await lenet.Model.fromPreset(lab, "fast", seed).evaluate(test.take(1000));
+    const run = async () => {
+        const training = lenet.Training.new(lab, "fast", seed, 1, 100, train);
+        const progress = [];
+        await training.trainEpoch((step, of, loss) => progress.push([step, loss]));
+        return [await training.model(), progress];
+    };
+    const [model, progress] = await run();
+    const [again] = await run();
+    const params = await model.parameters();
+    const paramsAgain = await again.parameters();
+    const after = await model.evaluate(test.take(1000));
+    const all = await model.evaluate(test);
+    return {
+        before: before.loss, after: after.loss, accuracy: all.accuracy, correct: all.correct,
+        progress,
+        finite: params.every(Number.isFinite),
+        identical: params.length === paramsAgain.length && params.every((v, i) => Object.is(v, paramsAgain[i])),
+        file: Array.from(await model.safetensors()),
+    };
+"#;
+
+#[test]
+fn training_in_the_page_learns_repeats_and_hands_out_a_model_the_cli_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let browser = page(&server);
+    let got = browser.run(PAGE_TRAINING, json!([7, 100]));
+    let (before, after) = (got["before"].as_f64().unwrap(), got["after"].as_f64().unwrap());
+    println!("page: test loss {before} before 100 steps, {after} after; progress {}", got["progress"]);
+    assert!(after < before * 0.5, "the loss did not fall: {before} -> {after}");
+    assert_eq!(got["finite"], true, "non-finite weights after training");
+    assert_eq!(got["identical"], true, "two runs from the same seed gave different weights");
+    assert!(!got["progress"].as_array().unwrap().is_empty(), "no progress reported");
+
+    let file = dir.path().join("page.safetensors");
+    let bytes: Vec<u8> = got["file"].as_array().unwrap().iter().map(|b| b.as_u64().unwrap() as u8).collect();
+    std::fs::write(&file, bytes).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lenet-gpu"))
+        .args(["eval", "--json", "--model"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "lenet-gpu eval: {}", String::from_utf8_lossy(&out.stderr));
+    let cli: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let cli_correct = (cli["accuracy"].as_f64().unwrap() * cli["samples"].as_f64().unwrap()).round() as u64;
+    let page_correct = got["correct"].as_u64().unwrap();
+    println!("the page's model: {page_correct} of 10,000 right in the page, {cli_correct} by lenet-gpu eval");
+    assert!(page_correct.abs_diff(cli_correct) <= 2, "page {page_correct}, CLI {cli_correct}");
+}
