@@ -9,10 +9,12 @@ mod common;
 mod driver;
 
 use std::collections::HashMap;
+use std::path::Path;
 
 use common::{briefly_trained, gpu};
 use driver::{floats, Browser, Server};
 use lenet_gpu::checkpoint::save_model;
+use lenet_gpu::data::picture::{read_picture, Preprocess};
 use lenet_gpu::data::{Dataset, Split};
 use lenet_gpu::eval::Evaluator;
 use lenet_gpu::kernels::Kernels;
@@ -197,4 +199,31 @@ fn training_in_the_page_learns_repeats_and_hands_out_a_model_the_cli_loads() {
     let page_correct = got["correct"].as_u64().unwrap();
     println!("the page's model: {page_correct} of 10,000 right in the page, {cli_correct} by lenet-gpu eval");
     assert!(page_correct.abs_diff(cli_correct) <= 2, "page {page_correct}, CLI {cli_correct}");
+}
+
+/// A picture drawn on a canvas, its RGBA pixels prepared in the page (`prepareRgba`).
+const PAGE_PICTURE: &str = r#"
+    const [url] = args;
+    const blob = await (await fetch(url)).blob();
+    const bitmap = await createImageBitmap(blob, { colorSpaceConversion: "none", premultiplyAlpha: "none" });
+    const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+    const context = canvas.getContext("2d");
+    context.drawImage(bitmap, 0, 0);
+    const rgba = context.getImageData(0, 0, bitmap.width, bitmap.height).data;
+    return Array.from(lenet.prepareRgba(bitmap.width, bitmap.height, new Uint8Array(rgba.buffer), "mnist"));
+"#;
+
+#[test]
+fn a_canvas_picture_is_prepared_in_the_page_as_predict_prepares_the_file() {
+    let server = Server::start(Path::new(env!("CARGO_MANIFEST_DIR")));
+    let browser = page(&server);
+    // Ink on white, and ink on transparency (where the alpha is the ink).
+    for name in ["test12_nine_on_white.png", "seven_on_transparency.png"] {
+        let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/digits").join(name);
+        let want = read_picture(&file, Preprocess::Mnist).unwrap();
+        let got = floats(&browser.run(PAGE_PICTURE, json!([format!("/assets/digits/{name}")])));
+        assert_eq!(got.len(), want.len(), "{name}");
+        let worst = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+        assert!(worst <= 1e-6, "{name}: the page's 28x28 differs from predict's by {worst}");
+    }
 }
