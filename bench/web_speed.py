@@ -79,8 +79,11 @@ def webdriver(method, url, body=None):
 
 
 def in_the_page(rounds):
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(REPO))
-    handler.log_message = lambda *a: None
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    handler = functools.partial(Quiet, directory=str(REPO))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     port = free_port()
@@ -124,14 +127,14 @@ def main():
     rounds = parser.parse_args().rounds
     wasm = (REPO / "web/pkg/lenet_gpu_web_bg.wasm").read_bytes()
     page = in_the_page(rounds)
-    print(f"page ({page['adapter']}): first prediction {page['firstPredictionMs']:.0f} ms after navigation start")
+    print(f"page ({page['adapter'].strip()}): first prediction {page['firstPredictionMs']:.0f} ms after navigation start")
     print(f"wasm: {len(wasm)} bytes, {len(gzip.compress(wasm, 9))} gzipped")
     median = statistics.median
     rows = [("page, SwiftShader", median(page["b100"]), median(page["b1000"]), median(page["train"]))]
     for portable in (False, True):
         r = native(portable)
         by_batch = {i["batch"]: i["images_per_s"] for i in r["inference"]}
-        name = f"native, {r['adapter']}" + (", portable kernels" if portable else "")
+        name = f"native, {r['adapter'].split(' (')[0]}" + (", portable kernels" if portable else "")
         rows.append((name, by_batch.get(100), by_batch.get(1000), r["train_images_per_s"]))
     print(f"| {'':40} | inference b100 | inference b1000 | training b100 |")
     print(f"|{'-' * 42}|---------------:|----------------:|--------------:|")
