@@ -38,6 +38,8 @@ pub mod predict;
 pub mod reference;
 pub mod report;
 pub mod run;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod serve;
 pub mod shapes;
 pub mod train;
 pub mod viz;

@@ -47,6 +47,13 @@ async function selfTest() {
   report("test accuracy", `${(evaluation.accuracy * 100).toFixed(2)}% on 1,000 digits, ${rate.toFixed(0)} images/s`);
   // Two epochs on 2,000 digits reach about 85%; chance is 10%.
   if (!(evaluation.accuracy > 0.7)) throw new Error(`test accuracy ${evaluation.accuracy} after training: something is wrong`);
+  // `lenet-gpu serve --model FILE` serves the model it was given here.
+  const served = await fetch("../model.safetensors");
+  if (served.ok) {
+    const model = lenet.Model.fromSafetensors(lab, new Uint8Array(await served.arrayBuffer()));
+    const evaluation = await model.evaluate(test);
+    report("served model", `${model.arch}: ${(evaluation.accuracy * 100).toFixed(2)}% on the 10,000 test digits`);
+  }
   say("Self-test passed: this browser trains LeNet-5 on its GPU.", "passed");
 }
 

@@ -7,6 +7,7 @@ mod eval;
 mod explain;
 mod export;
 mod predict;
+mod serve;
 mod train;
 mod visualize;
 
@@ -48,6 +49,8 @@ enum Command {
     /// explanations: saliency, Grad-CAM, occlusion, mistakes, confusion.
     #[command(subcommand)]
     Visualize(visualize::VizCommand),
+    /// The page on 127.0.0.1: the network in the browser's WebGPU, with a model preloaded.
+    Serve(serve::ServeArgs),
     /// Compiles kernels into the driver's shader cache for another lenet-gpu process
     /// (started by it on a cold cache; jobs on stdin).
     #[command(hide = true)]
@@ -159,6 +162,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Visualize(cmd) => visualize::run_visualize(cmd),
         Command::Bench(args) => bench::run_bench_cmd(args),
         Command::Export(args) => export::run_export(args),
+        Command::Serve(args) => serve::run_serve(args),
         Command::Predict(args) => predict::run_predict(args),
         Command::CompileHelper => {
             Ok(lenet_gpu::gpu::serve_compile_helper(std::io::stdin().lock(), std::io::stdout().lock())?)

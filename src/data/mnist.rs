@@ -25,7 +25,8 @@ impl Split {
         }
     }
 
-    fn bundled(self) -> (&'static [u8], &'static [u8]) {
+    /// The bundled files' gzip bytes: (images, labels).
+    pub fn bundled(self) -> (&'static [u8], &'static [u8]) {
         match self {
             Split::Train => (
                 include_bytes!("../../assets/mnist/train-images-idx3-ubyte.gz"),

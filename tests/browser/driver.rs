@@ -1,10 +1,10 @@
 //! Headless Chromium driven through WebDriver (the W3C protocol: JSON over HTTP to
-//! chromedriver), on web/index.html served from 127.0.0.1 by a static file server.
+//! chromedriver), on the page `lenet-gpu serve` serves on 127.0.0.1.
 //! Needs `bash scripts/build-web` (web/pkg/) and Debian's chromium and chromium-driver
 //! (`bash scripts/setup --web`); without them a test fails, saying so. It never skips.
 
 use std::net::TcpListener;
-use std::path::{Component, Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -14,65 +14,6 @@ use serde_json::{json, Value};
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
 /// The real binary behind Debian's /usr/bin/chromium wrapper script.
 const DEBIAN_CHROMIUM: &str = "/usr/lib/chromium/chromium";
-
-/// Serves the repository (the page, web/pkg, assets/mnist) and, under /fixtures/, one
-/// directory of test files, on 127.0.0.1 (WebGPU needs a secure context; loopback is one).
-pub struct Server {
-    pub origin: String,
-    server: std::sync::Arc<tiny_http::Server>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Server {
-    pub fn start(fixtures: &Path) -> Server {
-        let server = std::sync::Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("a loopback port"));
-        let origin = format!("http://{}", server.server_addr().to_ip().expect("an IP address"));
-        let (serving, fixtures) = (server.clone(), fixtures.to_path_buf());
-        let thread = std::thread::spawn(move || {
-            for request in serving.incoming_requests() {
-                let path = request.url().split(['?', '#']).next().unwrap_or("/").to_string();
-                let file = match path.strip_prefix("/fixtures/") {
-                    Some(rest) => safe_join(&fixtures, rest),
-                    None => safe_join(Path::new(REPO), path.trim_start_matches('/')),
-                };
-                let response = match file.and_then(|f| std::fs::read(&f).ok().map(|bytes| (f, bytes))) {
-                    Some((f, bytes)) => {
-                        let header = tiny_http::Header::from_bytes("Content-Type", content_type(&f)).unwrap();
-                        tiny_http::Response::from_data(bytes).with_header(header)
-                    }
-                    None => tiny_http::Response::from_data(b"not found".to_vec()).with_status_code(404),
-                };
-                let _ = request.respond(response);
-            }
-        });
-        Server { origin, server, thread: Some(thread) }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.server.unblock();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-/// `rest` under `root`, or None where it would leave it.
-fn safe_join(root: &Path, rest: &str) -> Option<PathBuf> {
-    let rel = Path::new(rest);
-    rel.components().all(|c| matches!(c, Component::Normal(_))).then(|| root.join(rel))
-}
-
-fn content_type(path: &Path) -> &'static str {
-    match path.extension().and_then(|e| e.to_str()) {
-        Some("html") => "text/html; charset=utf-8",
-        Some("js") => "text/javascript",
-        Some("wasm") => "application/wasm",
-        Some("json") => "application/json",
-        _ => "application/octet-stream",
-    }
-}
 
 /// One browser at a time: two SwiftShader devices on 2 cores would each run at half speed.
 static ONE_BROWSER: Mutex<()> = Mutex::new(());

@@ -7,12 +7,13 @@
 #[path = "../common/mod.rs"]
 mod common;
 mod driver;
+mod served;
 
 use std::collections::HashMap;
 use std::path::Path;
 
 use common::{briefly_trained, gpu};
-use driver::{floats, Browser, Server};
+use driver::{floats, Browser};
 use lenet_gpu::checkpoint::save_model;
 use lenet_gpu::data::picture::{read_picture, Preprocess};
 use lenet_gpu::data::{Dataset, Split};
@@ -24,14 +25,18 @@ use lenet_gpu::train::{Recipe, Trainer};
 use lenet_gpu::viz::features::feature_maps;
 use pollster::FutureExt;
 use serde_json::{json, Value};
+use served::Served;
 
 /// The page's logits may differ from the native ones by this much (float rounding).
 const LOGIT_TOL: f32 = 1e-4;
 /// Feature maps: this much, relative to max(1, |value|).
 const MAP_TOL: f32 = 1e-5;
 
-fn page(server: &Server) -> Browser {
-    Browser::open(&format!("{}/web/index.html#quiet", server.origin))
+/// The page as `lenet-gpu serve` serves it (with `args`), without its self-test.
+fn page(args: &[&str]) -> (Served, Browser) {
+    let served = Served::start(&[&["--port", "0"], args].concat());
+    let browser = Browser::open(&format!("{}/web/index.html#quiet", served.origin));
+    (served, browser)
 }
 
 /// What the native library answers for a model: the scores of the first `n` test images,
@@ -91,11 +96,12 @@ const PAGE_ANSWERS: &str = r#"
 /// Sets the page's answers against the native ones for `net` with `params`.
 fn check_page_against_native(name: &str, net: NetSpec, params: &[f32], n: usize, eval_n: usize) {
     let dir = tempfile::tempdir().unwrap();
-    save_model(&dir.path().join(format!("{name}.safetensors")), net.arch, params, HashMap::new()).unwrap();
+    let file = dir.path().join(format!("{name}.safetensors"));
+    save_model(&file, net.arch, params, HashMap::new()).unwrap();
     let want = native(net, params, n, eval_n);
-    let server = Server::start(dir.path());
-    let browser = page(&server);
-    let got = browser.run(PAGE_ANSWERS, json!([format!("/fixtures/{name}.safetensors"), n, eval_n]));
+    // The model preloaded by `lenet-gpu serve --model`, where the page finds it.
+    let (_served, browser) = page(&["--model", file.to_str().unwrap()]);
+    let got = browser.run(PAGE_ANSWERS, json!(["/model.safetensors", n, eval_n]));
     assert_eq!(got["arch"], net.arch.checkpoint_name());
 
     let scores = floats(&got["scores"]);
@@ -175,8 +181,7 @@ const PAGE_TRAINING: &str = r#"
 #[test]
 fn training_in_the_page_learns_repeats_and_hands_out_a_model_the_cli_loads() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path());
-    let browser = page(&server);
+    let (_served, browser) = page(&[]);
     let got = browser.run(PAGE_TRAINING, json!([7, 100]));
     let (before, after) = (got["before"].as_f64().unwrap(), got["after"].as_f64().unwrap());
     println!("page: test loss {before} before 100 steps, {after} after; progress {}", got["progress"]);
@@ -203,8 +208,8 @@ fn training_in_the_page_learns_repeats_and_hands_out_a_model_the_cli_loads() {
 
 /// A picture drawn on a canvas, its RGBA pixels prepared in the page (`prepareRgba`).
 const PAGE_PICTURE: &str = r#"
-    const [url] = args;
-    const blob = await (await fetch(url)).blob();
+    const [png] = args;
+    const blob = new Blob([new Uint8Array(png)], { type: "image/png" });
     const bitmap = await createImageBitmap(blob, { colorSpaceConversion: "none", premultiplyAlpha: "none" });
     const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
     const context = canvas.getContext("2d");
@@ -215,13 +220,12 @@ const PAGE_PICTURE: &str = r#"
 
 #[test]
 fn a_canvas_picture_is_prepared_in_the_page_as_predict_prepares_the_file() {
-    let server = Server::start(Path::new(env!("CARGO_MANIFEST_DIR")));
-    let browser = page(&server);
+    let (_served, browser) = page(&[]);
     // Ink on white, and ink on transparency (where the alpha is the ink).
     for name in ["test12_nine_on_white.png", "seven_on_transparency.png"] {
         let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/digits").join(name);
         let want = read_picture(&file, Preprocess::Mnist).unwrap();
-        let got = floats(&browser.run(PAGE_PICTURE, json!([format!("/assets/digits/{name}")])));
+        let got = floats(&browser.run(PAGE_PICTURE, json!([std::fs::read(&file).unwrap()])));
         assert_eq!(got.len(), want.len(), "{name}");
         let worst = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
         assert!(worst <= 1e-6, "{name}: the page's 28x28 differs from predict's by {worst}");
