@@ -30,9 +30,10 @@ pub struct Answer {
 }
 
 /// The page's files, as built into web/ and web/pkg/.
-const PAGE: [(&str, &str, &[u8]); 5] = [
+const PAGE: [(&str, &str, &[u8]); 6] = [
     ("/web/index.html", "text/html; charset=utf-8", include_bytes!("../web/index.html")),
     ("/web/main.js", "text/javascript", include_bytes!("../web/main.js")),
+    ("/web/draw.js", "text/javascript", include_bytes!("../web/draw.js")),
     ("/web/lenet.js", "text/javascript", include_bytes!("../web/lenet.js")),
     ("/web/pkg/lenet_gpu_web.js", "text/javascript", include_bytes!("../web/pkg/lenet_gpu_web.js")),
     ("/web/pkg/lenet_gpu_web_bg.wasm", "application/wasm", include_bytes!("../web/pkg/lenet_gpu_web_bg.wasm")),

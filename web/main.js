@@ -1,9 +1,12 @@
-// The self-test page: opens the GPU, trains briefly, evaluates, and reports each step.
-// With `#quiet` in the address it only loads the module (what the browser tests drive).
+// The page: draw a digit (against the model `lenet-gpu serve --model` preloaded, else the
+// self-test's), and a self-test that opens the GPU, trains briefly and evaluates.
+// With `#quiet` in the address the self-test does not run (what the browser tests use).
 import { ready } from "./lenet.js";
+import { drawPanel } from "./draw.js";
 
 const status = document.querySelector("#status");
 const results = document.querySelector("#results");
+const quiet = location.hash === "#quiet";
 
 function report(step, result) {
   results.hidden = false;
@@ -18,18 +21,8 @@ function say(text, state = "") {
   document.title = `lenet-gpu: ${state || "running"}`;
 }
 
-async function selfTest() {
-  if (!navigator.gpu) {
-    throw new Error(
-      "This browser has no WebGPU. It is in Chrome and Edge 113 and later, Safari 26 and " +
-        "Firefox 141 on Windows; elsewhere it may be behind a flag.",
-    );
-  }
-  const lenet = await ready;
+async function selfTest(lenet, lab, draw, served) {
   let t = performance.now();
-  const lab = await lenet.Lab.open();
-  report("GPU", `${lab.adapter()} (${(performance.now() - t).toFixed(0)} ms)`);
-  t = performance.now();
   const [train, test] = await Promise.all([lenet.mnist("train"), lenet.mnist("test")]);
   report("MNIST", `${train.length} + ${test.length} digits (${(performance.now() - t).toFixed(0)} ms)`);
   t = performance.now();
@@ -47,21 +40,37 @@ async function selfTest() {
   report("test accuracy", `${(evaluation.accuracy * 100).toFixed(2)}% on 1,000 digits, ${rate.toFixed(0)} images/s`);
   // Two epochs on 2,000 digits reach about 85%; chance is 10%.
   if (!(evaluation.accuracy > 0.7)) throw new Error(`test accuracy ${evaluation.accuracy} after training: something is wrong`);
-  // `lenet-gpu serve --model FILE` serves the model it was given here.
-  const served = await fetch("../model.safetensors");
-  if (served.ok) {
-    const model = lenet.Model.fromSafetensors(lab, new Uint8Array(await served.arrayBuffer()));
-    const evaluation = await model.evaluate(test);
-    report("served model", `${model.arch}: ${(evaluation.accuracy * 100).toFixed(2)}% on the 10,000 test digits`);
+  if (served) {
+    const all = await served.evaluate(test);
+    report("served model", `${served.arch}: ${(all.accuracy * 100).toFixed(2)}% on the 10,000 test digits`);
+  } else {
+    draw.use(model, "the self-test's model (2 epochs on 2,000 digits)");
   }
   say("Self-test passed: this browser trains LeNet-5 on its GPU.", "passed");
 }
 
-if (location.hash === "#quiet") {
-  ready.then(() => say("Loaded; no self-test (#quiet).", "loaded"));
-} else {
-  selfTest().catch((e) => {
-    say(`Self-test failed: ${e.message ?? e}`, "failed");
-    console.error(e);
-  });
+async function start() {
+  if (!navigator.gpu) {
+    throw new Error(
+      "This browser has no WebGPU. It is in Chrome and Edge 113 and later, Safari 26 and " +
+        "Firefox 141 on Windows; elsewhere it may be behind a flag.",
+    );
+  }
+  const lenet = await ready;
+  const t = performance.now();
+  const lab = (window.lenetLab = await lenet.Lab.open());
+  report("GPU", `${lab.adapter()} (${(performance.now() - t).toFixed(0)} ms)`);
+  const draw = drawPanel(lenet);
+  // `lenet-gpu serve --model FILE` serves the model it was given here.
+  const response = await fetch("../model.safetensors");
+  const served = response.ok ? lenet.Model.fromSafetensors(lab, new Uint8Array(await response.arrayBuffer())) : null;
+  if (served) draw.use(served, `the served model (${served.arch})`);
+  document.body.dataset.ready = "true";
+  if (quiet) return say("Loaded; no self-test (#quiet).", "loaded");
+  await selfTest(lenet, lab, draw, served);
 }
+
+start().catch((e) => {
+  say(`${quiet ? "Failed" : "Self-test failed"}: ${e.message ?? e}`, "failed");
+  console.error(e);
+});

@@ -9,6 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use base64::Engine;
 use serde_json::{json, Value};
 
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
@@ -66,6 +67,7 @@ impl Browser {
             created["sessionId"].as_str().unwrap_or_else(|| panic!("no browser session: {created}"))
         );
         browser.command("timeouts", json!({ "script": 600_000 }));
+        browser.command("window/rect", json!({ "width": 1280, "height": 800 }));
         browser.command("url", json!({ "url": url }));
         browser.run("return true", json!(null));
         browser
@@ -74,6 +76,7 @@ impl Browser {
     fn call(&self, method: &str, url: &str, body: Value) -> Value {
         let response = match method {
             "POST" => self.agent.post(url).send_json(&body),
+            "GET" => self.agent.get(url).call(),
             "DELETE" => self.agent.delete(url).call(),
             _ => unreachable!("{method}"),
         };
@@ -96,7 +99,7 @@ impl Browser {
     }
 
     /// Runs `body` (an async function body) in the page, with `lenet` (the module: Lab,
-    /// Model, Images, Training, mnist, fetchBytes), `lab` (the page's one device) and
+    /// Model, Images, Training, mnist, fetchBytes), `lab` (the page's device) and
     /// `args`; returns what it returns. A thrown error fails the test with its message.
     pub fn run(&self, body: &str, args: Value) -> Value {
         let script = format!(
@@ -104,7 +107,7 @@ impl Browser {
             const args = arguments[0];
             (async () => {{
                 const lenet = await window.lenetReady;
-                const lab = window.testLab ??= await lenet.Lab.open();
+                const lab = window.lenetLab ??= await lenet.Lab.open();
                 {body}
             }})().then((value) => done({{ value }}), (e) => done({{ error: String(e?.stack ?? e) }}));"#
         );
@@ -113,6 +116,42 @@ impl Browser {
             panic!("the page threw: {}", error.as_str().unwrap_or_default());
         }
         out["value"].clone()
+    }
+}
+
+impl Browser {
+    /// Draws `strokes` on the element `css` selects with a mouse (WebDriver pointer
+    /// actions), each a list of points relative to the element's centre, in CSS pixels.
+    pub fn draw(&self, css: &str, strokes: &[Vec<(i32, i32)>]) {
+        let element = self.command("element", json!({ "using": "css selector", "value": css }));
+        self.command(
+            "execute/sync",
+            json!({ "script": "arguments[0].scrollIntoView({ block: 'center' })", "args": [element] }),
+        );
+        let origin = json!({ "element-6066-11e4-a52e-4f735466cecf": element["element-6066-11e4-a52e-4f735466cecf"] });
+        let mut actions = Vec::new();
+        for stroke in strokes {
+            for (i, &(x, y)) in stroke.iter().enumerate() {
+                actions.push(json!({ "type": "pointerMove", "duration": 10, "origin": origin, "x": x, "y": y }));
+                if i == 0 {
+                    actions.push(json!({ "type": "pointerDown", "button": 0 }));
+                }
+            }
+            actions.push(json!({ "type": "pointerUp", "button": 0 }));
+        }
+        let pointer =
+            json!({ "type": "pointer", "id": "mouse", "parameters": { "pointerType": "mouse" }, "actions": actions });
+        self.command("actions", json!({ "actions": [pointer] }));
+    }
+}
+
+impl Browser {
+    /// Saves the page as it looks now (a PNG) to `path`.
+    pub fn screenshot(&self, path: &Path) {
+        let png = self.call("GET", &format!("{}/screenshot", self.session), Value::Null);
+        let bytes = base64::engine::general_purpose::STANDARD.decode(png.as_str().unwrap()).unwrap();
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, bytes).unwrap();
     }
 }
 

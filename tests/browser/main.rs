@@ -15,11 +15,11 @@ use std::path::Path;
 use common::{briefly_trained, gpu};
 use driver::{floats, Browser};
 use lenet_gpu::checkpoint::save_model;
-use lenet_gpu::data::picture::{read_picture, Preprocess};
+use lenet_gpu::data::picture::{decode_picture, read_picture, Preprocess};
 use lenet_gpu::data::{Dataset, Split};
 use lenet_gpu::eval::Evaluator;
 use lenet_gpu::kernels::Kernels;
-use lenet_gpu::model::{Ctx, NetSpec};
+use lenet_gpu::model::{Arch, Ctx, NetSpec};
 use lenet_gpu::predict::predict;
 use lenet_gpu::train::{Recipe, Trainer};
 use lenet_gpu::viz::features::feature_maps;
@@ -229,5 +229,70 @@ fn a_canvas_picture_is_prepared_in_the_page_as_predict_prepares_the_file() {
         assert_eq!(got.len(), want.len(), "{name}");
         let worst = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
         assert!(worst <= 1e-6, "{name}: the page's 28x28 differs from predict's by {worst}");
+    }
+}
+
+/// After the strokes: the prediction's text, the 28x28 input, the probabilities and the
+/// drawing as a PNG, once the page has classified it.
+const PAGE_DRAWN: &str = r#"
+    while (!window.lenetDraw || window.lenetDraw.pending) await new Promise((r) => setTimeout(r, 20));
+    const canvas = document.querySelector("[data-testid=draw]");
+    const png = new Uint8Array(await (await new Promise((r) => canvas.toBlob(r, "image/png"))).arrayBuffer());
+    return {
+        text: document.querySelector("[data-testid=prediction]").textContent,
+        bars: document.querySelectorAll("[data-testid=probabilities] meter").length,
+        input: Array.from(window.lenetDraw.input),
+        probabilities: window.lenetDraw.probabilities,
+        png: Array.from(png),
+    };
+"#;
+
+/// Points around an ellipse centred on (0, 0).
+fn ellipse(rx: f64, ry: f64) -> Vec<(i32, i32)> {
+    (0..=24)
+        .map(|i| i as f64 * std::f64::consts::TAU / 24.0)
+        .map(|t| ((rx * t.sin()) as i32, (-ry * t.cos()) as i32))
+        .collect()
+}
+
+#[test]
+fn digits_drawn_with_the_pointer_are_read_as_drawn() {
+    let (_, params) = briefly_trained();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("lenet5.safetensors");
+    save_model(&file, Arch::Lenet5, params, HashMap::new()).unwrap();
+    let (_served, browser) = page(&["--model", file.to_str().unwrap()]);
+    let ready = "while (document.body.dataset.ready !== 'true') await new Promise((r) => setTimeout(r, 50));
+        return document.querySelector('[data-testid=prediction]').textContent;";
+    assert_eq!(browser.run(ready, json!(null)), "draw a digit", "an empty canvas names no class");
+    let kernels = Kernels::new(gpu()).unwrap();
+    let layout = Arch::Lenet5.layout();
+    let buffer = gpu().storage_from("params", params);
+    let ctx = Ctx::new(gpu(), &kernels, &layout, &buffer);
+    let digits = [
+        (7, vec![vec![(-70, -85), (70, -85), (-5, 95)]]),
+        (1, vec![vec![(5, -95), (0, 0), (-5, 95)]]),
+        (0, vec![ellipse(55.0, 90.0)]),
+    ];
+    for (digit, strokes) in digits {
+        browser.run("document.querySelector('#clear').click(); return true;", json!(null));
+        browser.draw("[data-testid=draw]", &strokes);
+        let got = browser.run(PAGE_DRAWN, json!(null));
+        let text = got["text"].as_str().unwrap();
+        println!("drew a {digit}: the page says {text}");
+        assert!(text.starts_with(&digit.to_string()), "drew a {digit}, the page says {text}");
+        browser.screenshot(&Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("page-drawn-{digit}.png")));
+        assert_eq!(got["bars"], 10);
+        // The page's input is lenet-gpu predict's preparation of the drawing as a PNG file.
+        let input = floats(&got["input"]);
+        let png: Vec<u8> = got["png"].as_array().unwrap().iter().map(|b| b.as_u64().unwrap() as u8).collect();
+        let want = decode_picture(Path::new("drawing.png"), &png, Preprocess::Mnist).unwrap();
+        let worst = input.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+        assert!(worst <= 1e-6, "drew a {digit}: the page's input differs from predict's by {worst}");
+        // And its probabilities are the native ones for that input.
+        let native = &predict(&ctx, NetSpec::default(), &[input]).block_on().unwrap()[0];
+        let page = floats(&got["probabilities"]);
+        let worst = page.iter().zip(&native.probabilities).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+        assert!(worst <= 1e-4, "drew a {digit}: probabilities differ from the native ones by {worst}");
     }
 }
