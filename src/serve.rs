@@ -3,16 +3,18 @@
 //! (web/pkg, committed, built by `scripts/build-web`; CI checks it was built from these
 //! sources) and the bundled MNIST, so it works from a fresh clone without the wasm toolchain.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io::ErrorKind;
 
 use crate::data::Split;
 use crate::error::{Error, Result};
 
-/// One thing served: its content type and bytes.
+/// One thing served: its content type and bytes (borrowed from the binary, or the model
+/// read at the start), never copied per request.
 struct Resource {
     content_type: &'static str,
-    bytes: Vec<u8>,
+    bytes: Cow<'static, [u8]>,
 }
 
 /// What the server answers, by path.
@@ -22,10 +24,10 @@ pub struct Site {
 
 /// An answer: status, content type, body, and where to go for a redirect.
 #[derive(Debug, PartialEq, Eq)]
-pub struct Answer {
+pub struct Answer<'a> {
     pub status: u16,
     pub content_type: &'static str,
-    pub body: Vec<u8>,
+    pub body: &'a [u8],
     pub location: Option<&'static str>,
 }
 
@@ -47,28 +49,31 @@ impl Site {
     pub fn new(model: Option<Vec<u8>>) -> Site {
         let mut resources = HashMap::new();
         for (path, content_type, bytes) in PAGE {
-            resources.insert(path.to_string(), Resource { content_type, bytes: bytes.to_vec() });
+            resources.insert(path.to_string(), Resource { content_type, bytes: Cow::Borrowed(bytes) });
         }
         for split in [Split::Train, Split::Test] {
             let (images, labels) = split.bundled();
             let (image_name, label_name) = split.file_names();
             for (name, bytes) in [(image_name, images), (label_name, labels)] {
-                let resource = Resource { content_type: "application/gzip", bytes: bytes.to_vec() };
+                let resource = Resource { content_type: "application/gzip", bytes: Cow::Borrowed(bytes) };
                 resources.insert(format!("/assets/mnist/{name}.gz"), resource);
             }
         }
         if let Some(bytes) = model {
-            resources.insert(MODEL_PATH.into(), Resource { content_type: "application/octet-stream", bytes });
+            resources.insert(
+                MODEL_PATH.into(),
+                Resource { content_type: "application/octet-stream", bytes: Cow::Owned(bytes) },
+            );
         }
         Site { resources }
     }
 
     /// The answer to `method` on `url` (its query and fragment ignored).
-    pub fn answer(&self, method: &str, url: &str) -> Answer {
-        let plain = |status, text: &str| Answer {
+    pub fn answer(&self, method: &str, url: &str) -> Answer<'_> {
+        let plain = |status, text: &'static str| Answer {
             status,
             content_type: "text/plain; charset=utf-8",
-            body: text.as_bytes().to_vec(),
+            body: text.as_bytes(),
             location: None,
         };
         if method != "GET" && method != "HEAD" {
@@ -80,7 +85,7 @@ impl Site {
         }
         let path = if path == "/web/" { "/web/index.html" } else { path };
         match self.resources.get(path) {
-            Some(r) => Answer { status: 200, content_type: r.content_type, body: r.bytes.clone(), location: None },
+            Some(r) => Answer { status: 200, content_type: r.content_type, body: &r.bytes, location: None },
             None if path == MODEL_PATH => plain(404, "no model was given to lenet-gpu serve (--model FILE)\n"),
             None => plain(404, "not found\n"),
         }
@@ -118,9 +123,9 @@ impl Server {
     pub fn run(self) {
         for request in self.http.incoming_requests() {
             let answer = self.site.answer(request.method().as_str(), request.url());
-            let mut response = tiny_http::Response::from_data(answer.body)
-                .with_status_code(answer.status)
-                .with_header(header("Content-Type", answer.content_type));
+            let headers = vec![header("Content-Type", answer.content_type)];
+            let length = Some(answer.body.len());
+            let mut response = tiny_http::Response::new(answer.status.into(), headers, answer.body, length, None);
             if let Some(location) = answer.location {
                 response = response.with_header(header("Location", location));
             }
