@@ -327,6 +327,8 @@ pub struct Trainer<'g> {
     pub step: u64,
     /// Epochs completed.
     pub epoch: u32,
+    /// Steps taken in the current epoch by `train_steps` (0 between epochs).
+    pub epoch_step: u32,
 }
 
 impl<'g> Trainer<'g> {
@@ -372,6 +374,7 @@ impl<'g> Trainer<'g> {
             steps_per_epoch,
             step: 0,
             epoch: 0,
+            epoch_step: 0,
         })
     }
 
@@ -422,14 +425,8 @@ impl<'g> Trainer<'g> {
     /// Trains one epoch (the next one); returns its mean training loss and accuracy.
     /// Each step is one submission: gather, forward, backward, metrics, optimizer.
     pub async fn train_epoch(&mut self, on_progress: &mut dyn FnMut(StepProgress)) -> Result<MetricSums> {
-        let gpu = self.gpu;
         let epoch = self.epoch;
-        let order = epoch_order(self.recipe.seed, epoch, self.data.len);
-        gpu.write(View::whole(&self.order), &order);
-        if self.optimizer.curvature().is_some() {
-            self.estimate_curvature()?;
-        }
-        self.feeders().for_each(|f| gpu.write(View::whole(f.plan.metrics()), &[0u32; METRICS_LEN]));
+        self.begin_epoch()?;
         let total = self.total_steps();
         let mut in_flight = VecDeque::new();
         let mut last_report = Instant::now();
@@ -460,6 +457,48 @@ impl<'g> Trainer<'g> {
         });
         self.epoch += 1;
         Ok(m)
+    }
+
+    /// Up to `n` steps of the current epoch (starting it if none is under way), then waits
+    /// for them and reads the epoch's running metrics: training in slices, for a caller
+    /// that draws between them (the web page). The same steps as `train_epoch`'s, so an
+    /// epoch trained either way gives the same parameters.
+    pub async fn train_steps(&mut self, n: u32) -> Result<StepProgress> {
+        if self.epoch_step == 0 {
+            self.begin_epoch()?;
+        }
+        let mut in_flight = VecDeque::new();
+        let last = (self.epoch_step + n.max(1)).min(self.steps_per_epoch);
+        for s in self.epoch_step..last {
+            self.submit_step(s, &mut in_flight).await?;
+        }
+        let m = self.read_metrics().await?;
+        self.check_finite(&m, last, self.recipe.lr_at(self.step.saturating_sub(1), self.total_steps()))?;
+        let progress = StepProgress {
+            epoch: self.epoch,
+            step: last,
+            steps: self.steps_per_epoch,
+            loss: m.mean_loss(),
+            accuracy: m.accuracy(),
+        };
+        self.epoch_step = last;
+        if last == self.steps_per_epoch {
+            self.epoch += 1;
+            self.epoch_step = 0;
+        }
+        Ok(progress)
+    }
+
+    /// What starts an epoch: its shuffled order, SDLM's curvature estimate, zeroed metrics.
+    fn begin_epoch(&mut self) -> Result<()> {
+        let gpu = self.gpu;
+        let order = epoch_order(self.recipe.seed, self.epoch, self.data.len);
+        gpu.write(View::whole(&self.order), &order);
+        if self.optimizer.curvature().is_some() {
+            self.estimate_curvature()?;
+        }
+        self.feeders().for_each(|f| gpu.write(View::whole(f.plan.metrics()), &[0u32; METRICS_LEN]));
+        Ok(())
     }
 
     /// Every dispatch of step `s` of an epoch, in order: the batch's gather, the forward,

@@ -370,6 +370,30 @@ fn a_run_directory_is_held_by_one_run_at_a_time() {
 }
 
 #[test]
+fn training_in_slices_of_steps_equals_training_by_epochs() {
+    // The page trains a few steps at a time (to draw between them); it must be the same
+    // training as the CLI's epochs, the last partial batch and the epoch's metrics included.
+    let (train, _) = data(650, 0);
+    let r = Recipe { batch_size: 100, ..recipe(2) };
+    let mut by_epoch = Trainer::new(gpu(), r.clone(), &train).unwrap();
+    let epoch_metrics: Vec<_> = (0..2).map(|_| by_epoch.train_epoch(&mut |_| {}).block_on().unwrap()).collect();
+    let mut sliced = Trainer::new(gpu(), r, &train).unwrap();
+    let mut seen = Vec::new();
+    while sliced.epoch < 2 {
+        seen.push(sliced.train_steps(3).block_on().unwrap());
+    }
+    let steps: Vec<(u32, u32)> = seen.iter().map(|p| (p.epoch, p.step)).collect();
+    assert_eq!(steps, [(0, 3), (0, 6), (0, 7), (1, 3), (1, 6), (1, 7)], "slices end at the epoch's end");
+    for (e, m) in epoch_metrics.iter().enumerate() {
+        let end = seen.iter().rfind(|p| p.epoch == e as u32).unwrap();
+        assert_eq!((end.loss, end.accuracy), (m.mean_loss(), m.accuracy()), "epoch {e}'s metrics");
+    }
+    assert_eq!(sliced.step, by_epoch.step);
+    let (a, b) = (by_epoch.read_params().block_on().unwrap(), sliced.read_params().block_on().unwrap());
+    assert!(a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()), "the same weights, bit for bit");
+}
+
+#[test]
 fn an_epoch_trains_on_the_last_partial_batch_and_on_sets_smaller_than_a_batch() {
     // Before: 1,050 images at batch 128 made 8 steps (1,024 images), and a set smaller
     // than a batch was refused. PyTorch's DataLoader and Keras train on the rest too.

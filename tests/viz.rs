@@ -282,3 +282,69 @@ fn the_decorrelated_basis_is_an_orthogonal_basis_scaled_by_one_over_frequency() 
     let rms = ((0..n).map(|k| norm(k).powi(2)).sum::<f64>() / n as f64).sqrt();
     assert!((rms - 1.0).abs() < 1e-3, "RMS gain 1: {rms}");
 }
+
+#[test]
+fn a_units_receptive_field_is_exactly_the_pixels_that_change_it() {
+    use lenet_gpu::train::{initial_params, Recipe};
+    use lenet_gpu::viz::features::{receptive_field, Field};
+    /// Which pixels (row, column) of the picture, given a field.
+    type Region = dyn Fn(u32, u32, Field) -> bool;
+    fn within(r: u32, col: u32, f: Field) -> bool {
+        (f.top..f.bottom).contains(&r) && (f.left..f.right).contains(&col)
+    }
+    let (k, lenet5_params) = trained();
+    let lenet1998 = Recipe::lenet1998();
+    let lenet1998_params = initial_params(&lenet1998.arch.layout(), &lenet1998);
+    let (image, _) = test_image(12);
+    let nets = [
+        (NetSpec::default(), lenet5_params.clone(), ["conv1", "pool1", "conv2", "pool2"]),
+        (lenet1998.net(), lenet1998_params, ["c1", "s2", "c3", "s4"]),
+    ];
+    for (net, params, taps) in nets {
+        let layout = net.arch.layout();
+        let pbuf = gpu().storage_from("params", &params);
+        let ctx = Ctx::new(gpu(), k, &layout, &pbuf);
+        let maps = |x: &[f32]| feature_maps(&ctx, net, x).block_on().unwrap();
+        let base = maps(&image);
+        // Every pixel `inside` (or outside) the field replaced by its negative.
+        let flipped = |f: Field, inside: &Region| -> Vec<f32> {
+            let at = |i: usize| ((i / 28) as u32, (i % 28) as u32);
+            image.iter().enumerate().map(|(i, &v)| if inside(at(i).0, at(i).1, f) { 1.0 - v } else { v }).collect()
+        };
+        for tap in taps {
+            let m = base.maps.iter().find(|m| m.name == tap).unwrap();
+            let (c, h, w) = m.dims.chw();
+            let unit = |maps: &lenet_gpu::viz::features::FeatureMaps, y: u32, x: u32| -> Vec<f32> {
+                (0..c).map(|ch| maps[tap][((ch * h + y) * w + x) as usize]).collect()
+            };
+            for (y, x) in [(0, 0), (h - 1, w - 1), (h / 2, w / 3)] {
+                let f = receptive_field(net.arch, tap, y, x);
+                let before = unit(&base, y, x);
+                let outside = unit(&maps(&flipped(f, &|r, col, f| !within(r, col, f))), y, x);
+                assert_eq!(outside, before, "{tap} ({y}, {x}): a pixel outside {f:?} changed it");
+                // Each edge of the field matters: the field is no larger than it says.
+                let edges: [(&str, &Region); 4] = [
+                    ("top", &|r, col, f| within(r, col, f) && r == f.top),
+                    ("bottom", &|r, col, f| within(r, col, f) && r + 1 == f.bottom),
+                    ("left", &|r, col, f| within(r, col, f) && col == f.left),
+                    ("right", &|r, col, f| within(r, col, f) && col + 1 == f.right),
+                ];
+                for (edge, on_edge) in edges {
+                    if f.top == f.bottom || f.left == f.right {
+                        continue; // a unit of LeNet-1998's padding: no picture pixel at all
+                    }
+                    let after = unit(&maps(&flipped(f, on_edge)), y, x);
+                    assert_ne!(after, before, "{tap} ({y}, {x}): its {edge} edge in {f:?} changes nothing");
+                }
+            }
+        }
+        let whole = Field { top: 0, left: 0, bottom: 28, right: 28 };
+        assert_eq!(receptive_field(net.arch, base.maps.last().unwrap().name.as_str(), 0, 0), whole);
+    }
+    // The sizes the architecture implies: 5, 6, 14 and 16 pixels square in LeNet-5.
+    let side = |tap| {
+        let f = receptive_field(Arch::Lenet5, tap, 1, 1);
+        (f.bottom - f.top, f.right - f.left)
+    };
+    assert_eq!([side("conv1"), side("pool1"), side("conv2"), side("pool2")], [(5, 5), (6, 6), (14, 14), (16, 16)]);
+}

@@ -27,12 +27,13 @@ async function selfTest(lenet, lab, draw, served) {
   report("MNIST", `${train.length} + ${test.length} digits (${(performance.now() - t).toFixed(0)} ms)`);
   t = performance.now();
   const training = lenet.Training.new(lab, "fast", 0, 2, 0, train.take(2000));
-  let epoch;
-  for (let e = 1; e <= 2; e++) {
-    epoch = await training.trainEpoch((step, steps) => say(`Training: epoch ${e} of 2, step ${step} of ${steps}`));
+  let progress;
+  while (training.epoch < 2) {
+    progress = await training.trainSteps(5);
+    say(`Training: epoch ${progress.epoch + 1} of 2, step ${progress.step} of ${progress.steps}`);
   }
   const seconds = (performance.now() - t) / 1000;
-  report("training", `2 epochs, loss ${epoch.loss.toFixed(4)}, ${(4000 / seconds).toFixed(0)} images/s`);
+  report("training", `2 epochs, loss ${progress.loss.toFixed(4)}, ${(4000 / seconds).toFixed(0)} images/s`);
   t = performance.now();
   const model = await training.model();
   const evaluation = await model.evaluate(test.take(1000));

@@ -9,7 +9,7 @@ use crate::gpu::View;
 use crate::model::layers::Picture;
 use crate::model::lenet5::IMAGE_SIDE;
 use crate::model::summary::LayerInfo;
-use crate::model::{Ctx, Dims, HeadKind, InputSource, Mode, NetSpec};
+use crate::model::{Arch, Ctx, Dims, HeadKind, InputSource, Mode, NetSpec};
 
 /// One tensor of the forward pass for one image.
 #[derive(Debug, Clone, PartialEq)]
@@ -74,6 +74,41 @@ pub async fn feature_maps(ctx: &Ctx<'_>, net: NetSpec, image: &[f32]) -> Result<
         maps.push(FeatureMap { name: t.name.clone(), dims: t.tensor.dims, picture: t.picture, values });
     }
     Ok(FeatureMaps { net, head: plan.head_kind(), maps })
+}
+
+/// A unit's receptive field: the pixels of the 28x28 picture it depends on, rows
+/// `top..bottom` and columns `left..right` (clipped to the picture; empty for a unit of
+/// LeNet-1998's padded input that lies in the padding).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Field {
+    pub top: u32,
+    pub left: u32,
+    pub bottom: u32,
+    pub right: u32,
+}
+
+/// The receptive field of unit (`y`, `x`) of feature map `tap` (a name `feature_maps`
+/// gives), from the windows (kernel, stride) of the spatial layers up to it; units of the
+/// other taps (dense layers, outputs) see the whole picture.
+pub fn receptive_field(arch: Arch, tap: &str, y: u32, x: u32) -> Field {
+    use crate::model::lenet1998::PAD;
+    // Each network's spatial taps in order, with the window that makes each from the one
+    // before; the first is the input as the network sees it, `offset` pixels of padding in.
+    let (offset, windows): (u32, &[(&str, u32, u32)]) = match arch {
+        Arch::Lenet5 => (0, &[("input", 1, 1), ("conv1", 5, 1), ("pool1", 2, 2), ("conv2", 5, 1), ("pool2", 2, 2)]),
+        Arch::Lenet1998 => (PAD, &[("input", 1, 1), ("c1", 5, 1), ("s2", 2, 2), ("c3", 5, 1), ("s4", 2, 2)]),
+    };
+    let whole = Field { top: 0, left: 0, bottom: IMAGE_SIDE, right: IMAGE_SIDE };
+    let Some(depth) = windows.iter().position(|w| w.0 == tap) else { return whole };
+    // Rows (and columns) a..b of a map come from rows a*stride .. (b-1)*stride+kernel of
+    // the map before it.
+    let (mut rows, mut cols) = ((y, y + 1), (x, x + 1));
+    for &(_, kernel, stride) in windows[1..=depth].iter().rev() {
+        rows = (rows.0 * stride, (rows.1 - 1) * stride + kernel);
+        cols = (cols.0 * stride, (cols.1 - 1) * stride + kernel);
+    }
+    let clip = |v: u32| v.saturating_sub(offset).min(IMAGE_SIDE);
+    Field { top: clip(rows.0), left: clip(cols.0), bottom: clip(rows.1), right: clip(cols.1) }
 }
 
 /// One tap's picture, titled from its layer's summary row.

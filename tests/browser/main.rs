@@ -160,7 +160,10 @@ const PAGE_TRAINING: &str = r#"
     const run = async () => {
         const training = lenet.Training.new(lab, "fast", seed, 1, 100, train);
         const progress = [];
-        await training.trainEpoch((step, of, loss) => progress.push([step, loss]));
+        while (training.epoch < 1) {
+            const p = await training.trainSteps(10);
+            progress.push([p.step, p.loss]);
+        }
         return [await training.model(), progress];
     };
     const [model, progress] = await run();

@@ -67,6 +67,107 @@ export class Attribution {
 }
 if (Symbol.dispose) Attribution.prototype[Symbol.dispose] = Attribution.prototype.free;
 
+/**
+ * One convolution's kernels: `shape` (out, in, k, k), `weights` in that order, and which
+ * (out, in) pairs are connected (LeNet-1998's C3 table; empty: all).
+ */
+export class ConvKernels {
+    static __wrap(ptr) {
+        const obj = Object.create(ConvKernels.prototype);
+        obj.__wbg_ptr = ptr;
+        ConvKernelsFinalization.register(obj, obj.__wbg_ptr, obj);
+        return obj;
+    }
+    __destroy_into_raw() {
+        const ptr = this.__wbg_ptr;
+        this.__wbg_ptr = 0;
+        ConvKernelsFinalization.unregister(this);
+        return ptr;
+    }
+    free() {
+        const ptr = this.__destroy_into_raw();
+        wasm.__wbg_convkernels_free(ptr, 0);
+    }
+    /**
+     * @returns {Uint8Array | undefined}
+     */
+    get connected() {
+        const ret = wasm.__wbg_get_convkernels_connected(this.__wbg_ptr);
+        let v1;
+        if (ret[0] !== 0) {
+            v1 = getArrayU8FromWasm0(ret[0], ret[1]).slice();
+            wasm.__wbindgen_free(ret[0], ret[1] * 1, 1);
+        }
+        return v1;
+    }
+    /**
+     * @returns {string}
+     */
+    get name() {
+        let deferred1_0;
+        let deferred1_1;
+        try {
+            const ret = wasm.__wbg_get_convkernels_name(this.__wbg_ptr);
+            deferred1_0 = ret[0];
+            deferred1_1 = ret[1];
+            return getStringFromWasm0(ret[0], ret[1]);
+        } finally {
+            wasm.__wbindgen_free(deferred1_0, deferred1_1, 1);
+        }
+    }
+    /**
+     * @returns {Uint32Array}
+     */
+    get shape() {
+        const ret = wasm.__wbg_get_convkernels_shape(this.__wbg_ptr);
+        var v1 = getArrayU32FromWasm0(ret[0], ret[1]).slice();
+        wasm.__wbindgen_free(ret[0], ret[1] * 4, 4);
+        return v1;
+    }
+    /**
+     * @returns {Float32Array}
+     */
+    get weights() {
+        const ret = wasm.__wbg_get_convkernels_weights(this.__wbg_ptr);
+        var v1 = getArrayF32FromWasm0(ret[0], ret[1]).slice();
+        wasm.__wbindgen_free(ret[0], ret[1] * 4, 4);
+        return v1;
+    }
+    /**
+     * @param {Uint8Array | number[] | null} [arg0]
+     */
+    set connected(arg0) {
+        var ptr0 = isLikeNone(arg0) ? 0 : passArray8ToWasm0(arg0, wasm.__wbindgen_malloc);
+        var len0 = WASM_VECTOR_LEN;
+        wasm.__wbg_set_convkernels_connected(this.__wbg_ptr, ptr0, len0);
+    }
+    /**
+     * @param {string} arg0
+     */
+    set name(arg0) {
+        const ptr0 = passStringToWasm0(arg0, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+        const len0 = WASM_VECTOR_LEN;
+        wasm.__wbg_set_convkernels_name(this.__wbg_ptr, ptr0, len0);
+    }
+    /**
+     * @param {Uint32Array | number[]} arg0
+     */
+    set shape(arg0) {
+        const ptr0 = passArray32ToWasm0(arg0, wasm.__wbindgen_malloc);
+        const len0 = WASM_VECTOR_LEN;
+        wasm.__wbg_set_convkernels_shape(this.__wbg_ptr, ptr0, len0);
+    }
+    /**
+     * @param {Float32Array | number[]} arg0
+     */
+    set weights(arg0) {
+        const ptr0 = passArrayF32ToWasm0(arg0, wasm.__wbindgen_malloc);
+        const len0 = WASM_VECTOR_LEN;
+        wasm.__wbg_set_convkernels_weights(this.__wbg_ptr, ptr0, len0);
+    }
+}
+if (Symbol.dispose) ConvKernels.prototype[Symbol.dispose] = ConvKernels.prototype.free;
+
 export class Evaluation {
     static __wrap(ptr) {
         const obj = Object.create(Evaluation.prototype);
@@ -278,6 +379,16 @@ export class Images {
         return ret[0];
     }
     /**
+     * Every label, in order.
+     * @returns {Uint8Array}
+     */
+    get labels() {
+        const ret = wasm.images_labels(this.__wbg_ptr);
+        var v1 = getArrayU8FromWasm0(ret[0], ret[1]).slice();
+        wasm.__wbindgen_free(ret[0], ret[1] * 1, 1);
+        return v1;
+    }
+    /**
      * @returns {number}
      */
     get length() {
@@ -366,7 +477,7 @@ export class Model {
         wasm.__wbg_model_free(ptr, 0);
     }
     /**
-     * `lenet5` or `lenet1998`.
+     * `lenet5-keras` or `lenet1998`, as checkpoints name them.
      * @returns {string}
      */
     get arch() {
@@ -374,6 +485,39 @@ export class Model {
         let deferred1_1;
         try {
             const ret = wasm.model_arch(this.__wbg_ptr);
+            deferred1_0 = ret[0];
+            deferred1_1 = ret[1];
+            return getStringFromWasm0(ret[0], ret[1]);
+        } finally {
+            wasm.__wbindgen_free(deferred1_0, deferred1_1, 1);
+        }
+    }
+    /**
+     * One picture per class that the model scores highest for it, by gradient ascent
+     * (`lenet-gpu visualize classes`' defaults): 10 pictures of 28·28 values.
+     * @returns {Promise<Float32Array>}
+     */
+    classImages() {
+        const ret = wasm.model_classImages(this.__wbg_ptr);
+        return ret;
+    }
+    /**
+     * The convolutions' kernels, as `lenet-gpu visualize filters` draws them.
+     * @returns {Promise<ConvKernels[]>}
+     */
+    convKernels() {
+        const ret = wasm.model_convKernels(this.__wbg_ptr);
+        return ret;
+    }
+    /**
+     * `lenet-gpu visualize model`'s diagram, as SVG.
+     * @returns {string}
+     */
+    diagram() {
+        let deferred1_0;
+        let deferred1_1;
+        try {
+            const ret = wasm.model_diagram(this.__wbg_ptr);
             deferred1_0 = ret[0];
             deferred1_1 = ret[1];
             return getStringFromWasm0(ret[0], ret[1]);
@@ -463,11 +607,29 @@ export class Model {
         return ret;
     }
     /**
+     * The model as an `.onnx` file, as `lenet-gpu export --format onnx` writes it.
+     * @returns {Promise<Uint8Array>}
+     */
+    onnx() {
+        const ret = wasm.model_onnx(this.__wbg_ptr);
+        return ret;
+    }
+    /**
      * The parameters in PyTorch's layout (what a checkpoint holds).
      * @returns {Promise<Float32Array>}
      */
     parameters() {
         const ret = wasm.model_parameters(this.__wbg_ptr);
+        return ret;
+    }
+    /**
+     * Every picture of `images` (a test set, for its confusion matrix and mistakes).
+     * @param {Images} images
+     * @returns {Promise<Predictions>}
+     */
+    predictImages(images) {
+        _assertClass(images, Images);
+        const ret = wasm.model_predictImages(this.__wbg_ptr, images.__wbg_ptr);
         return ret;
     }
     /**
@@ -513,6 +675,22 @@ export class Model {
         }
         const ret = wasm.model_saliency(this.__wbg_ptr, ptr0, len0, val3, ptr1, len1);
         return ret;
+    }
+    /**
+     * `lenet-gpu summary`'s table.
+     * @returns {string}
+     */
+    summary() {
+        let deferred1_0;
+        let deferred1_1;
+        try {
+            const ret = wasm.model_summary(this.__wbg_ptr);
+            deferred1_0 = ret[0];
+            deferred1_1 = ret[1];
+            return getStringFromWasm0(ret[0], ret[1]);
+        } finally {
+            wasm.__wbindgen_free(deferred1_0, deferred1_1, 1);
+        }
     }
 }
 if (Symbol.dispose) Model.prototype[Symbol.dispose] = Model.prototype.free;
@@ -594,7 +772,96 @@ export class Predictions {
 if (Symbol.dispose) Predictions.prototype[Symbol.dispose] = Predictions.prototype.free;
 
 /**
- * Training in the page, epoch by epoch, with a recipe from `train --preset`.
+ * Where training stands after a slice: epoch (0-based) and step within it, the epoch's
+ * running mean loss and accuracy.
+ */
+export class Progress {
+    static __wrap(ptr) {
+        const obj = Object.create(Progress.prototype);
+        obj.__wbg_ptr = ptr;
+        ProgressFinalization.register(obj, obj.__wbg_ptr, obj);
+        return obj;
+    }
+    __destroy_into_raw() {
+        const ptr = this.__wbg_ptr;
+        this.__wbg_ptr = 0;
+        ProgressFinalization.unregister(this);
+        return ptr;
+    }
+    free() {
+        const ptr = this.__destroy_into_raw();
+        wasm.__wbg_progress_free(ptr, 0);
+    }
+    /**
+     * @returns {number}
+     */
+    get accuracy() {
+        const ret = wasm.__wbg_get_progress_accuracy(this.__wbg_ptr);
+        return ret;
+    }
+    /**
+     * @returns {number}
+     */
+    get epoch() {
+        const ret = wasm.__wbg_get_progress_epoch(this.__wbg_ptr);
+        return ret >>> 0;
+    }
+    /**
+     * @returns {number}
+     */
+    get loss() {
+        const ret = wasm.__wbg_get_progress_loss(this.__wbg_ptr);
+        return ret;
+    }
+    /**
+     * @returns {number}
+     */
+    get step() {
+        const ret = wasm.__wbg_get_progress_step(this.__wbg_ptr);
+        return ret >>> 0;
+    }
+    /**
+     * @returns {number}
+     */
+    get steps() {
+        const ret = wasm.__wbg_get_progress_steps(this.__wbg_ptr);
+        return ret >>> 0;
+    }
+    /**
+     * @param {number} arg0
+     */
+    set accuracy(arg0) {
+        wasm.__wbg_set_progress_accuracy(this.__wbg_ptr, arg0);
+    }
+    /**
+     * @param {number} arg0
+     */
+    set epoch(arg0) {
+        wasm.__wbg_set_progress_epoch(this.__wbg_ptr, arg0);
+    }
+    /**
+     * @param {number} arg0
+     */
+    set loss(arg0) {
+        wasm.__wbg_set_progress_loss(this.__wbg_ptr, arg0);
+    }
+    /**
+     * @param {number} arg0
+     */
+    set step(arg0) {
+        wasm.__wbg_set_progress_step(this.__wbg_ptr, arg0);
+    }
+    /**
+     * @param {number} arg0
+     */
+    set steps(arg0) {
+        wasm.__wbg_set_progress_steps(this.__wbg_ptr, arg0);
+    }
+}
+if (Symbol.dispose) Progress.prototype[Symbol.dispose] = Progress.prototype.free;
+
+/**
+ * Training in the page, a slice of steps at a time, with a recipe from `train --preset`.
  */
 export class Training {
     static __wrap(ptr) {
@@ -620,6 +887,16 @@ export class Training {
     get epoch() {
         const ret = wasm.training_epoch(this.__wbg_ptr);
         return ret >>> 0;
+    }
+    /**
+     * Loss and accuracy of the parameters as they are now on `images`.
+     * @param {Images} images
+     * @returns {Promise<Evaluation>}
+     */
+    evaluate(images) {
+        _assertClass(images, Images);
+        const ret = wasm.training_evaluate(this.__wbg_ptr, images.__wbg_ptr);
+        return ret;
     }
     /**
      * The model as it is now (a copy: training goes on without it).
@@ -654,6 +931,14 @@ export class Training {
         return Training.__wrap(ret[0]);
     }
     /**
+     * Steps done, all epochs together.
+     * @returns {number}
+     */
+    get step() {
+        const ret = wasm.training_step(this.__wbg_ptr);
+        return ret >>> 0;
+    }
+    /**
      * @returns {number}
      */
     get stepsPerEpoch() {
@@ -661,13 +946,15 @@ export class Training {
         return ret >>> 0;
     }
     /**
-     * Trains the next epoch; `on_progress(step, steps, loss, accuracy)` is called as it
-     * goes (the running means). Resolves to the epoch's mean loss and accuracy.
-     * @param {Function | null} [on_progress]
-     * @returns {Promise<Evaluation>}
+     * Trains up to `steps` more steps of the current epoch (an epoch's last slice ends
+     * at its end), then resolves to where training stands: the epoch's running loss and
+     * accuracy. Slices train exactly as `lenet-gpu train`'s epochs do; between them the
+     * page draws, answers clicks or stops.
+     * @param {number} steps
+     * @returns {Promise<Progress>}
      */
-    trainEpoch(on_progress) {
-        const ret = wasm.training_trainEpoch(this.__wbg_ptr, isLikeNone(on_progress) ? 0 : addToExternrefTable0(on_progress));
+    trainSteps(steps) {
+        const ret = wasm.training_trainSteps(this.__wbg_ptr, steps);
         return ret;
     }
 }
@@ -701,6 +988,38 @@ export function prepareRgba(width, height, rgba, preprocess) {
         throw takeFromExternrefTable0(ret[2]);
     }
     var v5 = getArrayF32FromWasm0(ret[0], ret[1]).slice();
+    wasm.__wbindgen_free(ret[0], ret[1] * 4, 4);
+    return v5;
+}
+
+/**
+ * The pixels of the 28x28 picture that unit (`y`, `x`) of feature map `tap` of network
+ * `arch` depends on: [top, left, bottom, right), bottom and right exclusive.
+ * @param {string} arch
+ * @param {string} tap
+ * @param {number} y
+ * @param {number} x
+ * @returns {Uint32Array}
+ */
+export function receptiveField(arch, tap, y, x) {
+    const val3 = +y;
+    const val4 = +x;
+    let ptr0, len0, ptr1, len1;
+    try {
+        ptr0 = passStringToWasm0(arch, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+        len0 = WASM_VECTOR_LEN;
+        ptr1 = passStringToWasm0(tap, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+        len1 = WASM_VECTOR_LEN;
+    } catch (e) {
+        if (ptr1) { wasm.__wbindgen_free(ptr1, len1 * 1, 1); }
+        if (ptr0) { wasm.__wbindgen_free(ptr0, len0 * 1, 1); }
+        throw e;
+    }
+    const ret = wasm.receptiveField(ptr0, len0, ptr1, len1, val3, val4);
+    if (ret[3]) {
+        throw takeFromExternrefTable0(ret[2]);
+    }
+    var v5 = getArrayU32FromWasm0(ret[0], ret[1]).slice();
     wasm.__wbindgen_free(ret[0], ret[1] * 4, 4);
     return v5;
 }
@@ -756,10 +1075,6 @@ function __wbg_get_imports() {
         __wbg__wbg_cb_unref_09736879a3f67559: function(arg0) {
             arg0._wbg_cb_unref();
         },
-        __wbg_apply_bfe2b07b146427e2: function() { return handleError(function (arg0, arg1, arg2) {
-            const ret = arg0.apply(arg1, arg2);
-            return ret;
-        }, arguments); },
         __wbg_attribution_new: function(arg0) {
             const ret = Attribution.__wrap(arg0);
             return ret;
@@ -775,6 +1090,10 @@ function __wbg_get_imports() {
         __wbg_configure_2f4cbe7746e5aa81: function() { return handleError(function (arg0, arg1) {
             arg0.configure(arg1);
         }, arguments); },
+        __wbg_convkernels_new: function(arg0) {
+            const ret = ConvKernels.__wrap(arg0);
+            return ret;
+        },
         __wbg_copyBufferToBuffer_2c8a5726f948b97e: function() { return handleError(function (arg0, arg1, arg2, arg3, arg4, arg5) {
             arg0.copyBufferToBuffer(arg1, arg2, arg3, arg4, arg5);
         }, arguments); },
@@ -1067,10 +1386,6 @@ function __wbg_get_imports() {
             const ret = new OffscreenCanvas(arg0 >>> 0, arg1 >>> 0);
             return ret;
         }, arguments); },
-        __wbg_new_37eb45aaf5eeb820: function() {
-            const ret = new Array();
-            return ret;
-        },
         __wbg_new_cd4348290afae586: function() {
             const ret = new Object();
             return ret;
@@ -1101,28 +1416,20 @@ function __wbg_get_imports() {
             const ret = new Uint8Array(arg0, arg1 >>> 0, arg2 >>> 0);
             return ret;
         },
-        __wbg_now_e7c6795a7f81e10f: function(arg0) {
-            const ret = arg0.now();
-            return ret;
-        },
         __wbg_onSubmittedWorkDone_f62945abb48d8a84: function(arg0) {
             const ret = arg0.onSubmittedWorkDone();
-            return ret;
-        },
-        __wbg_performance_7e4e4494fdc9d07a: function(arg0) {
-            const ret = arg0.performance;
             return ret;
         },
         __wbg_predictions_new: function(arg0) {
             const ret = Predictions.__wrap(arg0);
             return ret;
         },
+        __wbg_progress_new: function(arg0) {
+            const ret = Progress.__wrap(arg0);
+            return ret;
+        },
         __wbg_prototypesetcall_13162965d1fe7aa3: function(arg0, arg1, arg2) {
             Uint8Array.prototype.set.call(getArrayU8FromWasm0(arg0, arg1), arg2);
-        },
-        __wbg_push_c9f4893fc209f768: function(arg0, arg1) {
-            const ret = arg0.push(arg1);
-            return ret;
         },
         __wbg_queueMicrotask_1e8503a8a690f0a3: function(arg0) {
             const ret = arg0.queueMicrotask;
@@ -1328,33 +1635,33 @@ function __wbg_get_imports() {
             arg0.writeBuffer(arg1, arg2, getArrayU8FromWasm0(arg3, arg4), arg5, arg6);
         }, arguments); },
         __wbindgen_generic_0000000000000001: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref], shim_idx: 461, ret: Result(Unit), inner_ret: Some(Result(Unit)) }, mutable: true }) -> Externref`.
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref], shim_idx: 490, ret: Result(Unit), inner_ret: Some(Result(Unit)) }, mutable: true }) -> Externref`.
             const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h0531fd743f4bc429);
             return ret;
         },
         __wbindgen_generic_0000000000000002: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [NamedExternref("GPUDevice")], shim_idx: 350, ret: Result(Unit), inner_ret: Some(Result(Unit)) }, mutable: true }) -> Externref`.
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [NamedExternref("GPUDevice")], shim_idx: 379, ret: Result(Unit), inner_ret: Some(Result(Unit)) }, mutable: true }) -> Externref`.
             const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h0e6ada04647a291e);
             return ret;
         },
         __wbindgen_generic_0000000000000003: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [NamedExternref("GPUDeviceLostInfo")], shim_idx: 352, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [NamedExternref("GPUDeviceLostInfo")], shim_idx: 381, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
             const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h4398abe6da2236d4);
             return ret;
         },
         __wbindgen_generic_0000000000000004: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [NamedExternref("GPUUncapturedErrorEvent")], shim_idx: 352, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
-            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h4398abe6da2236d4_51);
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [NamedExternref("GPUUncapturedErrorEvent")], shim_idx: 381, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
+            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h4398abe6da2236d4_79);
             return ret;
         },
         __wbindgen_generic_0000000000000005: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [NamedExternref("any")], shim_idx: 350, ret: Result(Unit), inner_ret: Some(Result(Unit)) }, mutable: true }) -> Externref`.
-            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h0e6ada04647a291e_52);
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [NamedExternref("any")], shim_idx: 379, ret: Result(Unit), inner_ret: Some(Result(Unit)) }, mutable: true }) -> Externref`.
+            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h0e6ada04647a291e_80);
             return ret;
         },
         __wbindgen_generic_0000000000000006: function(arg0, arg1) {
-            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [NamedExternref("undefined")], shim_idx: 350, ret: Result(Unit), inner_ret: Some(Result(Unit)) }, mutable: true }) -> Externref`.
-            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h0e6ada04647a291e_53);
+            // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [NamedExternref("undefined")], shim_idx: 379, ret: Result(Unit), inner_ret: Some(Result(Unit)) }, mutable: true }) -> Externref`.
+            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h0e6ada04647a291e_81);
             return ret;
         },
         __wbindgen_generic_0000000000000007: function(arg0) {
@@ -1380,6 +1687,13 @@ function __wbg_get_imports() {
             return ret;
         },
         __wbindgen_generic_000000000000000b: function(arg0, arg1) {
+            var v0 = getArrayJsValueFromWasm0(arg0, arg1);
+            wasm.__wbindgen_free(arg0, arg1 * 4, 4);
+            // Cast intrinsic for `Vector(RustStruct { name: "ConvKernels", unique_crate_identifier: "lenet-gpu-web-78f52617e7a0101f" }) -> Externref`.
+            const ret = v0;
+            return ret;
+        },
+        __wbindgen_generic_000000000000000c: function(arg0, arg1) {
             var v0 = getArrayU8FromWasm0(arg0, arg1).slice();
             wasm.__wbindgen_free(arg0, arg1 * 1, 1);
             // Cast intrinsic for `Vector(U8) -> Externref`.
@@ -1405,8 +1719,8 @@ function wasm_bindgen__convert__closures_____invoke__h4398abe6da2236d4(arg0, arg
     wasm.wasm_bindgen__convert__closures_____invoke__h4398abe6da2236d4(arg0, arg1, arg2);
 }
 
-function wasm_bindgen__convert__closures_____invoke__h4398abe6da2236d4_51(arg0, arg1, arg2) {
-    wasm.wasm_bindgen__convert__closures_____invoke__h4398abe6da2236d4_51(arg0, arg1, arg2);
+function wasm_bindgen__convert__closures_____invoke__h4398abe6da2236d4_79(arg0, arg1, arg2) {
+    wasm.wasm_bindgen__convert__closures_____invoke__h4398abe6da2236d4_79(arg0, arg1, arg2);
 }
 
 function wasm_bindgen__convert__closures_____invoke__h0531fd743f4bc429(arg0, arg1, arg2) {
@@ -1423,15 +1737,15 @@ function wasm_bindgen__convert__closures_____invoke__h0e6ada04647a291e(arg0, arg
     }
 }
 
-function wasm_bindgen__convert__closures_____invoke__h0e6ada04647a291e_52(arg0, arg1, arg2) {
-    const ret = wasm.wasm_bindgen__convert__closures_____invoke__h0e6ada04647a291e_52(arg0, arg1, arg2);
+function wasm_bindgen__convert__closures_____invoke__h0e6ada04647a291e_80(arg0, arg1, arg2) {
+    const ret = wasm.wasm_bindgen__convert__closures_____invoke__h0e6ada04647a291e_80(arg0, arg1, arg2);
     if (ret[1]) {
         throw takeFromExternrefTable0(ret[0]);
     }
 }
 
-function wasm_bindgen__convert__closures_____invoke__h0e6ada04647a291e_53(arg0, arg1, arg2) {
-    const ret = wasm.wasm_bindgen__convert__closures_____invoke__h0e6ada04647a291e_53(arg0, arg1, arg2);
+function wasm_bindgen__convert__closures_____invoke__h0e6ada04647a291e_81(arg0, arg1, arg2) {
+    const ret = wasm.wasm_bindgen__convert__closures_____invoke__h0e6ada04647a291e_81(arg0, arg1, arg2);
     if (ret[1]) {
         throw takeFromExternrefTable0(ret[0]);
     }
@@ -1455,6 +1769,9 @@ const __wbindgen_enum_GpuTextureFormat = ["r8unorm", "r8snorm", "r8uint", "r8sin
 const AttributionFinalization = (typeof FinalizationRegistry === 'undefined')
     ? { register: () => {}, unregister: () => {} }
     : new FinalizationRegistry(ptr => wasm.__wbg_attribution_free(ptr, 1));
+const ConvKernelsFinalization = (typeof FinalizationRegistry === 'undefined')
+    ? { register: () => {}, unregister: () => {} }
+    : new FinalizationRegistry(ptr => wasm.__wbg_convkernels_free(ptr, 1));
 const EvaluationFinalization = (typeof FinalizationRegistry === 'undefined')
     ? { register: () => {}, unregister: () => {} }
     : new FinalizationRegistry(ptr => wasm.__wbg_evaluation_free(ptr, 1));
@@ -1473,6 +1790,9 @@ const ModelFinalization = (typeof FinalizationRegistry === 'undefined')
 const PredictionsFinalization = (typeof FinalizationRegistry === 'undefined')
     ? { register: () => {}, unregister: () => {} }
     : new FinalizationRegistry(ptr => wasm.__wbg_predictions_free(ptr, 1));
+const ProgressFinalization = (typeof FinalizationRegistry === 'undefined')
+    ? { register: () => {}, unregister: () => {} }
+    : new FinalizationRegistry(ptr => wasm.__wbg_progress_free(ptr, 1));
 const TrainingFinalization = (typeof FinalizationRegistry === 'undefined')
     ? { register: () => {}, unregister: () => {} }
     : new FinalizationRegistry(ptr => wasm.__wbg_training_free(ptr, 1));
@@ -1554,6 +1874,17 @@ function debugString(val) {
 function getArrayF32FromWasm0(ptr, len) {
     ptr = ptr >>> 0;
     return getFloat32ArrayMemory0().subarray(ptr / 4, ptr / 4 + len);
+}
+
+function getArrayJsValueFromWasm0(ptr, len) {
+    ptr = ptr >>> 0;
+    const mem = getDataViewMemory0();
+    const result = [];
+    for (let i = ptr; i < ptr + 4 * len; i += 4) {
+        result.push(wasm.__wbindgen_externrefs.get(mem.getUint32(i, true)));
+    }
+    wasm.__externref_drop_slice(ptr, len);
+    return result;
 }
 
 function getArrayJsValueViewFromWasm0(ptr, len) {

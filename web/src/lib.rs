@@ -23,12 +23,18 @@ use lenet_gpu::data::Dataset;
 use lenet_gpu::eval::{EvalResult, Evaluator};
 use lenet_gpu::explain::gradcam::grad_cam;
 use lenet_gpu::explain::saliency::{saliency, Method, SaliencyConfig};
+use lenet_gpu::export::onnx::export_onnx;
 use lenet_gpu::gpu::{AdapterChoice, Gpu, Profile, View};
+use lenet_gpu::kernels::objective::ClassObjective;
 use lenet_gpu::kernels::Kernels;
-use lenet_gpu::model::{Ctx, NetSpec, ParamLayout};
+use lenet_gpu::model::lenet5::IMAGE_LEN;
+use lenet_gpu::model::summary::summary_table;
+use lenet_gpu::model::{Arch, Ctx, NetSpec, ParamLayout};
 use lenet_gpu::predict::predict;
-use lenet_gpu::train::{initial_params, Recipe, Trainer};
-use lenet_gpu::viz::features::feature_maps;
+use lenet_gpu::train::{initial_params, Recipe, StepProgress, Trainer};
+use lenet_gpu::viz::ascent::{gradient_ascent, AscentConfig, AscentTarget};
+use lenet_gpu::viz::diagram::{svg, RankDir};
+use lenet_gpu::viz::features::{feature_maps, receptive_field};
 use lenet_gpu::viz::weights::ConvLayer;
 use wasm_bindgen::prelude::*;
 
@@ -97,6 +103,12 @@ impl Images {
         Ok(self.0.input(i))
     }
 
+    /// Every label, in order.
+    #[wasm_bindgen(getter)]
+    pub fn labels(&self) -> Vec<u8> {
+        self.0.labels.clone()
+    }
+
     pub fn label(&self, i: usize) -> JsResult<u8> {
         self.check(i)?;
         Ok(self.0.labels[i])
@@ -162,7 +174,7 @@ impl Model {
         Ctx::new(self.lab.gpu, self.lab.kernels, &self.layout, &self.params).with_grads(&self.grads)
     }
 
-    /// `lenet5` or `lenet1998`.
+    /// `lenet5-keras` or `lenet1998`, as checkpoints name them.
     #[wasm_bindgen(getter)]
     pub fn arch(&self) -> String {
         self.net.arch.checkpoint_name().to_string()
@@ -170,11 +182,22 @@ impl Model {
 
     /// Every picture in `images` (784 values in [0, 1] each, one after the other).
     pub async fn predict(&self, images: Vec<f32>) -> JsResult<Predictions> {
-        let pictures: Vec<Vec<f32>> = images.chunks(784).map(<[f32]>::to_vec).collect();
-        if pictures.last().is_some_and(|p| p.len() != 784) {
+        let pictures: Vec<Vec<f32>> = images.chunks(IMAGE_LEN as usize).map(<[f32]>::to_vec).collect();
+        if pictures.last().is_some_and(|p| p.len() != IMAGE_LEN as usize) {
             return Err(js(format!("{} values are not whole 28x28 pictures", images.len())));
         }
-        let p = predict(&self.ctx(), self.net, &pictures).await.map_err(js)?;
+        self.predict_pictures(&pictures).await
+    }
+
+    /// Every picture of `images` (a test set, for its confusion matrix and mistakes).
+    #[wasm_bindgen(js_name = predictImages)]
+    pub async fn predict_images(&self, images: &Images) -> JsResult<Predictions> {
+        let pictures: Vec<Vec<f32>> = (0..images.0.len()).map(|i| images.0.input(i)).collect();
+        self.predict_pictures(&pictures).await
+    }
+
+    async fn predict_pictures(&self, pictures: &[Vec<f32>]) -> JsResult<Predictions> {
+        let p = predict(&self.ctx(), self.net, pictures).await.map_err(js)?;
         Ok(Predictions {
             classes: p.iter().map(|p| p.class as u32).collect(),
             probabilities: p.iter().flat_map(|p| p.probabilities.clone()).collect(),
@@ -236,6 +259,82 @@ impl Model {
         let flat = self.parameters().await?;
         model_bytes(Path::new("the page's model"), self.net.arch, &flat, self.metadata.clone()).map_err(js)
     }
+
+    /// The model as an `.onnx` file, as `lenet-gpu export --format onnx` writes it.
+    pub async fn onnx(&self) -> JsResult<Vec<u8>> {
+        let flat = self.parameters().await?;
+        let mut metadata: Vec<(String, String)> = self.metadata.clone().into_iter().collect();
+        metadata.sort();
+        export_onnx(self.net, &self.layout, &flat, &metadata).map_err(js)
+    }
+
+    /// The convolutions' kernels, as `lenet-gpu visualize filters` draws them.
+    #[wasm_bindgen(js_name = convKernels)]
+    pub async fn conv_kernels(&self) -> JsResult<Vec<ConvKernels>> {
+        let flat = self.parameters().await?;
+        let names = self.net.network().convs();
+        let kernels = self.net.network().conv_kernels(&self.layout, &flat);
+        Ok(names
+            .into_iter()
+            .zip(kernels)
+            .map(|(name, k)| ConvKernels {
+                name: name.to_string(),
+                shape: k.shape.map(|d| d as u32).to_vec(),
+                weights: k.weights,
+                connected: k.connected.map(|c| c.into_iter().map(u8::from).collect()),
+            })
+            .collect())
+    }
+
+    /// One picture per class that the model scores highest for it, by gradient ascent
+    /// (`lenet-gpu visualize classes`' defaults): 10 pictures of 28·28 values.
+    #[wasm_bindgen(js_name = classImages)]
+    pub async fn class_images(&self) -> JsResult<Vec<f32>> {
+        let flat = self.parameters().await?;
+        let target = AscentTarget::Classes(ClassObjective::Logit);
+        let (gpu, kernels) = (self.lab.gpu, self.lab.kernels);
+        let r = gradient_ascent(
+            gpu,
+            kernels,
+            (self.net, &self.layout, &flat),
+            target,
+            &AscentConfig::regularized(),
+            &mut |_, _| {},
+        )
+        .await
+        .map_err(js)?;
+        Ok(r.images)
+    }
+
+    /// `lenet-gpu summary`'s table.
+    pub fn summary(&self) -> String {
+        summary_table(self.net.arch, None)
+    }
+
+    /// `lenet-gpu visualize model`'s diagram, as SVG.
+    pub fn diagram(&self) -> String {
+        svg(self.net.arch, RankDir::Lr)
+    }
+}
+
+/// The pixels of the 28x28 picture that unit (`y`, `x`) of feature map `tap` of network
+/// `arch` depends on: [top, left, bottom, right), bottom and right exclusive.
+#[wasm_bindgen(js_name = receptiveField)]
+pub fn receptive_field_of(arch: &str, tap: &str, y: u32, x: u32) -> JsResult<Vec<u32>> {
+    let arch = Arch::from_checkpoint_name(arch)
+        .ok_or_else(|| js(format!("no network {arch:?}: lenet5-keras or lenet1998")))?;
+    let f = receptive_field(arch, tap, y, x);
+    Ok(vec![f.top, f.left, f.bottom, f.right])
+}
+
+/// One convolution's kernels: `shape` (out, in, k, k), `weights` in that order, and which
+/// (out, in) pairs are connected (LeNet-1998's C3 table; empty: all).
+#[wasm_bindgen(getter_with_clone)]
+pub struct ConvKernels {
+    pub name: String,
+    pub shape: Vec<u32>,
+    pub weights: Vec<f32>,
+    pub connected: Option<Vec<u8>>,
 }
 
 /// What `lenet-gpu train` writes into a model file of `recipe` after `epoch` epochs; the
@@ -307,7 +406,25 @@ impl FeatureMaps {
     }
 }
 
-/// Training in the page, epoch by epoch, with a recipe from `train --preset`.
+/// Where training stands after a slice: epoch (0-based) and step within it, the epoch's
+/// running mean loss and accuracy.
+#[wasm_bindgen]
+#[derive(Clone, Copy)]
+pub struct Progress {
+    pub epoch: u32,
+    pub step: u32,
+    pub steps: u32,
+    pub loss: f32,
+    pub accuracy: f32,
+}
+
+impl From<StepProgress> for Progress {
+    fn from(p: StepProgress) -> Self {
+        Progress { epoch: p.epoch, step: p.step, steps: p.steps, loss: p.loss, accuracy: p.accuracy }
+    }
+}
+
+/// Training in the page, a slice of steps at a time, with a recipe from `train --preset`.
 #[wasm_bindgen]
 pub struct Training {
     lab: Lab,
@@ -342,18 +459,25 @@ impl Training {
         self.trainer.epoch
     }
 
-    /// Trains the next epoch; `on_progress(step, steps, loss, accuracy)` is called as it
-    /// goes (the running means). Resolves to the epoch's mean loss and accuracy.
-    #[wasm_bindgen(js_name = trainEpoch)]
-    pub async fn train_epoch(&mut self, on_progress: Option<js_sys::Function>) -> JsResult<Evaluation> {
-        let mut report = |p: lenet_gpu::train::StepProgress| {
-            if let Some(f) = &on_progress {
-                let args = [p.step as f64, p.steps as f64, p.loss as f64, p.accuracy as f64].map(JsValue::from);
-                let _ = f.apply(&JsValue::NULL, &js_sys::Array::from_iter(args));
-            }
-        };
-        let m = self.trainer.train_epoch(&mut report).await.map_err(js)?;
-        Ok(Evaluation { loss: m.mean_loss(), accuracy: m.accuracy(), correct: m.correct, samples: m.samples })
+    /// Steps done, all epochs together.
+    #[wasm_bindgen(getter)]
+    pub fn step(&self) -> u32 {
+        self.trainer.step as u32
+    }
+
+    /// Trains up to `steps` more steps of the current epoch (an epoch's last slice ends
+    /// at its end), then resolves to where training stands: the epoch's running loss and
+    /// accuracy. Slices train exactly as `lenet-gpu train`'s epochs do; between them the
+    /// page draws, answers clicks or stops.
+    #[wasm_bindgen(js_name = trainSteps)]
+    pub async fn train_steps(&mut self, steps: u32) -> JsResult<Progress> {
+        Ok(Progress::from(self.trainer.train_steps(steps).await.map_err(js)?))
+    }
+
+    /// Loss and accuracy of the parameters as they are now on `images`.
+    pub async fn evaluate(&self, images: &Images) -> JsResult<Evaluation> {
+        let evaluator = Evaluator::new(&self.trainer.ctx(), self.trainer.recipe.net(), &images.0).map_err(js)?;
+        Ok(Evaluation::from(evaluator.run(self.lab.gpu, false).await.map_err(js)?))
     }
 
     /// The model as it is now (a copy: training goes on without it).
