@@ -7,6 +7,9 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io::ErrorKind;
 
+use http_body_util::Full;
+use hyper::body::Bytes;
+
 use crate::data::Split;
 use crate::error::{Error, Result};
 
@@ -31,14 +34,25 @@ pub struct Answer<'a> {
     pub location: Option<&'static str>,
 }
 
-/// The page's files, as built into web/ and web/pkg/.
-const PAGE: [(&str, &str, &[u8]); 6] = [
+/// The page's files: web/ as written and web/pkg/ as built (a test checks that every file
+/// of web/ but its crate's sources is here).
+const PAGE: [(&str, &str, &[u8]); 16] = [
     ("/web/index.html", "text/html; charset=utf-8", include_bytes!("../web/index.html")),
+    ("/web/style.css", "text/css", include_bytes!("../web/style.css")),
     ("/web/main.js", "text/javascript", include_bytes!("../web/main.js")),
+    ("/web/explorer.js", "text/javascript", include_bytes!("../web/explorer.js")),
     ("/web/draw.js", "text/javascript", include_bytes!("../web/draw.js")),
+    ("/web/layers.js", "text/javascript", include_bytes!("../web/layers.js")),
+    ("/web/why.js", "text/javascript", include_bytes!("../web/why.js")),
+    ("/web/train.js", "text/javascript", include_bytes!("../web/train.js")),
     ("/web/lenet.js", "text/javascript", include_bytes!("../web/lenet.js")),
+    ("/web/vendor/uplot/uPlot.esm.js", "text/javascript", include_bytes!("../web/vendor/uplot/uPlot.esm.js")),
+    ("/web/vendor/uplot/uPlot.min.css", "text/css", include_bytes!("../web/vendor/uplot/uPlot.min.css")),
+    ("/web/vendor/uplot/LICENSE", "text/plain; charset=utf-8", include_bytes!("../web/vendor/uplot/LICENSE")),
+    ("/web/vendor/uplot/README", "text/plain; charset=utf-8", include_bytes!("../web/vendor/uplot/README")),
     ("/web/pkg/lenet_gpu_web.js", "text/javascript", include_bytes!("../web/pkg/lenet_gpu_web.js")),
     ("/web/pkg/lenet_gpu_web_bg.wasm", "application/wasm", include_bytes!("../web/pkg/lenet_gpu_web_bg.wasm")),
+    ("/web/pkg/SOURCES", "text/plain; charset=utf-8", include_bytes!("../web/pkg/SOURCES")),
 ];
 
 /// Where the page asks for the preloaded model.
@@ -94,7 +108,7 @@ impl Site {
 
 /// A listening server, not yet answering.
 pub struct Server {
-    http: tiny_http::Server,
+    listener: std::net::TcpListener,
     site: Site,
 }
 
@@ -102,38 +116,91 @@ impl Server {
     /// Listens on `host`:`port` (0: any free port). A port in use is a clear error.
     pub fn bind(host: &str, port: u16, site: Site) -> Result<Server> {
         let address = format!("{host}:{port}");
-        let http = tiny_http::Server::http(&address).map_err(|e| {
-            let in_use = e.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == ErrorKind::AddrInUse);
-            let why = if in_use { "it is in use; choose another with --port".to_string() } else { e.to_string() };
+        let listener = std::net::TcpListener::bind(&address).map_err(|e| {
+            let why = if e.kind() == ErrorKind::AddrInUse {
+                "it is in use; choose another with --port".into()
+            } else {
+                e.to_string()
+            };
             Error::Config(format!("cannot listen on {address}: {why}"))
         })?;
-        Ok(Server { http, site })
+        Ok(Server { listener, site })
     }
 
     /// The address it listens on, as a URL.
     pub fn url(&self) -> String {
-        match self.http.server_addr().to_ip() {
-            Some(a) => format!("http://{a}/web/"),
-            None => "(not an IP address)".into(),
+        match self.listener.local_addr() {
+            Ok(a) => format!("http://{a}/web/"),
+            Err(e) => format!("(no address: {e})"),
         }
     }
 
-    /// Answers requests until the process ends. A request that cannot be answered (the
-    /// client went away) is dropped; the server goes on.
-    pub fn run(self) {
-        for request in self.http.incoming_requests() {
-            let answer = self.site.answer(request.method().as_str(), request.url());
-            let headers = vec![header("Content-Type", answer.content_type)];
-            let length = Some(answer.body.len());
-            let mut response = tiny_http::Response::new(answer.status.into(), headers, answer.body, length, None);
-            if let Some(location) = answer.location {
-                response = response.with_header(header("Location", location));
+    /// Answers requests until the process ends, every connection at once on this thread.
+    /// A connection that fails (the client went away, or sent no HTTP) is dropped, after
+    /// a 400 where it sent something that is not HTTP; the server goes on.
+    pub fn run(self) -> Result<()> {
+        let io = |e: std::io::Error| Error::Config(format!("serving: {e}"));
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_io().build().map_err(io)?;
+        // It answers for as long as the process lives, so the site may too.
+        let site: &'static Site = Box::leak(Box::new(self.site));
+        self.listener.set_nonblocking(true).map_err(io)?;
+        runtime.block_on(async {
+            let listener = tokio::net::TcpListener::from_std(self.listener).map_err(io)?;
+            loop {
+                let Ok((stream, _)) = listener.accept().await else { continue };
+                let service = hyper::service::service_fn(move |request| async move {
+                    Ok::<_, std::convert::Infallible>(site.response(&request))
+                });
+                let connection = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+                tokio::spawn(async move {
+                    let _ = connection.await;
+                });
             }
-            let _ = request.respond(response);
-        }
+        })
     }
 }
 
-fn header(name: &str, value: &str) -> tiny_http::Header {
-    tiny_http::Header::from_bytes(name, value).expect("a valid header")
+impl Site {
+    /// [`Site::answer`] as an HTTP response.
+    fn response<B>(&'static self, request: &hyper::Request<B>) -> hyper::Response<Full<Bytes>> {
+        let uri = request.uri();
+        let answer = self.answer(request.method().as_str(), uri.path_and_query().map_or(uri.path(), |p| p.as_str()));
+        let mut response = hyper::Response::builder().status(answer.status).header("Content-Type", answer.content_type);
+        if let Some(location) = answer.location {
+            response = response.header("Location", location);
+        }
+        response.body(Full::new(Bytes::from_static(answer.body))).expect("a valid response")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_file_of_the_page_is_served() {
+        let web = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("web");
+        let mut files = Vec::new();
+        let mut dirs = vec![web.clone()];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                let name = path.strip_prefix(&web).unwrap().to_string_lossy().replace('\\', "/");
+                // The web crate's own sources and the .d.ts files are not the page.
+                if name == "src" || name == "Cargo.toml" || name.ends_with(".d.ts") {
+                    continue;
+                }
+                if path.is_dir() {
+                    dirs.push(path);
+                } else {
+                    files.push(format!("/web/{name}"));
+                }
+            }
+        }
+        let site = Site::new(None);
+        for file in files {
+            assert_eq!(site.answer("GET", &file).status, 200, "{file} is in web/ but not served: add it to PAGE");
+        }
+    }
 }

@@ -59,6 +59,17 @@ fn serves_the_page_its_wasm_mnist_and_the_preloaded_model() {
 }
 
 #[test]
+fn without_model_it_serves_what_train_wrote_where_there_is_one() {
+    let (dir, model) = a_model();
+    std::fs::create_dir_all(dir.path().join("runs/lenet5")).unwrap();
+    std::fs::rename(&model, dir.path().join("runs/lenet5/model.safetensors")).unwrap();
+    let served = Served::start_in(dir.path(), &["--port", "0"]);
+    let (status, _, bytes) = fetch(&served, "GET", "/model.safetensors");
+    assert_eq!(status, 200, "runs/lenet5/model.safetensors is the default");
+    assert_eq!(bytes, std::fs::read(dir.path().join("runs/lenet5/model.safetensors")).unwrap());
+}
+
+#[test]
 fn bad_requests_get_4xx_and_the_server_goes_on() {
     let served = Served::start(&["--port", "0"]);
     assert_eq!(fetch(&served, "GET", "/model.safetensors").0, 404, "no --model: nothing there");

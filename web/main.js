@@ -1,77 +1,82 @@
-// The page: draw a digit (against the model `lenet-gpu serve --model` preloaded, else the
-// self-test's), and a self-test that opens the GPU, trains briefly and evaluates.
-// With `#quiet` in the address the self-test does not run (what the browser tests use).
+// The explorer page: opens the GPU, loads the model `lenet-gpu serve --model` preloaded (if
+// any), and wires the panels: input (draw.js), every layer (layers.js), why (why.js),
+// train (train.js), and the model bar (open, drop, download). `document.body.dataset.ready`
+// is "true" once it is all set up.
 import { ready } from "./lenet.js";
+import { download, Explorer } from "./explorer.js";
 import { drawPanel } from "./draw.js";
+import { layersPanel } from "./layers.js";
+import { whyPanel } from "./why.js";
+import { trainPanel } from "./train.js";
 
 const status = document.querySelector("#status");
-const results = document.querySelector("#results");
-const quiet = location.hash === "#quiet";
-
-function report(step, result) {
-  results.hidden = false;
-  const row = results.tBodies[0].insertRow();
-  row.insertCell().textContent = step;
-  row.insertCell().textContent = result;
-}
 
 function say(text, state = "") {
   status.textContent = text;
   status.className = state;
-  document.title = `lenet-gpu: ${state || "running"}`;
 }
 
-async function selfTest(lenet, lab, draw, served) {
-  let t = performance.now();
-  const [train, test] = await Promise.all([lenet.mnist("train"), lenet.mnist("test")]);
-  report("MNIST", `${train.length} + ${test.length} digits (${(performance.now() - t).toFixed(0)} ms)`);
-  t = performance.now();
-  const training = lenet.Training.new(lab, "fast", 0, 2, 0, train.take(2000));
-  let progress;
-  while (training.epoch < 2) {
-    progress = await training.trainSteps(5);
-    say(`Training: epoch ${progress.epoch + 1} of 2, step ${progress.step} of ${progress.steps}`);
-  }
-  const seconds = (performance.now() - t) / 1000;
-  report("training", `2 epochs, loss ${progress.loss.toFixed(4)}, ${(4000 / seconds).toFixed(0)} images/s`);
-  t = performance.now();
-  const model = await training.model();
-  const evaluation = await model.evaluate(test.take(1000));
-  const rate = 1000 / ((performance.now() - t) / 1000);
-  report("test accuracy", `${(evaluation.accuracy * 100).toFixed(2)}% on 1,000 digits, ${rate.toFixed(0)} images/s`);
-  // Two epochs on 2,000 digits reach about 85%; chance is 10%.
-  if (!(evaluation.accuracy > 0.7)) throw new Error(`test accuracy ${evaluation.accuracy} after training: something is wrong`);
-  if (served) {
-    const all = await served.evaluate(test);
-    report("served model", `${served.arch}: ${(all.accuracy * 100).toFixed(2)}% on the 10,000 test digits`);
-  } else {
-    draw.use(model, "the self-test's model (2 epochs on 2,000 digits)");
-  }
-  say("Self-test passed: this browser trains LeNet-5 on its GPU.", "passed");
+/** A `.safetensors` file (from `lenet-gpu train` or PyTorch) as the explored model. */
+async function openModel(explorer, file) {
+  const model = explorer.lenet.Model.fromSafetensors(explorer.lab, new Uint8Array(await file.arrayBuffer()));
+  explorer.setModel(model, `${file.name} (${model.arch})`);
+  say(`Opened ${file.name}: ${model.arch}.`, "loaded");
+}
+
+function modelBar(explorer, input) {
+  const file = document.querySelector("#model-file");
+  const picture = document.querySelector("#picture-file");
+  const failed = (e) => say(String(e.message ?? e), "failed");
+  file.addEventListener("change", () => file.files[0] && openModel(explorer, file.files[0]).catch(failed));
+  picture.addEventListener("change", () => picture.files[0] && input.showPicture(picture.files[0]).catch(failed));
+  // Drop a model or a picture anywhere on the page.
+  document.addEventListener("dragover", (e) => e.preventDefault());
+  document.addEventListener("drop", (e) => {
+    e.preventDefault();
+    const dropped = e.dataTransfer.files[0];
+    if (!dropped) return;
+    const open = /\.safetensors$/i.test(dropped.name) ? openModel(explorer, dropped) : input.showPicture(dropped);
+    open.catch(failed);
+  });
+  const stem = () => (explorer.model.arch === "lenet1998" ? "lenet1998" : "lenet5");
+  document.querySelector("#save-safetensors").addEventListener("click", async () => {
+    if (explorer.model) download(await explorer.model.safetensors(), `${stem()}.safetensors`);
+  });
+  document.querySelector("#save-onnx").addEventListener("click", async () => {
+    if (explorer.model) download(await explorer.model.onnx(), `${stem()}.onnx`);
+  });
 }
 
 async function start() {
   if (!navigator.gpu) {
     throw new Error(
-      "This browser has no WebGPU. It is in Chrome and Edge 113 and later, Safari 26 and " +
-        "Firefox 141 on Windows; elsewhere it may be behind a flag.",
+      "This browser has no WebGPU, which the page needs. It is in Chrome and Edge 113 and later, " +
+        "Safari 26 and Firefox 141 on Windows; elsewhere it may be behind a flag.",
     );
   }
   const lenet = await ready;
   const t = performance.now();
   const lab = (window.lenetLab = await lenet.Lab.open());
-  report("GPU", `${lab.adapter()} (${(performance.now() - t).toFixed(0)} ms)`);
-  const draw = drawPanel(lenet);
+  const explorer = (window.lenetExplorer = new Explorer(lenet, lab));
+  const input = drawPanel(explorer);
+  layersPanel(explorer);
+  whyPanel(explorer, input.showTest);
+  trainPanel(explorer);
+  modelBar(explorer, input);
+  document.querySelector("#adapter").textContent = `${lab.adapter()} (opened in ${(performance.now() - t).toFixed(0)} ms)`;
   // `lenet-gpu serve --model FILE` serves the model it was given here.
   const response = await fetch("../model.safetensors");
-  const served = response.ok ? lenet.Model.fromSafetensors(lab, new Uint8Array(await response.arrayBuffer())) : null;
-  if (served) draw.use(served, `the served model (${served.arch})`);
+  if (response.ok) {
+    const model = lenet.Model.fromSafetensors(lab, new Uint8Array(await response.arrayBuffer()));
+    explorer.setModel(model, `the served model (${model.arch})`);
+    say("Draw a digit, or pick a test image.", "loaded");
+  } else {
+    say("No model yet: train one below (Train), or open a .safetensors file from lenet-gpu train or PyTorch.", "loaded");
+  }
   document.body.dataset.ready = "true";
-  if (quiet) return say("Loaded; no self-test (#quiet).", "loaded");
-  await selfTest(lenet, lab, draw, served);
 }
 
 start().catch((e) => {
-  say(`${quiet ? "Failed" : "Self-test failed"}: ${e.message ?? e}`, "failed");
+  say(`Failed: ${e.message ?? e}`, "failed");
   console.error(e);
 });

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use lenet_gpu::checkpoint::write_atomic;
-use lenet_gpu::export::onnx::{export_onnx, output_name, INPUT, OPSET};
+use lenet_gpu::export::onnx::{export_onnx, onnx_metadata, output_name, INPUT, OPSET};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ExportFormat {
@@ -28,15 +28,7 @@ pub struct ExportArgs {
 
 pub fn run_export(args: ExportArgs) -> Result<()> {
     let m = super::load_model(&args.model)?;
-    let mut metadata = vec![
-        ("producer".to_string(), format!("lenet-gpu {}", env!("CARGO_PKG_VERSION"))),
-        ("architecture".to_string(), m.net.arch.checkpoint_name().to_string()),
-    ];
-    for key in ["recipe", "epoch", "test_accuracy", "test_loss"] {
-        if let Some(v) = m.metadata.get(key) {
-            metadata.push((key.to_string(), v.clone()));
-        }
-    }
+    let metadata = onnx_metadata(m.net.arch, &m.metadata);
     let bytes = match args.format {
         ExportFormat::Onnx => export_onnx(m.net, &m.layout, &m.params, &metadata)?,
     };

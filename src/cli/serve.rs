@@ -7,7 +7,8 @@ use lenet_gpu::serve::{Server, Site};
 
 #[derive(Args)]
 pub struct ServeArgs {
-    /// A checkpoint (from `train` or PyTorch) that the page loads at the start.
+    /// A checkpoint (from `train` or PyTorch) that the page loads at the start; default:
+    /// what `train` writes, runs/lenet5/model.safetensors, where there is one.
     #[arg(long)]
     model: Option<PathBuf>,
     /// The port to listen on (0: any free one).
@@ -22,8 +23,13 @@ pub struct ServeArgs {
     open: bool,
 }
 
+/// Where `train` writes its model by default.
+const TRAINED: &str = "runs/lenet5/model.safetensors";
+
 pub fn run_serve(args: ServeArgs) -> Result<()> {
-    let model = match &args.model {
+    let trained = PathBuf::from(TRAINED);
+    let path = args.model.clone().or_else(|| trained.exists().then_some(trained));
+    let model = match &path {
         Some(path) => {
             let bytes = std::fs::read(path).with_context(|| format!("reading --model {}", path.display()))?;
             // Refused here, with the loader's reason, rather than by the page.
@@ -35,9 +41,13 @@ pub fn run_serve(args: ServeArgs) -> Result<()> {
     let server = Server::bind(&args.host, args.port, Site::new(model))?;
     let url = server.url();
     println!("serving {url}");
+    match &path {
+        Some(path) => eprintln!("the page starts with {}", path.display()),
+        None => eprintln!("no model: the page trains one, or opens a .safetensors file"),
+    }
     if args.open {
         opener::open_browser(&url).with_context(|| format!("opening {url} in a browser"))?;
     }
-    server.run();
+    server.run()?;
     Ok(())
 }

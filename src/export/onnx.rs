@@ -4,11 +4,13 @@
 //! dynamic batch N, and the output is the class scores before any softmax: LeNet-5's 10
 //! logits, LeNet-1998's 10 RBF distances (the nearest bitmap is the prediction).
 
+use std::collections::HashMap;
+
 use prost::Message;
 
 use super::pb::{self, attribute_proto::AttributeType, tensor_proto::DataType, tensor_shape_proto, type_proto};
 use crate::error::{Error, Result};
-use crate::model::{Dims, NetSpec, ParamLayout};
+use crate::model::{Arch, Dims, NetSpec, ParamLayout};
 
 /// The opset the nodes are written for (Reduce* and Unsqueeze take their axes as inputs).
 pub const OPSET: i64 = 13;
@@ -158,13 +160,28 @@ pub const INPUT: &str = "x";
 /// The output's name: LeNet-5's logits, LeNet-1998's RBF distances.
 pub fn output_name(net: NetSpec) -> &'static str {
     match net.arch {
-        crate::model::Arch::Lenet5 => "logits",
-        crate::model::Arch::Lenet1998 => "distances",
+        Arch::Lenet5 => "logits",
+        Arch::Lenet1998 => "distances",
     }
 }
 
+/// The `metadata_props` of an exported model: who made it, the network, and what the
+/// checkpoint's own metadata says of its training.
+pub fn onnx_metadata(arch: Arch, checkpoint: &HashMap<String, String>) -> Vec<(String, String)> {
+    let mut metadata = vec![
+        ("producer".to_string(), format!("lenet-gpu {}", env!("CARGO_PKG_VERSION"))),
+        ("architecture".to_string(), arch.checkpoint_name().to_string()),
+    ];
+    for key in ["recipe", "epoch", "test_accuracy", "test_loss"] {
+        if let Some(v) = checkpoint.get(key) {
+            metadata.push((key.to_string(), v.clone()));
+        }
+    }
+    metadata
+}
+
 /// The ONNX model of `net` with `params` (laid out as `layout`), `metadata` in its
-/// `metadata_props`, serialized.
+/// `metadata_props` (see [`onnx_metadata`]), serialized.
 pub fn export_onnx(
     net: NetSpec,
     layout: &ParamLayout,

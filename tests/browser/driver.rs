@@ -66,7 +66,7 @@ impl Browser {
             "{base}/session/{}",
             created["sessionId"].as_str().unwrap_or_else(|| panic!("no browser session: {created}"))
         );
-        browser.command("timeouts", json!({ "script": 600_000 }));
+        browser.command("timeouts", json!({ "script": 600_000, "pageLoad": 60_000 }));
         browser.command("window/rect", json!({ "width": 1280, "height": 800 }));
         browser.command("url", json!({ "url": url }));
         browser.run("return true", json!(null));
@@ -123,12 +123,11 @@ impl Browser {
     /// Draws `strokes` on the element `css` selects with a mouse (WebDriver pointer
     /// actions), each a list of points relative to the element's centre, in CSS pixels.
     pub fn draw(&self, css: &str, strokes: &[Vec<(i32, i32)>]) {
-        let element = self.command("element", json!({ "using": "css selector", "value": css }));
+        let origin = json!({ ELEMENT: self.element(css) });
         self.command(
             "execute/sync",
-            json!({ "script": "arguments[0].scrollIntoView({ block: 'center' })", "args": [element] }),
+            json!({ "script": "arguments[0].scrollIntoView({ block: 'center' })", "args": [origin] }),
         );
-        let origin = json!({ "element-6066-11e4-a52e-4f735466cecf": element["element-6066-11e4-a52e-4f735466cecf"] });
         let mut actions = Vec::new();
         for stroke in strokes {
             for (i, &(x, y)) in stroke.iter().enumerate() {
@@ -145,14 +144,52 @@ impl Browser {
     }
 }
 
+/// WebDriver's key for an element's id.
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
 impl Browser {
+    /// The id of the element `css` selects (the test fails if there is none).
+    fn element(&self, css: &str) -> String {
+        let found = self.command("element", json!({ "using": "css selector", "value": css }));
+        found[ELEMENT].as_str().unwrap_or_else(|| panic!("no element {css}: {found}")).to_string()
+    }
+
+    /// Chooses the file `path` in the `<input type=file>` that `css` selects, as a visitor
+    /// does in the file dialog.
+    pub fn choose_file(&self, css: &str, path: &Path) {
+        let id = self.element(css);
+        self.command(&format!("element/{id}/value"), json!({ "text": path.to_str().unwrap() }));
+    }
+
+    /// Clicks the element `css` selects, as the mouse does (WebDriver's element click).
+    pub fn click(&self, css: &str) {
+        let id = self.element(css);
+        self.command(&format!("element/{id}/click"), json!({}));
+    }
+
     /// Saves the page as it looks now (a PNG) to `path`.
     pub fn screenshot(&self, path: &Path) {
         let png = self.call("GET", &format!("{}/screenshot", self.session), Value::Null);
-        let bytes = base64::engine::general_purpose::STANDARD.decode(png.as_str().unwrap()).unwrap();
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, bytes).unwrap();
+        save_png(&png, path);
     }
+
+    /// Saves the element `css` selects, as it looks now, to `path`.
+    pub fn screenshot_of(&self, css: &str, path: &Path) {
+        let id = self.element(css);
+        let png = self.call("GET", &format!("{}/element/{id}/screenshot", self.session), Value::Null);
+        save_png(&png, path);
+    }
+
+    /// Resizes the window (CSS pixels).
+    pub fn resize(&self, width: u32, height: u32) {
+        self.command("window/rect", json!({ "width": width, "height": height }));
+    }
+}
+
+fn save_png(base64_png: &Value, path: &Path) {
+    let bytes = base64::engine::general_purpose::STANDARD.decode(base64_png.as_str().unwrap()).unwrap();
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, bytes).unwrap();
 }
 
 impl Drop for Browser {

@@ -7,6 +7,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 mod driver;
+mod explorer;
 mod served;
 
 use std::collections::HashMap;

@@ -223,6 +223,12 @@ export class Training {
     free(): void;
     [Symbol.dispose](): void;
     /**
+     * Copies the parameters as they are now into `model` (one of this training's
+     * `model()`s): how the page's explorer follows the model as it learns, without a new
+     * model (and its GPU buffers) each time.
+     */
+    copyTo(model: Model): void;
+    /**
      * Loss and accuracy of the parameters as they are now on `images`.
      */
     evaluate(images: Images): Promise<Evaluation>;
@@ -346,6 +352,7 @@ export interface InitOutput {
     readonly model_summary: (a: number) => [number, number];
     readonly prepareRgba: (a: number, b: number, c: number, d: number, e: number, f: number) => [number, number, number, number];
     readonly receptiveField: (a: number, b: number, c: number, d: number, e: number, f: number) => [number, number, number, number];
+    readonly training_copyTo: (a: number, b: number) => [number, number];
     readonly training_epoch: (a: number) => number;
     readonly training_evaluate: (a: number, b: number) => any;
     readonly training_model: (a: number) => any;
@@ -355,11 +362,11 @@ export interface InitOutput {
     readonly training_trainSteps: (a: number, b: number) => any;
     readonly wasm_bindgen__convert__closures_____invoke__h0531fd743f4bc429: (a: number, b: number, c: any) => [number, number];
     readonly wasm_bindgen__convert__closures_____invoke__h0e6ada04647a291e: (a: number, b: number, c: any) => [number, number];
-    readonly wasm_bindgen__convert__closures_____invoke__h0e6ada04647a291e_80: (a: number, b: number, c: any) => [number, number];
     readonly wasm_bindgen__convert__closures_____invoke__h0e6ada04647a291e_81: (a: number, b: number, c: any) => [number, number];
+    readonly wasm_bindgen__convert__closures_____invoke__h0e6ada04647a291e_82: (a: number, b: number, c: any) => [number, number];
     readonly wasm_bindgen__convert__closures_____invoke__h8c223939539c9d7c: (a: number, b: number, c: any, d: any) => void;
     readonly wasm_bindgen__convert__closures_____invoke__h4398abe6da2236d4: (a: number, b: number, c: any) => void;
-    readonly wasm_bindgen__convert__closures_____invoke__h4398abe6da2236d4_79: (a: number, b: number, c: any) => void;
+    readonly wasm_bindgen__convert__closures_____invoke__h4398abe6da2236d4_80: (a: number, b: number, c: any) => void;
     readonly __wbindgen_malloc: (a: number, b: number) => number;
     readonly __wbindgen_realloc: (a: number, b: number, c: number, d: number) => number;
     readonly __wbindgen_free: (a: number, b: number, c: number) => void;

@@ -13,6 +13,7 @@
 //! The device is opened once per page and lives as long as it (`Lab` hands out a
 //! `'static` reference): the library's models and trainers borrow it.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -23,7 +24,7 @@ use lenet_gpu::data::Dataset;
 use lenet_gpu::eval::{EvalResult, Evaluator};
 use lenet_gpu::explain::gradcam::grad_cam;
 use lenet_gpu::explain::saliency::{saliency, Method, SaliencyConfig};
-use lenet_gpu::export::onnx::export_onnx;
+use lenet_gpu::export::onnx::{export_onnx, onnx_metadata};
 use lenet_gpu::gpu::{AdapterChoice, Gpu, Profile, View};
 use lenet_gpu::kernels::objective::ClassObjective;
 use lenet_gpu::kernels::Kernels;
@@ -143,7 +144,9 @@ pub struct Model {
     params: wgpu::Buffer,
     /// Where the explanations' backward passes write (laid out as `params`).
     grads: wgpu::Buffer,
-    metadata: HashMap<String, String>,
+    /// A cell: training updates it (`Training.copyTo`) while the page may be using the
+    /// model, and wasm-bindgen refuses a `&mut` borrow of an object in use.
+    metadata: RefCell<HashMap<String, String>>,
 }
 
 #[wasm_bindgen]
@@ -167,7 +170,8 @@ impl Model {
     fn new(lab: Lab, net: NetSpec, params: &[f32], metadata: HashMap<String, String>) -> Model {
         let layout = net.arch.layout();
         let grads = lab.gpu.storage("grads", layout.padded_len);
-        Model { lab, net, params: lab.gpu.storage_from("params", params), grads, layout, metadata }
+        let params = lab.gpu.storage_from("params", params);
+        Model { lab, net, params, grads, layout, metadata: RefCell::new(metadata) }
     }
 
     fn ctx(&self) -> Ctx<'_> {
@@ -257,15 +261,13 @@ impl Model {
     /// The model as a `.safetensors` file that `lenet-gpu` and PyTorch load.
     pub async fn safetensors(&self) -> JsResult<Vec<u8>> {
         let flat = self.parameters().await?;
-        model_bytes(Path::new("the page's model"), self.net.arch, &flat, self.metadata.clone()).map_err(js)
+        model_bytes(Path::new("the page's model"), self.net.arch, &flat, self.metadata.borrow().clone()).map_err(js)
     }
 
     /// The model as an `.onnx` file, as `lenet-gpu export --format onnx` writes it.
     pub async fn onnx(&self) -> JsResult<Vec<u8>> {
         let flat = self.parameters().await?;
-        let mut metadata: Vec<(String, String)> = self.metadata.clone().into_iter().collect();
-        metadata.sort();
-        export_onnx(self.net, &self.layout, &flat, &metadata).map_err(js)
+        export_onnx(self.net, &self.layout, &flat, &onnx_metadata(self.net.arch, &self.metadata.borrow())).map_err(js)
     }
 
     /// The convolutions' kernels, as `lenet-gpu visualize filters` draws them.
@@ -478,6 +480,26 @@ impl Training {
     pub async fn evaluate(&self, images: &Images) -> JsResult<Evaluation> {
         let evaluator = Evaluator::new(&self.trainer.ctx(), self.trainer.recipe.net(), &images.0).map_err(js)?;
         Ok(Evaluation::from(evaluator.run(self.lab.gpu, false).await.map_err(js)?))
+    }
+
+    /// Copies the parameters as they are now into `model` (one of this training's
+    /// `model()`s): how the page's explorer follows the model as it learns, without a new
+    /// model (and its GPU buffers) each time.
+    #[wasm_bindgen(js_name = copyTo)]
+    pub fn copy_to(&self, model: &Model) -> JsResult<()> {
+        if model.net.arch != self.trainer.recipe.arch {
+            return Err(js(format!(
+                "a {} model cannot take this training's {}",
+                model.arch(),
+                self.trainer.recipe.arch.checkpoint_name()
+            )));
+        }
+        let gpu = self.lab.gpu;
+        let mut encoder = gpu.device.create_command_encoder(&Default::default());
+        encoder.copy_buffer_to_buffer(&self.trainer.params, 0, &model.params, 0, model.params.size());
+        gpu.submit(encoder.finish()).map_err(js)?;
+        *model.metadata.borrow_mut() = recipe_metadata(&self.trainer.recipe, self.trainer.epoch);
+        Ok(())
     }
 
     /// The model as it is now (a copy: training goes on without it).
