@@ -103,7 +103,7 @@ def in_the_page(rounds):
         url = f"{base}/session/{session['sessionId']}"
         try:
             webdriver("POST", f"{url}/timeouts", {"script": 1_800_000})
-            webdriver("POST", f"{url}/url", {"url": f"http://127.0.0.1:{server.server_address[1]}/web/index.html#quiet"})
+            webdriver("POST", f"{url}/url", {"url": f"http://127.0.0.1:{server.server_address[1]}/web/index.html"})
             out = webdriver("POST", f"{url}/execute/async", {"script": MEASURE, "args": [rounds]})
         finally:
             webdriver("DELETE", url)

@@ -45,7 +45,7 @@ export function drawPanel(explorer) {
     });
   }
 
-  const classify = latest(async () => {
+  const classify = latest("predict", async () => {
     const { model, input: x } = explorer;
     state.input = x;
     paintGrey(input, x ?? new Float32Array(784), 28, 28, 0, 1); // white ink on black, as MNIST's digits

@@ -49,9 +49,13 @@ export async function settled() {
 }
 window.lenetSettled = settled;
 
-/** `task` run on demand, never twice at once: a call while it runs asks for one more run
- * after it (the latest state wins; calls in between are merged). Errors go to `onError`. */
-export function latest(task, onError) {
+/** How long each panel's last run took, in ms, by name (`window.lenetTimings`). */
+const timings = (window.lenetTimings = {});
+
+/** `task` (named `name`) run on demand, never twice at once: a call while it runs asks for
+ * one more run after it (the latest state wins; calls in between are merged). Errors go
+ * to `onError`. */
+export function latest(name, task, onError) {
   let running = null;
   let again = false;
   return function run() {
@@ -62,8 +66,10 @@ export function latest(task, onError) {
     running = (async () => {
       do {
         again = false;
+        const t = performance.now();
         try {
           await task();
+          timings[name] = performance.now() - t;
         } catch (e) {
           onError(e);
         }

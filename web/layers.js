@@ -28,9 +28,15 @@ export function layersPanel(explorer) {
     c.strokeRect(l + 0.5, t + 0.5, r - l - 1, b - t - 1);
   }
 
-  const refresh = latest(async () => {
+  const refresh = latest("featureMaps", async () => {
     const { model, input } = explorer;
-    if (!model || !input) return;
+    if (!model || !input) {
+      shown = null;
+      maps.replaceChildren();
+      field.getContext("2d").clearRect(0, 0, field.width, field.height);
+      document.querySelector("#layers-for").textContent = "the input (none yet)";
+      return;
+    }
     const fm = await model.featureMaps(input);
     arch = model.arch;
     shown = Array.from({ length: fm.length }, (_, i) => ({ name: fm.name(i), dims: fm.dims(i), values: fm.values(i) }));

@@ -16,9 +16,13 @@ export function whyPanel(explorer, showTest) {
   const caption = document.querySelector("#why-caption");
   window.lenetWhy = { map: null, class: null, method: null, pending: false };
 
-  const explain = latest(async () => {
+  const explain = latest("why", async () => {
     const { model, input } = explorer;
-    if (!model || !input) return;
+    if (!model || !input) {
+      overlay.getContext("2d").clearRect(0, 0, overlay.width, overlay.height);
+      caption.textContent = model ? "" : "no model yet";
+      return Object.assign(window.lenetWhy, { map: null, class: null, method: null });
+    }
     const chosen = target.value === "predicted" ? (await model.predict(input)).classes[0] : Number(target.value);
     const m = method.value;
     const a =

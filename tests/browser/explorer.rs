@@ -13,6 +13,7 @@ use lenet_gpu::explain::gradcam::grad_cam;
 use lenet_gpu::explain::saliency::{saliency, Method, SaliencyConfig};
 use lenet_gpu::model::{Arch, Ctx, NetSpec};
 use lenet_gpu::predict::predict;
+use lenet_gpu::train::{initial_params, Recipe};
 use lenet_gpu::viz::features::feature_maps;
 use lenet_gpu::viz::weights::ConvLayer;
 use pollster::FutureExt;
@@ -82,6 +83,23 @@ fn cli_correct(file: &Path) -> u64 {
     (cli["accuracy"].as_f64().unwrap() * cli["samples"].as_f64().unwrap()).round() as u64
 }
 
+/// The page's "every layer" panel has a row per feature map of `maps` and in it a picture
+/// per channel (one for a layer of units).
+fn check_layer_rows(browser: &Browser, maps: &[lenet_gpu::viz::features::FeatureMap]) {
+    let rows = browser.run(
+        "return [...document.querySelectorAll('#maps .layer')].map((row) => [row.dataset.tap, row.querySelectorAll('canvas').length]);",
+        json!(null),
+    );
+    let want: Vec<Value> = maps
+        .iter()
+        .map(|m| {
+            let (c, h, _) = m.dims.chw();
+            json!([m.name, if h > 1 { c } else { 1 }])
+        })
+        .collect();
+    assert_eq!(rows, json!(want), "one row per layer, one picture per channel");
+}
+
 /// Clicks the download button `css` and returns the file the page offered.
 fn download(browser: &Browser, css: &str) -> Vec<u8> {
     // The page downloads through a link to a blob; the test reads the blob instead.
@@ -147,22 +165,13 @@ fn a_chosen_checkpoint_is_explored_as_the_cli_explains_it() {
     let native = &predict(&ctx, net, std::slice::from_ref(&input)).block_on().unwrap()[0];
     assert!(worst_difference(&page, &native.probabilities) <= PROBABILITY_TOL);
     assert!(text.ends_with(", labelled 9)"), "the test image's label is shown: {text}");
+    let timings = browser.run("return window.lenetTimings;", json!(null));
+    println!("a new input to its answers (ms, the panels at once): {timings}");
     browser.screenshot_of("#draw-section", &shot("input"));
 
     // Every layer: a row per feature map, a picture per channel.
-    let rows = browser.run(
-        "return [...document.querySelectorAll('#maps .layer')].map((row) => [row.dataset.tap, row.querySelectorAll('canvas').length]);",
-        json!(null),
-    );
     let maps = feature_maps(&ctx, net, &input).block_on().unwrap().maps;
-    let want: Vec<Value> = maps
-        .iter()
-        .map(|m| {
-            let (c, h, _) = m.dims.chw();
-            json!([m.name, if h > 1 { c } else { 1 }])
-        })
-        .collect();
-    assert_eq!(rows, json!(want), "one row per layer, one picture per channel");
+    check_layer_rows(&browser, &maps);
     // Hover a unit of conv2's first map: its value and receptive field.
     let hovered = browser.run(
         "const map = document.querySelector('#maps .layer[data-tap=conv2] canvas');
@@ -214,13 +223,17 @@ fn a_chosen_checkpoint_is_explored_as_the_cli_explains_it() {
         println!("{method}: {}", got[2]);
         floats(&got[1])
     };
-    let ig = saliency(&ctx, net, &input, target, &SaliencyConfig::new(Method::IntegratedGradients)).block_on().unwrap();
-    let page_ig = why("integrated-gradients");
-    let scale = ig.attribution.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-    let worst = worst_difference(&page_ig, &ig.attribution) / scale;
-    println!("Integrated Gradients: the page's differ from the native ones by {worst:e} of their largest");
-    assert!(worst <= ATTRIBUTION_TOL, "Integrated Gradients differ by {worst} of their largest");
+    for (name, method) in [("smoothgrad", Method::Smoothgrad), ("integrated-gradients", Method::IntegratedGradients)] {
+        let native = saliency(&ctx, net, &input, target, &SaliencyConfig::new(method)).block_on().unwrap();
+        let page = why(name);
+        let scale = native.attribution.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        let worst = worst_difference(&page, &native.attribution) / scale;
+        println!("{name}: the page's map differs from the native one by {worst:e} of its largest");
+        assert!(worst <= ATTRIBUTION_TOL, "{name}: the map differs by {worst} of its largest");
+    }
     browser.screenshot_of("#why-section", &shot("why"));
+    browser.run("window.scrollTo(0, 0); return true;", json!(null));
+    browser.screenshot(&shot("page"));
     let cam = grad_cam(&ctx, net, &input, target, ConvLayer::Conv2, false).block_on().unwrap();
     let page_cam = why("grad-cam");
     let scale = cam.upsampled.iter().fold(0.0f32, |m, v| m.max(v.abs()));
@@ -362,4 +375,41 @@ fn training_in_the_page_draws_its_curves_answers_clicks_and_hands_out_its_model(
     let page_right = (accuracy * 10_000.0).round() as u64;
     println!("the downloaded model: {cli_right} of 10,000 right by lenet-gpu eval, {page_right} in the page");
     assert!(cli_right.abs_diff(page_right) <= 2, "page {page_right}, lenet-gpu eval {cli_right}");
+}
+
+#[test]
+fn a_lenet1998_checkpoint_shows_its_layers_and_c3s_connection_table() {
+    let recipe = Recipe::lenet1998();
+    let net = recipe.net();
+    let layout = net.arch.layout();
+    let params = initial_params(&layout, &recipe);
+    let dir = tempfile::tempdir().unwrap();
+    let model_file = dir.path().join("lenet1998.safetensors");
+    save_model(&model_file, Arch::Lenet1998, &params, HashMap::new()).unwrap();
+
+    let (_served, browser) = page(&[]);
+    browser.resize(1280, 1400);
+    wait_for(&browser, "document.body.dataset.ready === 'true'");
+    browser.choose_file("#model-file", &model_file);
+    wait_for(&browser, "document.querySelector('#model-name').textContent.startsWith('lenet1998.safetensors')");
+    browser.click("#random-test");
+    wait_for(&browser, "window.lenetExplorer.inputName.startsWith('test image #')");
+    let input = floats(&browser.run("return Array.from(window.lenetDraw.input);", json!(null)));
+
+    let kernels = lenet_gpu::kernels::Kernels::new(gpu()).unwrap();
+    let buffer = gpu().storage_from("params", &params);
+    let ctx = Ctx::new(gpu(), &kernels, &layout, &buffer);
+    check_layer_rows(&browser, &feature_maps(&ctx, net, &input).block_on().unwrap().maps);
+    // A map of a convolution with a connection table: only its connected kernels.
+    let network = net.network();
+    let tabled: Vec<_> = network.convs().into_iter().zip(network.conv_kernels(&layout, &params)).collect();
+    let (name, c3) = tabled.iter().find(|(_, k)| k.connected.is_some()).expect("a convolution with a table");
+    let inputs = c3.shape[1];
+    let connected = c3.connected.as_ref().unwrap()[..inputs].iter().filter(|&&c| c).count();
+    browser.click(&format!("#maps .layer[data-tap=\"{name}\" i] button"));
+    wait_for(&browser, "document.querySelectorAll('#map-view .kernels figure').length > 0");
+    let shown = browser.run("return document.querySelectorAll('#map-view .kernels figure').length;", json!(null));
+    println!("{name}'s map 0: {shown} kernels shown, of {inputs} channels before it");
+    assert_eq!(shown, connected, "{name}'s map 0 is made from {connected} of the {inputs} channels");
+    browser.screenshot(&shot("lenet1998-map-view"));
 }

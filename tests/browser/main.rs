@@ -33,10 +33,10 @@ const LOGIT_TOL: f32 = 1e-4;
 /// Feature maps: this much, relative to max(1, |value|).
 const MAP_TOL: f32 = 1e-5;
 
-/// The page as `lenet-gpu serve` serves it (with `args`), without its self-test.
+/// The page as `lenet-gpu serve` serves it (with `args`).
 fn page(args: &[&str]) -> (Served, Browser) {
     let served = Served::start(&[&["--port", "0"], args].concat());
-    let browser = Browser::open(&format!("{}/web/index.html#quiet", served.origin));
+    let browser = Browser::open(&format!("{}/web/index.html", served.origin));
     (served, browser)
 }
 
@@ -240,6 +240,7 @@ fn a_canvas_picture_is_prepared_in_the_page_as_predict_prepares_the_file() {
 /// drawing as a PNG, once the page has classified it.
 const PAGE_DRAWN: &str = r#"
     while (!window.lenetDraw || window.lenetDraw.pending) await new Promise((r) => setTimeout(r, 20));
+    await window.lenetSettled();
     const canvas = document.querySelector("[data-testid=draw]");
     const png = new Uint8Array(await (await new Promise((r) => canvas.toBlob(r, "image/png"))).arrayBuffer());
     return {
@@ -248,6 +249,7 @@ const PAGE_DRAWN: &str = r#"
         input: Array.from(window.lenetDraw.input),
         probabilities: window.lenetDraw.probabilities,
         png: Array.from(png),
+        predictMs: window.lenetTimings.predict,
     };
 "#;
 
@@ -283,7 +285,7 @@ fn digits_drawn_with_the_pointer_are_read_as_drawn() {
         browser.draw("[data-testid=draw]", &strokes);
         let got = browser.run(PAGE_DRAWN, json!(null));
         let text = got["text"].as_str().unwrap();
-        println!("drew a {digit}: the page says {text}");
+        println!("drew a {digit}: the page says {text} ({:.0} ms to the answer)", got["predictMs"].as_f64().unwrap());
         assert!(text.starts_with(&digit.to_string()), "drew a {digit}, the page says {text}");
         browser.screenshot(&Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("page-drawn-{digit}.png")));
         assert_eq!(got["bars"], 10);
