@@ -4,10 +4,14 @@ mod common;
 
 use std::process::Command;
 
+/// The binary on the fast kernels: `auto` would take the quick ones, and start a warm-up in
+/// the background, whenever the shared shader cache lacks the note (the cold-cache test
+/// below runs `auto` on a cache of its own).
 fn lenet_gpu(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_lenet-gpu"))
         .args(args)
         .env_remove("LENET_GPU_ADAPTER")
+        .env("LENET_GPU_KERNELS", "fast")
         .output()
         .expect("the binary runs")
 }
@@ -520,4 +524,71 @@ fn a_users_own_data_trains_without_digit_augmentation_unless_asked() {
     assert!(asked.starts_with("augmentation: affine (shift 1.5 px") && asked.ends_with("(as asked)"), "{asked}");
     let digits = run(&["--train-limit", "100"]);
     assert!(digits.contains("affine") && digits.contains("the default preset's, tuned on MNIST's digits"), "{digits}");
+}
+
+/// On an empty shader cache, eval and predict answer on the quick kernels and say so; the
+/// warm-up they start in the background compiles the fast ones and leaves its note in the
+/// cache, after which the same commands run the fast kernels and agree with the quick ones.
+#[test]
+fn a_cold_cache_answers_on_the_quick_kernels_and_warms_up_the_fast_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = lenet_gpu(&["train", "--epochs", "1", "--train-limit", "500", "--out", dir.path().to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let model = dir.path().join("model.safetensors");
+    let cache = tempfile::tempdir().unwrap();
+    let digits = ["assets/digits/seven_on_transparency.png", "assets/digits/two_on_paper.jpg"];
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_lenet-gpu"))
+            .args(args)
+            .arg("--model")
+            .arg(&model)
+            .env_remove("LENET_GPU_ADAPTER")
+            .env_remove("LENET_GPU_KERNELS")
+            .env("MESA_SHADER_CACHE_DIR", cache.path())
+            .output()
+            .expect("the binary runs");
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{args:?}: {stderr}");
+        let answers: Vec<serde_json::Value> =
+            String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        (answers, stderr.contains("runs on the quick kernels"))
+    };
+    let eval = ["eval", "--json", "--confusion"];
+    let predict = [&["predict", "--json"][..], &digits].concat();
+    let (cold_eval, quick) = run(&eval);
+    assert!(quick, "a cold cache runs eval on the quick kernels");
+    let (cold_predict, quick) = run(&predict);
+    assert!(quick, "and predict, until the warm-up is done");
+
+    let notes = |suffix: &str| {
+        std::fs::read_dir(cache.path())
+            .unwrap()
+            .filter(|e| {
+                let name = e.as_ref().unwrap().file_name();
+                let name = name.to_string_lossy();
+                name.starts_with("lenet-gpu-fast-kernels-") && name.ends_with(suffix)
+            })
+            .count()
+    };
+    let started = std::time::Instant::now();
+    while notes("") != 1 || notes(".warming") != 0 {
+        assert!(started.elapsed().as_secs() < 300, "no warm-up note after 5 minutes");
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    println!("warm-up done {:.0} s after the first command", started.elapsed().as_secs_f64());
+
+    let (warm_eval, quick) = run(&eval);
+    assert!(!quick, "once warmed up, eval runs the fast kernels");
+    let (warm_predict, quick) = run(&predict);
+    assert!(!quick, "and so does predict");
+    let (cold, warm) = (&cold_eval[0], &warm_eval[0]);
+    assert_eq!(cold["confusion"], warm["confusion"], "the same classes for the whole test set");
+    assert!((cold["loss"].as_f64().unwrap() - warm["loss"].as_f64().unwrap()).abs() < 1e-5, "{cold} {warm}");
+    for (q, f) in cold_predict.iter().zip(&warm_predict) {
+        assert_eq!(q["class"], f["class"]);
+        let (q, f) = (q["probabilities"].as_array().unwrap(), f["probabilities"].as_array().unwrap());
+        for (a, b) in q.iter().zip(f) {
+            assert!((a.as_f64().unwrap() - b.as_f64().unwrap()).abs() < 1e-5, "{q:?} {f:?}");
+        }
+    }
 }

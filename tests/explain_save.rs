@@ -17,6 +17,7 @@ fn lenet_gpu(args: &[&str]) -> std::process::Output {
     let out = Command::new(env!("CARGO_BIN_EXE_lenet-gpu"))
         .args(args)
         .env_remove("LENET_GPU_ADAPTER")
+        .env("LENET_GPU_KERNELS", "fast")
         .output()
         .expect("the binary runs");
     assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));

@@ -161,3 +161,26 @@ fn a_blank_picture_is_an_empty_input_and_a_broken_one_an_error() {
         .to_string();
     assert!(err.contains("broken.jpg") && err.contains("cannot read image"), "{err}");
 }
+
+/// The quick kernels (what a command runs on a cold shader cache) classify every test image
+/// as the fast ones do, with probabilities within float rounding.
+#[test]
+fn the_quick_kernels_give_every_test_image_the_fast_kernels_class() {
+    let (fast, params, net) = trained();
+    let quick = Kernels::quick(gpu()).unwrap();
+    let test = Dataset::bundled(Split::Test).unwrap();
+    let images: Vec<Vec<f32>> = (0..test.len()).map(|i| test.input(i)).collect();
+    let layout = net.layout();
+    let buf = gpu().storage_from("params", params);
+    let on = |k: &Kernels| predict(&Ctx::new(gpu(), k, &layout, &buf), *net, &images).block_on().unwrap();
+    let (f, q) = (on(fast), on(&quick));
+    let mut largest = 0f32;
+    for (i, (f, q)) in f.iter().zip(&q).enumerate() {
+        assert_eq!(f.class, q.class, "test image {i}");
+        for (a, b) in f.probabilities.iter().zip(&q.probabilities) {
+            largest = largest.max((a - b).abs());
+        }
+    }
+    println!("10,000 test images: the same classes, probabilities within {largest:e}");
+    assert!(largest < 1e-5, "{largest}");
+}

@@ -6,7 +6,6 @@ use anyhow::{Context, Result};
 use clap::Args;
 use lenet_gpu::data::{Dataset, Split};
 use lenet_gpu::eval::Evaluator;
-use lenet_gpu::kernels::Kernels;
 use lenet_gpu::model::Ctx;
 
 use super::AdapterArg;
@@ -35,7 +34,7 @@ pub fn run_eval(args: EvalArgs) -> Result<()> {
     let (net, layout, params) = (m.net, m.layout, m.params);
     let test = Dataset::load_or_bundled(args.data.as_deref(), Split::Test).context("loading the test set")?;
     let gpu = args.adapter.open()?;
-    let kernels = Kernels::new(&gpu)?;
+    let kernels = super::warm_up::kernels_for_one_answer(&gpu, args.adapter, &args.model)?;
     let params = gpu.storage_from("params", &params);
     let evaluator = Evaluator::new(&Ctx::new(&gpu, &kernels, &layout, &params), net, &test)?;
     let r = evaluator.run(&gpu, args.confusion).block_on()?;

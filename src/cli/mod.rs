@@ -10,6 +10,7 @@ mod predict;
 mod serve;
 mod train;
 mod visualize;
+mod warm_up;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -55,6 +56,10 @@ enum Command {
     /// (started by it on a cold cache; jobs on stdin).
     #[command(hide = true)]
     CompileHelper,
+    /// Compiles the fast kernels of eval, predict and visualize into the driver's shader
+    /// cache (started by one of them on a cold cache, in the background).
+    #[command(hide = true)]
+    WarmUp(warm_up::WarmUpArgs),
 }
 
 #[derive(Args)]
@@ -81,6 +86,10 @@ pub struct AdapterArg {
     #[arg(long, hide = true, env = "LENET_GPU_PORTABLE", action = clap::ArgAction::SetTrue,
           value_parser = clap::builder::BoolishValueParser::new())]
     pub portable: bool,
+    /// Which kernels eval, predict and visualize run: `auto` takes the quick ones while the
+    /// fast ones are not in the driver's shader cache (for tests and measurements).
+    #[arg(long, hide = true, value_enum, default_value_t, env = "LENET_GPU_KERNELS")]
+    pub kernels: warm_up::KernelsChoice,
 }
 
 impl AdapterArg {
@@ -154,7 +163,14 @@ pub fn load_model(path: &std::path::Path) -> Result<ModelFile> {
     Ok(m)
 }
 
+/// Runs the command, then the warm-up it scheduled, if any.
 pub fn run(cli: Cli) -> Result<()> {
+    run_command(cli)?;
+    warm_up::start_scheduled();
+    Ok(())
+}
+
+fn run_command(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Adapters => adapters::run_adapters(),
         Command::Train(args) => train::run_train(args),
@@ -164,6 +180,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Export(args) => export::run_export(args),
         Command::Serve(args) => serve::run_serve(args),
         Command::Predict(args) => predict::run_predict(args),
+        Command::WarmUp(args) => warm_up::run_warm_up(args),
         Command::CompileHelper => {
             Ok(lenet_gpu::gpu::serve_compile_helper(std::io::stdin().lock(), std::io::stdout().lock())?)
         }

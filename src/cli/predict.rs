@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use lenet_gpu::data::picture::{is_blank, read_picture, save_input_png, Preprocess};
-use lenet_gpu::kernels::Kernels;
 use lenet_gpu::model::Ctx;
 use lenet_gpu::predict::{predict, scores_name, Prediction};
 
@@ -56,7 +55,7 @@ pub fn run_predict(args: PredictArgs) -> Result<()> {
     }
     let m = super::load_model(&args.model)?;
     let gpu = args.adapter.open()?;
-    let kernels = Kernels::new(&gpu)?;
+    let kernels = super::warm_up::kernels_for_one_answer(&gpu, args.adapter, &args.model)?;
     let params = gpu.storage_from("params", &m.params);
     let inked: Vec<Vec<f32>> = inputs.into_iter().zip(&blank).filter(|(_, &b)| !b).map(|(x, _)| x).collect();
     let mut predictions = predict(&Ctx::new(&gpu, &kernels, &m.layout, &params), m.net, &inked).block_on()?.into_iter();

@@ -89,8 +89,18 @@ pub struct ModelFile {
 }
 
 impl ModelFile {
-    /// The checkpoint (either network), a device and the kernels.
+    /// The checkpoint (either network), a device and the kernels for one answer (the quick
+    /// ones on a cold shader cache: `warm_up`).
     pub fn open(&self) -> Result<(NetSpec, ParamLayout, Vec<f32>, Gpu, Kernels)> {
+        let (net, layout, params) = load_checkpoint(&self.model)?;
+        let gpu = self.adapter.open()?;
+        let kernels = super::warm_up::kernels_for_one_answer(&gpu, self.adapter, &self.model)?;
+        Ok((net, layout, params, gpu, kernels))
+    }
+
+    /// As [`ModelFile::open`], with the fast kernels whatever the cache holds: for the
+    /// hundreds of steps of gradient ascent, which the quick ones run 5-15x slower.
+    pub fn open_fast(&self) -> Result<(NetSpec, ParamLayout, Vec<f32>, Gpu, Kernels)> {
         let (net, layout, params) = load_checkpoint(&self.model)?;
         let gpu = self.adapter.open()?;
         let kernels = Kernels::new(&gpu)?;
@@ -287,7 +297,7 @@ fn ascend(
     json: bool,
 ) -> Result<()> {
     cfg.check()?;
-    let (net, layout, params, gpu, kernels) = model.open()?;
+    let (net, layout, params, gpu, kernels) = model.open_fast()?;
     let started = std::time::Instant::now();
     let r = gradient_ascent(&gpu, &kernels, (net, &layout, &params), target, cfg, &mut |i, n| {
         if !json && (i % 50 == 0 || i == n) {

@@ -262,6 +262,39 @@ impl Gpu {
     }
 }
 
+/// Where the note lives that says the fast kernels of the commands that answer once
+/// (eval, predict, visualize) are in this driver's shader cache, as `lenet-gpu warm-up`
+/// leaves it: in Mesa's cache directory, so that emptying the cache or pointing
+/// `MESA_SHADER_CACHE_DIR` at a new one drops the note too. Named for this build's version
+/// and shaders and for the adapter and profile. None where nothing compiles at first
+/// dispatch or Mesa's cache is disabled.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn fast_kernels_note(gpu: &Gpu) -> Option<PathBuf> {
+    use std::hash::{Hash, Hasher};
+    let set = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+    let disabled = set("MESA_SHADER_CACHE_DISABLE").is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true"));
+    if !gpu.compiles_at_first_dispatch() || disabled {
+        return None;
+    }
+    let cache = match (set("MESA_SHADER_CACHE_DIR"), set("XDG_CACHE_HOME"), set("HOME")) {
+        (Some(dir), _, _) => PathBuf::from(dir),
+        (None, Some(dir), _) => PathBuf::from(dir),
+        (None, None, Some(home)) => PathBuf::from(home).join(".cache"),
+        (None, None, None) => return None,
+    };
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (env!("CARGO_PKG_VERSION"), &gpu.info.name, &gpu.info.driver_info, gpu.profile == Profile::Portable).hash(&mut h);
+    super::Shader::ALL.iter().for_each(|s| s.source().hash(&mut h));
+    Some(cache.join(format!("lenet-gpu-fast-kernels-{:016x}", h.finish())))
+}
+
+/// Whether the fast kernels can be used without a long compile: they compile when made
+/// (a real GPU, a browser), or [`fast_kernels_note`] is there.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn fast_kernels_ready(gpu: &Gpu) -> bool {
+    !gpu.compiles_at_first_dispatch() || fast_kernels_note(gpu).is_some_and(|note| note.exists())
+}
+
 /// A compile helper's whole life (`lenet-gpu compile-helper`): a header line naming the
 /// adapter and profile, then one JSON job a line; each job's pipeline is made and
 /// dispatched with zero workgroups, then "done" is written. Ends at end of input.

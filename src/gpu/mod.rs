@@ -15,6 +15,8 @@ use std::sync::{Arc, Mutex};
 use wgpu::util::DeviceExt;
 
 pub use adapter::{describe, list_adapters, old_mesa_version, rank, AdapterChoice, AdapterSummary};
+#[cfg(not(target_arch = "wasm32"))]
+pub use compile::{fast_kernels_note, fast_kernels_ready};
 pub use compile::{serve_compile_helper, CompileHelper, CompileObserver, CompileProgress};
 pub use shader::{validate_wgsl, Shader, COMMON};
 

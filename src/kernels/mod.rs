@@ -120,6 +120,19 @@ impl Kernels {
         Self::build(gpu, Tier::Quick, false)
     }
 
+    /// Kernels for a command that answers once (eval, predict, visualize): the fast tier
+    /// where it can start at once ([`crate::gpu::fast_kernels_ready`]), else the quick
+    /// one. On lavapipe with a cold shader cache, that answers in 0.5-2.5 s instead of
+    /// 6-16 s of compiling; `lenet-gpu warm-up` then compiles the fast ones for next time.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn for_one_answer(gpu: &Gpu) -> crate::Result<Self> {
+        if crate::gpu::fast_kernels_ready(gpu) {
+            Self::new(gpu)
+        } else {
+            Self::quick(gpu)
+        }
+    }
+
     /// The kernels any WebGPU device runs: none that needs subgroup operations (what a GPU
     /// without 8-wide subgroups gets from [`Kernels::new`]).
     pub fn portable(gpu: &Gpu) -> crate::Result<Self> {

@@ -66,7 +66,8 @@ fn worst_difference(a: &[f32], b: &[f32]) -> f32 {
 
 /// `lenet-gpu ARGS` on this machine; what it printed.
 fn cli(args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_lenet-gpu")).args(args).output().unwrap();
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_lenet-gpu")).args(args).env("LENET_GPU_KERNELS", "fast").output().unwrap();
     assert!(out.status.success(), "lenet-gpu {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()
 }

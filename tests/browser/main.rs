@@ -200,6 +200,7 @@ fn training_in_the_page_learns_repeats_and_hands_out_a_model_the_cli_loads() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_lenet-gpu"))
         .args(["eval", "--json", "--model"])
         .arg(&file)
+        .env("LENET_GPU_KERNELS", "fast")
         .output()
         .unwrap();
     assert!(out.status.success(), "lenet-gpu eval: {}", String::from_utf8_lossy(&out.stderr));
