@@ -92,18 +92,22 @@ impl ModelFile {
     /// The checkpoint (either network), a device and the kernels for one answer (the quick
     /// ones on a cold shader cache: `warm_up`).
     pub fn open(&self) -> Result<(NetSpec, ParamLayout, Vec<f32>, Gpu, Kernels)> {
-        let (net, layout, params) = load_checkpoint(&self.model)?;
-        let gpu = self.adapter.open()?;
-        let kernels = super::warm_up::kernels_for_one_answer(&gpu, self.adapter, &self.model)?;
-        Ok((net, layout, params, gpu, kernels))
+        self.open_with(|gpu| super::warm_up::kernels_for_one_answer(gpu, self.adapter, &self.model))
     }
 
     /// As [`ModelFile::open`], with the fast kernels whatever the cache holds: for the
     /// hundreds of steps of gradient ascent, which the quick ones run 5-15x slower.
     pub fn open_fast(&self) -> Result<(NetSpec, ParamLayout, Vec<f32>, Gpu, Kernels)> {
+        self.open_with(|gpu| Ok(Kernels::new(gpu)?))
+    }
+
+    fn open_with(
+        &self,
+        kernels: impl FnOnce(&Gpu) -> Result<Kernels>,
+    ) -> Result<(NetSpec, ParamLayout, Vec<f32>, Gpu, Kernels)> {
         let (net, layout, params) = load_checkpoint(&self.model)?;
         let gpu = self.adapter.open()?;
-        let kernels = Kernels::new(&gpu)?;
+        let kernels = kernels(&gpu)?;
         Ok((net, layout, params, gpu, kernels))
     }
 }

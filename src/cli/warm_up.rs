@@ -72,7 +72,7 @@ pub fn start_scheduled() {
         .arg("--note")
         .arg(&note)
         .arg("--adapter")
-        .arg(adapter.adapter.to_possible_value().expect("every adapter has a name").get_name())
+        .arg(adapter.adapter.to_string())
         .env("LENET_GPU_PORTABLE", if adapter.portable { "1" } else { "0" })
         .env_remove("LENET_GPU_KERNELS")
         .stdin(Stdio::null())
@@ -112,7 +112,7 @@ pub fn run_warm_up(a: WarmUpArgs) -> Result<()> {
 fn warm_up(a: &WarmUpArgs) -> Result<()> {
     let out = tempfile::tempdir().context("making a directory for the warm-up's pictures")?;
     let model = a.model.display().to_string();
-    let adapter = a.adapter.to_possible_value().expect("every adapter has a name").get_name().to_string();
+    let adapter = a.adapter.to_string();
     let at = |name: &str| out.path().join(name).display().to_string();
     let commands: [Vec<String>; 6] = [
         vec!["eval".into()],
@@ -123,8 +123,7 @@ fn warm_up(a: &WarmUpArgs) -> Result<()> {
         vec!["visualize".into(), "mistakes".into(), "--out".into(), at("mistakes.png")],
     ];
     for mut args in commands {
-        args.extend(["--model".into(), model.clone(), "--adapter".into(), adapter.clone(), "--kernels".into()]);
-        args.push("fast".into());
+        args.extend(["--model", &model, "--adapter", &adapter, "--kernels", "fast"].map(String::from));
         let what = args.join(" ");
         let cli = Cli::try_parse_from(std::iter::once("lenet-gpu".to_string()).chain(args))
             .with_context(|| format!("warm-up: {what}"))?;
