@@ -28,7 +28,8 @@ echo "== adapters"; ./lenet-gpu adapters 2>&1
 echo "== kernel tests on the auto adapter"
 for t in test_*; do echo "$t"; timeout 120 ./"$t" -q 2>&1 | grep -E "test result|panicked|FAILED" | head -5; done
 # The per-dispatch tables name every kernel variant the device selected (e.g.
-# conv_forward-...-portable, Vec4[...] GEMMs where there are no 8-wide subgroups).
+# conv_forward-...-sg32 on 32-wide subgroups, ...-portable and Vec4[...] GEMMs where the
+# subgroup size is not fixed).
 echo "== bench"; timeout 120 ./lenet-gpu bench --steps 100 2>&1 | tail -50
 echo "== bench, LeNet-1998"; timeout 120 ./lenet-gpu bench --arch lenet1998 --steps 100 2>&1 | head -12
 echo "== default recipe (10 epochs)"; time (timeout 150 ./lenet-gpu train --out "$OUT/default" 2>&1 | tail -14)

@@ -1,28 +1,31 @@
-// Batched GEMM for 8-wide subgroups (lavapipe on AVX2): the same product and epilogue as
-// `gemm` in gemm.wgsl, with operands shared through subgroup broadcasts instead of loads.
+// Batched GEMM for subgroups of LANES invocations (lavapipe: 4, 8 or 16 with 128-, 256- or
+// 512-bit vectors): the same product and epilogue as `gemm` in gemm.wgsl, with operands
+// shared through subgroup broadcasts instead of loads. The host prints LANES and the
+// functions over lanes in front of this file (`gemm_subgroup_prelude`, src/gpu/shader.rs).
 //
-// Why: lavapipe runs 8 invocations as one SIMD group and splits every storage load whose
-// offset is not a compile-time constant into 8 scalar loads, each with a bounds check and
-// a branch; arithmetic is nearly free. `gemm` makes every invocation load its own copy of
-// A and B. Here one workgroup is one subgroup that computes a tile of
-// (4 * ROW_QUADS) rows x (8 lanes * 4 * COL_QUADS) columns: per 8 steps of K, lane l loads
-// A(row, k0 + l) once for every row of the tile and the others get it by
+// Why: lavapipe runs a subgroup as one SIMD group and splits every storage load whose
+// offset is not a compile-time constant into one scalar load per lane, each with a bounds
+// check and a branch; arithmetic is nearly free. `gemm` makes every invocation load its
+// own copy of A and B. Here one workgroup is one subgroup that computes a tile of
+// (4 * ROW_QUADS) rows x (LANES * 4 * COL_QUADS) columns: per LANES steps of K, lane l
+// loads A(row, k0 + l) once for every row of the tile and the others get it by
 // `subgroupBroadcast` (a register shuffle); each lane loads B for its own columns as
 // vec4s (one bounds-checked loop per vec4, not four).
 //
-// `gemm_sg8_a4` is the same product with A read as vec4s too, which quarters its loads:
+// `gemm_sg_a4` is the same product with A read as vec4s too, which quarters its loads:
 // along K when A is (M, K) (lane l loads 4 values of K for every row), along M when A is
 // stored (K, M) (lane l loads 4 rows at one k). A loop over lanes i then hands lane i's
 // quads to all lanes by `subgroupShuffle`. Its tiles are at most 16 rows (ROW_QUADS <= 4)
 // so that every loop over rows is unrolled: lavapipe keeps a private array indexed by a
 // loop variable in scratch memory, read and written one lane at a time, and at 32 rows it
-// ran 3x slower. Measured on lavapipe, batch 100: fc1's forward 1.07 -> 0.78 ms, weight
-// gradient 0.89 -> 0.59, input gradient 0.98 -> 0.68. It needs K % 4 == 0 (M % 4 == 0
-// when TRANS_A) and A's offsets and bound range multiples of 4.
+// ran 3x slower. Measured on lavapipe (8 lanes), batch 100: fc1's forward 1.07 -> 0.78 ms,
+// weight gradient 0.89 -> 0.59, input gradient 0.98 -> 0.68. It needs K % 4 == 0
+// (M % 4 == 0 when TRANS_A) and A's offsets and bound range multiples of 4.
 //
-// Requires: subgroup size 8 (the host checks the adapter), and B readable as aligned vec4s:
-// N % 4 == 0 (not TRANS_B) or K % 4 == 0 (TRANS_B), with the batch stride and the bound
-// range multiples of 4. workgroups = (ceil(N / (32 * COL_QUADS)), ceil(M / (4 * ROW_QUADS)), batch).
+// Requires: subgroups of exactly LANES (a multiple of 4; the host checks the adapter), and
+// B readable as aligned vec4s: N % 4 == 0 (not TRANS_B) or K % 4 == 0 (TRANS_B), with the
+// batch stride and the bound range multiples of 4.
+// workgroups = (ceil(N / (LANES * 4 * COL_QUADS)), ceil(M / (4 * ROW_QUADS)), batch).
 
 // No `enable subgroups;`: naga 30 rejects the directive and checks the device's SUBGROUP
 // feature instead.
@@ -42,14 +45,12 @@ override ROW_QUADS: u32 = 4u;
 override COL_QUADS: u32 = 1u;
 
 @group(0) @binding(0) var<storage, read> a: array<f32>;
-// The same binding read as vec4s, by `gemm_sg8_a4` only.
+// The same binding read as vec4s, by `gemm_sg_a4` only.
 @group(0) @binding(0) var<storage, read> a4: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> b4: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
 @group(0) @binding(4) var<uniform> s: GemmShape;
-
-const LANES: u32 = 8u;
 
 // acc[r][cq]: tile row r, this lane's column quad cq (module scope so that both entry
 // points share `store_tile`).
@@ -60,26 +61,26 @@ fn a_at(base: u32, row: u32, kk: u32) -> f32 {
     return a[base + row * s.k + kk];
 }
 
-// B(k0 .. k0 + 7, col .. col + 3) for one column quad of this lane: out[kk] is row k0 + kk.
-// Rows past K read as 0 (and their A is 0), so a partial last chunk needs no branch.
-fn b_chunk(base: u32, k0: u32, col: u32) -> array<vec4<f32>, 8> {
-    var out: array<vec4<f32>, 8>;
+// B(k0 .. k0 + LANES - 1, col .. col + 3) for one column quad of this lane: out[kk] is row
+// k0 + kk. Rows past K read as 0 (and their A is 0), so a partial last chunk needs no branch.
+fn b_chunk(base: u32, k0: u32, col: u32) -> array<vec4<f32>, LANES> {
+    var out: array<vec4<f32>, LANES>;
     let zero = vec4<f32>(0.0);
     if (TRANS_B) {
-        // B stored (N, K): each column's 8 values are two vec4s along K.
-        let hi_ok = k0 + 4u < s.k;
+        // B stored (N, K): each column's LANES values are LANES / 4 vec4s along K.
         for (var j = 0u; j < 4u; j++) {
             let q = min(col + j, s.n - 1u);
             let at = (base + q * s.k + k0) / 4u;
-            let lo = b4[at];
-            let hi = select(zero, b4[at + select(0u, 1u, hi_ok)], hi_ok);
-            out[0][j] = lo.x; out[1][j] = lo.y; out[2][j] = lo.z; out[3][j] = lo.w;
-            out[4][j] = hi.x; out[5][j] = hi.y; out[6][j] = hi.z; out[7][j] = hi.w;
+            for (var h = 0u; h < LANES / 4u; h++) {
+                let ok = k0 + 4u * h < s.k;
+                let v = select(zero, b4[at + select(0u, h, ok)], ok);
+                out[4u * h][j] = v.x; out[4u * h + 1u][j] = v.y; out[4u * h + 2u][j] = v.z; out[4u * h + 3u][j] = v.w;
+            }
         }
     } else {
         // B stored (K, N): row k0 + kk of this quad is one vec4.
         let q = min(col, s.n - 4u);
-        for (var kk = 0u; kk < 8u; kk++) {
+        for (var kk = 0u; kk < LANES; kk++) {
             let k = k0 + kk;
             out[kk] = select(zero, b4[(base + min(k, s.k - 1u) * s.n + q) / 4u], k < s.k);
         }
@@ -87,8 +88,8 @@ fn b_chunk(base: u32, k0: u32, col: u32) -> array<vec4<f32>, 8> {
     return out;
 }
 
-@compute @workgroup_size(8, 1, 1)
-fn gemm_sg8(@builtin(workgroup_id) wg: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
+@compute @workgroup_size(LANES, 1, 1)
+fn gemm_sg(@builtin(workgroup_id) wg: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
     let row0 = wg.y * 4u * ROW_QUADS;
     let col0 = (wg.x * LANES + lane) * 4u * COL_QUADS;
     let item = wg.z;
@@ -101,7 +102,7 @@ fn gemm_sg8(@builtin(workgroup_id) wg: vec3<u32>, @builtin(subgroup_invocation_i
         let ka = k0 + lane;
         let ka_ok = ka < s.k;
         let ka_clamped = min(ka, s.k - 1u);
-        var bq: array<array<vec4<f32>, 8>, 2>;
+        var bq: array<array<vec4<f32>, LANES>, 2>;
         for (var cq = 0u; cq < COL_QUADS; cq++) {
             bq[cq] = b_chunk(b_base, k0, col0 + 4u * cq);
         }
@@ -112,21 +113,12 @@ fn gemm_sg8(@builtin(workgroup_id) wg: vec3<u32>, @builtin(subgroup_invocation_i
                 let row = min(row0 + 4u * rq + j, s.m - 1u);
                 mine[j] = select(0.0, a_at(a_base, row, ka_clamped), ka_ok);
             }
-            // x_i: A(rows, k0 + i), from lane i.
-            let x0 = subgroupBroadcast(mine, 0u);
-            let x1 = subgroupBroadcast(mine, 1u);
-            let x2 = subgroupBroadcast(mine, 2u);
-            let x3 = subgroupBroadcast(mine, 3u);
-            let x4 = subgroupBroadcast(mine, 4u);
-            let x5 = subgroupBroadcast(mine, 5u);
-            let x6 = subgroupBroadcast(mine, 6u);
-            let x7 = subgroupBroadcast(mine, 7u);
+            // x[i]: A(rows, k0 + i), from lane i.
+            let x = broadcast_lanes(mine);
             for (var j = 0u; j < 4u; j++) {
                 let r = 4u * rq + j;
                 for (var cq = 0u; cq < COL_QUADS; cq++) {
-                    let bb = bq[cq];
-                    acc[r][cq] += x0[j] * bb[0] + x1[j] * bb[1] + x2[j] * bb[2] + x3[j] * bb[3]
-                                + x4[j] * bb[4] + x5[j] * bb[5] + x6[j] * bb[6] + x7[j] * bb[7];
+                    acc[r][cq] += lanes_dot(x, j, bq[cq]);
                 }
             }
         }
@@ -181,8 +173,8 @@ fn b_quad(base: u32, k0: u32, col: u32) -> array<vec4<f32>, 4> {
     return out;
 }
 
-@compute @workgroup_size(8, 1, 1)
-fn gemm_sg8_a4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
+@compute @workgroup_size(LANES, 1, 1)
+fn gemm_sg_a4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
     let row0 = wg.y * 4u * ROW_QUADS;
     let col0 = (wg.x * LANES + lane) * 4u * COL_QUADS;
     let item = wg.z;
@@ -190,7 +182,7 @@ fn gemm_sg8_a4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(subgroup_invocatio
     let b_base = item * s.stride_b;
     acc = array<array<vec4<f32>, 2>, 32>();
     if (TRANS_A) {
-        // A stored (K, M): per 8 values of K, lane l loads rows 4rq..4rq+3 at k0 + l as one
+        // A stored (K, M): per LANES values of K, lane l loads rows 4rq..4rq+3 at k0 + l as one
         // vec4; step i hands lane i's quads to all lanes.
         let m4 = s.m / 4u;
         for (var k0 = 0u; k0 < s.k; k0 += LANES) {
@@ -219,7 +211,7 @@ fn gemm_sg8_a4(@builtin(workgroup_id) wg: vec3<u32>, @builtin(subgroup_invocatio
             }
         }
     } else {
-        // A stored (M, K): per 32 values of K, lane l loads quad q0 + l of every row; step
+        // A stored (M, K): per 4 * LANES values of K, lane l loads quad q0 + l of every row; step
         // i hands lane i's quads to all lanes.
         let k4 = s.k / 4u;
         for (var q0 = 0u; q0 < k4; q0 += LANES) {

@@ -12,6 +12,7 @@ use lenet_gpu::kernels::conv_direct::{
 };
 use lenet_gpu::kernels::gemm::{Epilogue, Transpose};
 use lenet_gpu::kernels::squash::SquashFn;
+use lenet_gpu::kernels::SUBGROUP_WIDTHS;
 use lenet_gpu::reference;
 use lenet_gpu::shapes::{BatchParams, ConvShape, PoolShape};
 
@@ -69,6 +70,12 @@ fn weight_grad_views<'a>(
     WeightGradViews { x: ConvInput::F32(View::whole(x)), dy: DyViews::Dy(View::whole(dy)), dw: View::whole(dw), db }
 }
 
+/// Every way of loading: per invocation and on subgroups of every width the kernels are
+/// written for (validated here without a device; each runs where the device has it).
+fn every_sharing() -> impl Iterator<Item = LoadSharing> {
+    std::iter::once(LoadSharing::PerInvocation).chain(SUBGROUP_WIDTHS.map(|lanes| LoadSharing::Subgroup { lanes }))
+}
+
 fn tol(s: ConvShape) -> Tol {
     // Sums of C·K·K (forward) or OC·K·K (input gradient) terms in another order.
     Tol { abs: 2e-7 * (s.c.max(s.oc) * s.kh * s.kw) as f64, rel: 1e-5 }
@@ -80,7 +87,7 @@ fn generated_sources_validate_with_naga() {
         assert!(conv_direct::supports(s), "{s:?}");
         for relu in [false, true] {
             for pool in [false, conv_direct::supports_pool(s)] {
-                for sharing in [LoadSharing::PerInvocation, LoadSharing::Subgroup8] {
+                for sharing in every_sharing() {
                     for write_y in [true, false].into_iter().filter(|&y| y || pool) {
                         for input in [InputFormat::F32, InputFormat::Bytes] {
                             let activation = ConvActivation::relu(relu);
@@ -97,23 +104,23 @@ fn generated_sources_validate_with_naga() {
             }
         }
         assert!(conv_direct::supports_weight_grad(s), "{s:?}");
-        for sharing in [LoadSharing::PerInvocation, LoadSharing::Subgroup8] {
+        for sharing in every_sharing() {
             let source = conv_direct::weight_grad_source(s, sharing).source;
             if let Err(message) = validate_wgsl(&format!("conv_weight_grad_direct {s:?} {sharing:?}"), &source) {
                 panic!("{message}");
             }
         }
-        if conv_direct::supports_weight_grad_through_pool(s) {
+        for lanes in SUBGROUP_WIDTHS.into_iter().filter(|&l| conv_direct::supports_weight_grad_through_pool(s, l)) {
             for input in [InputFormat::F32, InputFormat::Bytes] {
-                let source = conv_direct::weight_grad_through_pool_source(s, input).source;
-                let name = format!("conv_weight_grad_direct {s:?} through the pool, {input:?}");
+                let source = conv_direct::weight_grad_through_pool_source(s, input, lanes).source;
+                let name = format!("conv_weight_grad_direct {s:?} through the pool, {input:?}, {lanes} lanes");
                 if let Err(message) = validate_wgsl(&name, &source) {
                     panic!("{message}");
                 }
             }
         }
         assert!(conv_direct::supports_input_grad(s), "{s:?}");
-        for sharing in [LoadSharing::PerInvocation, LoadSharing::Subgroup8] {
+        for sharing in every_sharing() {
             let source = conv_direct::input_grad_source(s, sharing).source;
             if let Err(message) = validate_wgsl(&format!("conv_input_grad_direct {s:?} {sharing:?}"), &source) {
                 panic!("{message}");
@@ -367,7 +374,7 @@ fn conv_forward_from_bytes_equals_the_forward_of_the_gathered_batch() {
     // position `first`, against the f32 forward of the same images as gather_batch makes
     // them: the same pooled values and argmaxes, bit for bit. LeNet's conv1 (inference
     // batches) and a multi-channel, two-block shape whose input rows are loaded in a loop,
-    // the latter also with the portable weight loads (what GPUs without 8-wide subgroups
+    // the latter also with the portable weight loads (what GPUs without subgroups
     // run).
     let gpu = gpu();
     let gather = lenet_gpu::kernels::data::Gather::new(gpu).unwrap();
@@ -555,11 +562,13 @@ fn conv_weight_grad_through_pool_matches_pool_backward_then_weight_grad() {
     let gpu = gpu();
     let conv = ConvDirect::new(gpu);
     // Of LeNet's shapes only conv1's (the model reads only conv1's dy through its pool;
-    // conv2's is a long compile on a cold Mesa cache).
+    // conv2's is a long compile on a cold Mesa cache), at the device's subgroup width (8
+    // where it has none: the shapes then must fail).
+    let lanes = conv.sharing.lanes().unwrap_or(8);
     let shapes: Vec<ConvShape> = cases()
         .into_iter()
         .enumerate()
-        .filter(|&(i, s)| conv_direct::supports_weight_grad_through_pool(s) && (!is_lenet(i) || s.c == 1))
+        .filter(|&(i, s)| conv_direct::supports_weight_grad_through_pool(s, lanes) && (!is_lenet(i) || s.c == 1))
         .map(|(_, s)| s)
         .collect();
     assert!(shapes.len() >= 4, "{shapes:?}");
@@ -600,7 +609,7 @@ fn conv_weight_grad_through_pool_matches_pool_backward_then_weight_grad() {
         let x = ConvInput::F32(View::whole(&buffers[0]));
         let views = WeightGradViews { x, dy: through_pool, dw: View::whole(&gdw), db: Some(View::whole(&gdb)) };
         let d = conv.conv_weight_grad_direct(gpu, s, views);
-        if conv.sharing != LoadSharing::Subgroup8 {
+        if conv.sharing.lanes().is_none() {
             assert!(d.is_err(), "only the subgroup kernel reads dy through the pool");
             continue;
         }
@@ -674,19 +683,22 @@ fn conv_weight_grad_through_pool_matches_pool_backward_then_weight_grad() {
 
 #[test]
 fn weight_grad_with_too_many_accumulators_per_lane_falls_back_to_per_invocation() {
-    // 8 input channels and a 9x9 kernel: ⌈3/8⌉·8·81 = 648 accumulators per lane in the
+    // 8 input channels and a 9x9 kernel: ⌈3/lanes⌉·8·81 = 648 accumulators per lane in the
     // by-image kernel, past its bound, so every device runs the per-invocation kernel: one
     // partial per image, no bias partials, and nothing read through the pool.
     let s = ConvShape::new(2, 8, 12, 12, 3, 9);
-    assert!(conv_direct::supports_weight_grad(s) && !conv_direct::supports_weight_grad_through_pool(s));
+    assert!(conv_direct::supports_weight_grad(s));
+    assert!(SUBGROUP_WIDTHS.iter().all(|&lanes| !conv_direct::supports_weight_grad_through_pool(s, lanes)));
     let gpu = gpu();
     let conv = ConvDirect::new(gpu);
     assert_eq!(conv.weight_grad_partials(s), s.n);
     assert!(!conv.writes_bias_grad(s));
-    assert_eq!(
-        conv_direct::weight_grad_source(s, LoadSharing::Subgroup8),
-        conv_direct::weight_grad_source(s, LoadSharing::PerInvocation)
-    );
+    for lanes in SUBGROUP_WIDTHS {
+        assert_eq!(
+            conv_direct::weight_grad_source(s, LoadSharing::Subgroup { lanes }),
+            conv_direct::weight_grad_source(s, LoadSharing::PerInvocation)
+        );
+    }
     let mut r = rng(1400);
     let x = uniform(&mut r, s.x_len() as usize, -1.0, 1.0);
     let dy = uniform(&mut r, s.y_len() as usize, -1.0, 1.0);

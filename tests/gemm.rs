@@ -191,9 +191,9 @@ fn gemm_vec4_path_matches_reference() {
 
 #[test]
 fn gemm_subgroup_path_at_awkward_shapes() {
-    // Shapes `gemm_sg8` takes (B readable as vec4s: N % 4 == 0, or K % 4 == 0 when B is
-    // transposed) with M, K or N of 1, primes, partial 16-row tiles, partial 8-step K chunks
-    // and partial 32/64-column tiles.
+    // Shapes `gemm_sg` takes (B readable as vec4s: N % 4 == 0, or K % 4 == 0 when B is
+    // transposed) with M, K or N of 1, primes, partial 16-row tiles, partial K chunks (of
+    // the subgroup width) and partial column tiles (4 or 8 columns per lane).
     let shapes = [
         (Transpose::None, GemmShape::new(1, 4, 1)),
         (Transpose::None, GemmShape::new(5, 36, 13)),
@@ -206,24 +206,24 @@ fn gemm_subgroup_path_at_awkward_shapes() {
         (Transpose::B, GemmShape::new(5, 7, 12)),
         (Transpose::B, GemmShape::batched(37, 13, 20, 2, 37 * 20, 13 * 20)),
     ];
-    let expect_sg8 = gpu().subgroup_size() == Some(8);
+    let expect_sg = lenet_gpu::kernels::subgroup_lanes(gpu()).is_some();
     for (i, (t, s)) in shapes.into_iter().enumerate() {
         for (j, e) in
             [Epilogue::None, Epilogue::BiasRow { relu: true }, Epilogue::BiasCol { relu: false }, Epilogue::ReluMask]
                 .into_iter()
                 .enumerate()
         {
-            let ran = check_kernels(500 + (i * 10 + j) as u64, t, e, s, Some(GemmKernel::Subgroup8));
-            assert_eq!(ran.contains(&GemmKernel::Subgroup8), expect_sg8, "{t:?} {s:?}: {ran:?}");
+            let ran = check_kernels(500 + (i * 10 + j) as u64, t, e, s, Some(GemmKernel::Subgroup));
+            assert_eq!(ran.contains(&GemmKernel::Subgroup), expect_sg, "{t:?} {s:?}: {ran:?}");
         }
     }
 }
 
 #[test]
 fn gemm_subgroup_vec4_a_path_at_awkward_shapes() {
-    // Shapes `gemm_sg8_a4` takes (A readable as vec4s: K % 4 == 0, or M % 4 == 0 when A is
-    // transposed) with 1 row, partial 16-row tiles, a last 32-value chunk of K holding one
-    // quad (K = 36) or a last 8-step chunk of one value (K = 9, 17), and partial 32/64-column tiles.
+    // Shapes `gemm_sg_a4` takes (A readable as vec4s: K % 4 == 0, or M % 4 == 0 when A is
+    // transposed) with 1 row, partial 16-row tiles, a last chunk of K holding one quad
+    // (K = 36 on 8 lanes) or one value (K = 9, 17), and partial column tiles.
     let shapes = [
         (Transpose::None, GemmShape::new(1, 4, 4)),
         (Transpose::None, GemmShape::new(17, 36, 36)),
@@ -235,13 +235,13 @@ fn gemm_subgroup_vec4_a_path_at_awkward_shapes() {
         (Transpose::B, GemmShape::new(19, 7, 36)),
         (Transpose::B, GemmShape::batched(37, 13, 20, 2, 37 * 20, 13 * 20)),
     ];
-    let expect = gpu().subgroup_size() == Some(8);
+    let expect = lenet_gpu::kernels::subgroup_lanes(gpu()).is_some();
     let epilogues =
         [Epilogue::None, Epilogue::BiasRow { relu: true }, Epilogue::BiasCol { relu: false }, Epilogue::ReluMask];
     for (i, (t, s)) in shapes.into_iter().enumerate() {
-        // One epilogue per shape, in turn: the epilogue is the same code as gemm_sg8's.
+        // One epilogue per shape, in turn: the epilogue is the same code as gemm_sg's.
         let e = epilogues[i % epilogues.len()];
-        let ran = check_kernels(600 + i as u64, t, e, s, Some(GemmKernel::Subgroup8A4));
-        assert_eq!(ran.contains(&GemmKernel::Subgroup8A4), expect, "{t:?} {s:?}: {ran:?}");
+        let ran = check_kernels(600 + i as u64, t, e, s, Some(GemmKernel::SubgroupA4));
+        assert_eq!(ran.contains(&GemmKernel::SubgroupA4), expect, "{t:?} {s:?}: {ran:?}");
     }
 }

@@ -1,11 +1,13 @@
 //! naga parses and validates every WGSL file in shaders/, with no GPU.
 
-use lenet_gpu::gpu::{validate_wgsl, Shader, COMMON};
+use lenet_gpu::gpu::{gemm_subgroup_prelude, validate_wgsl, Shader, COMMON};
 
-/// A file as the loader compiles it: after the common prologue where its family uses it.
+/// A file as the loader compiles it: after the common prologue where its family uses it,
+/// after the 8-lane prelude for the subgroup GEMM.
 fn as_compiled(file: &str, on_disk: &str) -> String {
     match Shader::ALL.iter().find(|s| s.file() == file) {
         Some(s) if s.uses_common() => format!("{COMMON}{on_disk}"),
+        Some(Shader::GemmSubgroup { lanes }) => format!("{}{on_disk}", gemm_subgroup_prelude(*lanes)),
         _ => on_disk.to_string(),
     }
 }
@@ -28,6 +30,16 @@ fn every_shader_file_parses_and_validates() {
     }
     // common.wgsl is the prologue, not a family of its own.
     assert_eq!(checked, Shader::ALL.len() + 1, "every file in shaders/ is a Shader variant");
+}
+
+#[test]
+fn the_subgroup_gemm_validates_at_every_subgroup_width() {
+    for lanes in lenet_gpu::kernels::SUBGROUP_WIDTHS {
+        let shader = Shader::GemmSubgroup { lanes };
+        if let Err(message) = validate_wgsl(&format!("gemm_subgroup.wgsl, {lanes} lanes"), &shader.source()) {
+            panic!("{message}");
+        }
+    }
 }
 
 #[test]

@@ -82,7 +82,7 @@ pub struct AdapterArg {
     #[arg(long, value_enum, default_value_t = AdapterChoice::Auto, env = "LENET_GPU_ADAPTER")]
     pub adapter: AdapterChoice,
     /// Open the device with WebGPU's default limits and no optional features, so that the
-    /// portable kernels run (what GPUs without 8-wide subgroups run; for tests and CI).
+    /// portable kernels run (what GPUs without subgroups of one fixed width run; for tests and CI).
     #[arg(long, hide = true, env = "LENET_GPU_PORTABLE", action = clap::ArgAction::SetTrue,
           value_parser = clap::builder::BoolishValueParser::new())]
     pub portable: bool,

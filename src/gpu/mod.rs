@@ -18,7 +18,7 @@ pub use adapter::{describe, list_adapters, old_mesa_version, rank, AdapterChoice
 #[cfg(not(target_arch = "wasm32"))]
 pub use compile::{fast_kernels_note, fast_kernels_ready};
 pub use compile::{serve_compile_helper, CompileHelper, CompileObserver, CompileProgress};
-pub use shader::{validate_wgsl, Shader, COMMON};
+pub use shader::{gemm_subgroup_prelude, validate_wgsl, Shader, COMMON};
 
 use crate::error::{Error, Result};
 
@@ -51,7 +51,7 @@ pub enum Profile {
     /// What every WebGPU device guarantees: `wgpu::Limits::default()` (8 storage buffers per
     /// stage, 256 invocations per workgroup, 128 MiB storage bindings, 64 KiB uniforms) and
     /// no optional feature, so the kernels are the portable ones (what a Mac, a Windows
-    /// laptop or a discrete GPU without 8-wide subgroups runs).
+    /// laptop or a GPU without subgroups of one fixed width runs).
     Portable,
 }
 
@@ -103,7 +103,7 @@ impl Gpu {
         let (limits, features) = match profile {
             // Everything the adapter offers: lavapipe's 128 MiB storage bindings, not
             // WebGPU's 128 MiB default being a coincidence we rely on; timestamps for
-            // `bench`; subgroups for the kernels written for 8-wide SIMD.
+            // `bench`; subgroups for the kernels written for their width.
             Profile::Full => {
                 (adapter.limits(), adapter.features() & (wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::SUBGROUP))
             }
@@ -324,7 +324,7 @@ impl Gpu {
                 .lock()
                 .expect("cache poisoned")
                 .entry(shader)
-                .or_insert_with(|| self.module(shader.file(), shader.source()))
+                .or_insert_with(|| self.module(shader.file(), &shader.source()))
                 .clone();
             create_pipeline(&self.device, &label, &module, entry, constants)
         });
@@ -335,7 +335,7 @@ impl Gpu {
                 return Err(Error::Shader { file: shader.file(), entry, message });
             }
         };
-        self.note_made(&pipeline, &label, shader.source(), entry, constants);
+        self.note_made(&pipeline, &label, &shader.source(), entry, constants);
         self.pipelines.lock().expect("cache poisoned").insert(key, pipeline.clone());
         Ok(pipeline)
     }

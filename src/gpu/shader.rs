@@ -1,5 +1,7 @@
 //! The WGSL sources, compiled into the binary.
 
+use std::borrow::Cow;
+
 /// `shaders/common.wgsl`: the prologue of the 1-D kernel families.
 pub const COMMON: &str = include_str!("../../shaders/common.wgsl");
 
@@ -8,7 +10,10 @@ pub const COMMON: &str = include_str!("../../shaders/common.wgsl");
 pub enum Shader {
     Im2col,
     Gemm,
-    GemmSubgroup,
+    /// For subgroups of `lanes` invocations: the file after [`gemm_subgroup_prelude`].
+    GemmSubgroup {
+        lanes: u32,
+    },
     Pool,
     Elementwise,
     Reduce,
@@ -31,7 +36,7 @@ impl Shader {
     pub const ALL: [Shader; 19] = [
         Shader::Im2col,
         Shader::Gemm,
-        Shader::GemmSubgroup,
+        Shader::GemmSubgroup { lanes: 8 },
         Shader::Pool,
         Shader::Elementwise,
         Shader::Reduce,
@@ -54,7 +59,7 @@ impl Shader {
         match self {
             Shader::Im2col => "im2col.wgsl",
             Shader::Gemm => "gemm.wgsl",
-            Shader::GemmSubgroup => "gemm_subgroup.wgsl",
+            Shader::GemmSubgroup { .. } => "gemm_subgroup.wgsl",
             Shader::Pool => "pool.wgsl",
             Shader::Elementwise => "elementwise.wgsl",
             Shader::Reduce => "reduce.wgsl",
@@ -80,14 +85,17 @@ impl Shader {
     }
 
     /// The WGSL, with `shaders/common.wgsl` (the 1-D kernels' workgroup size and linear
-    /// index) in front for the families that use it.
-    pub fn source(self) -> &'static str {
-        match self {
+    /// index) in front for the families that use it, and the subgroup width's constants and
+    /// functions in front of the subgroup GEMM.
+    pub fn source(self) -> Cow<'static, str> {
+        Cow::Borrowed(match self {
             Shader::Im2col => {
                 concat!(include_str!("../../shaders/common.wgsl"), include_str!("../../shaders/im2col.wgsl"))
             }
             Shader::Gemm => include_str!("../../shaders/gemm.wgsl"),
-            Shader::GemmSubgroup => include_str!("../../shaders/gemm_subgroup.wgsl"),
+            Shader::GemmSubgroup { lanes } => {
+                return Cow::Owned(gemm_subgroup_prelude(lanes) + include_str!("../../shaders/gemm_subgroup.wgsl"))
+            }
             Shader::Pool => concat!(include_str!("../../shaders/common.wgsl"), include_str!("../../shaders/pool.wgsl")),
             Shader::Elementwise => {
                 concat!(include_str!("../../shaders/common.wgsl"), include_str!("../../shaders/elementwise.wgsl"))
@@ -118,8 +126,29 @@ impl Shader {
                 concat!(include_str!("../../shaders/common.wgsl"), include_str!("../../shaders/table.wgsl"))
             }
             Shader::Augment => include_str!("../../shaders/augment.wgsl"),
-        }
+        })
     }
+}
+
+/// What `shaders/gemm_subgroup.wgsl` needs for subgroups of `lanes` invocations: `LANES`,
+/// and the broadcasts and sums over lanes written out, since `subgroupBroadcast` takes a
+/// literal lane and lavapipe keeps a private array indexed by a loop variable in scratch
+/// memory. At 8 lanes the kernels compute exactly what they did when the file was written
+/// for 8 only.
+pub fn gemm_subgroup_prelude(lanes: u32) -> String {
+    let each = |f: &dyn Fn(u32) -> String, sep: &str| (0..lanes).map(f).collect::<Vec<_>>().join(sep);
+    format!(
+        "// Printed by the host for subgroups of {lanes} (src/gpu/shader.rs, gemm_subgroup_prelude).\n\
+         const LANES: u32 = {lanes}u;\n\n\
+         // Lane i's v, for every i.\n\
+         fn broadcast_lanes(v: vec4<f32>) -> array<vec4<f32>, LANES> {{\n    \
+         return array<vec4<f32>, LANES>({});\n}}\n\n\
+         // The sum over lanes i of x[i][j] * b[i], in lane order.\n\
+         fn lanes_dot(x: array<vec4<f32>, LANES>, j: u32, b: array<vec4<f32>, LANES>) -> vec4<f32> {{\n    \
+         return {};\n}}\n\n",
+        each(&|i| format!("subgroupBroadcast(v, {i}u)"), ", "),
+        each(&|i| format!("x[{i}][j] * b[{i}]"), " + "),
+    )
 }
 
 /// Parses and validates WGSL with naga, with no GPU: the error names the file and quotes

@@ -1,5 +1,5 @@
-//! A dense layer's products, as WGSL generated for one layer shape, for 8-wide subgroups
-//! (lavapipe): the forward y = x · Wᵀ + bias (then ReLU), the input gradient dx = dy · W
+//! A dense layer's products, as WGSL generated for one layer shape and subgroup width
+//! (lavapipe's 4, 8 or 16; [`super::SUBGROUP_WIDTHS`]): the forward y = x · Wᵀ + bias (then ReLU), the input gradient dx = dy · W
 //! (then masked by a ReLU), the weight gradient dW = dyᵀ · x ([`DenseProduct`]). Their CPU
 //! twin is the GEMM's (`reference::gemm::gemm` in the form [`DenseProduct::gemm_form`]), and
 //! where this kernel does not apply the GEMM computes the same product
@@ -9,7 +9,7 @@
 //! B from a storage buffer, which lavapipe splits into bounds-checked scalar loads per lane
 //! and component. Here, for C = A · B, a lane is 4 rows of A (4 images; 4 units for the
 //! weight gradient), whose values it loads once into a private array, and the loop over C's
-//! columns reads B from uniform bindings, one value per lane per 8, handed to all lanes by
+//! columns reads B from uniform bindings, one value per lane per subgroup width, handed to all lanes by
 //! `subgroupBroadcast`: each then feeds a vec4 multiply-add. Two accumulators (even and odd
 //! inputs) halve the chain of dependent adds that LLVM otherwise runs one after another.
 //! The measurements are in BENCHMARKS.md ("Generated kernels").
@@ -28,9 +28,6 @@ pub const DENSE_DIRECT: &str = "dense_direct";
 
 /// Rows of A per invocation: the components of each accumulator.
 const ROWS_PER_LANE: u32 = 4;
-
-/// Rows of A per workgroup (one subgroup of 8).
-const ROWS_PER_GROUP: u32 = 8 * ROWS_PER_LANE;
 
 /// Most uniform windows of B.
 const MAX_WINDOWS: u32 = 4;
@@ -89,8 +86,8 @@ struct Windows {
 
 /// Host side: the pipelines come from the `Gpu` cache, one per product and shape.
 pub struct DenseDirect {
-    /// The device runs 8-wide subgroups.
-    subgroup8: bool,
+    /// The device's subgroup width, where the kernel runs.
+    lanes: Option<u32>,
     /// Largest uniform binding, in floats.
     max_window: u32,
     /// Uniform bindings start at multiples of this many floats.
@@ -99,13 +96,13 @@ pub struct DenseDirect {
 
 impl DenseDirect {
     pub fn new(gpu: &Gpu) -> Self {
-        Self::with_subgroups(gpu, gpu.subgroup_size() == Some(8))
+        Self::with_subgroups(gpu, super::subgroup_lanes(gpu))
     }
 
-    /// Runs only with `subgroup8` (the device has 8-wide subgroups).
-    pub fn with_subgroups(gpu: &Gpu, subgroup8: bool) -> Self {
+    /// Runs only with `lanes` (the device's subgroup width).
+    pub fn with_subgroups(gpu: &Gpu, lanes: Option<u32>) -> Self {
         DenseDirect {
-            subgroup8,
+            lanes,
             max_window: gpu.limits.max_uniform_buffer_binding_size.min(u32::MAX as u64) as u32 / 4,
             window_align: (gpu.limits.min_uniform_buffer_offset_alignment / 4).max(1),
         }
@@ -131,14 +128,14 @@ impl DenseDirect {
         }
     }
 
-    /// Whether this device and shape can run the kernel: 8-wide subgroups, one product (not
+    /// Whether this device and shape can run the kernel: subgroups, one product (not
     /// batched), A's rows as vec4s (K % 4 == 0; M % 4 == 0 when A is transposed), B's rows
     /// too (its uniform windows are vec4 arrays: N % 4 == 0 unless B is (N, K)), at most
     /// `MAX_TERMS` terms, B in at most `MAX_WINDOWS` uniform windows.
     pub fn supports(&self, p: DenseProduct, s: GemmShape) -> bool {
         let a_vec4s = if p.a_transposed() { s.m } else { s.k };
         let b_vec4s = if p.b_rows_are_columns() { s.k } else { s.n };
-        self.subgroup8
+        self.lanes.is_some()
             && s.batch == 1
             && a_vec4s.is_multiple_of(4)
             && b_vec4s.is_multiple_of(4)
@@ -170,6 +167,7 @@ impl DenseDirect {
             return Err(Error::ShapeMismatch { op, what });
         }
         let windows = self.b_windows(p, s).expect("checked by supports");
+        let lanes = self.lanes.expect("checked by supports");
         let (rows, row_len) = if p.b_rows_are_columns() { (s.n, s.k) } else { (s.k, s.n) };
         let mut views = vec![("a", a), ("c", c)];
         match p {
@@ -182,19 +180,20 @@ impl DenseDirect {
             let view = View { buffer: b.buffer, offset: b.offset + (first * row_len) as u64, len: len as u64 };
             (WINDOW_NAMES[i as usize], view)
         }));
-        let grid = crate::gpu::grid(s.m.div_ceil(ROWS_PER_GROUP));
-        generated_dispatch(gpu, &source(p, s, windows), &views, s.m, grid)
+        // One subgroup per workgroup.
+        let grid = crate::gpu::grid(s.m.div_ceil(lanes * ROWS_PER_LANE));
+        generated_dispatch(gpu, &source(p, s, windows, lanes), &views, s.m, grid)
     }
 }
 
-/// The WGSL of `p` for `s` (any M unless A is transposed).
-fn source(p: DenseProduct, s: GemmShape, windows: Windows) -> GeneratedKernel {
+/// The WGSL of `p` for `s` (any M unless A is transposed) on subgroups of `lanes`.
+fn source(p: DenseProduct, s: GemmShape, windows: Windows, lanes: u32) -> GeneratedKernel {
     let (m, n, k) = (s.m, s.n, s.k);
     let mut g = Wgsl::new(
         "src/kernels/dense_direct.rs",
         &format!(
             "{p:?}, C (M,{n}) = A (M,{k}) · B ({k},{n});\n\
-             // {ROWS_PER_LANE} rows per invocation, B in {} uniform window(s) of {} rows.",
+             // {ROWS_PER_LANE} rows per invocation, {lanes} per workgroup (one subgroup), B in {} uniform window(s) of {} rows.",
             windows.count, windows.rows
         ),
     );
@@ -213,9 +212,9 @@ fn source(p: DenseProduct, s: GemmShape, windows: Windows) -> GeneratedKernel {
         g.uniform(WINDOW_NAMES[i as usize], &format!("array<vec4<f32>, {}>", rows * b_row_len / 4));
         g.line(format!("fn b{i}_at(i: u32) -> f32 {{ return b{i}[i / 4u][i % 4u]; }}"));
     }
-    g.entry_point(DENSE_DIRECT, 8, true);
+    g.entry_point(DENSE_DIRECT, lanes, true);
     // Lane `lid` takes rows row0 .. row0 + 3; rows past M repeat the last and are not stored.
-    g.line(format!("let row0 = (group * 8u + lid) * {ROWS_PER_LANE}u;"));
+    g.line(format!("let row0 = (group * {lanes}u + lid) * {ROWS_PER_LANE}u;"));
     load_a(&mut g, p, m, k);
     if p.b_rows_are_columns() {
         // B (N, K): a window is whole columns of C, each window its own loop.
@@ -225,7 +224,7 @@ fn source(p: DenseProduct, s: GemmShape, windows: Windows) -> GeneratedKernel {
             g.line(format!("let col = {first}u + j;"));
             g.line("var even = vec4<f32>(0.0);");
             g.line("var odd = vec4<f32>(0.0);");
-            terms(&mut g, windows, b_rows, b_row_len, wi, 0..k, &|i| format!("j * {k}u + {i}"));
+            terms(&mut g, lanes, windows, b_rows, b_row_len, wi, 0..k, &|i| format!("j * {k}u + {i}"));
             store(&mut g, p, n);
             g.close();
         }
@@ -237,7 +236,7 @@ fn source(p: DenseProduct, s: GemmShape, windows: Windows) -> GeneratedKernel {
         for wi in 0..windows.count {
             let first = wi * windows.rows;
             let range = first..(first + windows.rows).min(k);
-            terms(&mut g, windows, b_rows, b_row_len, wi, range, &|i| format!("({i} - {first}u) * {n}u + col"));
+            terms(&mut g, lanes, windows, b_rows, b_row_len, wi, range, &|i| format!("({i} - {first}u) * {n}u + col"));
         }
         store(&mut g, p, n);
         g.close();
@@ -248,7 +247,7 @@ fn source(p: DenseProduct, s: GemmShape, windows: Windows) -> GeneratedKernel {
         DenseProduct::InputGrad { relu_mask } => format!("input-grad{}", if relu_mask { "-relu-mask" } else { "" }),
         DenseProduct::WeightGrad => format!("weight-grad-m{m}"),
     };
-    g.finish(format!("dense-{product}-n{n}k{k}-windows{}x{}", windows.count, windows.rows), DENSE_DIRECT)
+    g.finish(format!("dense-{product}-n{n}k{k}-windows{}x{}-sg{lanes}", windows.count, windows.rows), DENSE_DIRECT)
 }
 
 /// The 4 rows of A each lane multiplies, as `a_{i}` (term i of the 4 rows as a vec4). They
@@ -281,9 +280,11 @@ fn load_a(g: &mut Wgsl, p: DenseProduct, m: u32, k: u32) {
 }
 
 /// Terms `terms` of column `col` into the two accumulators (even and odd terms), B(i, col)
-/// from window `wi` at `b{wi}_at(index(i))`, each lane loading one of 8 and broadcasting.
+/// from window `wi` at `b{wi}_at(index(i))`, each lane loading one of `lanes` and broadcasting.
+#[allow(clippy::too_many_arguments)]
 fn terms(
     g: &mut Wgsl,
+    lanes: u32,
     windows: Windows,
     b_rows: u32,
     b_row_len: u32,
@@ -293,13 +294,13 @@ fn terms(
 ) {
     let first = terms.start;
     let len = windows.rows.min(b_rows - wi * windows.rows) * b_row_len;
-    for chunk in 0..(terms.end - first).div_ceil(8) {
-        let at = index(&format!("{}u + lane", first + 8 * chunk));
+    for chunk in 0..(terms.end - first).div_ceil(lanes) {
+        let at = index(&format!("{}u + lane", first + lanes * chunk));
         g.line(format!("let b{wi}_{chunk} = b{wi}_at(min({at}, {}u));", len - 1));
     }
     for i in terms {
         let acc = if i % 2 == 0 { "even" } else { "odd" };
-        let (chunk, lane) = ((i - first) / 8, (i - first) % 8);
+        let (chunk, lane) = ((i - first) / lanes, (i - first) % lanes);
         g.line(format!("{acc} = fma(vec4<f32>(subgroupBroadcast(b{wi}_{chunk}, {lane}u)), a_{i}, {acc});"));
     }
 }

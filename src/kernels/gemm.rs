@@ -8,19 +8,20 @@ use crate::shapes::GemmShape;
 pub const GEMM: &str = "gemm";
 pub const GEMM_VEC4: &str = "gemm_vec4";
 pub const GEMM_SIMPLE: &str = "gemm_simple";
-pub const GEMM_SG8: &str = "gemm_sg8";
-pub const GEMM_SG8_A4: &str = "gemm_sg8_a4";
+pub const GEMM_SG: &str = "gemm_sg";
+pub const GEMM_SG_A4: &str = "gemm_sg_a4";
 
 /// The kernels that compute a GEMM. [`Gemm::gemm`] takes the first of
 /// [`Gemm::kernels_for`]; tests run every one that applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum GemmKernel {
-    /// `gemm_sg8_a4`: `gemm_sg8` with A read as vec4s too (a quarter of its loads); also
+    /// `gemm_sg_a4`: `gemm_sg` with A read as vec4s too (a quarter of its loads); also
     /// needs A aligned, with K % 4 == 0 (M % 4 == 0 when A is transposed).
-    Subgroup8A4,
-    /// `gemm_sg8` (gemm_subgroup.wgsl): operands shared by subgroup broadcasts; needs
-    /// 8-wide subgroups (lavapipe) and B readable as aligned vec4s.
-    Subgroup8,
+    SubgroupA4,
+    /// `gemm_sg` (gemm_subgroup.wgsl): operands shared by subgroup broadcasts; needs
+    /// subgroups of a width it is written for ([`super::subgroup_lanes`]) and B readable
+    /// as aligned vec4s.
+    Subgroup,
     /// `gemm_vec4`: 4x4 blocks with 128-bit loads; needs aligned operands.
     Vec4,
     /// `gemm`: 8x8 blocks, any shape.
@@ -79,40 +80,41 @@ impl<'a> GemmViews<'a> {
 pub struct Gemm {
     /// Bound as the bias when the epilogue has none (the layout is the same for all variants).
     no_bias: wgpu::Buffer,
-    /// The device runs 8-wide subgroups, so `gemm_sg8` may be used.
-    subgroup8: bool,
+    /// The device's subgroup width, where `gemm_sg` may be used.
+    lanes: Option<u32>,
     /// Every product on [`GemmKernel::Simple`] (the quick tier, `Kernels::quick`).
     simple: bool,
 }
 
 impl Gemm {
     pub fn new(gpu: &Gpu) -> Result<Self> {
-        Self::with_subgroups(gpu, gpu.subgroup_size() == Some(8))
+        Self::with_subgroups(gpu, super::subgroup_lanes(gpu))
     }
 
-    /// With `subgroup8`, the kernels for 8-wide subgroups may be chosen.
-    pub fn with_subgroups(gpu: &Gpu, subgroup8: bool) -> Result<Self> {
+    /// With `lanes`, the kernels for subgroups of that width may be chosen.
+    pub fn with_subgroups(gpu: &Gpu, lanes: Option<u32>) -> Result<Self> {
         // Compile the forward variants now so a broken shader fails at start-up.
         gpu.pipeline(Shader::Gemm, GEMM, &constants(Transpose::None, Epilogue::None))?;
-        if subgroup8 {
-            gpu.pipeline(Shader::GemmSubgroup, GEMM_SG8, &sg8_constants(Transpose::None, Epilogue::None, 1, 1))?;
+        if let Some(lanes) = lanes {
+            let constants = sg_constants(Transpose::None, Epilogue::None, 1, 1);
+            gpu.pipeline(Shader::GemmSubgroup { lanes }, GEMM_SG, &constants)?;
         }
-        Ok(Gemm { no_bias: gpu.storage_from("gemm.no_bias", &[0.0f32]), subgroup8, simple: false })
+        Ok(Gemm { no_bias: gpu.storage_from("gemm.no_bias", &[0.0f32]), lanes, simple: false })
     }
 
     /// Every product on [`GemmKernel::Simple`]: the GEMMs that compile soonest.
     pub fn simple(gpu: &Gpu) -> Self {
-        Gemm { no_bias: gpu.storage_from("gemm.no_bias", &[0.0f32]), subgroup8: false, simple: true }
+        Gemm { no_bias: gpu.storage_from("gemm.no_bias", &[0.0f32]), lanes: None, simple: true }
     }
 
     /// The kernels that can compute this product on this device, fastest first.
     pub fn kernels_for(&self, t: Transpose, s: GemmShape, a: View, b: View) -> Vec<GemmKernel> {
         let mut out = Vec::new();
-        if self.subgroup8 && sg8_ok(t, s, b) {
-            if sg8_a4_ok(t, s, a) {
-                out.push(GemmKernel::Subgroup8A4);
+        if self.lanes.is_some() && sg_ok(t, s, b) {
+            if sg_a4_ok(t, s, a) {
+                out.push(GemmKernel::SubgroupA4);
             }
-            out.push(GemmKernel::Subgroup8);
+            out.push(GemmKernel::Subgroup);
         }
         if vec4_ok(t, s, a, b) {
             out.push(GemmKernel::Vec4);
@@ -161,26 +163,29 @@ impl Gemm {
         }
         let label = format!("{kernel:?}[{transpose:?},{epilogue:?}]");
         let (pipeline, workgroups) = match kernel {
-            GemmKernel::Subgroup8 | GemmKernel::Subgroup8A4 => {
+            GemmKernel::Subgroup | GemmKernel::SubgroupA4 => {
+                let lanes = self.lanes.expect("kernels_for offers subgroup kernels only with a width");
                 // Rows per tile: M rounded up to 4, at most 32 (fewer loads of B per
                 // multiply-add than 16: the dense layers' GEMMs 10-25% faster on lavapipe,
-                // batch 100), but 16 for `gemm_sg8_a4` (its loops over rows stop being
+                // batch 100), but 16 for `gemm_sg_a4` (its loops over rows stop being
                 // unrolled above that); a tile of 8 rows or fewer
                 // takes two column quads per lane (64 accumulators per lane) unless N fits
-                // one 32-column tile (conv1's weight gradient, N = 25).
+                // one tile row (conv1's weight gradient, N = 25, on 8 lanes).
                 let (entry, max_row_quads) =
-                    if kernel == GemmKernel::Subgroup8A4 { (GEMM_SG8_A4, 4) } else { (GEMM_SG8, 8) };
+                    if kernel == GemmKernel::SubgroupA4 { (GEMM_SG_A4, 4) } else { (GEMM_SG, 8) };
                 let row_quads = s.m.div_ceil(4).min(max_row_quads);
-                // `gemm_sg8_a4` also takes two column quads where that pads N no further:
-                // each shuffled quad of A then serves twice the columns (probe, batch 100:
-                // fc1 forward 0.47-0.59 -> 0.38-0.44 ms, weight gradient 0.52-0.54 ->
-                // 0.45-0.50, input gradient unchanged; fc2's N = 84 lost more to padding).
+                // `gemm_sg_a4` also takes two column quads where that pads N no further:
+                // each shuffled quad of A then serves twice the columns (probe, batch 100,
+                // 8 lanes: fc1 forward 0.47-0.59 -> 0.38-0.44 ms, weight gradient 0.52-0.54
+                // -> 0.45-0.50, input gradient unchanged; fc2's N = 84 lost more to padding).
+                let tile = 4 * lanes;
                 let wide = row_quads <= 2
-                    || (kernel == GemmKernel::Subgroup8A4 && s.n.next_multiple_of(64) == s.n.next_multiple_of(32));
-                let col_quads = if wide && s.n > 32 { 2 } else { 1 };
-                let constants = sg8_constants(transpose, epilogue, row_quads, col_quads);
-                let pipeline = gpu.pipeline(Shader::GemmSubgroup, entry, &constants)?;
-                (pipeline, [s.n.div_ceil(32 * col_quads), s.m.div_ceil(4 * row_quads), s.batch])
+                    || (kernel == GemmKernel::SubgroupA4
+                        && s.n.next_multiple_of(2 * tile) == s.n.next_multiple_of(tile));
+                let col_quads = if wide && s.n > tile { 2 } else { 1 };
+                let constants = sg_constants(transpose, epilogue, row_quads, col_quads);
+                let pipeline = gpu.pipeline(Shader::GemmSubgroup { lanes }, entry, &constants)?;
+                (pipeline, [s.n.div_ceil(tile * col_quads), s.m.div_ceil(4 * row_quads), s.batch])
             }
             // 8x8 invocations per workgroup; `gemm` computes 8x8 outputs per invocation,
             // `gemm_vec4` 4x4.
@@ -236,22 +241,22 @@ pub fn vec4_ok(t: Transpose, s: GemmShape, a: View, b: View) -> bool {
         && [a, b].iter().all(|v| m4(v.offset) && m4(v.len))
 }
 
-/// Whether `gemm_sg8` can run this product: B must be readable as aligned vec4s (along N,
+/// Whether `gemm_sg` can run this product: B must be readable as aligned vec4s (along N,
 /// or along K when B is transposed).
-pub fn sg8_ok(t: Transpose, s: GemmShape, b: View) -> bool {
+pub fn sg_ok(t: Transpose, s: GemmShape, b: View) -> bool {
     let m4 = |v: u64| v.is_multiple_of(4);
     let vec4_dim = if t == Transpose::B { s.k } else { s.n };
     m4(vec4_dim as u64) && m4(s.stride_b as u64) && m4(b.offset) && m4(b.len)
 }
 
-/// Whether `gemm_sg8_a4` can also read A as aligned vec4s: along K (M when A is transposed).
-pub fn sg8_a4_ok(t: Transpose, s: GemmShape, a: View) -> bool {
+/// Whether `gemm_sg_a4` can also read A as aligned vec4s: along K (M when A is transposed).
+pub fn sg_a4_ok(t: Transpose, s: GemmShape, a: View) -> bool {
     let m4 = |v: u64| v.is_multiple_of(4);
     let vec4_dim = if t == Transpose::A { s.m } else { s.k };
     m4(vec4_dim as u64) && m4(s.stride_a as u64) && m4(a.offset) && m4(a.len)
 }
 
-fn sg8_constants(t: Transpose, e: Epilogue, row_quads: u32, col_quads: u32) -> Vec<(&'static str, f64)> {
+fn sg_constants(t: Transpose, e: Epilogue, row_quads: u32, col_quads: u32) -> Vec<(&'static str, f64)> {
     let mut c = constants(t, e);
     c.push(("ROW_QUADS", row_quads as f64));
     c.push(("COL_QUADS", col_quads as f64));

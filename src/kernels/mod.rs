@@ -68,6 +68,19 @@ fn require_window(op: &'static str, s: crate::shapes::PoolShape) -> crate::Resul
     Ok(())
 }
 
+/// Subgroup widths the subgroup kernels are written for: a multiple of 4 (the GEMM reads
+/// B's columns as vec4s along K) that divides the block kernels' 64-invocation workgroups.
+/// lavapipe gives 4, 8 or 16 (128-, 256-, 512-bit vectors, `LP_NATIVE_VECTOR_WIDTH`);
+/// NVIDIA and Apple GPUs 32; AMD 64 or 32.
+pub const SUBGROUP_WIDTHS: [u32; 5] = [4, 8, 16, 32, 64];
+
+/// The width this device's subgroup kernels are written for: its subgroup size, where it
+/// has one fixed size ([`Gpu::subgroup_size`]) of [`SUBGROUP_WIDTHS`]; else none, and the
+/// portable kernels run.
+pub fn subgroup_lanes(gpu: &Gpu) -> Option<u32> {
+    gpu.subgroup_size().filter(|w| SUBGROUP_WIDTHS.contains(w))
+}
+
 /// Which of the kernels that compute the same thing a [`Kernels`] picks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tier {
@@ -112,12 +125,12 @@ pub struct Kernels {
 impl Kernels {
     /// The kernels as this device runs them best.
     pub fn new(gpu: &Gpu) -> crate::Result<Self> {
-        Self::build(gpu, Tier::Fast, gpu.subgroup_size() == Some(8))
+        Self::build(gpu, Tier::Fast, subgroup_lanes(gpu))
     }
 
     /// The kernels that compile soonest ([`Tier::Quick`]).
     pub fn quick(gpu: &Gpu) -> crate::Result<Self> {
-        Self::build(gpu, Tier::Quick, false)
+        Self::build(gpu, Tier::Quick, None)
     }
 
     /// Kernels for a command that answers once (eval, predict, visualize): the fast tier
@@ -134,16 +147,19 @@ impl Kernels {
     }
 
     /// The kernels any WebGPU device runs: none that needs subgroup operations (what a GPU
-    /// without 8-wide subgroups gets from [`Kernels::new`]).
+    /// without subgroups of one fixed width gets from [`Kernels::new`]).
     pub fn portable(gpu: &Gpu) -> crate::Result<Self> {
-        Self::build(gpu, Tier::Fast, false)
+        Self::build(gpu, Tier::Fast, None)
     }
 
-    fn build(gpu: &Gpu, tier: Tier, subgroup8: bool) -> crate::Result<Self> {
-        let sharing =
-            if subgroup8 { conv_direct::LoadSharing::Subgroup8 } else { conv_direct::LoadSharing::PerInvocation };
+    /// `lanes`: the subgroup width the subgroup kernels are written for, if any.
+    fn build(gpu: &Gpu, tier: Tier, lanes: Option<u32>) -> crate::Result<Self> {
+        let sharing = match lanes {
+            Some(lanes) => conv_direct::LoadSharing::Subgroup { lanes },
+            None => conv_direct::LoadSharing::PerInvocation,
+        };
         let gemm = match tier {
-            Tier::Fast => gemm::Gemm::with_subgroups(gpu, subgroup8)?,
+            Tier::Fast => gemm::Gemm::with_subgroups(gpu, lanes)?,
             Tier::Quick => gemm::Gemm::simple(gpu),
         };
         Ok(Kernels {
@@ -152,7 +168,7 @@ impl Kernels {
             im2col: im2col::Im2col::new(gpu)?,
             conv_direct: conv_direct::ConvDirect { sharing },
             gemm,
-            dense_direct: dense_direct::DenseDirect::with_subgroups(gpu, subgroup8),
+            dense_direct: dense_direct::DenseDirect::with_subgroups(gpu, lanes),
             pool: pool::MaxPool2x2::new(gpu)?,
             elementwise: elementwise::Elementwise::new(gpu)?,
             reduce: reduce::Reduce::new(gpu)?,

@@ -12,13 +12,22 @@ use rand_chacha::ChaCha8Rng;
 /// The device every test in this binary shares. No adapter is a failure, not a skip:
 /// CI installs lavapipe. With `LENET_GPU_PORTABLE` set (CI's second pass), it is opened
 /// with WebGPU's default limits and no optional features, so every test runs the kernels
-/// a GPU without 8-wide subgroups runs.
+/// a GPU without subgroups runs. With `LENET_GPU_EXPECT_LANES=n` (CI's passes at other
+/// `LP_NATIVE_VECTOR_WIDTH`s), a device whose subgroup kernels are not written for n
+/// lanes fails the tests instead of quietly running the portable kernels.
 pub fn gpu() -> &'static Gpu {
     static GPU: OnceLock<Gpu> = OnceLock::new();
     GPU.get_or_init(|| {
         let portable = std::env::var_os("LENET_GPU_PORTABLE").is_some_and(|v| !v.is_empty() && v != "0");
         let profile = if portable { Profile::Portable } else { Profile::Full };
-        Gpu::open(AdapterChoice::Auto, profile).block_on().unwrap_or_else(|e| panic!("tests need a GPU adapter: {e}"))
+        let gpu = Gpu::open(AdapterChoice::Auto, profile)
+            .block_on()
+            .unwrap_or_else(|e| panic!("tests need a GPU adapter: {e}"));
+        if let Ok(want) = std::env::var("LENET_GPU_EXPECT_LANES") {
+            let lanes = lenet_gpu::kernels::subgroup_lanes(&gpu);
+            assert_eq!(lanes.map(|l| l.to_string()), Some(want), "LENET_GPU_EXPECT_LANES: {}", gpu.info.name);
+        }
+        gpu
     })
 }
 

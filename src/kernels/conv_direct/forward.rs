@@ -336,7 +336,8 @@ impl ConvDirect {
             pool: out.pool.is_some(),
             input: x.format(),
         };
-        let blocks = invocations(BlockOrder::ByImage, s.n, blocks_per_image(s.out_h(), s.out_w(), block_rows(s)));
+        let blocks_per_image = blocks_per_image(s.out_h(), s.out_w(), block_rows(s));
+        let blocks = invocations(BlockOrder::ByImage, self.sharing, s.n, blocks_per_image);
         let kernel = forward_source(s, variant, self.sharing);
         generated_dispatch(gpu, &kernel, &views, s.n, block_grid(blocks))
     }

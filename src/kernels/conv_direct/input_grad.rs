@@ -1,6 +1,6 @@
 //! The direct input gradient: dx (N,C,H,W) = dy (N,OC,OH,OW) correlated with the flipped
 //! weights, padded by K-1: dx[c, y, x] = Σ dy[o, y - ky, x - kx] · w[o, c, ky, kx]; dx is
-//! overwritten. Two kernels: by image on 8-wide subgroups for small planes (conv2's), by
+//! overwritten. Two kernels: by image on subgroups for small planes (conv2's), by
 //! blocks of dx elsewhere. Neither loads or multiplies the zero padding.
 
 use super::{
@@ -160,22 +160,22 @@ fn padded_path(g: &mut Wgsl, s: ConvShape, ph: u32, inside: &[bool], sharing: Lo
     }
 }
 
-/// The input gradient on 8-wide subgroups for small planes: one subgroup per image and
-/// group of 8 input channels, lane = input channel, each lane accumulating its whole dx
+/// The input gradient on subgroups of `lanes` for small planes: one subgroup per image and
+/// group of `lanes` input channels, lane = input channel, each lane accumulating its whole dx
 /// plane. Every dy plane is then loaded once per image (handed to all lanes by
 /// `subgroupBroadcast`), and with every position a literal only the multiply-adds whose
 /// dy pixel exists are written out (conv2: 1600 of 3600 per plane); the block kernel loads
 /// each dy row under every block that needs it (9 times for conv2).
-fn input_grad_by_image_source(s: ConvShape) -> GeneratedKernel {
+fn input_grad_by_image_source(s: ConvShape, lanes: u32) -> GeneratedKernel {
     let (c, h, w, oc, k) = (s.c, s.h, s.w, s.oc, s.kh);
     let (oh, ow) = (s.out_h(), s.out_w());
     let quads = oh * ow / 4;
-    let groups = c.div_ceil(8);
+    let groups = c.div_ceil(lanes);
     let mut g = Wgsl::new(
         "src/kernels/conv_direct/input_grad.rs",
         &format!(
             "input gradient, dy ({oc},{oh},{ow}) -> dx ({c},{h},{w}),\n\
-             // one workgroup of 8 per image and group of 8 input channels, lane = input channel."
+             // one workgroup of {lanes} per image and group of {lanes} input channels, lane = input channel."
         ),
     );
     g.line(BATCH_STRUCT);
@@ -184,10 +184,10 @@ fn input_grad_by_image_source(s: ConvShape) -> GeneratedKernel {
     g.storage("dx", Access::ReadWrite, "array<f32>");
     g.uniform("s", "Batch");
     g.blank();
-    LoadSharing::Subgroup8.functions(&mut g);
-    g.entry_point(CONV_INPUT_GRAD_DIRECT, 8, true);
+    LoadSharing::Subgroup { lanes }.functions(&mut g);
+    g.entry_point(CONV_INPUT_GRAD_DIRECT, lanes, true);
     g.line(format!("let image = min(group / {groups}u, s.n - 1u);"));
-    g.line(format!("let channel = (group % {groups}u) * 8u + lid;"));
+    g.line(format!("let channel = (group % {groups}u) * {lanes}u + lid;"));
     g.line(format!("let valid = group / {groups}u < s.n && channel < {c}u;"));
     g.line(format!("let ci = min(channel, {}u);", c - 1));
     for y in 0..h {
@@ -197,11 +197,11 @@ fn input_grad_by_image_source(s: ConvShape) -> GeneratedKernel {
     }
     g.open(format!("for (var o = 0u; o < {oc}u; o++)"));
     g.line(format!("let plane = (image * {oc}u + o) * {quads}u;"));
-    for j in 0..quads.div_ceil(8) {
-        g.line(format!("let mine_{j} = dy[plane + min({}u + lane, {}u)];", 8 * j, quads - 1));
+    for j in 0..quads.div_ceil(lanes) {
+        g.line(format!("let mine_{j} = dy[plane + min({}u + lane, {}u)];", lanes * j, quads - 1));
     }
     for q in 0..quads {
-        g.line(format!("let d_{q} = subgroupBroadcast(mine_{}, {}u);", q / 8, q % 8));
+        g.line(format!("let d_{q} = subgroupBroadcast(mine_{}, {}u);", q / lanes, q % lanes));
     }
     g.line(format!("let wo = o * {}u + ci * {}u;", c * k * k, k * k));
     for t in 0..k * k {
@@ -233,12 +233,12 @@ fn input_grad_by_image_source(s: ConvShape) -> GeneratedKernel {
         }
     }
     g.close();
-    g.finish(format!("conv_input_grad-{}-by-image-sg8", shape_name(s)), CONV_INPUT_GRAD_DIRECT)
+    g.finish(format!("conv_input_grad-{}-by-image-sg{lanes}", shape_name(s)), CONV_INPUT_GRAD_DIRECT)
 }
 
 impl ConvDirect {
     /// dx (N,C,H,W) = the input gradient of the convolution for dy (N,OC,OH,OW);
-    /// overwritten. `w` as for [`ConvDirect::conv_forward_direct`]. Small planes on 8-wide
+    /// overwritten. `w` as for [`ConvDirect::conv_forward_direct`]. Small planes on
     /// subgroups by image, others by blocks of dx.
     pub fn conv_input_grad_direct(&self, gpu: &Gpu, s: ConvShape, dy: View, w: View, dx: View) -> Result<Dispatch> {
         let op = CONV_INPUT_GRAD_DIRECT;
@@ -248,13 +248,15 @@ impl ConvDirect {
         dy.require(op, "dy", s.y_len())?;
         dx.require(op, "dx", s.x_len())?;
         let w = weights_view(op, s, w)?;
-        let by_image = self.sharing == LoadSharing::Subgroup8 && input_grad_by_image(s);
-        let (kernel, grid) = if by_image {
-            (input_grad_by_image_source(s), crate::gpu::grid(s.n * s.c.div_ceil(8)))
-        } else {
-            let blocks =
-                invocations(BlockOrder::ImageGroups, s.n, blocks_per_image(s.h, s.w, input_grad_block_rows(s)));
-            (input_grad_source(s, self.sharing), block_grid(blocks))
+        let (kernel, grid) = match self.sharing.lanes() {
+            Some(lanes) if input_grad_by_image(s) => {
+                (input_grad_by_image_source(s, lanes), crate::gpu::grid(s.n * s.c.div_ceil(lanes)))
+            }
+            _ => {
+                let blocks_per_image = blocks_per_image(s.h, s.w, input_grad_block_rows(s));
+                let blocks = invocations(BlockOrder::ImageGroups, self.sharing, s.n, blocks_per_image);
+                (input_grad_source(s, self.sharing), block_grid(blocks))
+            }
         };
         generated_dispatch(gpu, &kernel, &[("dy", dy), ("w", w), ("dx", dx)], s.n, grid)
     }

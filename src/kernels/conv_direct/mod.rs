@@ -9,8 +9,8 @@
 //! arithmetic is nearly free; im2col + GEMM moves every input value through memory 25
 //! times. Here an invocation loads the input rows under a block of 4-pixel-wide output rows
 //! once, as vec4s, forms every tap's window in registers and multiplies it with the
-//! weights (a uniform buffer; on 8-wide subgroups one load per 8 weights, shared by
-//! `subgroupBroadcast`). Channel counts, image sizes and tap offsets are literals; only the
+//! weights (a uniform buffer; on subgroups one load per subgroup width of weights, shared
+//! by `subgroupBroadcast`). Channel counts, image sizes and tap offsets are literals; only the
 //! batch size is a uniform, so one source serves every batch size. Code size is the limit
 //! (LLVM's compile time grows much faster than the source): one channel loop and large
 //! input loads stay loops. Every measurement behind these choices is in BENCHMARKS.md
@@ -95,42 +95,58 @@ pub struct PoolViews<'a> {
 
 /// Whether the invocations of a subgroup share what they load. lavapipe turns a load
 /// whose offset is not a compile-time constant into one scalar load per lane, so a value
-/// that every lane needs costs 8 loads unless one lane loads it and the others receive it.
+/// that every lane needs costs a load per lane unless one lane loads it and the others
+/// receive it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LoadSharing {
-    /// Every invocation loads what it uses (what a GPU without 8-wide subgroups runs).
+    /// Every invocation loads what it uses (what a GPU without subgroups of one fixed
+    /// width runs).
     PerInvocation,
-    /// On 8-wide subgroups, `subgroupBroadcast` with a literal lane hands loaded values to
-    /// all lanes: each lane loads one of 8 consecutive weights (forward, input gradient),
-    /// or a share of the input rows (weight gradient). Every invocation of a subgroup must
-    /// take the same branches, which the forward (no branches), the input gradient
-    /// (`BlockOrder::ImageGroups` of exactly 8 images) and the weight gradient (the same
-    /// image for all lanes) guarantee for a subgroup of 8 consecutive invocations (as
-    /// lavapipe forms them).
-    Subgroup8,
+    /// On subgroups of `lanes` ([`crate::kernels::SUBGROUP_WIDTHS`]), `subgroupBroadcast`
+    /// with a literal lane hands loaded values to all lanes: each lane loads one of `lanes`
+    /// consecutive weights (forward, input gradient), or a share of the input rows (weight
+    /// gradient). Every invocation of a subgroup must take the same branches, which the
+    /// forward (no branches), the input gradient (`BlockOrder::ImageGroups` of exactly
+    /// `lanes` images) and the weight gradient (the same image for all lanes) guarantee
+    /// for a subgroup of `lanes` consecutive invocations (as lavapipe forms them).
+    Subgroup { lanes: u32 },
 }
 
 impl LoadSharing {
-    /// What this device can run: `Subgroup8` on 8-wide subgroups.
+    /// What this device can run: `Subgroup` where [`crate::kernels::subgroup_lanes`] gives
+    /// a width.
     pub fn for_device(gpu: &Gpu) -> Self {
-        if gpu.subgroup_size() == Some(8) {
-            LoadSharing::Subgroup8
-        } else {
-            LoadSharing::PerInvocation
+        match crate::kernels::subgroup_lanes(gpu) {
+            Some(lanes) => LoadSharing::Subgroup { lanes },
+            None => LoadSharing::PerInvocation,
+        }
+    }
+
+    /// The subgroup width, if loads are shared.
+    pub fn lanes(self) -> Option<u32> {
+        match self {
+            LoadSharing::PerInvocation => None,
+            LoadSharing::Subgroup { lanes } => Some(lanes),
         }
     }
 
     /// Short name for kernel names.
-    fn tag(self) -> &'static str {
+    fn tag(self) -> String {
         match self {
-            LoadSharing::PerInvocation => "portable",
-            LoadSharing::Subgroup8 => "sg8",
+            LoadSharing::PerInvocation => "portable".to_string(),
+            LoadSharing::Subgroup { lanes } => format!("sg{lanes}"),
         }
+    }
+
+    /// Images per group in [`BlockOrder::ImageGroups`]: a subgroup's, so that a branch on
+    /// the block is uniform in it; 8 (lavapipe's SIMD width on AVX2) without subgroups.
+    fn image_group(self) -> u32 {
+        self.lanes().unwrap_or(8)
     }
 
     /// Helper functions for the module.
     fn functions(self, g: &mut Wgsl) {
-        if self == LoadSharing::Subgroup8 {
+        if self.lanes().is_some() {
             g.line("fn weight_at(i: u32) -> f32 { return w[i / 4u][i % 4u]; }");
             g.blank();
         }
@@ -140,9 +156,9 @@ impl LoadSharing {
     /// iteration) is known: each lane's share of the `count` weights from `wo` on; `len`
     /// is the length of `w`, which no load may pass.
     fn chunk_loads(self, g: &mut Wgsl, count: u32, len: u64) {
-        if self == LoadSharing::Subgroup8 {
-            for chunk in 0..count.div_ceil(8) {
-                g.line(format!("let w_{chunk} = weight_at(min(wo + {}u + lane, {}u));", chunk * 8, len - 1));
+        if let Some(lanes) = self.lanes() {
+            for chunk in 0..count.div_ceil(lanes) {
+                g.line(format!("let w_{chunk} = weight_at(min(wo + {}u + lane, {}u));", chunk * lanes, len - 1));
             }
         }
     }
@@ -151,7 +167,9 @@ impl LoadSharing {
     fn weight(self, at: u32) -> String {
         match self {
             LoadSharing::PerInvocation => format!("vec4<f32>(w[(wo + {at}u) / 4u][(wo + {at}u) % 4u])"),
-            LoadSharing::Subgroup8 => format!("vec4<f32>(subgroupBroadcast(w_{}, {}u))", at / 8, at % 8),
+            LoadSharing::Subgroup { lanes } => {
+                format!("vec4<f32>(subgroupBroadcast(w_{}, {}u))", at / lanes, at % lanes)
+            }
         }
     }
 }
@@ -283,19 +301,16 @@ enum BlockOrder {
     /// An image's blocks are consecutive: neighbouring invocations read neighbouring
     /// pixels (best for the forward).
     ByImage,
-    /// Consecutive invocations take the same block of [`IMAGE_GROUP`] consecutive images,
+    /// Consecutive invocations take the same block of [`LoadSharing::image_group`] consecutive images,
     /// so a SIMD group shares a block position and a branch on it is uniform: lavapipe
     /// then skips the untaken side instead of running it masked. The input gradient
     /// branches so to skip its zero padding.
     ImageGroups,
 }
 
-/// Images per group in [`BlockOrder::ImageGroups`]: the SIMD width of lavapipe on AVX2.
-const IMAGE_GROUP: u32 = 8;
-
 /// Invocations that [`block_entry`] decodes for `n` images of `blocks` blocks each.
-fn invocations(order: BlockOrder, n: u32, blocks: u32) -> u64 {
-    let images = if order == BlockOrder::ImageGroups { n.next_multiple_of(IMAGE_GROUP) } else { n };
+fn invocations(order: BlockOrder, sharing: LoadSharing, n: u32, blocks: u32) -> u64 {
+    let images = if order == BlockOrder::ImageGroups { n.next_multiple_of(sharing.image_group()) } else { n };
     images as u64 * blocks as u64
 }
 
@@ -312,7 +327,7 @@ fn block_grid(invocations: u64) -> [u32; 3] {
 /// and `block_col` (in blocks), and `valid` (false past the last block, whose work is then
 /// repeated and not stored: no early return).
 fn block_entry(g: &mut Wgsl, entry: &str, order: BlockOrder, sharing: LoadSharing, blocks: u32, blocks_x: u32) {
-    g.entry_point(entry, BLOCK_WG, sharing == LoadSharing::Subgroup8);
+    g.entry_point(entry, BLOCK_WG, sharing.lanes().is_some());
     g.line(format!("let id = group * {BLOCK_WG}u + lid;"));
     match order {
         BlockOrder::ByImage => {
@@ -323,10 +338,11 @@ fn block_entry(g: &mut Wgsl, entry: &str, order: BlockOrder, sharing: LoadSharin
             g.line(format!("let slot = b % {blocks}u;"));
         }
         BlockOrder::ImageGroups => {
-            g.line(format!("let group8 = id / {IMAGE_GROUP}u;"));
-            g.line(format!("let first = (group8 / {blocks}u) * {IMAGE_GROUP}u;"));
-            g.line(format!("let valid = first + id % {IMAGE_GROUP}u < s.n;"));
-            g.line(format!("let image = min(first + id % {IMAGE_GROUP}u, s.n - 1u);"));
+            let images = sharing.image_group();
+            g.line(format!("let group8 = id / {images}u;"));
+            g.line(format!("let first = (group8 / {blocks}u) * {images}u;"));
+            g.line(format!("let valid = first + id % {images}u < s.n;"));
+            g.line(format!("let image = min(first + id % {images}u, s.n - 1u);"));
             g.line(format!("let slot = group8 % {blocks}u;"));
         }
     }

@@ -19,8 +19,8 @@ use crate::shapes::ConvShape;
 /// channels times K·K (LLVM's compile time grows fast with them).
 const MAX_WEIGHT_GRAD_ACCUMULATORS: u32 = 200;
 
-/// Accumulators per lane of the by-image kernel: ⌈OC/8⌉·C·K·K (conv2: 2·6·25 = 300, conv1
-/// 25). Past this the shader grows too large, and the per-invocation kernel takes the shape.
+/// Accumulators per lane of the by-image kernel: ⌈OC/lanes⌉·C·K·K (conv2 on 8 lanes:
+/// 2·6·25 = 300, conv1 25). Past this the shader grows too large, and the per-invocation kernel takes the shape.
 const MAX_BY_IMAGE_ACCUMULATORS: u32 = 600;
 
 /// Images summed by one subgroup of the by-image kernel: fewer partial sums to add up
@@ -33,16 +33,16 @@ pub fn supports_weight_grad(s: ConvShape) -> bool {
     supports(s) && s.kh * s.kw <= MAX_WEIGHT_GRAD_ACCUMULATORS
 }
 
-/// Whether the weight gradient can read dy through the pool: the by-image kernel's shapes
-/// whose output the forward can pool (8-wide subgroups only).
-pub fn supports_weight_grad_through_pool(s: ConvShape) -> bool {
-    supports_weight_grad(s) && supports_pool(s) && weight_grad_by_image(s, LoadSharing::Subgroup8)
+/// Whether the weight gradient can read dy through the pool on subgroups of `lanes`: the
+/// by-image kernel's shapes whose output the forward can pool.
+pub fn supports_weight_grad_through_pool(s: ConvShape, lanes: u32) -> bool {
+    supports_weight_grad(s) && supports_pool(s) && weight_grad_by_image(s, LoadSharing::Subgroup { lanes })
 }
 
-/// Whether the weight gradient of `s` runs the by-image kernel (8-wide subgroups, and few
-/// enough accumulators per lane) rather than the per-invocation kernel.
+/// Whether the weight gradient of `s` runs the by-image kernel (subgroups, and few enough
+/// accumulators per lane) rather than the per-invocation kernel.
 fn weight_grad_by_image(s: ConvShape, sharing: LoadSharing) -> bool {
-    sharing == LoadSharing::Subgroup8 && s.oc.div_ceil(8) * s.c * s.kh * s.kw <= MAX_BY_IMAGE_ACCUMULATORS
+    sharing.lanes().is_some_and(|lanes| s.oc.div_ceil(lanes) * s.c * s.kh * s.kw <= MAX_BY_IMAGE_ACCUMULATORS)
 }
 
 /// Output channels per invocation of the per-invocation kernel.
@@ -87,24 +87,25 @@ pub struct WeightGradViews<'a> {
 
 /// The WGSL of the weight gradient with dy as it is, from f32 x (any batch size).
 pub fn weight_grad_source(s: ConvShape, sharing: LoadSharing) -> GeneratedKernel {
-    if weight_grad_by_image(s, sharing) {
-        weight_grad_by_image_source(s, DyFrom::Dy, InputFormat::F32)
-    } else {
-        weight_grad_per_invocation_source(s)
+    match sharing.lanes() {
+        Some(lanes) if weight_grad_by_image(s, sharing) => {
+            weight_grad_by_image_source(s, DyFrom::Dy, InputFormat::F32, lanes)
+        }
+        _ => weight_grad_per_invocation_source(s),
     }
 }
 
-/// The WGSL of the weight gradient with dy read through the pool; 8-wide subgroups only.
-pub fn weight_grad_through_pool_source(s: ConvShape, input: InputFormat) -> GeneratedKernel {
-    weight_grad_by_image_source(s, DyFrom::Pool, input)
+/// The WGSL of the weight gradient with dy read through the pool, on subgroups of `lanes`.
+pub fn weight_grad_through_pool_source(s: ConvShape, input: InputFormat, lanes: u32) -> GeneratedKernel {
+    weight_grad_by_image_source(s, DyFrom::Pool, input, lanes)
 }
 
-/// One subgroup of 8 per [`IMAGES_PER_SUBGROUP`] images (one after the other): lane l
-/// accumulates output channels l, l + 8, … for every input channel. Per block the C·K
-/// input rows are loaded once between the 8 lanes (a few vec4s each) and handed to all by
+/// One subgroup of `lanes` per [`IMAGES_PER_SUBGROUP`] images (one after the other): lane l
+/// accumulates output channels l, l + lanes, … for every input channel. Per block the C·K
+/// input rows are loaded once between the lanes (a few vec4s each) and handed to all by
 /// `subgroupBroadcast`, instead of once per (channel, group of output channels) as in the
 /// per-invocation kernel. The bias gradient comes free with dy's loads.
-fn weight_grad_by_image_source(s: ConvShape, dy_from: DyFrom, input: InputFormat) -> GeneratedKernel {
+fn weight_grad_by_image_source(s: ConvShape, dy_from: DyFrom, input: InputFormat, lanes: u32) -> GeneratedKernel {
     let (c, oc, k) = (s.c, s.oc, s.kh);
     // A block is one output row of 4 pixels, or two (one row of 2x2 pool windows) when dy
     // comes through the pool.
@@ -118,7 +119,7 @@ fn weight_grad_by_image_source(s: ConvShape, dy_from: DyFrom, input: InputFormat
         "src/kernels/conv_direct/weight_grad.rs",
         &format!(
             "weight gradient of x ({c},{},{}) -> y ({oc},{},{}), {k}x{k} taps, dy from {dy_from:?}, input {input:?},\n\
-             // one subgroup of 8 per {IMAGES_PER_SUBGROUP} images, lane l: output channels l, l + 8, ...",
+             // one subgroup of {lanes} per {IMAGES_PER_SUBGROUP} images, lane l: output channels l, l + {lanes}, ...",
             s.h,
             s.w,
             s.out_h(),
@@ -142,13 +143,13 @@ fn weight_grad_by_image_source(s: ConvShape, dy_from: DyFrom, input: InputFormat
     g.uniform("s", "Batch");
     g.blank();
     input_functions(&mut g, input);
-    g.entry_point(CONV_WEIGHT_GRAD_DIRECT, 8, true);
+    g.entry_point(CONV_WEIGHT_GRAD_DIRECT, lanes, true);
     g.line(format!("let valid = group * {IMAGES_PER_SUBGROUP}u < s.n;"));
-    // Lane l loads the block's vec4s l, l + 8, …: vec4 v is (channel, row, column) =
+    // Lane l loads the block's vec4s l, l + lanes, …: vec4 v is (channel, row, column) =
     // (v / (R·V), (v / V) % R, v % V) for R rows of V vec4s (the last lanes repeat the last).
     let vec4s_per_row = vec4s_per_window_row(k);
-    for m in 0..block_vec4s.div_ceil(8) {
-        g.line(format!("let v_{m} = min(lane + {}u, {}u);", 8 * m, block_vec4s - 1));
+    for m in 0..block_vec4s.div_ceil(lanes) {
+        g.line(format!("let v_{m} = min(lane + {}u, {}u);", lanes * m, block_vec4s - 1));
         g.line(format!(
             "let row_{m} = (v_{m} / {}u) * {}u + ((v_{m} / {vec4s_per_row}u) % {rows}u) * {}u;",
             rows * vec4s_per_row,
@@ -157,7 +158,7 @@ fn weight_grad_by_image_source(s: ConvShape, dy_from: DyFrom, input: InputFormat
         ));
         g.line(format!("let column_{m} = v_{m} % {vec4s_per_row}u;"));
     }
-    for j in 0..oc.div_ceil(8) {
+    for j in 0..oc.div_ceil(lanes) {
         g.line(format!("var bias_{j} = 0.0;"));
         for ci in 0..c {
             for t in 0..k * k {
@@ -165,15 +166,15 @@ fn weight_grad_by_image_source(s: ConvShape, dy_from: DyFrom, input: InputFormat
             }
         }
     }
-    by_image_loop(&mut g, s, dy_from, input, block_vec4s);
-    by_image_stores(&mut g, s);
+    by_image_loop(&mut g, s, dy_from, input, block_vec4s, lanes);
+    by_image_stores(&mut g, s, lanes);
     g.close();
-    let name = format!("conv_weight_grad-{}-by-image-dy-from-{dy_from:?}-{input:?}-sg8", shape_name(s));
+    let name = format!("conv_weight_grad-{}-by-image-dy-from-{dy_from:?}-{input:?}-sg{lanes}", shape_name(s));
     g.finish(name.to_lowercase(), CONV_WEIGHT_GRAD_DIRECT)
 }
 
 /// The by-image kernel's loop over its images and their blocks.
-fn by_image_loop(g: &mut Wgsl, s: ConvShape, dy_from: DyFrom, input: InputFormat, block_vec4s: u32) {
+fn by_image_loop(g: &mut Wgsl, s: ConvShape, dy_from: DyFrom, input: InputFormat, block_vec4s: u32, lanes: u32) {
     let (c, h, w, oc, k) = (s.c, s.h, s.w, s.oc, s.kh);
     let (oh, ow) = (s.out_h(), s.out_w());
     let blocks_x = ow / 4;
@@ -192,7 +193,7 @@ fn by_image_loop(g: &mut Wgsl, s: ConvShape, dy_from: DyFrom, input: InputFormat
     g.open(format!("for (var b = 0u; b < {}u; b++)", oh / out_rows * blocks_x));
     g.line(format!("let oy = {out_rows}u * (b / {blocks_x}u);"));
     g.line(format!("let q0 = b % {blocks_x}u;"));
-    for m in 0..block_vec4s.div_ceil(8) {
+    for m in 0..block_vec4s.div_ceil(lanes) {
         g.line(format!("let l_{m} = x[x_image + row_{m} + oy * {}u + min(q0 + column_{m}, {}u)];", w / 4, w / 4 - 1));
     }
     // Bytes are broadcast as their u32 words, a quarter of the lanes' traffic.
@@ -201,12 +202,12 @@ fn by_image_loop(g: &mut Wgsl, s: ConvShape, dy_from: DyFrom, input: InputFormat
         for row in 0..rows {
             for q in 0..vec4s_per_row {
                 let v = (ci * rows + row) * vec4s_per_row + q;
-                g.line(format!("let r_{ci}_{row}_{q} = {unpack}(subgroupBroadcast(l_{}, {}u));", v / 8, v % 8));
+                g.line(format!("let r_{ci}_{row}_{q} = {unpack}(subgroupBroadcast(l_{}, {}u));", v / lanes, v % lanes));
             }
         }
     }
-    for j in 0..oc.div_ceil(8) {
-        dy_of_block(g, s, dy_from, j);
+    for j in 0..oc.div_ceil(lanes) {
+        dy_of_block(g, s, dy_from, j * lanes, j);
     }
     // One output row at a time: its windows (the im2col values) dotted with its dy.
     for r in 0..out_rows {
@@ -217,7 +218,7 @@ fn by_image_loop(g: &mut Wgsl, s: ConvShape, dy_from: DyFrom, input: InputFormat
                 }
             }
         }
-        for j in 0..oc.div_ceil(8) {
+        for j in 0..oc.div_ceil(lanes) {
             for ci in 0..c {
                 let dots: Vec<String> =
                     (0..k * k).map(|t| format!("a_{j}_{ci}_{t} += dot(g_{j}_{r}, x_{r}_{ci}_{t});")).collect();
@@ -230,15 +231,15 @@ fn by_image_loop(g: &mut Wgsl, s: ConvShape, dy_from: DyFrom, input: InputFormat
     g.close();
 }
 
-/// dy of each output row of the block for the lane's channel group `j`: g_{j}_{r}, and the
-/// bias gradient's sum.
-fn dy_of_block(g: &mut Wgsl, s: ConvShape, dy_from: DyFrom, j: u32) {
+/// dy of each output row of the block for the lane's channel group `j` (channels from
+/// `first` on): g_{j}_{r}, and the bias gradient's sum.
+fn dy_of_block(g: &mut Wgsl, s: ConvShape, dy_from: DyFrom, first: u32, j: u32) {
     let (oc, oh, ow) = (s.oc, s.out_h(), s.out_w());
     match dy_from {
         DyFrom::Dy => {
             g.line(format!(
                 "let g_{j}_0 = dy[dy_image + min(lane + {}u, {}u) * {}u + oy * {}u + q0];",
-                8 * j,
+                first,
                 oc - 1,
                 oh * ow / 4,
                 ow / 4
@@ -248,7 +249,7 @@ fn dy_of_block(g: &mut Wgsl, s: ConvShape, dy_from: DyFrom, j: u32) {
         DyFrom::Pool => {
             // Window 0 covers the block's columns 0-1, window 1 columns 2-3; `d` is the
             // argmax's offset from the block's top-left pixel.
-            g.line(format!("let ch_{j} = min(lane + {}u, {}u);", 8 * j, oc - 1));
+            g.line(format!("let ch_{j} = min(lane + {first}u, {}u);", oc - 1));
             g.line(format!("let at_{j} = pool_image + ch_{j} * {}u + (oy / 2u) * {}u + q0;", oh * ow / 8, ow / 4));
             g.line(format!("let p_{j} = pooled[at_{j}];"));
             g.line(format!("let dp_{j} = select(vec2<f32>(0.0), dpool[at_{j}], p_{j} > vec2<f32>(0.0));"));
@@ -270,10 +271,10 @@ fn dy_of_block(g: &mut Wgsl, s: ConvShape, dy_from: DyFrom, j: u32) {
 }
 
 /// This group's partial sum of dW_n (OC, C, K, K) and of the bias: the lane's channels.
-fn by_image_stores(g: &mut Wgsl, s: ConvShape) {
+fn by_image_stores(g: &mut Wgsl, s: ConvShape, lanes: u32) {
     let (c, oc, taps) = (s.c, s.oc, s.kh * s.kw);
-    for j in 0..oc.div_ceil(8) {
-        let j8 = 8 * j;
+    for j in 0..oc.div_ceil(lanes) {
+        let j8 = lanes * j;
         g.open(format!("if (valid && lane + {j8}u < {oc}u)"));
         g.line(format!("db[group * {oc}u + lane + {j8}u] = bias_{j};"));
         g.line(format!("let base = (group * {oc}u + lane + {j8}u) * {}u;", c * taps));
@@ -359,8 +360,8 @@ fn weight_grad_per_invocation_source(s: ConvShape) -> GeneratedKernel {
 
 impl ConvDirect {
     /// How many partial weight gradients [`ConvDirect::conv_weight_grad_direct`] writes for
-    /// `s`: one per [`IMAGES_PER_SUBGROUP`] images where the by-image kernel runs (8-wide
-    /// subgroups, not too many accumulators), else one per image.
+    /// `s`: one per [`IMAGES_PER_SUBGROUP`] images where the by-image kernel runs
+    /// (subgroups, not too many accumulators), else one per image.
     pub fn weight_grad_partials(&self, s: ConvShape) -> u32 {
         if weight_grad_by_image(s, self.sharing) {
             s.n.div_ceil(IMAGES_PER_SUBGROUP)
@@ -376,9 +377,9 @@ impl ConvDirect {
     }
 
     /// Whether the weight gradient can read dy through the pool ([`DyViews::Pool`]) for
-    /// `s` on this device: 8-wide subgroups and a shape that allows it.
+    /// `s` on this device: subgroups and a shape that allows it.
     pub fn reads_dy_through_pool(&self, s: ConvShape) -> bool {
-        self.sharing == LoadSharing::Subgroup8 && supports_weight_grad_through_pool(s)
+        self.sharing.lanes().is_some_and(|lanes| supports_weight_grad_through_pool(s, lanes))
     }
 
     /// dw (P, OC, C, KH, KW), P = [`ConvDirect::weight_grad_partials`]: the weight gradient
@@ -391,31 +392,36 @@ impl ConvDirect {
         if !supports_weight_grad(s) {
             return Err(Error::ShapeMismatch { op, what: format!("cannot compute {s:?}") });
         }
-        let by_image = weight_grad_by_image(s, self.sharing);
-        if v.x.format() == InputFormat::Bytes && !by_image {
-            return Err(Error::ShapeMismatch { op, what: format!("cannot read bytes for {s:?} on this device") });
-        }
+        // The subgroup width where the by-image kernel runs.
+        let by_image_lanes = self.sharing.lanes().filter(|_| weight_grad_by_image(s, self.sharing));
+        let by_image = by_image_lanes.is_some();
         let mut views = v.x.views(op, s)?;
         let kernel = match v.dy {
             DyViews::Dy(dy) => {
                 dy.require(op, "dy", s.y_len())?;
                 views.push(("dy", dy));
-                match v.x.format() {
-                    InputFormat::F32 => weight_grad_source(s, self.sharing),
-                    InputFormat::Bytes => weight_grad_by_image_source(s, DyFrom::Dy, InputFormat::Bytes),
+                match (v.x.format(), by_image_lanes) {
+                    (InputFormat::F32, _) => weight_grad_source(s, self.sharing),
+                    (InputFormat::Bytes, Some(lanes)) => {
+                        weight_grad_by_image_source(s, DyFrom::Dy, InputFormat::Bytes, lanes)
+                    }
+                    (InputFormat::Bytes, None) => {
+                        let what = format!("cannot read bytes for {s:?} on this device");
+                        return Err(Error::ShapeMismatch { op, what });
+                    }
                 }
             }
             DyViews::Pool { dpool, argmax, pooled } => {
-                if !self.reads_dy_through_pool(s) {
+                let Some(lanes) = self.sharing.lanes().filter(|&l| supports_weight_grad_through_pool(s, l)) else {
                     let what = format!("cannot read dy through the pool for {s:?}");
                     return Err(Error::ShapeMismatch { op, what });
-                }
+                };
                 let pooled_len = s.y_len() / 4;
                 for (name, view) in [("dpool", dpool), ("argmax", argmax), ("pooled", pooled)] {
                     view.require(op, name, pooled_len)?;
                     views.push((name, view));
                 }
-                weight_grad_through_pool_source(s, v.x.format())
+                weight_grad_through_pool_source(s, v.x.format(), lanes)
             }
         };
         let partials = self.weight_grad_partials(s) as u64;
