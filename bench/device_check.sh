@@ -31,6 +31,9 @@ for t in test_*; do echo "$t"; timeout 120 ./"$t" -q 2>&1 | grep -E "test result
 # conv_forward-...-sg32 on 32-wide subgroups, ...-portable and Vec4[...] GEMMs where the
 # subgroup size is not fixed).
 echo "== bench"; timeout 120 ./lenet-gpu bench --steps 100 2>&1 | tail -50
+# The portable kernels on the same device: whether its subgroup kernels (written for the
+# width it reports, tuned on lavapipe) beat them there.
+echo "== bench, portable kernels"; LENET_GPU_PORTABLE=1 timeout 120 ./lenet-gpu bench --steps 100 2>&1 | head -8
 echo "== bench, LeNet-1998"; timeout 120 ./lenet-gpu bench --arch lenet1998 --steps 100 2>&1 | head -12
 echo "== default recipe (10 epochs)"; time (timeout 150 ./lenet-gpu train --out "$OUT/default" 2>&1 | tail -14)
 echo "== keras-seed, 50 epochs"; time (timeout 200 ./lenet-gpu train --preset keras-seed --out "$OUT/keras" --quiet 2>&1 | tail -3)

@@ -7,7 +7,7 @@ mod common;
 use common::*;
 use lenet_gpu::gpu::{Dispatch, View};
 use lenet_gpu::kernels::dense_direct::{DenseDirect, DenseProduct};
-use lenet_gpu::kernels::gemm::GemmViews;
+use lenet_gpu::kernels::gemm::{Epilogue, GemmViews, Transpose};
 use lenet_gpu::kernels::Kernels;
 use lenet_gpu::reference;
 use lenet_gpu::shapes::GemmShape;
@@ -21,7 +21,7 @@ const FORWARD: DenseProduct = DenseProduct::Forward { relu: true };
 const FORWARD_LINEAR: DenseProduct = DenseProduct::Forward { relu: false };
 const INPUT_GRAD: DenseProduct = DenseProduct::InputGrad { relu_mask: false };
 const INPUT_GRAD_MASKED: DenseProduct = DenseProduct::InputGrad { relu_mask: true };
-const WEIGHT_GRAD: DenseProduct = DenseProduct::WeightGrad;
+const WEIGHT_GRAD: DenseProduct = DenseProduct::WeightGrad { bias: false };
 
 type Run<'a> = dyn Fn(View, View, Option<View>, View) -> lenet_gpu::Result<Dispatch> + 'a;
 
@@ -137,6 +137,45 @@ fn dense_falls_back_to_the_gemm() {
 }
 
 #[test]
+fn weight_gradients_come_with_the_bias_gradient_in_one_dispatch_where_generated() {
+    // `Kernels::dense_weight_grad`: dW = dyᵀ·x and db = Σ over the batch of dy. fc1's and
+    // fc2's (one dispatch on subgroups), rows not a multiple of a workgroup's, one row of
+    // dy, and fc3's (10 outputs: the GEMM and a reduction). db must be the bits the
+    // reduction gives, which the layers used before.
+    let gpu = gpu();
+    let kernels = Kernels::new(gpu).unwrap();
+    let g = GemmShape::new;
+    let generated = subgroups(gpu);
+    for (i, (s, dispatches)) in
+        [(g(120, 256, 100), 1), (g(84, 120, 100), 1), (g(12, 20, 37), 1), (g(4, 4, 1), 1), (g(10, 84, 100), 2)]
+            .into_iter()
+            .enumerate()
+    {
+        let dispatches = if generated { dispatches } else { 2 };
+        let mut r = rng(1500 + i as u64);
+        let (dy, x) = (uniform(&mut r, s.a_len() as usize, -1.0, 1.0), uniform(&mut r, s.b_len() as usize, -1.0, 1.0));
+        let mut want_dw = vec![0.0; s.c_len() as usize];
+        reference::gemm::gemm(Transpose::A, Epilogue::None, s, &dy, &x, None, &mut want_dw);
+        let mut want_db = vec![0.0f32; s.m as usize];
+        dy.chunks(s.m as usize).for_each(|row| want_db.iter_mut().zip(row).for_each(|(d, v)| *d += v));
+        let (gdy, gx) = (gpu.storage_from("dy", &dy), gpu.storage_from("x", &x));
+        let (gdw, gdb) = (nan_buffer(gpu, "dw", want_dw.len()), nan_buffer(gpu, "db", want_db.len()));
+        let list = kernels
+            .dense_weight_grad(gpu, s, View::whole(&gdy), View::whole(&gx), View::whole(&gdw), View::whole(&gdb))
+            .unwrap();
+        assert_eq!(list.len(), dispatches, "{s:?}");
+        list.into_iter().for_each(|d| run(gpu, d));
+        assert_close(&format!("dW {s:?}"), &read(gpu, &gdw, want_dw.len()), &want_dw, tol(s.k));
+        let reduced = nan_buffer(gpu, "reduced", want_db.len());
+        let shape = lenet_gpu::shapes::ReduceShape::new(s.k, s.m, 1);
+        run(gpu, kernels.reduce.sum_reduce(gpu, shape, View::whole(&gdy), View::whole(&reduced)).unwrap());
+        let db = read(gpu, &gdb, want_db.len());
+        assert_close(&format!("db {s:?}"), &db, &want_db, tol(s.k));
+        assert_close(&format!("db {s:?} against the reduction"), &db, &read(gpu, &reduced, want_db.len()), EXACT);
+    }
+}
+
+#[test]
 fn misaligned_or_missing_operands_are_refused() {
     let gpu = gpu();
     let dense = DenseDirect::new(gpu);
@@ -168,4 +207,8 @@ fn misaligned_or_missing_operands_are_refused() {
         .err()
         .expect("an operand");
     assert!(err.to_string().contains("operand"), "{err}");
+    let with_bias = DenseProduct::WeightGrad { bias: true };
+    let err =
+        dense.dense_direct(gpu, with_bias, s, GemmViews { a: xv, b: wv, operand: None, c: yv }).err().expect("no db");
+    assert!(err.to_string().contains("bias gradient"), "{err}");
 }

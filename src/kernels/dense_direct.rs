@@ -49,8 +49,12 @@ pub enum DenseProduct {
     /// dx = dy · W, times (operand > 0) when `relu_mask` (the operand being the ReLU's
     /// output that x was): (batch, inputs, outputs), A = dy, B = W.
     InputGrad { relu_mask: bool },
-    /// dW = dyᵀ · x: (outputs, inputs, batch), A = dy, B = x.
-    WeightGrad,
+    /// dW = dyᵀ · x: (outputs, inputs, batch), A = dy, B = x; with `bias`, also the bias
+    /// gradient Σ over the batch of dy into the operand (outputs), summed in batch order as
+    /// each lane loads its rows of dy (`sum_reduce_rows4`'s order: the same bits), which
+    /// saves the reduction's dispatch. The GEMM's form has no such epilogue: see
+    /// [`crate::kernels::Kernels::dense_weight_grad`].
+    WeightGrad { bias: bool },
 }
 
 impl DenseProduct {
@@ -60,7 +64,7 @@ impl DenseProduct {
             DenseProduct::Forward { relu } => (Transpose::B, Epilogue::BiasCol { relu }),
             DenseProduct::InputGrad { relu_mask: true } => (Transpose::None, Epilogue::ReluMask),
             DenseProduct::InputGrad { relu_mask: false } => (Transpose::None, Epilogue::None),
-            DenseProduct::WeightGrad => (Transpose::A, Epilogue::None),
+            DenseProduct::WeightGrad { .. } => (Transpose::A, Epilogue::None),
         }
     }
 
@@ -72,7 +76,7 @@ impl DenseProduct {
 
     /// Whether A is stored transposed, (K, M): dy in the weight gradient.
     fn a_transposed(self) -> bool {
-        self == DenseProduct::WeightGrad
+        matches!(self, DenseProduct::WeightGrad { .. })
     }
 }
 
@@ -158,7 +162,15 @@ impl DenseDirect {
         a.require(op, "A", s.a_len())?;
         b.require(op, "B", s.b_len())?;
         c.require(op, "C", s.c_len())?;
-        let operand = epilogue_operand(op, p.gemm_form().1, s, operand)?;
+        let operand = match p {
+            DenseProduct::WeightGrad { bias: true } => {
+                let db =
+                    operand.ok_or_else(|| Error::ShapeMismatch { op, what: "no bias gradient (operand)".into() })?;
+                db.require(op, "bias gradient", s.m as u64)?;
+                Some(db)
+            }
+            _ => epilogue_operand(op, p.gemm_form().1, s, operand)?,
+        };
         if !a.offset.is_multiple_of(4) {
             return Err(Error::ShapeMismatch { op, what: format!("A starts at {}, not on a vec4", a.offset) });
         }
@@ -172,7 +184,8 @@ impl DenseDirect {
         let mut views = vec![("a", a), ("c", c)];
         match p {
             DenseProduct::Forward { .. } => views.extend(operand.map(|v| ("bias", v))),
-            _ => views.extend(operand.map(|v| ("relu_out", v))),
+            DenseProduct::WeightGrad { .. } => views.extend(operand.map(|v| ("db", v))),
+            DenseProduct::InputGrad { .. } => views.extend(operand.map(|v| ("relu_out", v))),
         }
         views.extend((0..windows.count).map(|i| {
             let first = i * windows.rows;
@@ -203,6 +216,7 @@ fn source(p: DenseProduct, s: GemmShape, windows: Windows, lanes: u32) -> Genera
     match p {
         DenseProduct::Forward { .. } => g.storage("bias", Access::Read, "array<f32>"),
         DenseProduct::InputGrad { relu_mask: true } => g.storage("relu_out", Access::Read, "array<f32>"),
+        DenseProduct::WeightGrad { bias: true } => g.storage("db", Access::ReadWrite, "array<f32>"),
         _ => {}
     }
     g.uniform("s", "Rows");
@@ -245,7 +259,7 @@ fn source(p: DenseProduct, s: GemmShape, windows: Windows, lanes: u32) -> Genera
     let product = match p {
         DenseProduct::Forward { relu } => format!("forward{}", if relu { "-relu" } else { "" }),
         DenseProduct::InputGrad { relu_mask } => format!("input-grad{}", if relu_mask { "-relu-mask" } else { "" }),
-        DenseProduct::WeightGrad => format!("weight-grad-m{m}"),
+        DenseProduct::WeightGrad { bias } => format!("weight-grad{}-m{m}", if bias { "-bias" } else { "" }),
     };
     g.finish(format!("dense-{product}-n{n}k{k}-windows{}x{}-sg{lanes}", windows.count, windows.rows), DENSE_DIRECT)
 }
@@ -256,10 +270,23 @@ fn load_a(g: &mut Wgsl, p: DenseProduct, m: u32, k: u32) {
     if p.a_transposed() {
         // A stored (K, M): term i of the 4 rows is one vec4.
         let m4 = m / 4;
+        let bias = p == DenseProduct::WeightGrad { bias: true };
         g.line(format!("var a_in: array<vec4<f32>, {k}>;"));
+        if bias {
+            g.line("var row_sums = vec4<f32>(0.0);");
+        }
         g.open(format!("for (var i = 0u; i < {k}u; i++)"));
         g.line(format!("a_in[i] = a[i * {m4}u + min(row0 / 4u, {}u)];", m4 - 1));
+        if bias {
+            g.line("row_sums += a_in[i];");
+        }
         g.close();
+        if bias {
+            g.comment("The bias gradient: the 4 rows of dy summed over the batch.");
+            for r in 0..ROWS_PER_LANE {
+                g.line(format!("if (row0 + {r}u < s.m) {{ db[row0 + {r}u] = row_sums.{}; }}", COMPONENT[r as usize]));
+            }
+        }
         for i in 0..k {
             g.line(format!("let a_{i} = a_in[{i}u];"));
         }

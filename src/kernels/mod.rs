@@ -188,6 +188,31 @@ impl Kernels {
         })
     }
 
+    /// A dense layer's weight and bias gradients for `s` = (outputs, inputs, batch):
+    /// dW = dyᵀ · x and db = Σ over the batch of dy. One dispatch where the generated kernel
+    /// runs (it sums dy as it loads it), else the GEMM and a reduction; db is the same bits
+    /// either way.
+    pub fn dense_weight_grad(
+        &self,
+        gpu: &Gpu,
+        s: crate::shapes::GemmShape,
+        dy: View,
+        x: View,
+        dw: View,
+        db: View,
+    ) -> crate::Result<Vec<Dispatch>> {
+        let with_bias = dense_direct::DenseProduct::WeightGrad { bias: true };
+        if self.tier == Tier::Fast && self.dense_direct.supports(with_bias, s) {
+            let views = gemm::GemmViews { a: dy, b: x, operand: Some(db), c: dw };
+            return Ok(vec![self.dense_direct.dense_direct(gpu, with_bias, s, views)?]);
+        }
+        let plain = dense_direct::DenseProduct::WeightGrad { bias: false };
+        Ok(vec![
+            self.dense(gpu, plain, s, gemm::GemmViews::plain(dy, x, dw))?,
+            self.reduce.sum_reduce(gpu, crate::shapes::ReduceShape::new(s.k, s.m, 1), dy, db)?,
+        ])
+    }
+
     /// One of a dense layer's products ([`dense_direct::DenseProduct`]) for `s` = (M, N, K):
     /// the generated kernel where the device and shape allow it
     /// ([`dense_direct::DenseDirect::supports`]), else the GEMM in the same form.

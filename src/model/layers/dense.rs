@@ -11,7 +11,7 @@ use crate::kernels::dense_direct::DenseProduct;
 use crate::kernels::gemm::GemmViews;
 use crate::model::params::ParamSpec;
 use crate::model::summary::LayerInfo;
-use crate::shapes::{GemmShape, ReduceShape};
+use crate::shapes::GemmShape;
 
 pub struct Dense {
     pub name: &'static str,
@@ -128,12 +128,13 @@ impl Layer for Dense {
             };
             let x = squared_x.as_ref().map_or(input.value(), View::whole);
             list.extend(deactivate(b, pass, self.activation, &output)?);
-            let dw = GemmViews::plain(dy, x, b.grad_out(pass, &w));
-            list.push(b.kernels.dense(b.gpu, DenseProduct::WeightGrad, GemmShape::new(outputs, inputs, n), dw)?);
-            list.push(b.kernels.reduce.sum_reduce(
+            let s = GemmShape::new(outputs, inputs, n);
+            list.extend(b.kernels.dense_weight_grad(
                 b.gpu,
-                ReduceShape::new(n, outputs, 1),
+                s,
                 dy,
+                x,
+                b.grad_out(pass, &w),
                 b.grad_out(pass, &bias_name),
             )?);
             if let Some(dx) = input.grad() {
