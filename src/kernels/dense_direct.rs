@@ -88,6 +88,13 @@ struct Windows {
     count: u32,
 }
 
+impl Windows {
+    /// Floats in window `wi` of B stored as `b_rows` rows of `b_row_len`.
+    fn len(self, wi: u32, b_rows: u32, b_row_len: u32) -> u32 {
+        self.rows.min(b_rows - wi * self.rows) * b_row_len
+    }
+}
+
 /// Host side: the pipelines come from the `Gpu` cache, one per product and shape.
 pub struct DenseDirect {
     /// The device's subgroup width, where the kernel runs.
@@ -188,8 +195,7 @@ impl DenseDirect {
             DenseProduct::InputGrad { .. } => views.extend(operand.map(|v| ("relu_out", v))),
         }
         views.extend((0..windows.count).map(|i| {
-            let first = i * windows.rows;
-            let len = windows.rows.min(rows - first) * row_len;
+            let (first, len) = (i * windows.rows, windows.len(i, rows, row_len));
             let view = View { buffer: b.buffer, offset: b.offset + (first * row_len) as u64, len: len as u64 };
             (WINDOW_NAMES[i as usize], view)
         }));
@@ -238,7 +244,8 @@ fn source(p: DenseProduct, s: GemmShape, windows: Windows, lanes: u32) -> Genera
             g.line(format!("let col = {first}u + j;"));
             g.line("var even = vec4<f32>(0.0);");
             g.line("var odd = vec4<f32>(0.0);");
-            terms(&mut g, lanes, windows, b_rows, b_row_len, wi, 0..k, &|i| format!("j * {k}u + {i}"));
+            let len = windows.len(wi, b_rows, b_row_len);
+            terms(&mut g, lanes, wi, len, 0..k, &|i| format!("j * {k}u + {i}"));
             store(&mut g, p, n);
             g.close();
         }
@@ -250,7 +257,8 @@ fn source(p: DenseProduct, s: GemmShape, windows: Windows, lanes: u32) -> Genera
         for wi in 0..windows.count {
             let first = wi * windows.rows;
             let range = first..(first + windows.rows).min(k);
-            terms(&mut g, lanes, windows, b_rows, b_row_len, wi, range, &|i| format!("({i} - {first}u) * {n}u + col"));
+            let len = windows.len(wi, b_rows, b_row_len);
+            terms(&mut g, lanes, wi, len, range, &|i| format!("({i} - {first}u) * {n}u + col"));
         }
         store(&mut g, p, n);
         g.close();
@@ -307,20 +315,10 @@ fn load_a(g: &mut Wgsl, p: DenseProduct, m: u32, k: u32) {
 }
 
 /// Terms `terms` of column `col` into the two accumulators (even and odd terms), B(i, col)
-/// from window `wi` at `b{wi}_at(index(i))`, each lane loading one of `lanes` and broadcasting.
-#[allow(clippy::too_many_arguments)]
-fn terms(
-    g: &mut Wgsl,
-    lanes: u32,
-    windows: Windows,
-    b_rows: u32,
-    b_row_len: u32,
-    wi: u32,
-    terms: std::ops::Range<u32>,
-    index: &dyn Fn(&str) -> String,
-) {
+/// from window `wi` (`len` floats) at `b{wi}_at(index(i))`, each lane loading one of
+/// `lanes` and broadcasting.
+fn terms(g: &mut Wgsl, lanes: u32, wi: u32, len: u32, terms: std::ops::Range<u32>, index: &dyn Fn(&str) -> String) {
     let first = terms.start;
-    let len = windows.rows.min(b_rows - wi * windows.rows) * b_row_len;
     for chunk in 0..(terms.end - first).div_ceil(lanes) {
         let at = index(&format!("{}u + lane", first + lanes * chunk));
         g.line(format!("let b{wi}_{chunk} = b{wi}_at(min({at}, {}u));", len - 1));
