@@ -160,6 +160,23 @@ impl GemmShape {
 }
 
 /// Sum over the outer and inner axes of x (OUTER, C, INNER) -> y (C).
+/// Two channel sums over the same outer count (`sum_reduce_pair`): x_a (OUTER, A) and
+/// x_b (OUTER, B), a convolution's weight- and bias-gradient partials.
+#[repr(C)]
+#[derive(Pod, Zeroable, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReducePairShape {
+    pub outer: u32,
+    pub channels_a: u32,
+    pub channels_b: u32,
+    pub _pad: u32,
+}
+
+impl ReducePairShape {
+    pub fn new(outer: u32, channels_a: u32, channels_b: u32) -> Self {
+        ReducePairShape { outer, channels_a, channels_b, _pad: 0 }
+    }
+}
+
 /// Bias gradients (conv: (N, OC, OH*OW); dense: (N, OUT, 1)) and per-sample partials.
 #[repr(C)]
 #[derive(Pod, Zeroable, Clone, Copy, Debug, PartialEq, Eq)]

@@ -50,6 +50,36 @@ fn sum_reduce_matches_reference() {
 }
 
 #[test]
+fn sum_reduce_pair_gives_the_bits_of_two_sums() {
+    // A convolution's weight- and bias-gradient partials: conv2's (25 partials of 2,400 and
+    // 16: vec4s), conv1's (150 and 6), and odd counts either side of a workgroup.
+    let gpu = gpu();
+    let k = Reduce::new(gpu).unwrap();
+    for (i, (outer, a, b)) in
+        [(25, 2400, 16), (25, 150, 6), (1, 1, 1), (3, 63, 2), (7, 4, 64 * 4 + 4), (2, 65, 0)].into_iter().enumerate()
+    {
+        let mut r = rng(900 + i as u64);
+        let (xa, xb) =
+            (uniform(&mut r, (outer * a) as usize, -1.0, 1.0), uniform(&mut r, (outer * b) as usize, -1.0, 1.0));
+        let (gxa, gxb) = (gpu.storage_from("x_a", &xa), gpu.storage_from("x_b", &xb));
+        let (gya, gyb) = (nan_buffer(gpu, "y_a", a as usize), nan_buffer(gpu, "y_b", b.max(1) as usize));
+        let s = lenet_gpu::shapes::ReducePairShape::new(outer, a, b);
+        let (a_views, b_views) = ([View::whole(&gxa), View::whole(&gya)], [View::whole(&gxb), View::whole(&gyb)]);
+        run(gpu, k.sum_reduce_pair(gpu, s, a_views, b_views).unwrap());
+        for (name, x, y, channels) in [("a", &gxa, &gya, a), ("b", &gxb, &gyb, b)] {
+            if channels == 0 {
+                continue;
+            }
+            let single = nan_buffer(gpu, "single", channels as usize);
+            let shape = ReduceShape::new(outer, channels, 1);
+            run(gpu, k.sum_reduce(gpu, shape, View::whole(x), View::whole(&single)).unwrap());
+            let (got, want) = (read(gpu, y, channels as usize), read(gpu, &single, channels as usize));
+            assert_close(&format!("sum_reduce_pair {name} ({outer}, {a}, {b})"), &got, &want, EXACT);
+        }
+    }
+}
+
+#[test]
 fn sgd_step_matches_reference() {
     let gpu = gpu();
     let k = Optim::new(gpu).unwrap();

@@ -9,7 +9,7 @@ use super::gemm::{Epilogue, GemmViews, Transpose};
 use super::{Kernels, Tier};
 use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, Gpu, View};
-use crate::shapes::{ConvShape, PoolShape, ReduceShape, ZeroPadShape};
+use crate::shapes::{ConvShape, PoolShape, ReducePairShape, ReduceShape, ZeroPadShape};
 
 /// What a layer needs of its convolution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -279,10 +279,19 @@ impl Kernels {
             }
         }
         let per_image = s.oc * s.patch_len();
-        out.push(self.reduce.sum_reduce(gpu, ReduceShape::new(c.partials, per_image, 1), v.dw_partials, v.dw)?);
         match db_partials {
-            Some(db) => out.push(self.reduce.sum_reduce(gpu, ReduceShape::new(c.partials, s.oc, 1), db, v.db)?),
+            // Both partials summed in one dispatch.
+            Some(db) => {
+                let pair = ReducePairShape::new(c.partials, per_image, s.oc);
+                out.push(self.reduce.sum_reduce_pair(gpu, pair, [v.dw_partials, v.dw], [db, v.db])?);
+            }
             None => {
+                out.push(self.reduce.sum_reduce(
+                    gpu,
+                    ReduceShape::new(c.partials, per_image, 1),
+                    v.dw_partials,
+                    v.dw,
+                )?);
                 let bias = ReduceShape::new(s.n, s.oc, s.out_pixels());
                 out.extend(self.reduce.sum_reduce_staged(gpu, bias, required(v.dy, "dy")?, v.db)?);
             }

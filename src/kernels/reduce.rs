@@ -3,11 +3,13 @@
 use super::prepare;
 use crate::error::Result;
 use crate::gpu::{grid, Dispatch, Gpu, Shader, View};
-use crate::shapes::ReduceShape;
+use crate::shapes::{ReducePairShape, ReduceShape};
 
 pub const SUM_REDUCE: &str = "sum_reduce";
 pub const SUM_REDUCE_SERIAL: &str = "sum_reduce_serial";
 pub const SUM_REDUCE_ROWS4: &str = "sum_reduce_rows4";
+pub const SUM_REDUCE_PAIR: &str = "sum_reduce_pair";
+pub const SUM_REDUCE_PAIR_ROWS4: &str = "sum_reduce_pair_rows4";
 
 /// From this many channels on, one invocation per channel (`sum_reduce_serial`) fills the
 /// machine; below it, one workgroup per channel (`sum_reduce`) splits each channel's terms.
@@ -24,6 +26,8 @@ pub struct Reduce {
     sum: wgpu::ComputePipeline,
     serial: wgpu::ComputePipeline,
     rows4: wgpu::ComputePipeline,
+    pair: wgpu::ComputePipeline,
+    pair_rows4: wgpu::ComputePipeline,
 }
 
 impl Reduce {
@@ -32,6 +36,8 @@ impl Reduce {
             sum: gpu.pipeline(Shader::Reduce, SUM_REDUCE, &[])?,
             serial: gpu.pipeline(Shader::Reduce, SUM_REDUCE_SERIAL, &[])?,
             rows4: gpu.pipeline(Shader::Reduce, SUM_REDUCE_ROWS4, &[])?,
+            pair: gpu.pipeline(Shader::Reduce, SUM_REDUCE_PAIR, &[])?,
+            pair_rows4: gpu.pipeline(Shader::Reduce, SUM_REDUCE_PAIR_ROWS4, &[])?,
         })
     }
 
@@ -47,6 +53,27 @@ impl Reduce {
             Ok(prepare(gpu, &self.serial, SUM_REDUCE_SERIAL, &[x, y], &s, groups))
         } else {
             Ok(prepare(gpu, &self.sum, SUM_REDUCE, &[x, y], &s, grid(s.channels)))
+        }
+    }
+
+    /// Two sums over the same outer count in one dispatch: x_a (OUTER, A) -> y_a (A) and
+    /// x_b (OUTER, B) -> y_b (B), overwritten; the bits of [`Reduce::sum_reduce`] on each
+    /// where it sums one channel per invocation (any A and B that are multiples of 4, or
+    /// up to 256 terms per channel: a convolution's weight- and bias-gradient partials).
+    pub fn sum_reduce_pair(&self, gpu: &Gpu, s: ReducePairShape, a: [View; 2], b: [View; 2]) -> Result<Dispatch> {
+        let op = SUM_REDUCE_PAIR;
+        a[0].require(op, "x_a", s.outer as u64 * s.channels_a as u64)?;
+        a[1].require(op, "y_a", s.channels_a as u64)?;
+        b[0].require(op, "x_b", s.outer as u64 * s.channels_b as u64)?;
+        b[1].require(op, "y_b", s.channels_b as u64)?;
+        let views = [a[0], a[1], b[0], b[1]];
+        let channels = s.channels_a + s.channels_b;
+        if s.channels_a.is_multiple_of(4) && s.channels_b.is_multiple_of(4) {
+            let groups = grid((channels / 4).div_ceil(REDUCE_WORKGROUP));
+            Ok(prepare(gpu, &self.pair_rows4, SUM_REDUCE_PAIR_ROWS4, &views, &s, groups))
+        } else {
+            let groups = grid(channels.div_ceil(REDUCE_WORKGROUP));
+            Ok(prepare(gpu, &self.pair, SUM_REDUCE_PAIR, &views, &s, groups))
         }
     }
 
