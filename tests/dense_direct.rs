@@ -84,6 +84,9 @@ fn cases() -> Vec<(DenseProduct, GemmShape)> {
         (WEIGHT_GRAD, g(12, 20, 37)),
         (WEIGHT_GRAD, g(4, 4, 1)),
         (WEIGHT_GRAD, g(8, 300, 60)),
+        // fc3's (10 outputs: dy read as scalars), and 3 rows: one lane.
+        (WEIGHT_GRAD, g(10, 84, 100)),
+        (WEIGHT_GRAD, g(3, 8, 5)),
     ]
 }
 
@@ -112,18 +115,12 @@ fn dense_direct_matches_reference() {
 
 #[test]
 fn dense_falls_back_to_the_gemm() {
-    // fc3's input and weight gradients (10 outputs: neither K nor M a multiple of 4),
-    // inputs not a multiple of 4 (A's rows, or B's in the weight gradient), a batched
-    // product: the GEMM computes them.
+    // fc3's input gradient (10 outputs: K not a multiple of 4), inputs not a multiple of 4
+    // (A's rows, or B's in the weight gradient), a batched product: the GEMM computes them.
     let gpu = gpu();
     let kernels = Kernels::new(gpu).unwrap();
     let g = GemmShape::new;
-    let fallbacks = [
-        (INPUT_GRAD_MASKED, g(100, 84, 10)),
-        (WEIGHT_GRAD, g(10, 84, 100)),
-        (FORWARD, g(9, 7, 30)),
-        (WEIGHT_GRAD, g(12, 13, 37)),
-    ];
+    let fallbacks = [(INPUT_GRAD_MASKED, g(100, 84, 10)), (FORWARD, g(9, 7, 30)), (WEIGHT_GRAD, g(12, 13, 37))];
     assert!(!kernels.dense_direct.supports(FORWARD, GemmShape::batched(9, 8, 32, 2, 0, 0)));
     for (i, (p, s)) in fallbacks.into_iter().enumerate() {
         assert!(!kernels.dense_direct.supports(p, s), "{p:?} {s:?}");
@@ -138,18 +135,24 @@ fn dense_falls_back_to_the_gemm() {
 
 #[test]
 fn weight_gradients_come_with_the_bias_gradient_in_one_dispatch_where_generated() {
-    // `Kernels::dense_weight_grad`: dW = dyᵀ·x and db = Σ over the batch of dy. fc1's and
-    // fc2's (one dispatch on subgroups), rows not a multiple of a workgroup's, one row of
-    // dy, and fc3's (10 outputs: the GEMM and a reduction). db must be the bits the
+    // `Kernels::dense_weight_grad`: dW = dyᵀ·x and db = Σ over the batch of dy. fc1's,
+    // fc2's and fc3's (one dispatch on subgroups), rows not a multiple of a workgroup's,
+    // one row of dy, and 13 inputs (the GEMM and a reduction). db must be the bits the
     // reduction gives, which the layers used before.
     let gpu = gpu();
     let kernels = Kernels::new(gpu).unwrap();
     let g = GemmShape::new;
     let generated = subgroups(gpu);
-    for (i, (s, dispatches)) in
-        [(g(120, 256, 100), 1), (g(84, 120, 100), 1), (g(12, 20, 37), 1), (g(4, 4, 1), 1), (g(10, 84, 100), 2)]
-            .into_iter()
-            .enumerate()
+    for (i, (s, dispatches)) in [
+        (g(120, 256, 100), 1),
+        (g(84, 120, 100), 1),
+        (g(12, 20, 37), 1),
+        (g(4, 4, 1), 1),
+        (g(10, 84, 100), 1),
+        (g(12, 13, 37), 2),
+    ]
+    .into_iter()
+    .enumerate()
     {
         let dispatches = if generated { dispatches } else { 2 };
         let mut r = rng(1500 + i as u64);

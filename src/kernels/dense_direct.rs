@@ -140,15 +140,15 @@ impl DenseDirect {
     }
 
     /// Whether this device and shape can run the kernel: subgroups, one product (not
-    /// batched), A's rows as vec4s (K % 4 == 0; M % 4 == 0 when A is transposed), B's rows
-    /// too (its uniform windows are vec4 arrays: N % 4 == 0 unless B is (N, K)), at most
+    /// batched), A's rows as vec4s unless A is transposed (K % 4 == 0; a transposed A of
+    /// any M is read as vec4s where M % 4 == 0, else as scalars), B's rows as vec4s too
+    /// (its uniform windows are vec4 arrays: N % 4 == 0 unless B is (N, K)), at most
     /// `MAX_TERMS` terms, B in at most `MAX_WINDOWS` uniform windows.
     pub fn supports(&self, p: DenseProduct, s: GemmShape) -> bool {
-        let a_vec4s = if p.a_transposed() { s.m } else { s.k };
         let b_vec4s = if p.b_rows_are_columns() { s.k } else { s.n };
         self.lanes.is_some()
             && s.batch == 1
-            && a_vec4s.is_multiple_of(4)
+            && (p.a_transposed() || s.k.is_multiple_of(4))
             && b_vec4s.is_multiple_of(4)
             && s.k <= MAX_TERMS
             && s.m > 0
@@ -178,7 +178,7 @@ impl DenseDirect {
             }
             _ => epilogue_operand(op, p.gemm_form().1, s, operand)?,
         };
-        if !a.offset.is_multiple_of(4) {
+        if a_as_vec4s(p, s) && !a.offset.is_multiple_of(4) {
             return Err(Error::ShapeMismatch { op, what: format!("A starts at {}, not on a vec4", a.offset) });
         }
         if !b.offset.is_multiple_of(self.window_align as u64) {
@@ -217,7 +217,7 @@ fn source(p: DenseProduct, s: GemmShape, windows: Windows, lanes: u32) -> Genera
         ),
     );
     g.line("struct Rows { m: u32, _pad0: u32, _pad1: u32, _pad2: u32 }");
-    g.storage("a", Access::Read, "array<vec4<f32>>");
+    g.storage("a", Access::Read, if a_as_vec4s(p, s) { "array<vec4<f32>>" } else { "array<f32>" });
     g.storage("c", Access::ReadWrite, "array<f32>");
     match p {
         DenseProduct::Forward { .. } => g.storage("bias", Access::Read, "array<f32>"),
@@ -272,6 +272,12 @@ fn source(p: DenseProduct, s: GemmShape, windows: Windows, lanes: u32) -> Genera
     g.finish(format!("dense-{product}-n{n}k{k}-windows{}x{}-sg{lanes}", windows.count, windows.rows), DENSE_DIRECT)
 }
 
+/// Whether the kernel reads A as vec4s: always but for a transposed A whose M is not a
+/// multiple of 4 (fc3's dy in its weight gradient, 10 classes), read as scalars.
+fn a_as_vec4s(p: DenseProduct, s: GemmShape) -> bool {
+    !p.a_transposed() || s.m.is_multiple_of(4)
+}
+
 /// The 4 rows of A each lane multiplies, as `a_{i}` (term i of the 4 rows as a vec4). They
 /// are loaded in a loop: unrolled, lavapipe's scalarized loads are kilobytes of code each.
 fn load_a(g: &mut Wgsl, p: DenseProduct, m: u32, k: u32) {
@@ -284,7 +290,14 @@ fn load_a(g: &mut Wgsl, p: DenseProduct, m: u32, k: u32) {
             g.line("var row_sums = vec4<f32>(0.0);");
         }
         g.open(format!("for (var i = 0u; i < {k}u; i++)"));
-        g.line(format!("a_in[i] = a[i * {m4}u + min(row0 / 4u, {}u)];", m4 - 1));
+        if m.is_multiple_of(4) {
+            g.line(format!("a_in[i] = a[i * {m4}u + min(row0 / 4u, {}u)];", m4 - 1));
+        } else {
+            // Rows past M repeat the last (not stored).
+            let rows: Vec<String> =
+                (0..ROWS_PER_LANE).map(|r| format!("a[i * {m}u + min(row0 + {r}u, {}u)]", m - 1)).collect();
+            g.line(format!("a_in[i] = vec4<f32>({});", rows.join(", ")));
+        }
         if bias {
             g.line("row_sums += a_in[i];");
         }
