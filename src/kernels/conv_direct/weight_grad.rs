@@ -23,6 +23,12 @@ const MAX_WEIGHT_GRAD_ACCUMULATORS: u32 = 200;
 /// 2·6·25 = 300, conv1 25). Past this the shader grows too large, and the per-invocation kernel takes the shape.
 const MAX_BY_IMAGE_ACCUMULATORS: u32 = 600;
 
+/// Widest subgroups the by-image kernel runs on. At 16 lanes (lavapipe, 512-bit vectors on
+/// an AMD EPYC) conv2's took 3.12 ms against the per-invocation kernel's 1.69, and conv1's
+/// through the pool 1.39 against 1.29 for the per-invocation kernel and the pool's backward
+/// (BENCHMARKS.md, 2026-12-07); wider GPU subgroups would get 25 workgroups at batch 100.
+const MAX_BY_IMAGE_LANES: u32 = 8;
+
 /// Images summed by one subgroup of the by-image kernel: fewer partial sums to add up
 /// afterwards, and still 25 subgroups for 2 cores at batch 100.
 const IMAGES_PER_SUBGROUP: u32 = 4;
@@ -39,10 +45,13 @@ pub fn supports_weight_grad_through_pool(s: ConvShape, lanes: u32) -> bool {
     supports_weight_grad(s) && supports_pool(s) && weight_grad_by_image(s, LoadSharing::Subgroup { lanes })
 }
 
-/// Whether the weight gradient of `s` runs the by-image kernel (subgroups, and few enough
-/// accumulators per lane) rather than the per-invocation kernel.
+/// Whether the weight gradient of `s` runs the by-image kernel (subgroups of at most
+/// [`MAX_BY_IMAGE_LANES`], and few enough accumulators per lane) rather than the
+/// per-invocation kernel.
 fn weight_grad_by_image(s: ConvShape, sharing: LoadSharing) -> bool {
-    sharing.lanes().is_some_and(|lanes| s.oc.div_ceil(lanes) * s.c * s.kh * s.kw <= MAX_BY_IMAGE_ACCUMULATORS)
+    sharing.lanes().is_some_and(|lanes| {
+        lanes <= MAX_BY_IMAGE_LANES && s.oc.div_ceil(lanes) * s.c * s.kh * s.kw <= MAX_BY_IMAGE_ACCUMULATORS
+    })
 }
 
 /// Output channels per invocation of the per-invocation kernel.
