@@ -1,6 +1,7 @@
 //! A dense layer's products, as WGSL generated for one layer shape and subgroup width
-//! (lavapipe's 4, 8 or 16; [`super::SUBGROUP_WIDTHS`]): the forward y = x · Wᵀ + bias (then ReLU), the input gradient dx = dy · W
-//! (then masked by a ReLU), the weight gradient dW = dyᵀ · x ([`DenseProduct`]). Their CPU
+//! (lavapipe's 4, 8 or 16; [`super::SUBGROUP_WIDTHS`]): the forward y = x · Wᵀ + bias
+//! (then ReLU), the input gradient dx = dy · W (then masked by a ReLU), the weight
+//! gradient dW = dyᵀ · x ([`DenseProduct`]). Their CPU
 //! twin is the GEMM's (`reference::gemm::gemm` in the form [`DenseProduct::gemm_form`]), and
 //! where this kernel does not apply the GEMM computes the same product
 //! ([`crate::kernels::Kernels::dense`]).
@@ -9,9 +10,10 @@
 //! B from a storage buffer, which lavapipe splits into bounds-checked scalar loads per lane
 //! and component. Here, for C = A · B, a lane is 4 rows of A (4 images; 4 units for the
 //! weight gradient), whose values it loads once into a private array, and the loop over C's
-//! columns reads B from uniform bindings, one value per lane per subgroup width, handed to all lanes by
-//! `subgroupBroadcast`: each then feeds a vec4 multiply-add. Two accumulators (even and odd
-//! inputs) halve the chain of dependent adds that LLVM otherwise runs one after another.
+//! columns reads B from uniform bindings, one value per lane per subgroup width, handed
+//! to all lanes by `subgroupBroadcast`: each then feeds a vec4 multiply-add. Two
+//! accumulators (even and odd inputs) halve the chain of dependent adds that LLVM
+//! otherwise runs one after another.
 //! The measurements are in BENCHMARKS.md ("Generated kernels").
 //!
 //! A uniform binding holds at most 64 KiB on lavapipe (fc1's W is 120 KiB), so B is bound
@@ -235,7 +237,7 @@ fn source(p: DenseProduct, s: GemmShape, windows: Windows, lanes: u32) -> Genera
     g.entry_point(DENSE_DIRECT, lanes, true);
     // Lane `lid` takes rows row0 .. row0 + 3; rows past M repeat the last and are not stored.
     g.line(format!("let row0 = (group * {lanes}u + lid) * {ROWS_PER_LANE}u;"));
-    load_a(&mut g, p, m, k);
+    load_a(&mut g, p, s);
     if p.b_rows_are_columns() {
         // B (N, K): a window is whole columns of C, each window its own loop.
         for wi in 0..windows.count {
@@ -280,7 +282,8 @@ fn a_as_vec4s(p: DenseProduct, s: GemmShape) -> bool {
 
 /// The 4 rows of A each lane multiplies, as `a_{i}` (term i of the 4 rows as a vec4). They
 /// are loaded in a loop: unrolled, lavapipe's scalarized loads are kilobytes of code each.
-fn load_a(g: &mut Wgsl, p: DenseProduct, m: u32, k: u32) {
+fn load_a(g: &mut Wgsl, p: DenseProduct, s: GemmShape) {
+    let (m, k) = (s.m, s.k);
     if p.a_transposed() {
         // A stored (K, M): term i of the 4 rows is one vec4.
         let m4 = m / 4;
@@ -290,7 +293,7 @@ fn load_a(g: &mut Wgsl, p: DenseProduct, m: u32, k: u32) {
             g.line("var row_sums = vec4<f32>(0.0);");
         }
         g.open(format!("for (var i = 0u; i < {k}u; i++)"));
-        if m.is_multiple_of(4) {
+        if a_as_vec4s(p, s) {
             g.line(format!("a_in[i] = a[i * {m4}u + min(row0 / 4u, {}u)];", m4 - 1));
         } else {
             // Rows past M repeat the last (not stored).

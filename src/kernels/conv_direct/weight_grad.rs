@@ -20,7 +20,8 @@ use crate::shapes::ConvShape;
 const MAX_WEIGHT_GRAD_ACCUMULATORS: u32 = 200;
 
 /// Accumulators per lane of the by-image kernel: ⌈OC/lanes⌉·C·K·K (conv2 on 8 lanes:
-/// 2·6·25 = 300, conv1 25). Past this the shader grows too large, and the per-invocation kernel takes the shape.
+/// 2·6·25 = 300, conv1 25). Past this the shader grows too large, and the per-invocation
+/// kernel takes the shape.
 const MAX_BY_IMAGE_ACCUMULATORS: u32 = 600;
 
 /// Widest subgroups the by-image kernel runs on. At 16 lanes (lavapipe, 512-bit vectors on
@@ -42,14 +43,14 @@ pub fn supports_weight_grad(s: ConvShape) -> bool {
 /// Whether the weight gradient can read dy through the pool on subgroups of `lanes`: the
 /// by-image kernel's shapes whose output the forward can pool.
 pub fn supports_weight_grad_through_pool(s: ConvShape, lanes: u32) -> bool {
-    supports_weight_grad(s) && supports_pool(s) && weight_grad_by_image(s, LoadSharing::Subgroup { lanes })
+    supports_weight_grad(s) && supports_pool(s) && by_image_lanes(s, LoadSharing::Subgroup { lanes }).is_some()
 }
 
-/// Whether the weight gradient of `s` runs the by-image kernel (subgroups of at most
-/// [`MAX_BY_IMAGE_LANES`], and few enough accumulators per lane) rather than the
-/// per-invocation kernel.
-fn weight_grad_by_image(s: ConvShape, sharing: LoadSharing) -> bool {
-    sharing.lanes().is_some_and(|lanes| {
+/// The subgroup width where the weight gradient of `s` runs the by-image kernel
+/// (subgroups of at most [`MAX_BY_IMAGE_LANES`], and few enough accumulators per lane);
+/// None where the per-invocation kernel runs.
+fn by_image_lanes(s: ConvShape, sharing: LoadSharing) -> Option<u32> {
+    sharing.lanes().filter(|&lanes| {
         lanes <= MAX_BY_IMAGE_LANES && s.oc.div_ceil(lanes) * s.c * s.kh * s.kw <= MAX_BY_IMAGE_ACCUMULATORS
     })
 }
@@ -96,11 +97,9 @@ pub struct WeightGradViews<'a> {
 
 /// The WGSL of the weight gradient with dy as it is, from f32 x (any batch size).
 pub fn weight_grad_source(s: ConvShape, sharing: LoadSharing) -> GeneratedKernel {
-    match sharing.lanes() {
-        Some(lanes) if weight_grad_by_image(s, sharing) => {
-            weight_grad_by_image_source(s, DyFrom::Dy, InputFormat::F32, lanes)
-        }
-        _ => weight_grad_per_invocation_source(s),
+    match by_image_lanes(s, sharing) {
+        Some(lanes) => weight_grad_by_image_source(s, DyFrom::Dy, InputFormat::F32, lanes),
+        None => weight_grad_per_invocation_source(s),
     }
 }
 
@@ -216,7 +215,7 @@ fn by_image_loop(g: &mut Wgsl, s: ConvShape, dy_from: DyFrom, input: InputFormat
         }
     }
     for j in 0..oc.div_ceil(lanes) {
-        dy_of_block(g, s, dy_from, j * lanes, j);
+        dy_of_block(g, s, dy_from, lanes, j);
     }
     // One output row at a time: its windows (the im2col values) dotted with its dy.
     for r in 0..out_rows {
@@ -240,10 +239,11 @@ fn by_image_loop(g: &mut Wgsl, s: ConvShape, dy_from: DyFrom, input: InputFormat
     g.close();
 }
 
-/// dy of each output row of the block for the lane's channel group `j` (channels from
-/// `first` on): g_{j}_{r}, and the bias gradient's sum.
-fn dy_of_block(g: &mut Wgsl, s: ConvShape, dy_from: DyFrom, first: u32, j: u32) {
+/// dy of each output row of the block for the lane's channel group `j` (of `lanes`
+/// channels): g_{j}_{r}, and the bias gradient's sum.
+fn dy_of_block(g: &mut Wgsl, s: ConvShape, dy_from: DyFrom, lanes: u32, j: u32) {
     let (oc, oh, ow) = (s.oc, s.out_h(), s.out_w());
+    let first = lanes * j;
     match dy_from {
         DyFrom::Dy => {
             g.line(format!(
@@ -283,10 +283,10 @@ fn dy_of_block(g: &mut Wgsl, s: ConvShape, dy_from: DyFrom, first: u32, j: u32) 
 fn by_image_stores(g: &mut Wgsl, s: ConvShape, lanes: u32) {
     let (c, oc, taps) = (s.c, s.oc, s.kh * s.kw);
     for j in 0..oc.div_ceil(lanes) {
-        let j8 = lanes * j;
-        g.open(format!("if (valid && lane + {j8}u < {oc}u)"));
-        g.line(format!("db[group * {oc}u + lane + {j8}u] = bias_{j};"));
-        g.line(format!("let base = (group * {oc}u + lane + {j8}u) * {}u;", c * taps));
+        let first = lanes * j;
+        g.open(format!("if (valid && lane + {first}u < {oc}u)"));
+        g.line(format!("db[group * {oc}u + lane + {first}u] = bias_{j};"));
+        g.line(format!("let base = (group * {oc}u + lane + {first}u) * {}u;", c * taps));
         for ci in 0..c {
             let stores: Vec<String> =
                 (0..taps).map(|t| format!("dw[base + {}u] = a_{j}_{ci}_{t};", ci * taps + t)).collect();
@@ -372,7 +372,7 @@ impl ConvDirect {
     /// `s`: one per [`IMAGES_PER_SUBGROUP`] images where the by-image kernel runs
     /// (subgroups, not too many accumulators), else one per image.
     pub fn weight_grad_partials(&self, s: ConvShape) -> u32 {
-        if weight_grad_by_image(s, self.sharing) {
+        if by_image_lanes(s, self.sharing).is_some() {
             s.n.div_ceil(IMAGES_PER_SUBGROUP)
         } else {
             s.n
@@ -382,7 +382,7 @@ impl ConvDirect {
     /// Whether [`ConvDirect::conv_weight_grad_direct`] also writes the bias gradient's
     /// partials for `s` (and so needs `db`): where the by-image kernel runs.
     pub fn writes_bias_grad(&self, s: ConvShape) -> bool {
-        weight_grad_by_image(s, self.sharing)
+        by_image_lanes(s, self.sharing).is_some()
     }
 
     /// Whether the weight gradient can read dy through the pool ([`DyViews::Pool`]) for
@@ -401,15 +401,14 @@ impl ConvDirect {
         if !supports_weight_grad(s) {
             return Err(Error::ShapeMismatch { op, what: format!("cannot compute {s:?}") });
         }
-        // The subgroup width where the by-image kernel runs.
-        let by_image_lanes = self.sharing.lanes().filter(|_| weight_grad_by_image(s, self.sharing));
-        let by_image = by_image_lanes.is_some();
+        let lanes = by_image_lanes(s, self.sharing);
+        let by_image = lanes.is_some();
         let mut views = v.x.views(op, s)?;
         let kernel = match v.dy {
             DyViews::Dy(dy) => {
                 dy.require(op, "dy", s.y_len())?;
                 views.push(("dy", dy));
-                match (v.x.format(), by_image_lanes) {
+                match (v.x.format(), lanes) {
                     (InputFormat::F32, _) => weight_grad_source(s, self.sharing),
                     (InputFormat::Bytes, Some(lanes)) => {
                         weight_grad_by_image_source(s, DyFrom::Dy, InputFormat::Bytes, lanes)
@@ -421,7 +420,7 @@ impl ConvDirect {
                 }
             }
             DyViews::Pool { dpool, argmax, pooled } => {
-                let Some(lanes) = self.sharing.lanes().filter(|&l| supports_weight_grad_through_pool(s, l)) else {
+                let (true, Some(lanes)) = (self.reads_dy_through_pool(s), lanes) else {
                     let what = format!("cannot read dy through the pool for {s:?}");
                     return Err(Error::ShapeMismatch { op, what });
                 };
