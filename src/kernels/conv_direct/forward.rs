@@ -15,13 +15,17 @@ use crate::kernels::squash::SquashFn;
 use crate::kernels::wgsl::{Access, GeneratedKernel, Wgsl, BATCH_STRUCT, COMPONENT};
 use crate::shapes::ConvShape;
 
-/// Output rows per invocation (the block is PH x 4 pixels): 12 for few output channels, 8
-/// for many. More rows share each weight load among more multiply-adds but leave fewer
-/// blocks to share between threads. Even, so that 2x2 pooling windows never straddle
-/// blocks.
+/// Output rows per invocation (the block is PH x 4 pixels): about 12 for few output
+/// channels, 8 for many. More rows share each weight load among more multiply-adds but
+/// leave fewer blocks to share between threads. The output's rows are split evenly into
+/// the fewest blocks of at most that many plus 2, so that no block computes rows past
+/// the image (LeNet-1998's C3: one block of 10 rows, not two of 8 of which 6 are thrown
+/// away; C1: two of 14, not three of 12). Even, so that 2x2 pooling windows never
+/// straddle blocks.
 fn block_rows(s: ConvShape) -> u32 {
-    let rows = if s.oc <= 8 { 12 } else { 8 };
-    rows.min(s.out_h())
+    let most = if s.oc <= 8 { 14 } else { 10 };
+    let blocks = s.out_h().div_ceil(most);
+    s.out_h().div_ceil(blocks).next_multiple_of(2).min(s.out_h())
 }
 
 /// From this many vec4s (or words) of input under a block on, the input rows are loaded in
