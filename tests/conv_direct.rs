@@ -57,6 +57,7 @@ fn pool_only<'a>(pooled: &'a wgpu::Buffer, argmax: &'a wgpu::Buffer) -> ForwardO
         y: None,
         pool: Some(PoolViews { pooled: View::whole(pooled), argmax: View::whole(argmax) }),
         y_width: None,
+        subsample: None,
     }
 }
 
@@ -91,7 +92,14 @@ fn generated_sources_validate_with_naga() {
                     for write_y in [true, false].into_iter().filter(|&y| y || pool) {
                         for input in [InputFormat::F32, InputFormat::Bytes] {
                             let activation = ConvActivation::relu(relu);
-                            let variant = ForwardVariant { activation, y_width: s.out_w(), write_y, pool, input };
+                            let variant = ForwardVariant {
+                                activation,
+                                y_width: s.out_w(),
+                                write_y,
+                                pool,
+                                subsample: None,
+                                input,
+                            };
                             let source = conv_direct::forward_source(s, variant, sharing).source;
                             let name =
                                 format!("conv_forward_direct {s:?} y {write_y} pool {pool} {sharing:?} {input:?}");
@@ -137,7 +145,7 @@ fn shapes_without_whole_vec4_rows_are_refused() {
         let gpu = gpu();
         let b = gpu.storage("b", 4096);
         let out = gpu.storage("out", 4096);
-        let out = ForwardOutputs { y: Some(View::whole(&out)), pool: None, y_width: None };
+        let out = ForwardOutputs { y: Some(View::whole(&out)), pool: None, y_width: None, subsample: None };
         let err = ConvDirect::new(gpu)
             .conv_forward_direct(
                 gpu,
@@ -231,7 +239,8 @@ fn conv_forward_direct_matches_reference() {
                 let pool_views =
                     pool.then(|| PoolViews { pooled: View::whole(&gpooled), argmax: View::whole(&gargmax) });
                 let sharing = conv.sharing;
-                let out = ForwardOutputs { y: Some(View::whole(&gy)), pool: pool_views, y_width: None };
+                let out =
+                    ForwardOutputs { y: Some(View::whole(&gy)), pool: pool_views, y_width: None, subsample: None };
                 let d = conv
                     .conv_forward_direct(
                         gpu,
@@ -295,7 +304,8 @@ fn conv_forward_direct_with_squash_and_cropped_y_matches_reference() {
             let want: Vec<f32> = squashed.chunks(ow).flat_map(|row| row[..y_width as usize].iter().copied()).collect();
             for conv in variants(gpu, false) {
                 let gy = nan_buffer(gpu, "y", want.len());
-                let out = ForwardOutputs { y: Some(View::whole(&gy)), pool: None, y_width: Some(y_width) };
+                let out =
+                    ForwardOutputs { y: Some(View::whole(&gy)), pool: None, y_width: Some(y_width), subsample: None };
                 let xv = ConvInput::F32(View::whole(&gx));
                 let d = conv.conv_forward_direct(
                     gpu,
@@ -316,7 +326,8 @@ fn conv_forward_direct_with_squash_and_cropped_y_matches_reference() {
         let conv = ConvDirect::new(gpu);
         let gy = gpu.storage("y", y.len());
         let xv = ConvInput::F32(View::whole(&gx));
-        let wide = ForwardOutputs { y: Some(View::whole(&gy)), pool: None, y_width: Some(s.out_w() + 1) };
+        let wide =
+            ForwardOutputs { y: Some(View::whole(&gy)), pool: None, y_width: Some(s.out_w() + 1), subsample: None };
         let err =
             conv.conv_forward_direct(gpu, s, ConvActivation::None, xv, [View::whole(&gw), View::whole(&gb)], wide);
         assert!(err.err().expect("wider than the output").to_string().contains("conv_forward_direct"));
@@ -340,7 +351,7 @@ fn conv_forward_direct_at_a_prime_batch_matches_reference() {
         let (gx, gw, gb) = (gpu.storage_from("x", &x), gpu.storage_from("w", &w), gpu.storage_from("b", &b));
         let gw = View { buffer: &gw, offset: 0, len: s.w_len() };
         let gy = nan_buffer(gpu, "y", want.len());
-        let out = ForwardOutputs { y: Some(View::whole(&gy)), pool: None, y_width: None };
+        let out = ForwardOutputs { y: Some(View::whole(&gy)), pool: None, y_width: None, subsample: None };
         let d = conv.conv_forward_direct(
             gpu,
             s,
@@ -493,7 +504,7 @@ fn weights_that_end_inside_a_vec4_are_refused() {
     let gpu = gpu();
     let s = ConvShape::new(1, 1, 28, 28, 6, 5);
     let (x, w, b, y) = (gpu.storage("x", 784), gpu.storage("w", 150), gpu.storage("b", 6), gpu.storage("y", 3456));
-    let out = ForwardOutputs { y: Some(View::whole(&y)), pool: None, y_width: None };
+    let out = ForwardOutputs { y: Some(View::whole(&y)), pool: None, y_width: None, subsample: None };
     let err = ConvDirect::new(gpu)
         .conv_forward_direct(
             gpu,

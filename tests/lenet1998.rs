@@ -78,6 +78,43 @@ fn run_gpu_with(s: &Setup, f: SquashFn, k: &Kernels) -> GpuOut {
     }
 }
 
+/// An inference plan's (loss, scores): the plan whose convolutions subsample as they
+/// convolve and store nothing else, on NaN-filled buffers.
+fn run_inference(s: &Setup, f: SquashFn, k: &Kernels) -> (Vec<f32>, Vec<f32>) {
+    let gpu = gpu();
+    let params = gpu.storage_from("params", &s.params);
+    let ctx = Ctx::new(gpu, k, &s.layout, &params);
+    let net = NetSpec { arch: Arch::Lenet1998, squash: f, ..Default::default() };
+    let plan = net.plan(&ctx, BATCH, Mode::Inference, InputSource::Buffer).unwrap();
+    gpu.write(View::whole(plan.x().unwrap()), &s.x);
+    gpu.write(View::whole(plan.labels()), &s.labels);
+    gpu.write(View::whole(plan.probs()), &vec![f32::NAN; (BATCH * 10) as usize]);
+    let mut encoder = gpu.device.create_command_encoder(&Default::default());
+    {
+        let mut pass = encoder.begin_compute_pass(&Default::default());
+        plan.record_forward(&mut pass);
+    }
+    gpu.queue.submit([encoder.finish()]);
+    gpu.wait().unwrap();
+    (read(gpu, plan.loss(), BATCH as usize), read(gpu, plan.probs(), (BATCH * 10) as usize))
+}
+
+/// Evaluation and prediction (C1+S2 and C3+S4 each one kernel on the generated tier, the
+/// separate kernels on the quick tier) give the CPU model's scores.
+#[test]
+fn lenet1998_inference_matches_the_cpu_model() {
+    for k in [Kernels::new(gpu()).unwrap(), Kernels::quick(gpu()).unwrap()] {
+        for (seed, f) in [(3, SquashFn::ScaledTanh), (4, SquashFn::Sigmoid)] {
+            let s = setup(seed);
+            let (loss, probs) = run_inference(&s, f, &k);
+            let fw = cpu::lenet1998_forward(&s.layout, &s.params, &s.x, &s.labels, BATCH, f);
+            let tol = Tol { abs: 2e-6, rel: 1e-4 };
+            assert_close(&format!("{f:?} loss"), &loss, &fw.loss, tol);
+            assert_close(&format!("{f:?} probs"), &probs, &fw.probs, tol);
+        }
+    }
+}
+
 #[test]
 fn lenet1998_gpu_matches_the_cpu_model() {
     check_against_the_cpu_model(&Kernels::new(gpu()).unwrap());

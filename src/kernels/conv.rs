@@ -4,7 +4,9 @@
 //! [`ConvChoice`] that says which buffers to allocate, and asks `Kernels::conv_*` for the
 //! dispatches.
 
-use super::conv_direct::{self, ConvActivation, ConvInput, DyViews, ForwardOutputs, PoolViews, WeightGradViews};
+use super::conv_direct::{
+    self, ConvActivation, ConvInput, DyViews, ForwardOutputs, PoolViews, SubsampleOutput, WeightGradViews,
+};
 use super::gemm::{Epilogue, GemmViews, Transpose};
 use super::{Kernels, Tier};
 use crate::error::{Error, Result};
@@ -18,6 +20,9 @@ pub struct ConvUse {
     pub activation: ConvActivation,
     /// A 2x2 max-pool follows (fused into the forward where the kernel can).
     pub pool: bool,
+    /// LeNet-1998's 2x2 subsampling follows (fused into the forward where the kernel can;
+    /// else the layer runs it).
+    pub subsample: bool,
     /// The convolution's own output (before any pool) is read afterwards: feature maps,
     /// gradient ascent on a channel.
     pub keep_y: bool,
@@ -67,6 +72,8 @@ pub struct ConvChoice {
     /// none but a ReLU (the layer then runs it).
     pub activation: ConvActivation,
     pub pool: bool,
+    /// The forward also subsamples its output (LeNet-1998's S2, S4).
+    pub subsample: bool,
     pub forward: ForwardPath,
     /// None without a backward.
     pub weight_grad: Option<WeightGradPath>,
@@ -137,6 +144,8 @@ pub struct ConvForwardViews<'a> {
     /// The output before the pool: where [`ConvChoice::store_y`].
     pub y: Option<View<'a>>,
     pub pool: Option<PoolViews<'a>>,
+    /// Where [`ConvChoice::subsample`].
+    pub subsample: Option<SubsampleOutput<'a>>,
 }
 
 /// The views of a convolution's weight and bias gradients.
@@ -195,6 +204,9 @@ impl Kernels {
             }
         });
         let generated = matches!(weight_grad, Some(WeightGradPath::Direct | WeightGradPath::ThroughPool));
+        let subsample = u.subsample
+            && forward != ForwardPath::Gemm
+            && conv_direct::supports_subsample(s, layer.out_w(), layer.out_w() / 2);
         ConvChoice {
             shape: s,
             input_w: layer.w,
@@ -203,10 +215,12 @@ impl Kernels {
                 ForwardPath::Gemm => ConvActivation::relu(u.activation == ConvActivation::Relu),
             },
             pool: u.pool,
+            subsample,
             forward,
             weight_grad,
             input_grad,
-            store_y: u.keep_y || forward != (ForwardPath::Direct { pool: true }),
+            // A fused pool's backward reads the pool; a subsampling's reads y.
+            store_y: u.keep_y || !(forward == (ForwardPath::Direct { pool: true }) || subsample && !u.train),
             partials: if generated { self.conv_direct.weight_grad_partials(s) } else { s.n },
             bias_partials: generated && self.conv_direct.writes_bias_grad(s),
         }
@@ -232,7 +246,12 @@ impl Kernels {
         match c.forward {
             ForwardPath::Direct { pool } => {
                 let y_width = Some(c.y_width());
-                let outputs = ForwardOutputs { y: v.y.filter(|_| c.store_y), pool: v.pool.filter(|_| pool), y_width };
+                let outputs = ForwardOutputs {
+                    y: v.y.filter(|_| c.store_y),
+                    pool: v.pool.filter(|_| pool),
+                    y_width,
+                    subsample: v.subsample.filter(|_| c.subsample),
+                };
                 out.push(self.conv_direct.conv_forward_direct(gpu, s, c.activation, v.x, [v.w, v.bias], outputs)?);
             }
             ForwardPath::Gemm => {

@@ -8,7 +8,9 @@
 //! SDLM's second derivatives come from the same backward kernels run on squared weights
 //! and activations (`Plan::record_curvature`).
 
-use super::layers::{Activation, Conv, Dense, Dims, Layer, PadNormalize, Picture, Rbf, Subsample, TableConv};
+use super::layers::{
+    Activation, Conv, Dense, Dims, Layer, PadNormalize, Picture, Rbf, Subsample, Subsampled, TableConv,
+};
 use super::network::Network;
 use crate::kernels::squash::SquashFn;
 use crate::model::lenet5::{CLASSES, IMAGE_SIDE};
@@ -64,10 +66,14 @@ pub fn network(squash: SquashFn) -> Network {
     let act = Activation::Squash(squash);
     let layers: Vec<Box<dyn Layer>> = vec![
         Box::new(PadNormalize { pad: PAD, lo: INPUT_LO, hi: INPUT_HI }),
-        Box::new(Conv { name: "C1", channels: 6, kernel: 5, activation: act }),
-        Box::new(Subsample { name: "S2", activation: act }),
-        Box::new(TableConv { activation: act, ..C3 }),
-        Box::new(Subsample { name: "S4", activation: act }),
+        Box::new(Subsampled {
+            conv: Conv { name: "C1", channels: 6, kernel: 5, activation: act },
+            sub: Subsample { name: "S2", activation: act },
+        }),
+        Box::new(Subsampled {
+            conv: TableConv { activation: act, ..C3 },
+            sub: Subsample { name: "S4", activation: act },
+        }),
         Box::new(Dense { as_conv: Some(5), ..Dense::new("C5", 120, act) }),
         Box::new(Dense {
             picture: Picture::Bitmap { h: BITMAP_H as u32, w: BITMAP_W as u32 },

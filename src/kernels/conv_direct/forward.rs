@@ -55,9 +55,14 @@ impl ConvActivation {
 
     /// The WGSL expression for the activation of the vec4 `a`.
     fn of(self, a: &str) -> String {
+        self.of_typed(a, "vec4<f32>")
+    }
+
+    /// The activation of `a`, of WGSL type `ty`.
+    fn of_typed(self, a: &str, ty: &str) -> String {
         match self {
             ConvActivation::None => a.to_string(),
-            ConvActivation::Relu => format!("max({a}, vec4<f32>(0.0))"),
+            ConvActivation::Relu => format!("max({a}, {ty}(0.0))"),
             ConvActivation::Squash(SquashFn::ScaledTanh) => {
                 format!("{SQUASH_A} * (1.0 - 2.0 / (exp({SQUASH_2S} * {a}) + 1.0))")
             }
@@ -95,13 +100,28 @@ pub struct ForwardVariant {
     /// The 2x2 max-pool of y and its argmax, as `maxpool2x2_forward` computes them (same
     /// tie rule), saving that kernel's pass over y.
     pub pool: bool,
+    /// LeNet-1998's trainable subsampling of y (of its `y_width` stored columns), as
+    /// `subsample_forward` computes it, saving that kernel and (without `write_y`) y.
+    pub subsample: Option<SubsampleVariant>,
     pub input: InputFormat,
+}
+
+/// A fused 2x2 subsampling: each window's sum times the map's coefficient plus its bias,
+/// then `activation`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SubsampleVariant {
+    pub activation: ConvActivation,
+    /// The length of a stored row: the subsampled width (y_width / 2), or more where the
+    /// reader wants its rows widened with zeros (the columns past the width are never
+    /// written, so a zero-filled buffer keeps them zero).
+    pub row_width: u32,
 }
 
 /// The WGSL of the forward for `s` (any batch size).
 pub fn forward_source(s: ConvShape, v: ForwardVariant, sharing: LoadSharing) -> GeneratedKernel {
-    assert!(v.write_y || v.pool, "a convolution that writes nothing");
+    assert!(v.write_y || v.pool || v.subsample.is_some(), "a convolution that writes nothing");
     assert!(v.y_width <= s.out_w() && (v.y_width == s.out_w() || !v.pool), "a cropped y is not pooled");
+    assert!(v.subsample.is_none_or(|sv| supports_subsample(s, v.y_width, sv.row_width)), "cannot subsample");
     let (c, h, w, oc, k) = (s.c, s.h, s.w, s.oc, s.kh);
     let (oh, ow) = (s.out_h(), s.out_w());
     let ph = block_rows(s);
@@ -109,8 +129,13 @@ pub fn forward_source(s: ConvShape, v: ForwardVariant, sharing: LoadSharing) -> 
         "src/kernels/conv_direct/forward.rs",
         &format!(
             "x ({c},{h},{w}) -> y ({oc},{oh},{ow}), {k}x{k} taps, {:?}, y {} (width {}), pool {},\n\
-             // {ph}x4 pixels per invocation, input {:?}, weights {sharing:?}.",
-            v.activation, v.write_y, v.y_width, v.pool, v.input
+             // {}{ph}x4 pixels per invocation, input {:?}, weights {sharing:?}.",
+            v.activation,
+            v.write_y,
+            v.y_width,
+            v.pool,
+            v.subsample.map_or(String::new(), |sv| format!("subsample {sv:?},\n// ")),
+            v.input
         ),
     );
     g.line(BATCH_STRUCT);
@@ -126,6 +151,11 @@ pub fn forward_source(s: ConvShape, v: ForwardVariant, sharing: LoadSharing) -> 
     if v.pool {
         g.storage("pooled", Access::ReadWrite, "array<f32>");
         g.storage("argmax", Access::ReadWrite, "array<u32>");
+    }
+    if v.subsample.is_some() {
+        g.storage("sub_coef", Access::Read, "array<f32>");
+        g.storage("sub_bias", Access::Read, "array<f32>");
+        g.storage("sub", Access::ReadWrite, "array<f32>");
     }
     g.uniform("s", "Batch");
     g.blank();
@@ -147,12 +177,13 @@ pub fn forward_source(s: ConvShape, v: ForwardVariant, sharing: LoadSharing) -> 
     output_channels(&mut g, s, ph, v, sharing);
     g.close();
     let name = format!(
-        "conv_forward-{}{}{}{}{}-{:?}-{}",
+        "conv_forward-{}{}{}{}{}{}-{:?}-{}",
         shape_name(s),
         v.activation.tag(),
         if v.write_y { "-y" } else { "" },
         if v.y_width < ow { format!("-crop{}", v.y_width) } else { String::new() },
         if v.pool { "-pool" } else { "" },
+        v.subsample.map_or(String::new(), |sv| format!("-subsample{}-rows{}", sv.activation.tag(), sv.row_width)),
         v.input,
         sharing.tag()
     )
@@ -257,7 +288,50 @@ fn output_channels(g: &mut Wgsl, s: ConvShape, ph: u32, v: ForwardVariant, shari
             g.close();
         }
     }
+    if let Some(sv) = v.subsample {
+        subsample_stores(g, s, ph, v.y_width, sv, activated);
+    }
     g.close();
+}
+
+/// Rows p and p + 1 of the block hold two 2x2 windows (columns 0-1 and 2-3): their sums in
+/// subsample_forward's order, times the coefficient plus the bias, activated, stored at
+/// columns x0/2 and x0/2 + 1 of a row of `row_width` (those inside y_width / 2).
+fn subsample_stores(
+    g: &mut Wgsl,
+    s: ConvShape,
+    ph: u32,
+    y_width: u32,
+    sv: SubsampleVariant,
+    activated: impl Fn(u32) -> String,
+) {
+    let (oc, oh) = (s.oc, s.out_h());
+    let (width, row) = (y_width / 2, sv.row_width);
+    g.line(format!("let sub_plane = (image * {oc}u + oc) * {}u;", oh / 2 * row));
+    g.line("let sub_c = sub_coef[oc];");
+    g.line("let sub_b = sub_bias[oc];");
+    for p in (0..ph).step_by(2) {
+        g.open(format!("if (valid && y0 + {p}u < {oh}u)"));
+        g.line(format!("let t = {}; let u = {};", activated(p), activated(p + 1)));
+        g.line("let sums = vec2<f32>(t.x + t.y + u.x + u.y, t.z + t.w + u.z + u.w);");
+        g.line(format!("let v = {};", sv.activation.of_typed("(sub_c * sums + sub_b)", "vec2<f32>")));
+        g.line(format!("let at = sub_plane + (y0 + {p}u) / 2u * {row}u + x0 / 2u;"));
+        if width < s.out_w() / 2 {
+            // Cropped: the last block's columns from the width on are not stored.
+            g.line(format!("if (x0 / 2u < {width}u) {{ sub[at] = v.x; }}"));
+            g.line(format!("if (x0 / 2u + 1u < {width}u) {{ sub[at + 1u] = v.y; }}"));
+        } else {
+            g.line("sub[at] = v.x;");
+            g.line("sub[at + 1u] = v.y;");
+        }
+        g.close();
+    }
+}
+
+/// Whether the forward can subsample its output of stored width `y_width` into rows of
+/// `row_width`: an even output height (as for the pool) and width.
+pub fn supports_subsample(s: ConvShape, y_width: u32, row_width: u32) -> bool {
+    supports_pool(s) && y_width.is_multiple_of(2) && y_width <= s.out_w() && row_width >= y_width / 2
 }
 
 /// WGSL writing one 2x2 window's maximum and the flat index into y of its argmax; ties go
@@ -285,6 +359,17 @@ pub struct ForwardOutputs<'a> {
     pub pool: Option<PoolViews<'a>>,
     /// y's stored width where it is cropped (None: the output width).
     pub y_width: Option<u32>,
+    pub subsample: Option<SubsampleOutput<'a>>,
+}
+
+/// A fused subsampling's parameters and output, (N, OC, OH/2, row_width).
+#[derive(Clone, Copy)]
+pub struct SubsampleOutput<'a> {
+    pub coef: View<'a>,
+    pub bias: View<'a>,
+    pub out: View<'a>,
+    pub activation: ConvActivation,
+    pub row_width: u32,
 }
 
 impl ConvDirect {
@@ -292,7 +377,8 @@ impl ConvDirect {
     /// max-pool (N,OC,OH/2,OW/2) and its argmax, as `maxpool2x2_forward` writes them. y is
     /// stored only if given (one of y and the pool must be). `w` is bound as a uniform
     /// buffer, so it must start on a 256-byte boundary (as every parameter tensor does).
-    /// With `out.y_width` below OW, y is (N,OC,OH,y_width): the first columns only.
+    /// With `out.y_width` below OW, y is (N,OC,OH,y_width): the first columns only. With
+    /// `out.subsample`, also the subsampling of y (as stored) into its rows.
     pub fn conv_forward_direct(
         &self,
         gpu: &Gpu,
@@ -306,7 +392,7 @@ impl ConvDirect {
         if !supports(s) {
             return Err(Error::ShapeMismatch { op, what: format!("cannot compute {s:?}") });
         }
-        if out.y.is_none() && out.pool.is_none() {
+        if out.y.is_none() && out.pool.is_none() && out.subsample.is_none() {
             return Err(Error::ShapeMismatch { op, what: "neither y nor the pool is written".into() });
         }
         if x.format() == InputFormat::Bytes && out.y.is_some() {
@@ -333,11 +419,22 @@ impl ConvDirect {
             argmax.require(op, "argmax", pool_len)?;
             views.extend([("pooled", pooled), ("argmax", argmax)]);
         }
+        if let Some(sub) = out.subsample {
+            if !supports_subsample(s, y_width, sub.row_width) {
+                let what = format!("cannot subsample {s:?} stored {y_width} wide into rows of {}", sub.row_width);
+                return Err(Error::ShapeMismatch { op, what });
+            }
+            sub.coef.require(op, "sub_coef", s.oc as u64)?;
+            sub.bias.require(op, "sub_bias", s.oc as u64)?;
+            sub.out.require(op, "sub", s.n as u64 * (s.oc * s.out_h() / 2 * sub.row_width) as u64)?;
+            views.extend([("sub_coef", sub.coef), ("sub_bias", sub.bias), ("sub", sub.out)]);
+        }
         let variant = ForwardVariant {
             activation,
             y_width,
             write_y: out.y.is_some(),
             pool: out.pool.is_some(),
+            subsample: out.subsample.map(|o| SubsampleVariant { activation: o.activation, row_width: o.row_width }),
             input: x.format(),
         };
         let blocks_per_image = blocks_per_image(s.out_h(), s.out_w(), block_rows(s));

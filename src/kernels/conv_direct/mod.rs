@@ -20,7 +20,10 @@ pub mod forward;
 pub mod input_grad;
 pub mod weight_grad;
 
-pub use forward::{forward_source, ConvActivation, ForwardOutputs, ForwardVariant};
+pub use forward::{
+    forward_source, supports_subsample, ConvActivation, ForwardOutputs, ForwardVariant, SubsampleOutput,
+    SubsampleVariant,
+};
 pub use input_grad::{input_grad_source, supports_input_grad};
 pub use weight_grad::{
     supports_weight_grad, supports_weight_grad_through_pool, weight_grad_source, weight_grad_through_pool_source,

@@ -3,15 +3,15 @@
 //! and weights.
 
 use super::squash::{activate, deactivate};
-use super::{bias, weight, Activation, Build, Built, ConvKernels, Dims, Layer, Pass, Tensor};
+use super::subsampled::ConvLayer;
+use super::{bias, weight, Activation, Build, Built, ConvKernels, Dims, Layer, Pass, Subsample, Tensor};
 use crate::error::Result;
 use crate::export::onnx::{Attr, Graph};
 use crate::gpu::{Dispatch, View};
 use crate::kernels::conv::{
     ConvChoice, ConvForwardViews, ConvInputGradViews, ConvUse, ConvWeightGradViews, ForwardPath,
 };
-use crate::kernels::conv_direct::ConvActivation;
-use crate::kernels::conv_direct::ConvInput;
+use crate::kernels::conv_direct::{ConvActivation, ConvInput, SubsampleOutput};
 use crate::kernels::table::NONE;
 use crate::model::params::{ParamLayout, ParamSpec};
 use crate::model::summary::LayerInfo;
@@ -165,8 +165,7 @@ impl Layer for Conv {
     }
 
     fn build(&self, b: &Build, input: &Tensor) -> Result<Built> {
-        let s = conv_shape(input.dims, b.batch, self.channels, self.kernel);
-        build_conv(b, input, s, &self.prefix(), self.activation, None)
+        self.build_then(b, input, None)
     }
 
     fn conv_name(&self) -> Option<&'static str> {
@@ -239,8 +238,7 @@ impl Layer for TableConv {
     }
 
     fn build(&self, b: &Build, input: &Tensor) -> Result<Built> {
-        let s = conv_shape(input.dims, b.batch, self.table.len() as u32, self.kernel);
-        build_conv(b, input, s, &self.prefix(), self.activation, Some(self))
+        self.build_then(b, input, None)
     }
 
     /// The dense (OC, C, K, K) kernel, the table's gaps left as zeros and marked.
@@ -259,6 +257,20 @@ impl Layer for TableConv {
     }
 }
 
+impl ConvLayer for Conv {
+    fn build_then(&self, b: &Build, input: &Tensor, then: Option<&Subsample>) -> Result<Built> {
+        let s = conv_shape(input.dims, b.batch, self.channels, self.kernel);
+        build_conv(b, input, s, (&self.prefix(), self.activation), None, then)
+    }
+}
+
+impl ConvLayer for TableConv {
+    fn build_then(&self, b: &Build, input: &Tensor, then: Option<&Subsample>) -> Result<Built> {
+        let s = conv_shape(input.dims, b.batch, self.table.len() as u32, self.kernel);
+        build_conv(b, input, s, (&self.prefix(), self.activation), Some(self), then)
+    }
+}
+
 /// The part of `buffer` (laid out as the parameters) that holds `span`.
 fn span_view<'a>(buffer: &'a wgpu::Buffer, span: &std::ops::Range<usize>) -> View<'a> {
     View { buffer, offset: span.start as u64, len: span.len() as u64 }
@@ -274,21 +286,30 @@ struct Tables {
 /// Conv (+ activation), with its weights from the parameters or, for a [`TableConv`],
 /// spread into a dense kernel; the activation fused into the forward where its kernel can,
 /// and on an input widened with zeros where the kernels choose so ([`ConvChoice::widening`]).
+/// With `then`, the subsampling after it, fused into the forward where the kernel can
+/// (y then stored only where read: by the backward, or as feature maps).
 fn build_conv(
     b: &Build,
     input: &Tensor,
     s: ConvShape,
-    prefix: &str,
-    activation: Activation,
+    (prefix, activation): (&str, Activation),
     table: Option<&TableConv>,
+    then: Option<&Subsample>,
 ) -> Result<Built> {
     let wanted = match activation {
         Activation::Relu => ConvActivation::Relu,
         Activation::Squash(f) => ConvActivation::Squash(f),
         Activation::None | Activation::Softmax => ConvActivation::None,
     };
-    let u =
-        ConvUse { activation: wanted, pool: false, keep_y: true, train: b.train(), input_grad: input.grad.is_some() };
+    let sub_activation = then.and_then(Subsample::fused_activation);
+    let u = ConvUse {
+        activation: wanted,
+        pool: false,
+        subsample: sub_activation.is_some(),
+        keep_y: then.is_none() || b.mode.keeps_outputs(),
+        train: b.train(),
+        input_grad: input.grad.is_some(),
+    };
     let c = b.kernels.conv_choice(s, u);
     let fused = c.activation == wanted;
     let label = if fused || activation == Activation::None { prefix.to_string() } else { format!("{prefix}_a") };
@@ -310,7 +331,22 @@ fn build_conv(
     };
     let mut forward = Vec::new();
     let kernel = conv.kernel(Pass::First, &mut forward)?;
-    forward.extend(conv.forward(kernel.as_ref())?);
+    // The subsampling's output, where the forward writes it.
+    let fused_sub = match (then, sub_activation) {
+        (Some(sub), Some(activation)) if c.subsample => Some((sub, sub.fused_output(b, dims), activation)),
+        _ => None,
+    };
+    let sub_views = fused_sub.as_ref().map(|(sub, out, activation)| {
+        let (coef, bias) = sub.param_names();
+        SubsampleOutput {
+            coef: b.param(&coef),
+            bias: b.param(&bias),
+            out: out.value(),
+            activation: *activation,
+            row_width: c.y_width() / 2,
+        }
+    });
+    forward.extend(conv.forward(kernel.as_ref(), sub_views)?);
     let output = match (fused, activation) {
         (true, Activation::Squash(_)) => conv.y.clone(),
         _ => activate(b, prefix, conv.y.clone(), activation, &mut forward)?,
@@ -337,7 +373,13 @@ fn build_conv(
             }
         }
     }
-    Ok(built)
+    match then {
+        Some(sub) => {
+            let output = built.output.clone();
+            Ok(built.then(sub.build_with(b, &output, fused_sub.map(|(_, out, _)| out))?))
+        }
+        None => Ok(built),
+    }
 }
 
 /// A convolution run on its input zero-padded on the right: the wide copy of x (and of dy
@@ -418,7 +460,7 @@ impl KernelConv<'_> {
         self.wide.as_ref().map_or_else(|| self.input.value(), |w| View::whole(&w.x))
     }
 
-    fn forward(&self, kernel: Option<&wgpu::Buffer>) -> Result<Vec<Dispatch>> {
+    fn forward(&self, kernel: Option<&wgpu::Buffer>, subsample: Option<SubsampleOutput>) -> Result<Vec<Dispatch>> {
         let (b, mut list) = (self.b, Vec::new());
         if let Some(w) = &self.wide {
             list.push(b.kernels.zero_pad.zero_pad_forward(b.gpu, w.x_pad, self.input.value(), View::whole(&w.x))?);
@@ -430,6 +472,7 @@ impl KernelConv<'_> {
             bias: b.param(&self.bias_name()),
             y: Some(self.y.value()),
             pool: None,
+            subsample,
         };
         list.extend(b.kernels.conv_forward(b.gpu, &self.c, views)?);
         Ok(list)

@@ -43,7 +43,10 @@ impl ConvPool {
 
     fn choice(&self, k: &Kernels, s: ConvShape, mode: Mode, input_grad: bool) -> ConvChoice {
         let (train, keep_y) = (mode.trains(), mode.keeps_outputs());
-        k.conv_choice(s, ConvUse { activation: ConvActivation::Relu, pool: true, keep_y, train, input_grad })
+        k.conv_choice(
+            s,
+            ConvUse { activation: ConvActivation::Relu, pool: true, subsample: false, keep_y, train, input_grad },
+        )
     }
 
     fn weight_name(&self) -> String {
@@ -189,8 +192,15 @@ impl Layer for ConvPool {
         };
         let pool = PoolViews { pooled: output.value(), argmax: View::whole(&bufs.argmax) };
         let (w, bias) = (b.param(&self.weight_name()), b.param(&self.bias_name()));
-        let forward_views =
-            ConvForwardViews { x, col: view_of(&bufs.col), w, bias, y: view_of(&bufs.y), pool: Some(pool) };
+        let forward_views = ConvForwardViews {
+            x,
+            col: view_of(&bufs.col),
+            w,
+            bias,
+            y: view_of(&bufs.y),
+            pool: Some(pool),
+            subsample: None,
+        };
         let mut built = Built::new(self.pool, output.clone());
         built.forward = b.kernels.conv_forward(b.gpu, &c, forward_views)?;
         if let Some(dpool) = output.grad() {

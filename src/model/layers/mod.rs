@@ -16,6 +16,7 @@ mod loss;
 mod pad;
 mod squash;
 mod subsample;
+mod subsampled;
 
 pub use conv::{Conv, TableConv};
 pub use conv_pool::ConvPool;
@@ -23,6 +24,7 @@ pub use dense::Dense;
 pub use loss::{Rbf, SoftmaxXent};
 pub use pad::PadNormalize;
 pub use subsample::Subsample;
+pub use subsampled::Subsampled;
 
 use crate::error::Result;
 use crate::export::onnx::{Attr, Graph};
@@ -194,6 +196,20 @@ impl Built {
         let picture = Picture::of(output.dims);
         let taps = vec![Tap { name: name.to_string(), tensor: output.clone(), backward_from: 0, picture }];
         Built { forward: Vec::new(), backward: Vec::new(), second_order: Vec::new(), output, taps, head: None }
+    }
+
+    /// This layer and `next` (built on this one's output) as one: the forwards in order,
+    /// the backwards in reverse, both's taps (this one's backward starting after next's).
+    pub fn then(self, next: Built) -> Built {
+        let offset = next.backward.len();
+        let mut taps: Vec<Tap> =
+            self.taps.into_iter().map(|t| Tap { backward_from: t.backward_from + offset, ..t }).collect();
+        taps.extend(next.taps);
+        let [mut forward, mut backward, mut second_order] = [self.forward, next.backward, next.second_order];
+        forward.extend(next.forward);
+        backward.extend(self.backward);
+        second_order.extend(self.second_order);
+        Built { forward, backward, second_order, output: next.output, taps, head: next.head }
     }
 }
 

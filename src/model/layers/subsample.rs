@@ -6,6 +6,7 @@ use super::{bias, Activation, Build, Built, Dims, Layer, Pass, Tensor};
 use crate::error::{Error, Result};
 use crate::export::onnx::{Attr, Graph};
 use crate::gpu::View;
+use crate::kernels::conv_direct::ConvActivation;
 use crate::model::params::ParamSpec;
 use crate::model::summary::LayerInfo;
 use crate::shapes::{PoolShape, ReduceShape};
@@ -58,22 +59,57 @@ impl Layer for Subsample {
     }
 
     fn build(&self, b: &Build, input: &Tensor) -> Result<Built> {
+        self.build_with(b, input, None)
+    }
+}
+
+impl Subsample {
+    /// The activation a convolution's forward applies when it subsamples for this layer
+    /// (`ConvUse::subsample`); None where it cannot (a ReLU or softmax here).
+    pub fn fused_activation(&self) -> Option<ConvActivation> {
+        match self.activation {
+            Activation::Squash(f) => Some(ConvActivation::Squash(f)),
+            Activation::None => Some(ConvActivation::None),
+            Activation::Relu | Activation::Softmax => None,
+        }
+    }
+
+    /// The tensor a fused forward writes for this layer on `input` (its output).
+    pub fn fused_output(&self, b: &Build, input: Dims) -> Tensor {
+        Tensor::new(b, &self.prefix(), self.output(input), b.train())
+    }
+
+    /// Its coefficient and bias.
+    pub fn param_names(&self) -> (String, String) {
+        let p = self.prefix();
+        (format!("{p}.coef"), format!("{p}.bias"))
+    }
+
+    /// As `build`, or where the convolution before wrote the output already (`fused`,
+    /// from [`Subsample::fused_output`]), the backward alone.
+    pub fn build_with(&self, b: &Build, input: &Tensor, fused: Option<Tensor>) -> Result<Built> {
         let p = self.prefix();
         let (c, h, w) = input.dims.chw();
         let s = PoolShape::new(b.batch, c, h, w);
-        let (coef, bias_name) = (format!("{p}.coef"), format!("{p}.bias"));
+        let (coef, bias_name) = self.param_names();
         // The kernel applies a squash itself; `pre` holds its output then.
         let squash = match self.activation {
             Activation::Squash(f) => Some(f),
             _ => None,
         };
-        let label = if squash.is_some() { p.clone() } else { format!("{p}_a") };
-        let pre = Tensor::new(b, &label, self.output(input.dims), b.train());
-        let views = [input.value(), b.param(&coef), b.param(&bias_name), pre.value()];
-        let mut forward = vec![b.kernels.subsample.subsample_forward(b.gpu, s, squash, views)?];
-        let output = match squash {
-            Some(_) => pre.clone(),
-            None => activate(b, &p, pre.clone(), self.activation, &mut forward)?,
+        let (pre, output, forward) = match fused {
+            Some(out) => (out.clone(), out, Vec::new()),
+            None => {
+                let label = if squash.is_some() { p.clone() } else { format!("{p}_a") };
+                let pre = Tensor::new(b, &label, self.output(input.dims), b.train());
+                let views = [input.value(), b.param(&coef), b.param(&bias_name), pre.value()];
+                let mut forward = vec![b.kernels.subsample.subsample_forward(b.gpu, s, squash, views)?];
+                let output = match squash {
+                    Some(_) => pre.clone(),
+                    None => activate(b, &p, pre.clone(), self.activation, &mut forward)?,
+                };
+                (pre, output, forward)
+            }
         };
         let mut built = Built::new(&p, output.clone());
         built.forward = forward;
