@@ -421,6 +421,13 @@ impl PadShape {
     pub fn y_len(&self) -> u64 {
         self.n as u64 * self.out_h() as u64 * self.out_w() as u64
     }
+    /// Rows of x and of y (the kernels take a row per invocation).
+    pub fn x_rows(&self) -> u64 {
+        self.n as u64 * self.h as u64
+    }
+    pub fn y_rows(&self) -> u64 {
+        self.n as u64 * self.out_h() as u64
+    }
 }
 
 /// Zero-padding of P planes (batch x channels) from H x W to OH x OW on the right and
@@ -447,6 +454,13 @@ impl ZeroPadShape {
     }
     pub fn y_len(&self) -> u64 {
         self.planes as u64 * self.out_h as u64 * self.out_w as u64
+    }
+    /// Rows of x and of y (the kernels take a row per invocation).
+    pub fn x_rows(&self) -> u64 {
+        self.planes as u64 * self.h as u64
+    }
+    pub fn y_rows(&self) -> u64 {
+        self.planes as u64 * self.out_h as u64
     }
 }
 

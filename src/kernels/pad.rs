@@ -25,13 +25,13 @@ impl Pad {
     pub fn pad_normalize_forward(&self, gpu: &Gpu, s: PadShape, x: View, y: View) -> Result<Dispatch> {
         x.require(PAD_NORMALIZE_FORWARD, "x", s.x_len())?;
         y.require(PAD_NORMALIZE_FORWARD, "y", s.y_len())?;
-        Ok(prepare(gpu, &self.forward, PAD_NORMALIZE_FORWARD, &[x, y], &s, grid_1d(s.y_len())))
+        Ok(prepare(gpu, &self.forward, PAD_NORMALIZE_FORWARD, &[x, y], &s, grid_1d(s.y_rows())))
     }
 
     /// dy (N,1,H+2P,W+2P) -> dx (N,1,H,W) = (hi - lo) · dy inside the border; overwritten.
     pub fn pad_normalize_backward(&self, gpu: &Gpu, s: PadShape, dy: View, dx: View) -> Result<Dispatch> {
         dy.require(PAD_NORMALIZE_BACKWARD, "dy", s.y_len())?;
         dx.require(PAD_NORMALIZE_BACKWARD, "dx", s.x_len())?;
-        Ok(prepare(gpu, &self.backward, PAD_NORMALIZE_BACKWARD, &[dy, dx], &s, grid_1d(s.x_len())))
+        Ok(prepare(gpu, &self.backward, PAD_NORMALIZE_BACKWARD, &[dy, dx], &s, grid_1d(s.x_rows())))
     }
 }

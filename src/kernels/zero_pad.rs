@@ -28,7 +28,7 @@ impl ZeroPad {
         require_growth(ZERO_PAD_FORWARD, s)?;
         x.require(ZERO_PAD_FORWARD, "x", s.x_len())?;
         y.require(ZERO_PAD_FORWARD, "y", s.y_len())?;
-        Ok(prepare(gpu, &self.forward, ZERO_PAD_FORWARD, &[x, y], &s, grid_1d(s.y_len())))
+        Ok(prepare(gpu, &self.forward, ZERO_PAD_FORWARD, &[x, y], &s, grid_1d(s.y_rows())))
     }
 
     /// dy (P,OH,OW) -> dx (P,H,W): each plane's top-left corner (the crop); overwritten.
@@ -36,7 +36,7 @@ impl ZeroPad {
         require_growth(ZERO_PAD_BACKWARD, s)?;
         dy.require(ZERO_PAD_BACKWARD, "dy", s.y_len())?;
         dx.require(ZERO_PAD_BACKWARD, "dx", s.x_len())?;
-        Ok(prepare(gpu, &self.backward, ZERO_PAD_BACKWARD, &[dy, dx], &s, grid_1d(s.x_len())))
+        Ok(prepare(gpu, &self.backward, ZERO_PAD_BACKWARD, &[dy, dx], &s, grid_1d(s.x_rows())))
     }
 }
 
