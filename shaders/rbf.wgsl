@@ -9,7 +9,8 @@
 //   loss  (N)           E = y_label + log(exp(-J) + sum_i exp(-y_i))   (eq. 9, J > 0)
 //   dx    (N, UNITS)    d(mean E)/dx_j = sum_i dE/dy_i * 2 (x_j - c_ij) / N with
 //                       dE/dy_i = [i == label] - exp(-y_i) / (exp(-J) + sum_k exp(-y_k))
-//   With CURVATURE (SDLM's Gauss-Newton pass): dx = d^2(y_label / N)/dx_j^2 = 2 / N instead.
+//   With CURVATURE (SDLM's Gauss-Newton pass): dx = d^2(y_label / N)/dx_j^2 = 2 / N instead;
+//   without GRADIENT (evaluation) dx is not written (half the kernel's loads).
 //   One invocation per sample; workgroups = ceil(N / WG).
 
 struct RbfShape { n: u32, classes: u32, units: u32, _pad0: u32, j: f32, _pad1: u32, _pad2: u32, _pad3: u32 }
@@ -17,6 +18,7 @@ struct RbfShape { n: u32, classes: u32, units: u32, _pad0: u32, j: f32, _pad1: u
 const WG: u32 = 64u;
 const MAX_CLASSES: u32 = 16u;
 override CURVATURE: bool = false;
+override GRADIENT: bool = true;
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> centers: array<f32>;
@@ -58,6 +60,7 @@ fn rbf_loss_forward_backward(@builtin(global_invocation_id) gid: vec3<u32>) {
         probs[yb + i] = exp(y_min - dist[yb + i]) / soft;
         dy[i] = select(0.0, 1.0, i == label) - exp(m - dist[yb + i]) / z;
     }
+    if (!GRADIENT) { return; }
     let inv_n = 1.0 / f32(s.n);
     for (var j = 0u; j < s.units; j++) {
         if (CURVATURE) {

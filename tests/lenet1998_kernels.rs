@@ -9,7 +9,7 @@ use lenet_gpu::gpu::View;
 use lenet_gpu::kernels::elementwise::Elementwise;
 use lenet_gpu::kernels::optim::Optim;
 use lenet_gpu::kernels::pad::Pad;
-use lenet_gpu::kernels::rbf::{Rbf, RbfViews};
+use lenet_gpu::kernels::rbf::{Rbf, RbfDx, RbfViews};
 use lenet_gpu::kernels::squash::{Squash, SquashFn};
 use lenet_gpu::kernels::subsample::Subsample;
 use lenet_gpu::kernels::table::{Table, NONE};
@@ -279,7 +279,8 @@ fn rbf_loss_matches_reference() {
     .enumerate()
     {
         let (x, centers, labels) = rbf_inputs(80 + i as u64, s);
-        for curvature in [false, true] {
+        for dx in [RbfDx::Gradient, RbfDx::Curvature, RbfDx::None] {
+            let curvature = dx == RbfDx::Curvature;
             let want = reference::rbf::rbf_loss_forward_backward(&x, &centers, &labels, s, curvature);
             let (gx, gc, gl) =
                 (gpu.storage_from("x", &x), gpu.storage_from("centers", &centers), gpu.storage_from("labels", &labels));
@@ -298,14 +299,19 @@ fn rbf_loss_matches_reference() {
                 loss: View::whole(&gloss),
                 dx: View::whole(&gdx),
             };
-            run(gpu, k.rbf_loss_forward_backward(gpu, s, curvature, views).unwrap());
-            let label = format!("rbf {s:?} curvature {curvature}");
+            run(gpu, k.rbf_loss_forward_backward(gpu, s, dx, views).unwrap());
+            let label = format!("rbf {s:?} {dx:?}");
             // Sums of 84 squares (up to ~500) in f32: relative 1e-6; exp/log as above.
             let tol = Tol { abs: 2e-6, rel: 2e-5 };
             assert_close(&format!("{label} dist"), &read(gpu, &gd, want.dist.len()), &want.dist, tol);
             assert_close(&format!("{label} probs"), &read(gpu, &gp, want.probs.len()), &want.probs, tol);
             assert_close(&format!("{label} loss"), &read(gpu, &gloss, want.loss.len()), &want.loss, tol);
-            assert_close(&format!("{label} dx"), &read(gpu, &gdx, want.dx.len()), &want.dx, tol);
+            let got_dx = read(gpu, &gdx, want.dx.len());
+            match dx {
+                // Left as it was (NaN).
+                RbfDx::None => assert!(got_dx.iter().all(|v| v.is_nan()), "{label}: dx written"),
+                _ => assert_close(&format!("{label} dx"), &got_dx, &want.dx, tol),
+            }
         }
     }
 }
@@ -347,8 +353,8 @@ fn rbf_rejects_bad_shapes() {
     let b = gpu.storage("b", 4096);
     let v = View::whole(&b);
     let views = RbfViews { x: v, centers: v, labels: v, dist: v, probs: v, loss: v, dx: v };
-    assert!(k.rbf_loss_forward_backward(gpu, RbfShape::new(2, 17, 4, 1.0), false, views).is_err());
-    assert!(k.rbf_loss_forward_backward(gpu, RbfShape::new(2, 10, 4, 0.0), false, views).is_err());
+    assert!(k.rbf_loss_forward_backward(gpu, RbfShape::new(2, 17, 4, 1.0), RbfDx::Gradient, views).is_err());
+    assert!(k.rbf_loss_forward_backward(gpu, RbfShape::new(2, 10, 4, 0.0), RbfDx::Gradient, views).is_err());
 }
 
 #[test]

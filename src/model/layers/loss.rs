@@ -7,7 +7,7 @@ use super::{Build, Built, Dims, Head, HeadKind, Layer, Picture, Tap, Tensor};
 use crate::error::Result;
 use crate::export::onnx::{Attr, Graph};
 use crate::gpu::View;
-use crate::kernels::rbf::RbfViews;
+use crate::kernels::rbf::{RbfDx, RbfViews};
 use crate::kernels::softmax_xent::XentViews;
 use crate::model::summary::LayerInfo;
 use crate::model::Activation;
@@ -104,6 +104,8 @@ impl Layer for Rbf {
     /// Taps `dist` (the RBF outputs) and `probs` (their softmin).
     fn build(&self, b: &Build, input: &Tensor) -> Result<Built> {
         let s = RbfShape::new(b.batch, self.classes, input.dims.len(), self.j);
+        // Evaluation wants the scores and the loss alone.
+        let gradient = if b.train() || input.grad.is_some() { RbfDx::Gradient } else { RbfDx::None };
         let centers = b.gpu.storage_from("rbf.centers", &self.centers);
         let (dist, probs) = (b.buffer("act.dist", s.y_len()), b.buffer("act.probs", s.y_len()));
         let loss = b.buffer("act.loss", b.batch as u64);
@@ -133,10 +135,10 @@ impl Layer for Rbf {
             backward_from: 0,
             picture: Picture::Hidden,
         });
-        built.forward.push(b.kernels.rbf.rbf_loss_forward_backward(b.gpu, s, false, views)?);
+        built.forward.push(b.kernels.rbf.rbf_loss_forward_backward(b.gpu, s, gradient, views)?);
         if b.train() && b.second_order.is_some() {
             // SDLM: the loss's second derivative w.r.t. F6 into the same gradient.
-            built.second_order.push(b.kernels.rbf.rbf_loss_forward_backward(b.gpu, s, true, views)?);
+            built.second_order.push(b.kernels.rbf.rbf_loss_forward_backward(b.gpu, s, RbfDx::Curvature, views)?);
         }
         let metrics = metrics(b, self.classes, &probs, &loss)?;
         built.head = Some(Head { kind: HeadKind::Rbf, probs, loss, metrics });
