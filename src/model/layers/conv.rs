@@ -301,11 +301,10 @@ fn build_conv(
         Activation::Squash(f) => ConvActivation::Squash(f),
         Activation::None | Activation::Softmax => ConvActivation::None,
     };
-    let sub_activation = then.and_then(Subsample::fused_activation);
     let u = ConvUse {
         activation: wanted,
         pool: false,
-        subsample: sub_activation.is_some(),
+        subsample: then.is_some_and(|sub| sub.fused_activation().is_some()),
         keep_y: then.is_none() || b.mode.keeps_outputs(),
         train: b.train(),
         input_grad: input.grad.is_some(),
@@ -314,6 +313,8 @@ fn build_conv(
     let fused = c.activation == wanted;
     let label = if fused || activation == Activation::None { prefix.to_string() } else { format!("{prefix}_a") };
     let dims = Dims::Map { c: s.oc, h: s.out_h(), w: s.out_w() };
+    // The subsampling the forward does, and its output.
+    let fused_sub = then.filter(|_| c.subsample).map(|sub| (sub, sub.fused_output(b, dims)));
     let conv = KernelConv {
         b,
         c,
@@ -327,33 +328,27 @@ fn build_conv(
         }),
         wide: c.widening().map(|pads| Widened::new(b, prefix, pads, input.grad.is_some())),
         col: b.buffer_if(c.needs_col(), &format!("act.{prefix}.col"), c.shape.col_len()),
-        y: Tensor::new(b, &label, dims, b.train()),
+        // Not where the forward subsamples and nothing reads y (an evaluation's).
+        y: (fused_sub.is_none() || c.store_y).then(|| Tensor::new(b, &label, dims, b.train())),
     };
     let mut forward = Vec::new();
     let kernel = conv.kernel(Pass::First, &mut forward)?;
-    // The subsampling's output, where the forward writes it.
-    let fused_sub = match (then, sub_activation) {
-        (Some(sub), Some(activation)) if c.subsample => Some((sub, sub.fused_output(b, dims), activation)),
-        _ => None,
-    };
-    let sub_views = fused_sub.as_ref().map(|(sub, out, activation)| {
-        let (coef, bias) = sub.param_names();
-        SubsampleOutput {
-            coef: b.param(&coef),
-            bias: b.param(&bias),
-            out: out.value(),
-            activation: *activation,
-            row_width: c.y_width() / 2,
-        }
-    });
+    let sub_views = fused_sub.as_ref().map(|(sub, out)| sub.fused_views(b, out, c.y_width() / 2));
     forward.extend(conv.forward(kernel.as_ref(), sub_views)?);
+    let Some(y) = conv.y.clone() else {
+        // Only the subsampling's output is written (and there is no backward).
+        let (sub, out) = fused_sub.expect("y is left out only where the forward subsamples");
+        let mut built = Built::new(&sub.prefix(), out);
+        built.forward = forward;
+        return Ok(built);
+    };
     let output = match (fused, activation) {
-        (true, Activation::Squash(_)) => conv.y.clone(),
-        _ => activate(b, prefix, conv.y.clone(), activation, &mut forward)?,
+        (true, Activation::Squash(_)) => y.clone(),
+        _ => activate(b, prefix, y.clone(), activation, &mut forward)?,
     };
     let mut built = Built::new(prefix, output.clone());
     built.forward = forward;
-    if conv.y.grad.is_some() {
+    if y.grad.is_some() {
         let s = c.shape;
         let scratch = Scratch {
             dw_partials: b.buffer(&format!("grad.{prefix}.dw_partials"), c.partials as u64 * s.w_len()),
@@ -376,7 +371,7 @@ fn build_conv(
     match then {
         Some(sub) => {
             let output = built.output.clone();
-            Ok(built.then(sub.build_with(b, &output, fused_sub.map(|(_, out, _)| out))?))
+            Ok(built.then(sub.build_with(b, &output, fused_sub.map(|(_, out)| out))?))
         }
         None => Ok(built),
     }
@@ -417,8 +412,9 @@ struct KernelConv<'a> {
     /// The im2col matrix, where the chosen kernels need one.
     col: Option<wgpu::Buffer>,
     /// What the forward kernel writes (the output before the activation, or after it where
-    /// the kernel applies it), and the gradient w.r.t. the pre-activation.
-    y: Tensor,
+    /// the kernel applies it), and the gradient w.r.t. the pre-activation; None where the
+    /// forward only subsamples it.
+    y: Option<Tensor>,
 }
 
 /// The backward's scratch, shared by both passes.
@@ -470,7 +466,7 @@ impl KernelConv<'_> {
             col: self.col.as_ref().map(View::whole),
             w: self.weights(Pass::First, kernel),
             bias: b.param(&self.bias_name()),
-            y: Some(self.y.value()),
+            y: self.y.as_ref().map(Tensor::value),
             pool: None,
             subsample,
         };
@@ -514,7 +510,7 @@ impl KernelConv<'_> {
         let x = sq_x.as_ref().map_or_else(|| self.x(), View::whole);
         let col = sq_col.as_ref().or(self.col.as_ref()).map(View::whole);
         list.extend(deactivate(b, pass, self.activation, output)?);
-        let pre_grad = self.y.grad().expect("a training plan's conv has a gradient");
+        let pre_grad = self.y.as_ref().and_then(Tensor::grad).expect("a training plan's conv has a gradient");
         let dy = match &self.wide {
             Some(w) => {
                 let dy = View::whole(w.dy.as_ref().expect("allocated for training"));

@@ -6,7 +6,7 @@ use super::{bias, Activation, Build, Built, Dims, Layer, Pass, Tensor};
 use crate::error::{Error, Result};
 use crate::export::onnx::{Attr, Graph};
 use crate::gpu::View;
-use crate::kernels::conv_direct::ConvActivation;
+use crate::kernels::conv_direct::{ConvActivation, SubsampleOutput};
 use crate::model::params::ParamSpec;
 use crate::model::summary::LayerInfo;
 use crate::shapes::{PoolShape, ReduceShape};
@@ -17,7 +17,7 @@ pub struct Subsample {
 }
 
 impl Subsample {
-    fn prefix(&self) -> String {
+    pub fn prefix(&self) -> String {
         self.name.to_lowercase()
     }
 }
@@ -79,8 +79,16 @@ impl Subsample {
         Tensor::new(b, &self.prefix(), self.output(input), b.train())
     }
 
+    /// What a fused forward reads and writes for this layer: its parameters, and `out`
+    /// (from [`Subsample::fused_output`]) in rows of `row_width`.
+    pub fn fused_views<'a>(&self, b: &'a Build, out: &'a Tensor, row_width: u32) -> SubsampleOutput<'a> {
+        let (coef, bias) = self.param_names();
+        let activation = self.fused_activation().expect("fused only where the kernel applies the activation");
+        SubsampleOutput { coef: b.param(&coef), bias: b.param(&bias), out: out.value(), activation, row_width }
+    }
+
     /// Its coefficient and bias.
-    pub fn param_names(&self) -> (String, String) {
+    fn param_names(&self) -> (String, String) {
         let p = self.prefix();
         (format!("{p}.coef"), format!("{p}.bias"))
     }
