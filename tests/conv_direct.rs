@@ -8,7 +8,7 @@ use common::*;
 use lenet_gpu::gpu::{validate_wgsl, Gpu, View};
 use lenet_gpu::kernels::conv_direct::{
     self, ConvActivation, ConvDirect, ConvInput, DyViews, ForwardOutputs, ForwardVariant, InputFormat, LoadSharing,
-    PoolViews, WeightGradViews,
+    PoolViews, SubsampleOutput, WeightGradViews,
 };
 use lenet_gpu::kernels::gemm::{Epilogue, Transpose};
 use lenet_gpu::kernels::squash::SquashFn;
@@ -331,6 +331,68 @@ fn conv_forward_direct_with_squash_and_cropped_y_matches_reference() {
         let err =
             conv.conv_forward_direct(gpu, s, ConvActivation::None, xv, [View::whole(&gw), View::whole(&gb)], wide);
         assert!(err.err().expect("wider than the output").to_string().contains("conv_forward_direct"));
+    }
+}
+
+#[test]
+fn conv_forward_direct_with_fused_subsampling_matches_reference() {
+    // LeNet-1998's C1 + S2 (S2's rows stored 14 wide, and 16 wide with zeros for C3) and
+    // C3 + S4 as it runs (widened, cropped to 10 columns, subsampled into rows of 5), and a
+    // small cropped shape into wider rows: against the twins' convolution, squash, crop,
+    // subsampling and squash, the output NaN-filled (so the padding must be written).
+    let gpu = gpu();
+    let (c1, c3) = (ConvShape::new(3, 1, 32, 32, 6, 5), ConvShape::new(3, 6, 14, 16, 16, 5));
+    let cases = [(c1, 28, 14), (c1, 28, 16), (c3, 10, 5), (ConvShape::new(2, 3, 10, 16, 5, 5), 10, 7)];
+    for (i, (s, y_width, row_width)) in cases.into_iter().enumerate() {
+        let mut r = rng(970 + i as u64);
+        let x = uniform(&mut r, s.x_len() as usize, -1.0, 1.0);
+        let w = uniform(&mut r, s.w_len().next_multiple_of(4) as usize, -0.5, 0.5);
+        let b = uniform(&mut r, s.oc as usize, -1.0, 1.0);
+        let (coef, sub_bias) = (uniform(&mut r, s.oc as usize, -1.0, 1.0), uniform(&mut r, s.oc as usize, -0.5, 0.5));
+        let f = SquashFn::ScaledTanh;
+        let mut y = vec![0.0; s.y_len() as usize];
+        reference::conv_direct::conv_forward_direct(s, false, &x, &w, &b, &mut y);
+        let mut squashed = vec![0.0; y.len()];
+        reference::squash::squash_forward(f, &y, &mut squashed);
+        let ow = s.out_w() as usize;
+        let cropped: Vec<f32> = squashed.chunks(ow).flat_map(|row| row[..y_width as usize].iter().copied()).collect();
+        let p = PoolShape::new(s.n, s.oc, s.out_h(), y_width);
+        let mut pre = vec![0.0; p.y_len() as usize];
+        reference::subsample::subsample_forward(&cropped, &coef, &sub_bias, p, &mut pre);
+        let mut sub = vec![0.0; pre.len()];
+        reference::squash::squash_forward(f, &pre, &mut sub);
+        let pad = (row_width - p.out_w()) as usize;
+        let want: Vec<f32> = sub
+            .chunks(p.out_w() as usize)
+            .flat_map(|row| row.iter().copied().chain(std::iter::repeat_n(0.0, pad)))
+            .collect();
+        let (gx, gw, gb) = (gpu.storage_from("x", &x), gpu.storage_from("w", &w), gpu.storage_from("b", &b));
+        let (gc, gsb) = (gpu.storage_from("coef", &coef), gpu.storage_from("sub_bias", &sub_bias));
+        for conv in variants(gpu, i < 3) {
+            let gsub = nan_buffer(gpu, "sub", want.len());
+            let subsample = Some(SubsampleOutput {
+                coef: View::whole(&gc),
+                bias: View::whole(&gsb),
+                out: View::whole(&gsub),
+                activation: ConvActivation::Squash(f),
+                row_width,
+            });
+            let out = ForwardOutputs { y: None, pool: None, y_width: Some(y_width), subsample };
+            let xv = ConvInput::F32(View::whole(&gx));
+            let d = conv.conv_forward_direct(
+                gpu,
+                s,
+                ConvActivation::Squash(f),
+                xv,
+                [View::whole(&gw), View::whole(&gb)],
+                out,
+            );
+            run(gpu, d.unwrap());
+            let label = format!("subsampled into rows of {row_width}, crop {y_width} {:?} {s:?}", conv.sharing);
+            // Four of the conv's roundings (tol), times f' twice and the coefficient.
+            let t = Tol { abs: 4.0 * 1.2 * 1.2 * tol(s).abs + 1e-6, rel: 1e-5 };
+            assert_close(&label, &read(gpu, &gsub, want.len()), &want, t);
+        }
     }
 }
 

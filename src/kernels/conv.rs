@@ -230,7 +230,7 @@ impl Kernels {
     /// whole vec4s but a wider input's are (LeNet-1998's C3: 14 -> 16 wide, 10 -> 12 out):
     /// the direct kernels then apply, and the extra output columns, which only the padding
     /// reaches, are cropped away. None where `s` runs as it is (or no width helps).
-    fn conv_widened(&self, s: ConvShape) -> Option<ConvShape> {
+    pub fn conv_widened(&self, s: ConvShape) -> Option<ConvShape> {
         if self.tier == Tier::Quick || conv_direct::supports(s) {
             return None;
         }

@@ -71,11 +71,18 @@ impl Plan {
             labels: &labels,
             metrics: &metrics,
             second_order,
+            output_row_width: None,
         };
         let mut layers = Vec::new();
         let mut x = input.clone();
-        for layer in &net.layers {
-            let built = layer.build(&b, &x)?;
+        for (i, layer) in net.layers.iter().enumerate() {
+            // Where only the next layer reads this one's output, it may take it widened.
+            let next = net.layers.get(i + 1).filter(|_| !train && !mode.keeps_outputs());
+            let output_row_width = next.and_then(|n| n.input_row_width(ctx.kernels, layer.output(x.dims), batch));
+            let built = layer.build(&Build { output_row_width, ..b }, &x)?;
+            if built.output.row_width.is_some_and(|w| Some(w) != output_row_width) {
+                return Err(Error::Config(format!("layer {i} stored its output wider than the next layer reads")));
+            }
             x = built.output.clone();
             layers.push(built);
         }
@@ -229,12 +236,22 @@ fn input_tensor(
     let gpu = ctx.gpu;
     let len = batch as usize * net.input.len() as usize;
     let grad = (mode == Mode::TrainWithInputGrad).then(|| gpu.storage("grad.x", len));
-    let f32_input = |grad| Tensor { dims: net.input, value: gpu.storage("x", len), grad, relu: false, dataset: None };
+    let f32_input = |grad| Tensor {
+        dims: net.input,
+        value: gpu.storage("x", len),
+        grad,
+        relu: false,
+        dataset: None,
+        row_width: None,
+    };
     match source {
         InputSource::Dataset { images, order } if net.layers[0].reads_dataset(ctx.kernels, net.input, batch, mode) => {
             let cursor = gpu.uniform("x.cursor", &BatchParams::new(batch, 0));
             let dataset = Some(DatasetInput { order: order.clone(), cursor: cursor.clone() });
-            (Tensor { dims: net.input, value: images.clone(), grad, relu: false, dataset }, Some(cursor))
+            (
+                Tensor { dims: net.input, value: images.clone(), grad, relu: false, dataset, row_width: None },
+                Some(cursor),
+            )
         }
         _ => (f32_input(grad), None),
     }

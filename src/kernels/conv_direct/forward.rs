@@ -112,8 +112,7 @@ pub struct ForwardVariant {
 pub struct SubsampleVariant {
     pub activation: ConvActivation,
     /// The length of a stored row: the subsampled width (y_width / 2), or more where the
-    /// reader wants its rows widened with zeros (the columns past the width are never
-    /// written, so a zero-filled buffer keeps them zero).
+    /// reader wants its rows widened with zeros (which the forward writes there).
     pub row_width: u32,
 }
 
@@ -323,6 +322,14 @@ fn subsample_stores(
         } else {
             g.line("sub[at] = v.x;");
             g.line("sub[at + 1u] = v.y;");
+        }
+        if row > width {
+            // The block holding the row's last columns zeroes the padding after them.
+            let zeros: Vec<String> = (width..row).map(|col| format!("sub[row_at + {col}u] = 0.0;")).collect();
+            g.open(format!("if (x0 / 2u + 2u >= {width}u)"));
+            g.line(format!("let row_at = sub_plane + (y0 + {p}u) / 2u * {row}u;"));
+            g.line(zeros.join(" "));
+            g.close();
         }
         g.close();
     }

@@ -5,7 +5,7 @@
 use super::squash::{activate, deactivate};
 use super::subsampled::ConvLayer;
 use super::{bias, weight, Activation, Build, Built, ConvKernels, Dims, Layer, Pass, Subsample, Tensor};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::export::onnx::{Attr, Graph};
 use crate::gpu::{Dispatch, View};
 use crate::kernels::conv::{
@@ -13,6 +13,7 @@ use crate::kernels::conv::{
 };
 use crate::kernels::conv_direct::{ConvActivation, ConvInput, SubsampleOutput};
 use crate::kernels::table::NONE;
+use crate::kernels::Kernels;
 use crate::model::params::{ParamLayout, ParamSpec};
 use crate::model::summary::LayerInfo;
 use crate::shapes::{ConvShape, ZeroPadShape};
@@ -164,6 +165,10 @@ impl Layer for Conv {
         vec![row.per_position(maps * (c * k * k + 1), maps * c * k * k)]
     }
 
+    fn input_row_width(&self, k: &Kernels, input: Dims, batch: u32) -> Option<u32> {
+        k.conv_widened(conv_shape(input, batch, self.channels, self.kernel)).map(|s| s.w)
+    }
+
     fn build(&self, b: &Build, input: &Tensor) -> Result<Built> {
         self.build_then(b, input, None)
     }
@@ -235,6 +240,10 @@ impl Layer for TableConv {
         let weights: usize = self.table.iter().map(|inputs| inputs.len() * area).sum();
         let row = LayerInfo::new(self.name, kind, self.activation, input, self.output(input), params);
         vec![row.per_position(weights + self.table.len(), weights)]
+    }
+
+    fn input_row_width(&self, k: &Kernels, input: Dims, batch: u32) -> Option<u32> {
+        k.conv_widened(conv_shape(input, batch, self.table.len() as u32, self.kernel)).map(|s| s.w)
     }
 
     fn build(&self, b: &Build, input: &Tensor) -> Result<Built> {
@@ -326,14 +335,14 @@ fn build_conv(
             dense: b.gpu.storage_from(&format!("{prefix}.dense_index"), &t.dense_index(b.layout)),
             stored: b.gpu.storage_from(&format!("{prefix}.stored_index"), &t.stored_index(b.layout)),
         }),
-        wide: c.widening().map(|pads| Widened::new(b, prefix, pads, input.grad.is_some())),
+        wide: c.widening().map(|pads| Widened::new(b, prefix, pads, input)).transpose()?,
         col: b.buffer_if(c.needs_col(), &format!("act.{prefix}.col"), c.shape.col_len()),
         // Not where the forward subsamples and nothing reads y (an evaluation's).
         y: (fused_sub.is_none() || c.store_y).then(|| Tensor::new(b, &label, dims, b.train())),
     };
     let mut forward = Vec::new();
     let kernel = conv.kernel(Pass::First, &mut forward)?;
-    let sub_views = fused_sub.as_ref().map(|(sub, out)| sub.fused_views(b, out, c.y_width() / 2));
+    let sub_views = fused_sub.as_ref().map(|(sub, out)| sub.fused_views(b, out));
     forward.extend(conv.forward(kernel.as_ref(), sub_views)?);
     let Some(y) = conv.y.clone() else {
         // Only the subsampling's output is written (and there is no backward).
@@ -377,26 +386,34 @@ fn build_conv(
     }
 }
 
-/// A convolution run on its input zero-padded on the right: the wide copy of x (and of dy
-/// and dx in training), and the pad/crop shapes of x and y.
+/// A convolution run on its input zero-padded on the right: the wide copy of x (None where
+/// the layer before stored x so: [`Tensor::row_width`]), of dy and dx in training, and the
+/// pad/crop shapes of x and y.
 struct Widened {
     x_pad: ZeroPadShape,
     y_pad: ZeroPadShape,
-    x: wgpu::Buffer,
+    x: Option<wgpu::Buffer>,
     dy: Option<wgpu::Buffer>,
     dx: Option<wgpu::Buffer>,
 }
 
 impl Widened {
-    fn new(b: &Build, prefix: &str, (x_pad, y_pad): (ZeroPadShape, ZeroPadShape), input_grad: bool) -> Self {
+    fn new(b: &Build, prefix: &str, (x_pad, y_pad): (ZeroPadShape, ZeroPadShape), input: &Tensor) -> Result<Self> {
         let label = |what: &str| format!("{what}.{prefix}.wide");
-        Widened {
+        let wide = x_pad.out_w;
+        let stored_wide = match input.row_width {
+            None => false,
+            Some(w) if w == wide => true,
+            Some(w) => return Err(Error::Config(format!("{prefix}: input rows stored {w} wide, read {wide} wide"))),
+        };
+        let input_grad = input.grad.is_some();
+        Ok(Widened {
             x_pad,
             y_pad,
-            x: b.buffer(&label("act.x"), x_pad.y_len()),
+            x: b.buffer_if(!stored_wide, &label("act.x"), x_pad.y_len()),
             dy: b.buffer_if(b.train(), &label("grad.y"), y_pad.y_len()),
             dx: b.buffer_if(b.train() && input_grad, &label("grad.x"), x_pad.y_len()),
-        }
+        })
     }
 }
 
@@ -453,13 +470,13 @@ impl KernelConv<'_> {
 
     /// The input the kernels read: the layer's, or its widened copy.
     fn x(&self) -> View<'_> {
-        self.wide.as_ref().map_or_else(|| self.input.value(), |w| View::whole(&w.x))
+        self.wide.as_ref().and_then(|w| w.x.as_ref()).map_or_else(|| self.input.value(), View::whole)
     }
 
     fn forward(&self, kernel: Option<&wgpu::Buffer>, subsample: Option<SubsampleOutput>) -> Result<Vec<Dispatch>> {
         let (b, mut list) = (self.b, Vec::new());
-        if let Some(w) = &self.wide {
-            list.push(b.kernels.zero_pad.zero_pad_forward(b.gpu, w.x_pad, self.input.value(), View::whole(&w.x))?);
+        if let Some((w, x)) = self.wide.as_ref().and_then(|w| Some((w, w.x.as_ref()?))) {
+            list.push(b.kernels.zero_pad.zero_pad_forward(b.gpu, w.x_pad, self.input.value(), View::whole(x))?);
         }
         let views = ConvForwardViews {
             x: ConvInput::F32(self.x()),

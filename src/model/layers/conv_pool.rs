@@ -210,7 +210,14 @@ impl Layer for ConvPool {
         // as w.r.t. the pre-activation (gradient ascent from a blank image, where a channel
         // is off everywhere, would otherwise never move): the backward from after the pool's.
         if let Some(y) = bufs.y {
-            let tensor = Tensor { dims: self.conv_out(input.dims), value: y, grad: bufs.dy, relu: true, dataset: None };
+            let tensor = Tensor {
+                dims: self.conv_out(input.dims),
+                value: y,
+                grad: bufs.dy,
+                relu: true,
+                dataset: None,
+                row_width: None,
+            };
             let backward_from = usize::from(c.needs_dy() && output.grad.is_some());
             let picture = Picture::Maps;
             built.taps.insert(0, Tap { name: self.conv.to_string(), tensor, backward_from, picture });

@@ -66,7 +66,8 @@ impl Layer for SoftmaxXent {
             dlogits: v(&dlogits),
             loss: v(&loss),
         };
-        let output = Tensor { dims: input.dims, value: probs.clone(), grad: None, relu: false, dataset: None };
+        let output =
+            Tensor { dims: input.dims, value: probs.clone(), grad: None, relu: false, dataset: None, row_width: None };
         let mut built = Built::new("probs", output);
         built.taps[0].picture = Picture::Hidden;
         built.forward.push(b.kernels.xent.softmax_xent_forward_backward(b.gpu, s, views)?);
@@ -126,6 +127,7 @@ impl Layer for Rbf {
             grad: None,
             relu: false,
             dataset: None,
+            row_width: None,
         };
         let mut built = Built::new("dist", scores(&dist));
         built.taps[0].picture = Picture::Hidden;

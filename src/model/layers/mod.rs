@@ -86,6 +86,9 @@ pub struct Tensor {
     /// `value` is a GPU-resident dataset's packed bytes, read through a sample order
     /// (`InputSource::Dataset`); only a network's first layer sees this.
     pub dataset: Option<DatasetInput>,
+    /// Where its rows are stored wider than `dims` says, zeros after: the width its reader
+    /// asked for ([`Layer::input_row_width`]). `grad`, if any, is not widened.
+    pub row_width: Option<u32>,
 }
 
 /// The batch where it lies: batch image n is image `order[first + n]` of `images`, `first`
@@ -107,6 +110,7 @@ impl Tensor {
             grad: grad.then(|| b.buffer(&format!("grad.{label}"), len)),
             relu: false,
             dataset: None,
+            row_width: None,
         }
     }
 
@@ -229,6 +233,12 @@ pub trait Layer {
     fn reads_dataset(&self, _k: &Kernels, _input: Dims, _batch: u32, _mode: Mode) -> bool {
         false
     }
+    /// The width it reads its input's rows at in an evaluation, where wider than the
+    /// input's (the extra columns zeros): the layer before may store its output so
+    /// ([`Build::output_row_width`]), saving the padding pass.
+    fn input_row_width(&self, _k: &Kernels, _input: Dims, _batch: u32) -> Option<u32> {
+        None
+    }
     /// Its buffers and dispatches at one batch size.
     fn build(&self, b: &Build, input: &Tensor) -> Result<Built>;
     /// Its ONNX nodes, reading `x` (per image `input`); returns the name of its output.
@@ -254,6 +264,7 @@ pub struct ConvKernels {
 
 /// What every layer of a plan is built with: the device, the kernels, the parameters and
 /// their gradient (shared by every plan of a model), the batch size and the mode.
+#[derive(Clone, Copy)]
 pub struct Build<'a> {
     pub gpu: &'a Gpu,
     pub kernels: &'a Kernels,
@@ -268,6 +279,10 @@ pub struct Build<'a> {
     pub metrics: &'a wgpu::Buffer,
     /// SDLM: where the Gauss-Newton pass writes, and the squared parameters it reads.
     pub second_order: Option<SecondOrder<'a>>,
+    /// The row width the next layer reads this one's output at, where it asked
+    /// ([`Layer::input_row_width`]) and nothing else reads the output (an evaluation that
+    /// keeps no outputs): a layer may store its output so (setting [`Tensor::row_width`]).
+    pub output_row_width: Option<u32>,
 }
 
 /// The buffers of SDLM's Gauss-Newton pass.

@@ -74,15 +74,29 @@ impl Subsample {
         }
     }
 
-    /// The tensor a fused forward writes for this layer on `input` (its output).
+    /// The tensor a fused forward writes for this layer on `input` (its output), its rows
+    /// as wide as the next layer reads them where [`Build::output_row_width`] says.
     pub fn fused_output(&self, b: &Build, input: Dims) -> Tensor {
-        Tensor::new(b, &self.prefix(), self.output(input), b.train())
+        let dims = self.output(input);
+        let (c, h, w) = dims.chw();
+        match b.output_row_width.filter(|&row| row > w && !b.train()) {
+            Some(row) => Tensor {
+                dims,
+                value: b.buffer(&format!("act.{}", self.prefix()), b.batch as u64 * (c * h * row) as u64),
+                grad: None,
+                relu: false,
+                dataset: None,
+                row_width: Some(row),
+            },
+            None => Tensor::new(b, &self.prefix(), dims, b.train()),
+        }
     }
 
     /// What a fused forward reads and writes for this layer: its parameters, and `out`
-    /// (from [`Subsample::fused_output`]) in rows of `row_width`.
-    pub fn fused_views<'a>(&self, b: &'a Build, out: &'a Tensor, row_width: u32) -> SubsampleOutput<'a> {
+    /// (from [`Subsample::fused_output`]).
+    pub fn fused_views<'a>(&self, b: &'a Build, out: &'a Tensor) -> SubsampleOutput<'a> {
         let (coef, bias) = self.param_names();
+        let row_width = out.row_width.unwrap_or_else(|| out.dims.chw().2);
         let activation = self.fused_activation().expect("fused only where the kernel applies the activation");
         SubsampleOutput { coef: b.param(&coef), bias: b.param(&bias), out: out.value(), activation, row_width }
     }

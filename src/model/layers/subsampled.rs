@@ -5,6 +5,7 @@
 use super::{Build, Built, ConvKernels, Dims, Layer, Subsample, Tensor};
 use crate::error::Result;
 use crate::export::onnx::Graph;
+use crate::kernels::Kernels;
 use crate::model::params::{ParamLayout, ParamSpec};
 use crate::model::summary::LayerInfo;
 
@@ -35,6 +36,10 @@ impl<C: ConvLayer> Layer for Subsampled<C> {
         let mut out = self.conv.rows(input);
         out.extend(self.sub.rows(self.conv.output(input)));
         out
+    }
+
+    fn input_row_width(&self, k: &Kernels, input: Dims, batch: u32) -> Option<u32> {
+        self.conv.input_row_width(k, input, batch)
     }
 
     fn build(&self, b: &Build, input: &Tensor) -> Result<Built> {
