@@ -6,8 +6,10 @@ mod common;
 
 use common::*;
 use lenet_gpu::gpu::{Dispatch, View};
+use lenet_gpu::kernels::conv_direct::ConvActivation;
 use lenet_gpu::kernels::dense_direct::{DenseDirect, DenseProduct};
 use lenet_gpu::kernels::gemm::{Epilogue, GemmViews, Transpose};
+use lenet_gpu::kernels::squash::SquashFn;
 use lenet_gpu::kernels::Kernels;
 use lenet_gpu::reference;
 use lenet_gpu::shapes::GemmShape;
@@ -17,17 +19,20 @@ fn tol(k: u32) -> Tol {
     Tol { abs: 2e-7 * k as f64, rel: 1e-5 }
 }
 
-const FORWARD: DenseProduct = DenseProduct::Forward { relu: true };
-const FORWARD_LINEAR: DenseProduct = DenseProduct::Forward { relu: false };
+const FORWARD: DenseProduct = DenseProduct::Forward { activation: ConvActivation::Relu };
+const FORWARD_LINEAR: DenseProduct = DenseProduct::Forward { activation: ConvActivation::None };
+const FORWARD_TANH: DenseProduct = DenseProduct::Forward { activation: ConvActivation::Squash(SquashFn::ScaledTanh) };
+const FORWARD_SIGMOID: DenseProduct = DenseProduct::Forward { activation: ConvActivation::Squash(SquashFn::Sigmoid) };
 const INPUT_GRAD: DenseProduct = DenseProduct::InputGrad { relu_mask: false };
 const INPUT_GRAD_MASKED: DenseProduct = DenseProduct::InputGrad { relu_mask: true };
 const WEIGHT_GRAD: DenseProduct = DenseProduct::WeightGrad { bias: false };
 
 type Run<'a> = dyn Fn(View, View, Option<View>, View) -> lenet_gpu::Result<Dispatch> + 'a;
 
-/// C from the GPU for `p` and `s` through `product`, against the reference. B sits 64
-/// floats (256 bytes) into a larger buffer, as parameters do; the masked input gradient's
-/// operand (a ReLU's output) is 0 at about a third of its entries.
+/// C from the GPU for `p` and `s` through `product`, against the reference (then the
+/// squash twin, for a squashed forward). B sits 64 floats (256 bytes) into a larger buffer,
+/// as parameters do; the masked input gradient's operand (a ReLU's output) is 0 at about a
+/// third of its entries.
 fn check(p: DenseProduct, s: GemmShape, seed: u64, product: &Run) {
     let gpu = gpu();
     let mut r = rng(seed);
@@ -43,6 +48,13 @@ fn check(p: DenseProduct, s: GemmShape, seed: u64, product: &Run) {
     let mut want = vec![0.0; s.c_len() as usize];
     let (transpose, epilogue) = p.gemm_form();
     reference::gemm::gemm(transpose, epilogue, s, &a, &b, operand.as_deref(), &mut want);
+    // The sums' rounding times the squash's slope (at most 1.15), plus its own few ulp.
+    let mut t = tol(s.k);
+    if let Some(f) = p.squash() {
+        let linear = want.clone();
+        reference::squash::squash_forward(f, &linear, &mut want);
+        t = Tol { abs: 1.2 * t.abs + 1e-6, rel: t.rel };
+    }
     let mut padded = vec![f32::NAN; 64];
     padded.extend(&b);
     padded.extend([f32::NAN; 7]);
@@ -51,7 +63,7 @@ fn check(p: DenseProduct, s: GemmShape, seed: u64, product: &Run) {
     let gc = nan_buffer(gpu, "c", want.len());
     let bv = View { buffer: &gb, offset: 64, len: b.len() as u64 };
     run(gpu, product(View::whole(&ga), bv, gop.as_ref().map(View::whole), View::whole(&gc)).unwrap());
-    assert_close(&format!("{p:?} {s:?}"), &read(gpu, &gc, want.len()), &want, tol(s.k));
+    assert_close(&format!("{p:?} {s:?}"), &read(gpu, &gc, want.len()), &want, t);
 }
 
 /// Products the generated kernel computes: LeNet-5's (batch 100) and awkward shapes.
@@ -69,6 +81,10 @@ fn cases() -> Vec<(DenseProduct, GemmShape)> {
         (FORWARD_LINEAR, g(37, 13, 28)),
         (FORWARD, g(33, 67, 260)),
         (FORWARD_LINEAR, g(5, 130, 256)),
+        // LeNet-1998's C5 and F6 (batch 10) squashed, and a small one with the sigmoid.
+        (FORWARD_TANH, g(10, 120, 400)),
+        (FORWARD_TANH, g(10, 84, 120)),
+        (FORWARD_SIGMOID, g(37, 13, 28)),
         // fc1's and fc2's input gradients (fc2's through fc1's ReLU).
         (INPUT_GRAD, g(100, 256, 120)),
         (INPUT_GRAD_MASKED, g(100, 120, 84)),
@@ -126,6 +142,15 @@ fn dense_falls_back_to_the_gemm() {
         assert!(!kernels.dense_direct.supports(p, s), "{p:?} {s:?}");
         check(p, s, 1300 + i as u64, &|a, b, op, c| kernels.dense(gpu, p, s, GemmViews { a, b, operand: op, c }));
     }
+    // A squash the GEMM cannot apply: dense_activation leaves it to the layer, and
+    // Kernels::dense refuses it rather than return unsquashed sums.
+    let odd = g(9, 7, 30);
+    assert_eq!(kernels.dense_activation(ConvActivation::Squash(SquashFn::ScaledTanh), odd), ConvActivation::None);
+    let [ga, gb, gbias, gc] = [odd.a_len(), odd.b_len(), 7, odd.c_len()].map(|len| gpu.storage("v", len as usize));
+    let views =
+        GemmViews { a: View::whole(&ga), b: View::whole(&gb), operand: Some(View::whole(&gbias)), c: View::whole(&gc) };
+    let err = kernels.dense(gpu, FORWARD_TANH, odd, views).err().expect("refused");
+    assert!(err.to_string().contains("no squash"), "{err}");
     // And where it applies, Kernels::dense runs the generated kernel to the same result.
     let s = g(9, 8, 32);
     check(FORWARD_LINEAR, s, 1310, &|a, b, op, c| {

@@ -1,6 +1,6 @@
 //! A dense layer's products, as WGSL generated for one layer shape and subgroup width
 //! (lavapipe's 4, 8 or 16; [`super::SUBGROUP_WIDTHS`]): the forward y = x · Wᵀ + bias
-//! (then ReLU), the input gradient dx = dy · W (then masked by a ReLU), the weight
+//! (then ReLU or a squash), the input gradient dx = dy · W (then masked by a ReLU), the weight
 //! gradient dW = dyᵀ · x ([`DenseProduct`]). Their CPU
 //! twin is the GEMM's (`reference::gemm::gemm` in the form [`DenseProduct::gemm_form`]), and
 //! where this kernel does not apply the GEMM computes the same product
@@ -23,7 +23,9 @@ use super::generated_dispatch;
 use super::wgsl::{Access, GeneratedKernel, Wgsl, COMPONENT};
 use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, Gpu, View};
+use crate::kernels::conv_direct::ConvActivation;
 use crate::kernels::gemm::{epilogue_operand, Epilogue, GemmViews, Transpose};
+use crate::kernels::squash::SquashFn;
 use crate::shapes::GemmShape;
 
 pub const DENSE_DIRECT: &str = "dense_direct";
@@ -45,9 +47,9 @@ const MAX_TERMS: u32 = 512;
 /// dy (batch, outputs); as a [`GemmShape`] (M, N, K) of C = A · B.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DenseProduct {
-    /// y = x · Wᵀ + bias, then ReLU when `relu`: (batch, outputs, inputs), A = x, B = W,
-    /// the bias as operand.
-    Forward { relu: bool },
+    /// y = activation(x · Wᵀ + bias): (batch, outputs, inputs), A = x, B = W, the bias as
+    /// operand.
+    Forward { activation: ConvActivation },
     /// dx = dy · W, times (operand > 0) when `relu_mask` (the operand being the ReLU's
     /// output that x was): (batch, inputs, outputs), A = dy, B = W.
     InputGrad { relu_mask: bool },
@@ -60,13 +62,24 @@ pub enum DenseProduct {
 }
 
 impl DenseProduct {
-    /// The GEMM that computes the same product.
+    /// The GEMM that computes the same product, but for a squash ([`DenseProduct::squash`]),
+    /// which the GEMM does not apply.
     pub fn gemm_form(self) -> (Transpose, Epilogue) {
         match self {
-            DenseProduct::Forward { relu } => (Transpose::B, Epilogue::BiasCol { relu }),
+            DenseProduct::Forward { activation } => {
+                (Transpose::B, Epilogue::BiasCol { relu: activation == ConvActivation::Relu })
+            }
             DenseProduct::InputGrad { relu_mask: true } => (Transpose::None, Epilogue::ReluMask),
             DenseProduct::InputGrad { relu_mask: false } => (Transpose::None, Epilogue::None),
             DenseProduct::WeightGrad { .. } => (Transpose::A, Epilogue::None),
+        }
+    }
+
+    /// The squash the forward ends in, if any.
+    pub fn squash(self) -> Option<SquashFn> {
+        match self {
+            DenseProduct::Forward { activation: ConvActivation::Squash(f) } => Some(f),
+            _ => None,
         }
     }
 
@@ -267,7 +280,7 @@ fn source(p: DenseProduct, s: GemmShape, windows: Windows, lanes: u32) -> Genera
     }
     g.close();
     let product = match p {
-        DenseProduct::Forward { relu } => format!("forward{}", if relu { "-relu" } else { "" }),
+        DenseProduct::Forward { activation } => format!("forward{}", activation.tag()),
         DenseProduct::InputGrad { relu_mask } => format!("input-grad{}", if relu_mask { "-relu-mask" } else { "" }),
         DenseProduct::WeightGrad { bias } => format!("weight-grad{}-m{m}", if bias { "-bias" } else { "" }),
     };
@@ -349,9 +362,8 @@ fn terms(g: &mut Wgsl, lanes: u32, wi: u32, len: u32, terms: std::ops::Range<u32
 /// The epilogue and the stores of column `col` of the lane's 4 rows.
 fn store(g: &mut Wgsl, p: DenseProduct, n: u32) {
     let sum = match p {
-        DenseProduct::Forward { relu: true } => "max(even + odd + vec4<f32>(bias[col]), vec4<f32>(0.0))",
-        DenseProduct::Forward { relu: false } => "even + odd + vec4<f32>(bias[col])",
-        _ => "even + odd",
+        DenseProduct::Forward { activation } => activation.of_typed("even + odd + vec4<f32>(bias[col])", "vec4<f32>"),
+        _ => "even + odd".to_string(),
     };
     g.line(format!("let sum = {sum};"));
     for r in 0..ROWS_PER_LANE {

@@ -27,6 +27,7 @@ pub mod zero_pad;
 
 use crate::gpu::{Dispatch, Gpu, View};
 use crate::shapes::BatchParams;
+use conv_direct::ConvActivation;
 
 /// Compiles (once per source; the `Gpu` caches it) and binds a generated kernel: `views`
 /// by binding name. Its `s` uniform is a fresh [`BatchParams`] for `n` unless `views`
@@ -213,6 +214,17 @@ impl Kernels {
         ])
     }
 
+    /// What a dense forward of `s` = (batch, outputs, inputs) applies of `wanted`: all of it
+    /// on the generated kernel; on the GEMM a ReLU only (the layer applies a squash itself).
+    pub fn dense_activation(&self, wanted: ConvActivation, s: crate::shapes::GemmShape) -> ConvActivation {
+        let fused = dense_direct::DenseProduct::Forward { activation: wanted };
+        if self.tier == Tier::Fast && self.dense_direct.supports(fused, s) {
+            wanted
+        } else {
+            ConvActivation::relu(wanted == ConvActivation::Relu)
+        }
+    }
+
     /// One of a dense layer's products ([`dense_direct::DenseProduct`]) for `s` = (M, N, K):
     /// the generated kernel where the device and shape allow it
     /// ([`dense_direct::DenseDirect::supports`]), else the GEMM in the same form.
@@ -225,6 +237,10 @@ impl Kernels {
     ) -> crate::Result<Dispatch> {
         if self.tier == Tier::Fast && self.dense_direct.supports(p, s) {
             return self.dense_direct.dense_direct(gpu, p, s, v);
+        }
+        if p.squash().is_some() {
+            let what = format!("the GEMM applies no squash ({p:?} {s:?}): see Kernels::dense_activation");
+            return Err(crate::Error::ShapeMismatch { op: gemm::GEMM, what });
         }
         let (transpose, epilogue) = p.gemm_form();
         self.gemm.gemm(gpu, transpose, epilogue, s, v)

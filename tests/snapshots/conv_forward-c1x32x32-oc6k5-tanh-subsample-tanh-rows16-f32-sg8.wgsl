@@ -206,7 +206,7 @@ fn conv_forward_direct(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workg
         let sub_c = sub_coef[oc];
         let sub_b = sub_bias[oc];
         if (valid && y0 + 0u < 28u) {
-            let t = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * a_0) + 1.0)); let u = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * a_1) + 1.0));
+            let t = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (a_0)) + 1.0)); let u = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (a_1)) + 1.0));
             let sums = vec2<f32>(t.x + t.y + u.x + u.y, t.z + t.w + u.z + u.w);
             let v = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (sub_c * sums + sub_b)) + 1.0));
             let at = sub_plane + (y0 + 0u) / 2u * 16u + x0 / 2u;
@@ -218,7 +218,7 @@ fn conv_forward_direct(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workg
             }
         }
         if (valid && y0 + 2u < 28u) {
-            let t = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * a_2) + 1.0)); let u = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * a_3) + 1.0));
+            let t = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (a_2)) + 1.0)); let u = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (a_3)) + 1.0));
             let sums = vec2<f32>(t.x + t.y + u.x + u.y, t.z + t.w + u.z + u.w);
             let v = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (sub_c * sums + sub_b)) + 1.0));
             let at = sub_plane + (y0 + 2u) / 2u * 16u + x0 / 2u;
@@ -230,7 +230,7 @@ fn conv_forward_direct(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workg
             }
         }
         if (valid && y0 + 4u < 28u) {
-            let t = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * a_4) + 1.0)); let u = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * a_5) + 1.0));
+            let t = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (a_4)) + 1.0)); let u = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (a_5)) + 1.0));
             let sums = vec2<f32>(t.x + t.y + u.x + u.y, t.z + t.w + u.z + u.w);
             let v = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (sub_c * sums + sub_b)) + 1.0));
             let at = sub_plane + (y0 + 4u) / 2u * 16u + x0 / 2u;
@@ -242,7 +242,7 @@ fn conv_forward_direct(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workg
             }
         }
         if (valid && y0 + 6u < 28u) {
-            let t = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * a_6) + 1.0)); let u = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * a_7) + 1.0));
+            let t = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (a_6)) + 1.0)); let u = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (a_7)) + 1.0));
             let sums = vec2<f32>(t.x + t.y + u.x + u.y, t.z + t.w + u.z + u.w);
             let v = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (sub_c * sums + sub_b)) + 1.0));
             let at = sub_plane + (y0 + 6u) / 2u * 16u + x0 / 2u;
@@ -254,7 +254,7 @@ fn conv_forward_direct(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workg
             }
         }
         if (valid && y0 + 8u < 28u) {
-            let t = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * a_8) + 1.0)); let u = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * a_9) + 1.0));
+            let t = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (a_8)) + 1.0)); let u = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (a_9)) + 1.0));
             let sums = vec2<f32>(t.x + t.y + u.x + u.y, t.z + t.w + u.z + u.w);
             let v = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (sub_c * sums + sub_b)) + 1.0));
             let at = sub_plane + (y0 + 8u) / 2u * 16u + x0 / 2u;
@@ -266,7 +266,7 @@ fn conv_forward_direct(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workg
             }
         }
         if (valid && y0 + 10u < 28u) {
-            let t = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * a_10) + 1.0)); let u = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * a_11) + 1.0));
+            let t = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (a_10)) + 1.0)); let u = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (a_11)) + 1.0));
             let sums = vec2<f32>(t.x + t.y + u.x + u.y, t.z + t.w + u.z + u.w);
             let v = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (sub_c * sums + sub_b)) + 1.0));
             let at = sub_plane + (y0 + 10u) / 2u * 16u + x0 / 2u;
@@ -278,7 +278,7 @@ fn conv_forward_direct(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workg
             }
         }
         if (valid && y0 + 12u < 28u) {
-            let t = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * a_12) + 1.0)); let u = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * a_13) + 1.0));
+            let t = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (a_12)) + 1.0)); let u = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (a_13)) + 1.0));
             let sums = vec2<f32>(t.x + t.y + u.x + u.y, t.z + t.w + u.z + u.w);
             let v = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (sub_c * sums + sub_b)) + 1.0));
             let at = sub_plane + (y0 + 12u) / 2u * 16u + x0 / 2u;

@@ -197,25 +197,25 @@ fn conv_forward_direct(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workg
         { let t = vec4<f32>(w[(wo + 22u) / 4u][(wo + 22u) % 4u]); a_0 = fma(t, x_0_4_2, a_0); a_1 = fma(t, x_0_5_2, a_1); a_2 = fma(t, x_0_6_2, a_2); a_3 = fma(t, x_0_7_2, a_3); a_4 = fma(t, x_0_8_2, a_4); a_5 = fma(t, x_0_9_2, a_5); a_6 = fma(t, x_0_10_2, a_6); a_7 = fma(t, x_0_11_2, a_7); a_8 = fma(t, x_0_12_2, a_8); a_9 = fma(t, x_0_13_2, a_9); a_10 = fma(t, x_0_14_2, a_10); a_11 = fma(t, x_0_15_2, a_11); a_12 = fma(t, x_0_16_2, a_12); a_13 = fma(t, x_0_17_2, a_13); }
         { let t = vec4<f32>(w[(wo + 23u) / 4u][(wo + 23u) % 4u]); a_0 = fma(t, x_0_4_3, a_0); a_1 = fma(t, x_0_5_3, a_1); a_2 = fma(t, x_0_6_3, a_2); a_3 = fma(t, x_0_7_3, a_3); a_4 = fma(t, x_0_8_3, a_4); a_5 = fma(t, x_0_9_3, a_5); a_6 = fma(t, x_0_10_3, a_6); a_7 = fma(t, x_0_11_3, a_7); a_8 = fma(t, x_0_12_3, a_8); a_9 = fma(t, x_0_13_3, a_9); a_10 = fma(t, x_0_14_3, a_10); a_11 = fma(t, x_0_15_3, a_11); a_12 = fma(t, x_0_16_3, a_12); a_13 = fma(t, x_0_17_3, a_13); }
         { let t = vec4<f32>(w[(wo + 24u) / 4u][(wo + 24u) % 4u]); a_0 = fma(t, x_0_4_4, a_0); a_1 = fma(t, x_0_5_4, a_1); a_2 = fma(t, x_0_6_4, a_2); a_3 = fma(t, x_0_7_4, a_3); a_4 = fma(t, x_0_8_4, a_4); a_5 = fma(t, x_0_9_4, a_5); a_6 = fma(t, x_0_10_4, a_6); a_7 = fma(t, x_0_11_4, a_7); a_8 = fma(t, x_0_12_4, a_8); a_9 = fma(t, x_0_13_4, a_9); a_10 = fma(t, x_0_14_4, a_10); a_11 = fma(t, x_0_15_4, a_11); a_12 = fma(t, x_0_16_4, a_12); a_13 = fma(t, x_0_17_4, a_13); }
-        if (valid && y0 + 0u < 28u) { y[y_image + oc * 196u + (y0 + 0u) * 7u + x0 / 4u] = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * a_0) + 1.0)); }
-        if (valid && y0 + 1u < 28u) { y[y_image + oc * 196u + (y0 + 1u) * 7u + x0 / 4u] = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * a_1) + 1.0)); }
-        if (valid && y0 + 2u < 28u) { y[y_image + oc * 196u + (y0 + 2u) * 7u + x0 / 4u] = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * a_2) + 1.0)); }
-        if (valid && y0 + 3u < 28u) { y[y_image + oc * 196u + (y0 + 3u) * 7u + x0 / 4u] = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * a_3) + 1.0)); }
-        if (valid && y0 + 4u < 28u) { y[y_image + oc * 196u + (y0 + 4u) * 7u + x0 / 4u] = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * a_4) + 1.0)); }
-        if (valid && y0 + 5u < 28u) { y[y_image + oc * 196u + (y0 + 5u) * 7u + x0 / 4u] = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * a_5) + 1.0)); }
-        if (valid && y0 + 6u < 28u) { y[y_image + oc * 196u + (y0 + 6u) * 7u + x0 / 4u] = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * a_6) + 1.0)); }
-        if (valid && y0 + 7u < 28u) { y[y_image + oc * 196u + (y0 + 7u) * 7u + x0 / 4u] = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * a_7) + 1.0)); }
-        if (valid && y0 + 8u < 28u) { y[y_image + oc * 196u + (y0 + 8u) * 7u + x0 / 4u] = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * a_8) + 1.0)); }
-        if (valid && y0 + 9u < 28u) { y[y_image + oc * 196u + (y0 + 9u) * 7u + x0 / 4u] = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * a_9) + 1.0)); }
-        if (valid && y0 + 10u < 28u) { y[y_image + oc * 196u + (y0 + 10u) * 7u + x0 / 4u] = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * a_10) + 1.0)); }
-        if (valid && y0 + 11u < 28u) { y[y_image + oc * 196u + (y0 + 11u) * 7u + x0 / 4u] = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * a_11) + 1.0)); }
-        if (valid && y0 + 12u < 28u) { y[y_image + oc * 196u + (y0 + 12u) * 7u + x0 / 4u] = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * a_12) + 1.0)); }
-        if (valid && y0 + 13u < 28u) { y[y_image + oc * 196u + (y0 + 13u) * 7u + x0 / 4u] = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * a_13) + 1.0)); }
+        if (valid && y0 + 0u < 28u) { y[y_image + oc * 196u + (y0 + 0u) * 7u + x0 / 4u] = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (a_0)) + 1.0)); }
+        if (valid && y0 + 1u < 28u) { y[y_image + oc * 196u + (y0 + 1u) * 7u + x0 / 4u] = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (a_1)) + 1.0)); }
+        if (valid && y0 + 2u < 28u) { y[y_image + oc * 196u + (y0 + 2u) * 7u + x0 / 4u] = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (a_2)) + 1.0)); }
+        if (valid && y0 + 3u < 28u) { y[y_image + oc * 196u + (y0 + 3u) * 7u + x0 / 4u] = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (a_3)) + 1.0)); }
+        if (valid && y0 + 4u < 28u) { y[y_image + oc * 196u + (y0 + 4u) * 7u + x0 / 4u] = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (a_4)) + 1.0)); }
+        if (valid && y0 + 5u < 28u) { y[y_image + oc * 196u + (y0 + 5u) * 7u + x0 / 4u] = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (a_5)) + 1.0)); }
+        if (valid && y0 + 6u < 28u) { y[y_image + oc * 196u + (y0 + 6u) * 7u + x0 / 4u] = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (a_6)) + 1.0)); }
+        if (valid && y0 + 7u < 28u) { y[y_image + oc * 196u + (y0 + 7u) * 7u + x0 / 4u] = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (a_7)) + 1.0)); }
+        if (valid && y0 + 8u < 28u) { y[y_image + oc * 196u + (y0 + 8u) * 7u + x0 / 4u] = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (a_8)) + 1.0)); }
+        if (valid && y0 + 9u < 28u) { y[y_image + oc * 196u + (y0 + 9u) * 7u + x0 / 4u] = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (a_9)) + 1.0)); }
+        if (valid && y0 + 10u < 28u) { y[y_image + oc * 196u + (y0 + 10u) * 7u + x0 / 4u] = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (a_10)) + 1.0)); }
+        if (valid && y0 + 11u < 28u) { y[y_image + oc * 196u + (y0 + 11u) * 7u + x0 / 4u] = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (a_11)) + 1.0)); }
+        if (valid && y0 + 12u < 28u) { y[y_image + oc * 196u + (y0 + 12u) * 7u + x0 / 4u] = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (a_12)) + 1.0)); }
+        if (valid && y0 + 13u < 28u) { y[y_image + oc * 196u + (y0 + 13u) * 7u + x0 / 4u] = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (a_13)) + 1.0)); }
         let sub_plane = (image * 6u + oc) * 196u;
         let sub_c = sub_coef[oc];
         let sub_b = sub_bias[oc];
         if (valid && y0 + 0u < 28u) {
-            let t = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * a_0) + 1.0)); let u = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * a_1) + 1.0));
+            let t = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (a_0)) + 1.0)); let u = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (a_1)) + 1.0));
             let sums = vec2<f32>(t.x + t.y + u.x + u.y, t.z + t.w + u.z + u.w);
             let v = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (sub_c * sums + sub_b)) + 1.0));
             let at = sub_plane + (y0 + 0u) / 2u * 14u + x0 / 2u;
@@ -223,7 +223,7 @@ fn conv_forward_direct(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workg
             sub[at + 1u] = v.y;
         }
         if (valid && y0 + 2u < 28u) {
-            let t = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * a_2) + 1.0)); let u = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * a_3) + 1.0));
+            let t = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (a_2)) + 1.0)); let u = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (a_3)) + 1.0));
             let sums = vec2<f32>(t.x + t.y + u.x + u.y, t.z + t.w + u.z + u.w);
             let v = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (sub_c * sums + sub_b)) + 1.0));
             let at = sub_plane + (y0 + 2u) / 2u * 14u + x0 / 2u;
@@ -231,7 +231,7 @@ fn conv_forward_direct(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workg
             sub[at + 1u] = v.y;
         }
         if (valid && y0 + 4u < 28u) {
-            let t = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * a_4) + 1.0)); let u = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * a_5) + 1.0));
+            let t = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (a_4)) + 1.0)); let u = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (a_5)) + 1.0));
             let sums = vec2<f32>(t.x + t.y + u.x + u.y, t.z + t.w + u.z + u.w);
             let v = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (sub_c * sums + sub_b)) + 1.0));
             let at = sub_plane + (y0 + 4u) / 2u * 14u + x0 / 2u;
@@ -239,7 +239,7 @@ fn conv_forward_direct(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workg
             sub[at + 1u] = v.y;
         }
         if (valid && y0 + 6u < 28u) {
-            let t = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * a_6) + 1.0)); let u = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * a_7) + 1.0));
+            let t = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (a_6)) + 1.0)); let u = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (a_7)) + 1.0));
             let sums = vec2<f32>(t.x + t.y + u.x + u.y, t.z + t.w + u.z + u.w);
             let v = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (sub_c * sums + sub_b)) + 1.0));
             let at = sub_plane + (y0 + 6u) / 2u * 14u + x0 / 2u;
@@ -247,7 +247,7 @@ fn conv_forward_direct(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workg
             sub[at + 1u] = v.y;
         }
         if (valid && y0 + 8u < 28u) {
-            let t = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * a_8) + 1.0)); let u = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * a_9) + 1.0));
+            let t = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (a_8)) + 1.0)); let u = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (a_9)) + 1.0));
             let sums = vec2<f32>(t.x + t.y + u.x + u.y, t.z + t.w + u.z + u.w);
             let v = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (sub_c * sums + sub_b)) + 1.0));
             let at = sub_plane + (y0 + 8u) / 2u * 14u + x0 / 2u;
@@ -255,7 +255,7 @@ fn conv_forward_direct(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workg
             sub[at + 1u] = v.y;
         }
         if (valid && y0 + 10u < 28u) {
-            let t = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * a_10) + 1.0)); let u = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * a_11) + 1.0));
+            let t = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (a_10)) + 1.0)); let u = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (a_11)) + 1.0));
             let sums = vec2<f32>(t.x + t.y + u.x + u.y, t.z + t.w + u.z + u.w);
             let v = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (sub_c * sums + sub_b)) + 1.0));
             let at = sub_plane + (y0 + 10u) / 2u * 14u + x0 / 2u;
@@ -263,7 +263,7 @@ fn conv_forward_direct(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workg
             sub[at + 1u] = v.y;
         }
         if (valid && y0 + 12u < 28u) {
-            let t = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * a_12) + 1.0)); let u = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * a_13) + 1.0));
+            let t = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (a_12)) + 1.0)); let u = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (a_13)) + 1.0));
             let sums = vec2<f32>(t.x + t.y + u.x + u.y, t.z + t.w + u.z + u.w);
             let v = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (sub_c * sums + sub_b)) + 1.0));
             let at = sub_plane + (y0 + 12u) / 2u * 14u + x0 / 2u;

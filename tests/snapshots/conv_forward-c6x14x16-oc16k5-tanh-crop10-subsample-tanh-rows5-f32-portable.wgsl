@@ -790,7 +790,7 @@ fn conv_forward_direct(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workg
         let sub_c = sub_coef[oc];
         let sub_b = sub_bias[oc];
         if (valid && y0 + 0u < 10u) {
-            let t = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * a_0) + 1.0)); let u = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * a_1) + 1.0));
+            let t = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (a_0)) + 1.0)); let u = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (a_1)) + 1.0));
             let sums = vec2<f32>(t.x + t.y + u.x + u.y, t.z + t.w + u.z + u.w);
             let v = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (sub_c * sums + sub_b)) + 1.0));
             let at = sub_plane + (y0 + 0u) / 2u * 5u + x0 / 2u;
@@ -798,7 +798,7 @@ fn conv_forward_direct(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workg
             if (x0 / 2u + 1u < 5u) { sub[at + 1u] = v.y; }
         }
         if (valid && y0 + 2u < 10u) {
-            let t = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * a_2) + 1.0)); let u = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * a_3) + 1.0));
+            let t = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (a_2)) + 1.0)); let u = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (a_3)) + 1.0));
             let sums = vec2<f32>(t.x + t.y + u.x + u.y, t.z + t.w + u.z + u.w);
             let v = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (sub_c * sums + sub_b)) + 1.0));
             let at = sub_plane + (y0 + 2u) / 2u * 5u + x0 / 2u;
@@ -806,7 +806,7 @@ fn conv_forward_direct(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workg
             if (x0 / 2u + 1u < 5u) { sub[at + 1u] = v.y; }
         }
         if (valid && y0 + 4u < 10u) {
-            let t = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * a_4) + 1.0)); let u = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * a_5) + 1.0));
+            let t = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (a_4)) + 1.0)); let u = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (a_5)) + 1.0));
             let sums = vec2<f32>(t.x + t.y + u.x + u.y, t.z + t.w + u.z + u.w);
             let v = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (sub_c * sums + sub_b)) + 1.0));
             let at = sub_plane + (y0 + 4u) / 2u * 5u + x0 / 2u;
@@ -814,7 +814,7 @@ fn conv_forward_direct(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workg
             if (x0 / 2u + 1u < 5u) { sub[at + 1u] = v.y; }
         }
         if (valid && y0 + 6u < 10u) {
-            let t = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * a_6) + 1.0)); let u = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * a_7) + 1.0));
+            let t = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (a_6)) + 1.0)); let u = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (a_7)) + 1.0));
             let sums = vec2<f32>(t.x + t.y + u.x + u.y, t.z + t.w + u.z + u.w);
             let v = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (sub_c * sums + sub_b)) + 1.0));
             let at = sub_plane + (y0 + 6u) / 2u * 5u + x0 / 2u;
@@ -822,7 +822,7 @@ fn conv_forward_direct(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workg
             if (x0 / 2u + 1u < 5u) { sub[at + 1u] = v.y; }
         }
         if (valid && y0 + 8u < 10u) {
-            let t = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * a_8) + 1.0)); let u = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * a_9) + 1.0));
+            let t = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (a_8)) + 1.0)); let u = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (a_9)) + 1.0));
             let sums = vec2<f32>(t.x + t.y + u.x + u.y, t.z + t.w + u.z + u.w);
             let v = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (sub_c * sums + sub_b)) + 1.0));
             let at = sub_plane + (y0 + 8u) / 2u * 5u + x0 / 2u;

@@ -809,7 +809,7 @@ fn conv_forward_direct(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workg
         { let t = vec4<f32>(subgroupBroadcast(w_18, 4u)); a_0 = fma(t, x_5_4_3, a_0); a_1 = fma(t, x_5_5_3, a_1); a_2 = fma(t, x_5_6_3, a_2); a_3 = fma(t, x_5_7_3, a_3); a_4 = fma(t, x_5_8_3, a_4); a_5 = fma(t, x_5_9_3, a_5); a_6 = fma(t, x_5_10_3, a_6); a_7 = fma(t, x_5_11_3, a_7); a_8 = fma(t, x_5_12_3, a_8); a_9 = fma(t, x_5_13_3, a_9); }
         { let t = vec4<f32>(subgroupBroadcast(w_18, 5u)); a_0 = fma(t, x_5_4_4, a_0); a_1 = fma(t, x_5_5_4, a_1); a_2 = fma(t, x_5_6_4, a_2); a_3 = fma(t, x_5_7_4, a_3); a_4 = fma(t, x_5_8_4, a_4); a_5 = fma(t, x_5_9_4, a_5); a_6 = fma(t, x_5_10_4, a_6); a_7 = fma(t, x_5_11_4, a_7); a_8 = fma(t, x_5_12_4, a_8); a_9 = fma(t, x_5_13_4, a_9); }
         if (valid && y0 + 0u < 10u) {
-            let v = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * a_0) + 1.0));
+            let v = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (a_0)) + 1.0));
             let at = y_image + oc * 100u + (y0 + 0u) * 10u + x0;
             if (x0 + 0u < 10u) { y[at + 0u] = v.x; }
             if (x0 + 1u < 10u) { y[at + 1u] = v.y; }
@@ -817,7 +817,7 @@ fn conv_forward_direct(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workg
             if (x0 + 3u < 10u) { y[at + 3u] = v.w; }
         }
         if (valid && y0 + 1u < 10u) {
-            let v = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * a_1) + 1.0));
+            let v = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (a_1)) + 1.0));
             let at = y_image + oc * 100u + (y0 + 1u) * 10u + x0;
             if (x0 + 0u < 10u) { y[at + 0u] = v.x; }
             if (x0 + 1u < 10u) { y[at + 1u] = v.y; }
@@ -825,7 +825,7 @@ fn conv_forward_direct(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workg
             if (x0 + 3u < 10u) { y[at + 3u] = v.w; }
         }
         if (valid && y0 + 2u < 10u) {
-            let v = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * a_2) + 1.0));
+            let v = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (a_2)) + 1.0));
             let at = y_image + oc * 100u + (y0 + 2u) * 10u + x0;
             if (x0 + 0u < 10u) { y[at + 0u] = v.x; }
             if (x0 + 1u < 10u) { y[at + 1u] = v.y; }
@@ -833,7 +833,7 @@ fn conv_forward_direct(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workg
             if (x0 + 3u < 10u) { y[at + 3u] = v.w; }
         }
         if (valid && y0 + 3u < 10u) {
-            let v = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * a_3) + 1.0));
+            let v = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (a_3)) + 1.0));
             let at = y_image + oc * 100u + (y0 + 3u) * 10u + x0;
             if (x0 + 0u < 10u) { y[at + 0u] = v.x; }
             if (x0 + 1u < 10u) { y[at + 1u] = v.y; }
@@ -841,7 +841,7 @@ fn conv_forward_direct(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workg
             if (x0 + 3u < 10u) { y[at + 3u] = v.w; }
         }
         if (valid && y0 + 4u < 10u) {
-            let v = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * a_4) + 1.0));
+            let v = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (a_4)) + 1.0));
             let at = y_image + oc * 100u + (y0 + 4u) * 10u + x0;
             if (x0 + 0u < 10u) { y[at + 0u] = v.x; }
             if (x0 + 1u < 10u) { y[at + 1u] = v.y; }
@@ -849,7 +849,7 @@ fn conv_forward_direct(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workg
             if (x0 + 3u < 10u) { y[at + 3u] = v.w; }
         }
         if (valid && y0 + 5u < 10u) {
-            let v = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * a_5) + 1.0));
+            let v = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (a_5)) + 1.0));
             let at = y_image + oc * 100u + (y0 + 5u) * 10u + x0;
             if (x0 + 0u < 10u) { y[at + 0u] = v.x; }
             if (x0 + 1u < 10u) { y[at + 1u] = v.y; }
@@ -857,7 +857,7 @@ fn conv_forward_direct(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workg
             if (x0 + 3u < 10u) { y[at + 3u] = v.w; }
         }
         if (valid && y0 + 6u < 10u) {
-            let v = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * a_6) + 1.0));
+            let v = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (a_6)) + 1.0));
             let at = y_image + oc * 100u + (y0 + 6u) * 10u + x0;
             if (x0 + 0u < 10u) { y[at + 0u] = v.x; }
             if (x0 + 1u < 10u) { y[at + 1u] = v.y; }
@@ -865,7 +865,7 @@ fn conv_forward_direct(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workg
             if (x0 + 3u < 10u) { y[at + 3u] = v.w; }
         }
         if (valid && y0 + 7u < 10u) {
-            let v = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * a_7) + 1.0));
+            let v = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (a_7)) + 1.0));
             let at = y_image + oc * 100u + (y0 + 7u) * 10u + x0;
             if (x0 + 0u < 10u) { y[at + 0u] = v.x; }
             if (x0 + 1u < 10u) { y[at + 1u] = v.y; }
@@ -873,7 +873,7 @@ fn conv_forward_direct(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workg
             if (x0 + 3u < 10u) { y[at + 3u] = v.w; }
         }
         if (valid && y0 + 8u < 10u) {
-            let v = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * a_8) + 1.0));
+            let v = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (a_8)) + 1.0));
             let at = y_image + oc * 100u + (y0 + 8u) * 10u + x0;
             if (x0 + 0u < 10u) { y[at + 0u] = v.x; }
             if (x0 + 1u < 10u) { y[at + 1u] = v.y; }
@@ -881,7 +881,7 @@ fn conv_forward_direct(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workg
             if (x0 + 3u < 10u) { y[at + 3u] = v.w; }
         }
         if (valid && y0 + 9u < 10u) {
-            let v = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * a_9) + 1.0));
+            let v = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (a_9)) + 1.0));
             let at = y_image + oc * 100u + (y0 + 9u) * 10u + x0;
             if (x0 + 0u < 10u) { y[at + 0u] = v.x; }
             if (x0 + 1u < 10u) { y[at + 1u] = v.y; }
@@ -892,7 +892,7 @@ fn conv_forward_direct(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workg
         let sub_c = sub_coef[oc];
         let sub_b = sub_bias[oc];
         if (valid && y0 + 0u < 10u) {
-            let t = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * a_0) + 1.0)); let u = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * a_1) + 1.0));
+            let t = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (a_0)) + 1.0)); let u = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (a_1)) + 1.0));
             let sums = vec2<f32>(t.x + t.y + u.x + u.y, t.z + t.w + u.z + u.w);
             let v = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (sub_c * sums + sub_b)) + 1.0));
             let at = sub_plane + (y0 + 0u) / 2u * 5u + x0 / 2u;
@@ -900,7 +900,7 @@ fn conv_forward_direct(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workg
             if (x0 / 2u + 1u < 5u) { sub[at + 1u] = v.y; }
         }
         if (valid && y0 + 2u < 10u) {
-            let t = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * a_2) + 1.0)); let u = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * a_3) + 1.0));
+            let t = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (a_2)) + 1.0)); let u = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (a_3)) + 1.0));
             let sums = vec2<f32>(t.x + t.y + u.x + u.y, t.z + t.w + u.z + u.w);
             let v = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (sub_c * sums + sub_b)) + 1.0));
             let at = sub_plane + (y0 + 2u) / 2u * 5u + x0 / 2u;
@@ -908,7 +908,7 @@ fn conv_forward_direct(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workg
             if (x0 / 2u + 1u < 5u) { sub[at + 1u] = v.y; }
         }
         if (valid && y0 + 4u < 10u) {
-            let t = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * a_4) + 1.0)); let u = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * a_5) + 1.0));
+            let t = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (a_4)) + 1.0)); let u = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (a_5)) + 1.0));
             let sums = vec2<f32>(t.x + t.y + u.x + u.y, t.z + t.w + u.z + u.w);
             let v = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (sub_c * sums + sub_b)) + 1.0));
             let at = sub_plane + (y0 + 4u) / 2u * 5u + x0 / 2u;
@@ -916,7 +916,7 @@ fn conv_forward_direct(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workg
             if (x0 / 2u + 1u < 5u) { sub[at + 1u] = v.y; }
         }
         if (valid && y0 + 6u < 10u) {
-            let t = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * a_6) + 1.0)); let u = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * a_7) + 1.0));
+            let t = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (a_6)) + 1.0)); let u = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (a_7)) + 1.0));
             let sums = vec2<f32>(t.x + t.y + u.x + u.y, t.z + t.w + u.z + u.w);
             let v = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (sub_c * sums + sub_b)) + 1.0));
             let at = sub_plane + (y0 + 6u) / 2u * 5u + x0 / 2u;
@@ -924,7 +924,7 @@ fn conv_forward_direct(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workg
             if (x0 / 2u + 1u < 5u) { sub[at + 1u] = v.y; }
         }
         if (valid && y0 + 8u < 10u) {
-            let t = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * a_8) + 1.0)); let u = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * a_9) + 1.0));
+            let t = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (a_8)) + 1.0)); let u = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (a_9)) + 1.0));
             let sums = vec2<f32>(t.x + t.y + u.x + u.y, t.z + t.w + u.z + u.w);
             let v = 1.7159 * (1.0 - 2.0 / (exp(1.3333334 * (sub_c * sums + sub_b)) + 1.0));
             let at = sub_plane + (y0 + 8u) / 2u * 5u + x0 / 2u;

@@ -58,20 +58,20 @@ impl ConvActivation {
         self.of_typed(a, "vec4<f32>")
     }
 
-    /// The activation of `a`, of WGSL type `ty`.
-    fn of_typed(self, a: &str, ty: &str) -> String {
+    /// The activation of the expression `a`, of WGSL type `ty`.
+    pub(crate) fn of_typed(self, a: &str, ty: &str) -> String {
         match self {
             ConvActivation::None => a.to_string(),
             ConvActivation::Relu => format!("max({a}, {ty}(0.0))"),
             ConvActivation::Squash(SquashFn::ScaledTanh) => {
-                format!("{SQUASH_A} * (1.0 - 2.0 / (exp({SQUASH_2S} * {a}) + 1.0))")
+                format!("{SQUASH_A} * (1.0 - 2.0 / (exp({SQUASH_2S} * ({a})) + 1.0))")
             }
-            ConvActivation::Squash(SquashFn::Sigmoid) => format!("1.0 / (1.0 + exp(-{a}))"),
+            ConvActivation::Squash(SquashFn::Sigmoid) => format!("1.0 / (1.0 + exp(-({a})))"),
         }
     }
 
     /// Short name for kernel names ("" for none).
-    fn tag(self) -> &'static str {
+    pub(crate) fn tag(self) -> &'static str {
         match self {
             ConvActivation::None => "",
             ConvActivation::Relu => "-relu",
@@ -313,7 +313,7 @@ fn subsample_stores(
         g.open(format!("if (valid && y0 + {p}u < {oh}u)"));
         g.line(format!("let t = {}; let u = {};", activated(p), activated(p + 1)));
         g.line("let sums = vec2<f32>(t.x + t.y + u.x + u.y, t.z + t.w + u.z + u.w);");
-        g.line(format!("let v = {};", sv.activation.of_typed("(sub_c * sums + sub_b)", "vec2<f32>")));
+        g.line(format!("let v = {};", sv.activation.of_typed("sub_c * sums + sub_b", "vec2<f32>")));
         g.line(format!("let at = sub_plane + (y0 + {p}u) / 2u * {row}u + x0 / 2u;"));
         if width < s.out_w() / 2 {
             // Cropped: the last block's columns from the width on are not stored.

@@ -11,7 +11,7 @@ use crate::gpu::{Dispatch, View};
 use crate::kernels::conv::{
     ConvChoice, ConvForwardViews, ConvInputGradViews, ConvUse, ConvWeightGradViews, ForwardPath,
 };
-use crate::kernels::conv_direct::{ConvActivation, ConvInput, SubsampleOutput};
+use crate::kernels::conv_direct::{ConvInput, SubsampleOutput};
 use crate::kernels::table::NONE;
 use crate::kernels::Kernels;
 use crate::model::params::{ParamLayout, ParamSpec};
@@ -305,11 +305,7 @@ fn build_conv(
     table: Option<&TableConv>,
     then: Option<&Subsample>,
 ) -> Result<Built> {
-    let wanted = match activation {
-        Activation::Relu => ConvActivation::Relu,
-        Activation::Squash(f) => ConvActivation::Squash(f),
-        Activation::None | Activation::Softmax => ConvActivation::None,
-    };
+    let wanted = activation.in_kernel();
     let u = ConvUse {
         activation: wanted,
         pool: false,

@@ -7,6 +7,7 @@ use super::{bias, weight, Activation, Build, Built, Dims, Layer, Pass, Picture, 
 use crate::error::Result;
 use crate::export::onnx::{Attr, Graph};
 use crate::gpu::View;
+use crate::kernels::conv_direct::ConvActivation;
 use crate::kernels::dense_direct::DenseProduct;
 use crate::kernels::gemm::GemmViews;
 use crate::model::params::ParamSpec;
@@ -86,19 +87,17 @@ impl Layer for Dense {
     fn build(&self, b: &Build, input: &Tensor) -> Result<Built> {
         let (n, inputs, outputs) = (b.batch, input.dims.len(), self.units);
         let (w, bias_name) = (format!("{}.weight", self.prefix()), format!("{}.bias", self.prefix()));
-        let squashed = matches!(self.activation, Activation::Squash(_));
-        let label = if squashed { format!("{}_a", self.prefix()) } else { self.prefix() };
+        let s = GemmShape::new(n, outputs, inputs);
+        let activation = b.kernels.dense_activation(self.activation.in_kernel(), s);
+        // A squash the kernel applies writes the output itself (whose gradient is `pre`'s).
+        let squash_fused = matches!(activation, ConvActivation::Squash(_));
+        let squash_after = matches!(self.activation, Activation::Squash(_)) && !squash_fused;
+        let label = if squash_after { format!("{}_a", self.prefix()) } else { self.prefix() };
         let pre = Tensor::new(b, &label, Dims::Units(outputs), b.train());
-        let relu = self.activation == Activation::Relu;
         let product =
             GemmViews { a: input.value(), b: b.param(&w), operand: Some(b.param(&bias_name)), c: pre.value() };
-        let mut forward = vec![b.kernels.dense(
-            b.gpu,
-            DenseProduct::Forward { relu },
-            GemmShape::new(n, outputs, inputs),
-            product,
-        )?];
-        let output = activate(b, &self.prefix(), pre, self.activation, &mut forward)?;
+        let mut forward = vec![b.kernels.dense(b.gpu, DenseProduct::Forward { activation }, s, product)?];
+        let output = if squash_fused { pre } else { activate(b, &self.prefix(), pre, self.activation, &mut forward)? };
         // Logits (before the loss's softmax) are a tap of that name, shown by the output bars.
         let (tap, picture) = match self.activation {
             Activation::Softmax => ("logits".to_string(), Picture::Hidden),

@@ -29,6 +29,7 @@ pub use subsampled::Subsampled;
 use crate::error::Result;
 use crate::export::onnx::{Attr, Graph};
 use crate::gpu::{Dispatch, Gpu, View};
+use crate::kernels::conv_direct::ConvActivation;
 use crate::kernels::squash::SquashFn;
 use crate::kernels::Kernels;
 use crate::model::params::{ParamLayout, ParamSpec};
@@ -371,11 +372,21 @@ pub enum Activation {
     /// The logits feed a softmax-cross-entropy loss ([`SoftmaxXent`]), which computes the
     /// softmax with the loss and its gradient; the summary shows it on the layer, as Keras.
     Softmax,
-    /// LeNet-1998's: its own dispatch after the layer, its derivative before its backward.
+    /// LeNet-1998's: applied by the layer's kernel where it can, else its own dispatch
+    /// after the layer; its derivative before its backward.
     Squash(SquashFn),
 }
 
 impl Activation {
+    /// What a layer's kernel is asked to apply of it (a softmax is the loss's).
+    pub fn in_kernel(self) -> ConvActivation {
+        match self {
+            Activation::Relu => ConvActivation::Relu,
+            Activation::Squash(f) => ConvActivation::Squash(f),
+            Activation::None | Activation::Softmax => ConvActivation::None,
+        }
+    }
+
     /// Its ONNX nodes after `x` (none for a softmax, which the loss computes and the
     /// export leaves out: the graph ends in logits).
     fn export(self, g: &mut Graph, hint: &str, x: String) -> String {
