@@ -6,6 +6,8 @@ mod common;
 
 use common::*;
 use lenet_gpu::gpu::View;
+use lenet_gpu::kernels::conv_direct::ConvInput;
+use lenet_gpu::kernels::data::{pack_bytes, Gather, GatherViews};
 use lenet_gpu::kernels::elementwise::Elementwise;
 use lenet_gpu::kernels::optim::Optim;
 use lenet_gpu::kernels::pad::Pad;
@@ -15,7 +17,7 @@ use lenet_gpu::kernels::subsample::Subsample;
 use lenet_gpu::kernels::table::{Table, NONE};
 use lenet_gpu::kernels::zero_pad::ZeroPad;
 use lenet_gpu::reference;
-use lenet_gpu::shapes::{PadShape, PoolShape, RbfShape, SdlmParams, ZeroPadShape};
+use lenet_gpu::shapes::{BatchParams, GatherParams, PadShape, PoolShape, RbfShape, SdlmParams, ZeroPadShape};
 use rand::Rng;
 
 /// tanh/exp in f32 on both sides with different libm: a few ulp.
@@ -197,7 +199,7 @@ fn pad_normalize_matches_reference() {
         let mut want = vec![0.0; s.y_len() as usize];
         reference::pad::pad_normalize_forward(&x, s, &mut want);
         let (gx, gy) = (gpu.storage_from("x", &x), nan_buffer(gpu, "y", want.len()));
-        run(gpu, k.pad_normalize_forward(gpu, s, View::whole(&gx), View::whole(&gy)).unwrap());
+        run(gpu, k.pad_normalize_forward(gpu, s, ConvInput::F32(View::whole(&gx)), View::whole(&gy)).unwrap());
         assert_close(&format!("pad_normalize_forward {s:?}"), &read(gpu, &gy, want.len()), &want, ARITH);
         let mut want_dx = vec![0.0; s.x_len() as usize];
         reference::pad::pad_normalize_backward(&dy, s, &mut want_dx);
@@ -205,6 +207,65 @@ fn pad_normalize_matches_reference() {
         run(gpu, k.pad_normalize_backward(gpu, s, View::whole(&gdy), View::whole(&gdx)).unwrap());
         assert_close(&format!("pad_normalize_backward {s:?}"), &read(gpu, &gdx, want_dx.len()), &want_dx, ARITH);
     }
+}
+
+#[test]
+fn pad_normalize_from_bytes_equals_the_pad_of_the_gathered_batch() {
+    // The batch read in place from a dataset's packed bytes through a shuffled order from
+    // position `first`, against the f32 pad of the same images as gather_batch makes them:
+    // the same bits. LeNet-1998's input and a small image with a wider border; NaN-filled.
+    let gpu = gpu();
+    let (k, gather) = (Pad::new(gpu).unwrap(), Gather::new(gpu).unwrap());
+    for (i, (s, samples, first)) in
+        [(PadShape::new(100, 28, 28, 2, -0.1, 1.175), 150u32, 7u32), (PadShape::new(3, 4, 8, 3, -1.0, 2.0), 11, 2)]
+            .into_iter()
+            .enumerate()
+    {
+        let mut r = rng(70 + i as u64);
+        let image_len = s.h * s.w;
+        let bytes: Vec<u8> = (0..samples * image_len).map(|_| r.random::<u8>()).collect();
+        let mut order: Vec<u32> = (0..samples).collect();
+        order.reverse();
+        order.rotate_left(i + 3);
+        let images = gpu.storage_from("images", &pack_bytes(&bytes));
+        let gorder = gpu.storage_from("order", &order);
+        let (gx, labels, all_labels) = (
+            nan_buffer(gpu, "x", s.x_len() as usize),
+            gpu.storage("labels", s.n as usize),
+            gpu.storage("all", samples as usize),
+        );
+        let views = GatherViews {
+            images: View::whole(&images),
+            all_labels: View::whole(&all_labels),
+            order: View::whole(&gorder),
+            x: View::whole(&gx),
+            labels: View::whole(&labels),
+        };
+        run(
+            gpu,
+            gather.gather_batch(gpu, GatherParams { offset: first, batch: s.n, image_len, _pad: 0 }, views).unwrap(),
+        );
+        let want = nan_buffer(gpu, "want", s.y_len() as usize);
+        run(gpu, k.pad_normalize_forward(gpu, s, ConvInput::F32(View::whole(&gx)), View::whole(&want)).unwrap());
+        let cursor = gpu.uniform("cursor", &BatchParams::new(s.n, first));
+        let x = ConvInput::Bytes {
+            images: View::whole(&images),
+            order: View::whole(&gorder),
+            cursor: View::whole(&cursor),
+        };
+        let y = nan_buffer(gpu, "y", s.y_len() as usize);
+        run(gpu, k.pad_normalize_forward(gpu, s, x, View::whole(&y)).unwrap());
+        let want = read(gpu, &want, s.y_len() as usize);
+        assert!(want.iter().all(|v| v.is_finite()), "the gathered pad is complete");
+        assert_close(&format!("pad_normalize_forward_bytes {s:?}"), &read(gpu, &y, want.len()), &want, EXACT);
+    }
+    // Rows that are not whole words are refused.
+    let s = PadShape::new(1, 3, 6, 1, 0.0, 1.0);
+    let (images, order, y) = (gpu.storage("images", 6), gpu.storage("order", 1), gpu.storage("y", s.y_len() as usize));
+    let cursor = gpu.uniform("cursor", &BatchParams::new(1, 0));
+    let x = ConvInput::Bytes { images: View::whole(&images), order: View::whole(&order), cursor: View::whole(&cursor) };
+    let err = k.pad_normalize_forward(gpu, s, x, View::whole(&y)).err().expect("refused");
+    assert!(err.to_string().contains("whole u32 words"), "{err}");
 }
 
 #[test]

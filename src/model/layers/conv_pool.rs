@@ -184,12 +184,7 @@ impl Layer for ConvPool {
                 (c.partials * s.oc) as u64,
             ),
         };
-        let x = match &input.dataset {
-            Some(d) => {
-                ConvInput::Bytes { images: input.value(), order: View::whole(&d.order), cursor: View::whole(&d.cursor) }
-            }
-            None => ConvInput::F32(input.value()),
-        };
+        let x = input.as_input();
         let pool = PoolViews { pooled: output.value(), argmax: View::whole(&bufs.argmax) };
         let (w, bias) = (b.param(&self.weight_name()), b.param(&self.bias_name()));
         let forward_views = ConvForwardViews {

@@ -29,7 +29,7 @@ pub use subsampled::Subsampled;
 use crate::error::Result;
 use crate::export::onnx::{Attr, Graph};
 use crate::gpu::{Dispatch, Gpu, View};
-use crate::kernels::conv_direct::ConvActivation;
+use crate::kernels::conv_direct::{ConvActivation, ConvInput};
 use crate::kernels::squash::SquashFn;
 use crate::kernels::Kernels;
 use crate::model::params::{ParamLayout, ParamSpec};
@@ -117,6 +117,16 @@ impl Tensor {
 
     pub fn value(&self) -> View<'_> {
         View::whole(&self.value)
+    }
+
+    /// The value as a first layer's kernel reads it: f32, or the dataset's bytes.
+    pub fn as_input(&self) -> ConvInput<'_> {
+        match &self.dataset {
+            Some(d) => {
+                ConvInput::Bytes { images: self.value(), order: View::whole(&d.order), cursor: View::whole(&d.cursor) }
+            }
+            None => ConvInput::F32(self.value()),
+        }
     }
 
     /// Its gradient's view (a tensor built with one).

@@ -5,7 +5,9 @@
 use super::{Build, Built, Dims, Layer, Tensor};
 use crate::error::Result;
 use crate::export::onnx::Graph;
+use crate::kernels::Kernels;
 use crate::model::summary::LayerInfo;
+use crate::model::Mode;
 use crate::shapes::PadShape;
 
 pub struct PadNormalize {
@@ -36,13 +38,19 @@ impl Layer for PadNormalize {
         Ok(g.node("Add", "input", &[&lo, &scaled], vec![]))
     }
 
+    /// Reads a dataset's bytes itself, but where the input's gradient is wanted (its
+    /// backward writes it), or the rows are not whole words.
+    fn reads_dataset(&self, _k: &Kernels, input: Dims, _batch: u32, mode: Mode) -> bool {
+        mode != Mode::TrainWithInputGrad && input.chw().2.is_multiple_of(4)
+    }
+
     /// Its output is the tap `input`: what the network sees of the image.
     fn build(&self, b: &Build, input: &Tensor) -> Result<Built> {
         let (_, h, w) = input.dims.chw();
         let s = PadShape::new(b.batch, h, w, self.pad, self.lo, self.hi);
         let output = Tensor::new(b, "input", self.output(input.dims), input.grad.is_some());
         let mut built = Built::new("input", output.clone());
-        built.forward.push(b.kernels.pad.pad_normalize_forward(b.gpu, s, input.value(), output.value())?);
+        built.forward.push(b.kernels.pad.pad_normalize_forward(b.gpu, s, input.as_input(), output.value())?);
         if let (Some(dy), Some(dx)) = (output.grad(), input.grad()) {
             built.backward.push(b.kernels.pad.pad_normalize_backward(b.gpu, s, dy, dx)?);
         }
