@@ -12,13 +12,20 @@
 //   dx = coef[c] * da[window] for the window's four inputs, 0 for a dropped row/column;
 //   terms = da * window sum, whose sum over (n, i, j) is d coef[c] (sum_reduce; d bias[c]
 //   is the same sum of da). With SQUARED (SDLM's Gauss-Newton pass, da holding second
-//   derivatives): dx = coef^2 * da, terms = da * (window sum)^2.
+//   derivatives): dx = coef^2 * da, terms = da * (window sum)^2. With INPUT_SQUASH (x is
+//   the squashed output of the layer before: 1 the scaled tanh, 2 the sigmoid), dx is also
+//   times f'(a), from x as squash_backward computes it (f'(a)^2 with SQUARED): that
+//   layer's gradient w.r.t. its pre-activation, saving squash_backward's pass.
 //   One invocation per window, writing its four dx entries; workgroups = ceil(len(a) / WG).
 
 struct PoolShape { n: u32, c: u32, h: u32, w: u32 }
 
 override SQUARED: bool = false;
 override SQUASH: u32 = 0u;
+override INPUT_SQUASH: u32 = 0u;
+
+const A: f32 = 1.7159;
+const S: f32 = 0.6666667;
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> coef: array<f32>;
@@ -70,7 +77,8 @@ fn subsample_backward(@builtin(workgroup_id) wid: vec3<u32>,
     let plane = i / (ow_n * oh_n);
     let c = plane % s.c;
     let tl = (plane * s.h + 2u * oh) * s.w + 2u * ow;
-    let sum = x[tl] + x[tl + 1u] + x[tl + s.w] + x[tl + s.w + 1u];
+    let window = vec4<f32>(x[tl], x[tl + 1u], x[tl + s.w], x[tl + s.w + 1u]);
+    let sum = window.x + window.y + window.z + window.w;
     var g = coef[c] * da[i];
     var t = da[i] * sum;
     if (SQUARED) {
@@ -78,10 +86,18 @@ fn subsample_backward(@builtin(workgroup_id) wid: vec3<u32>,
         t = t * sum;
     }
     terms[i] = t;
-    dx[tl] = g;
-    dx[tl + 1u] = g;
-    dx[tl + s.w] = g;
-    dx[tl + s.w + 1u] = g;
+    var d = vec4<f32>(1.0);
+    if (INPUT_SQUASH == 1u) {
+        d = (S / A) * (A * A - window * window);
+    } else if (INPUT_SQUASH == 2u) {
+        d = window * (1.0 - window);
+    }
+    if (SQUARED) { d = d * d; }
+    let gd = vec4<f32>(g) * d;
+    dx[tl] = gd.x;
+    dx[tl + 1u] = gd.y;
+    dx[tl + s.w] = gd.z;
+    dx[tl + s.w + 1u] = gd.w;
     let last_col = (s.w % 2u) == 1u && ow == ow_n - 1u;
     if (last_col) {
         dx[tl + 2u] = 0.0;

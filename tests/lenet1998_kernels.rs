@@ -128,10 +128,27 @@ fn subsample_forward_and_backward_match_reference() {
             let gdx = nan_buffer(gpu, "dx", want_dx.len());
             let gt = nan_buffer(gpu, "terms", want_terms.len());
             let views = [View::whole(&gx), View::whole(&gc), View::whole(&gda), View::whole(&gdx), View::whole(&gt)];
-            run(gpu, k.subsample_backward(gpu, s, squared, views).unwrap());
+            run(gpu, k.subsample_backward(gpu, s, (squared, None), views).unwrap());
             let label = format!("subsample_backward {s:?} squared {squared}");
             assert_close(&format!("{label} dx"), &read(gpu, &gdx, want_dx.len()), &want_dx, ARITH);
             assert_close(&format!("{label} terms"), &read(gpu, &gt, want_terms.len()), &want_terms, ARITH);
+            // x as the squashed output of the layer before (in f's range): dx also through
+            // that squash's backward, the composition of the two twins.
+            for f in FUNCTIONS {
+                let mut y = vec![0.0; x.len()];
+                reference::squash::squash_forward(f, &x, &mut y);
+                let mut want_dx = vec![0.0; s.x_len() as usize];
+                reference::subsample::subsample_backward(&y, &coef, &da, s, squared, &mut want_dx, &mut want_terms);
+                reference::squash::squash_backward(f, squared, &y, &mut want_dx);
+                let gy = gpu.storage_from("y", &y);
+                let gdx = nan_buffer(gpu, "dx", want_dx.len());
+                let views =
+                    [View::whole(&gy), View::whole(&gc), View::whole(&gda), View::whole(&gdx), View::whole(&gt)];
+                run(gpu, k.subsample_backward(gpu, s, (squared, Some(f)), views).unwrap());
+                let label = format!("subsample_backward through {f:?} {s:?} squared {squared}");
+                assert_close(&format!("{label} dx"), &read(gpu, &gdx, want_dx.len()), &want_dx, ARITH);
+                assert_close(&format!("{label} terms"), &read(gpu, &gt, want_terms.len()), &want_terms, ARITH);
+            }
         }
     }
 }

@@ -31,23 +31,20 @@ impl Subsample {
         coef.require(SUBSAMPLE_FORWARD, "coef", s.c as u64)?;
         bias.require(SUBSAMPLE_FORWARD, "bias", s.c as u64)?;
         a.require(SUBSAMPLE_FORWARD, "a", s.y_len())?;
-        let f = match squash {
-            None => 0.0,
-            Some(SquashFn::ScaledTanh) => 1.0,
-            Some(SquashFn::Sigmoid) => 2.0,
-        };
-        let pipeline = gpu.pipeline(Shader::Subsample, SUBSAMPLE_FORWARD, &[("SQUASH", f)])?;
+        let pipeline = gpu.pipeline(Shader::Subsample, SUBSAMPLE_FORWARD, &[("SQUASH", squash_constant(squash))])?;
         Ok(prepare(gpu, &pipeline, SUBSAMPLE_FORWARD, &[x, coef, bias, a], &s, grid_1d(s.y_len())))
     }
 
     /// From da (N,C,H/2,W/2): dx = coef · da per window input (overwritten, 0 where an odd
     /// row/column was dropped) and terms = da · window sum, whose per-channel sum is
-    /// d coef. `squared`: the Gauss-Newton pass (coef², window sum²).
+    /// d coef. `squared`: the Gauss-Newton pass (coef², window sum²). With `input_squash`
+    /// (x being f(a) of the layer before), dx also times f'(a) (squared with `squared`), as
+    /// `squash_backward` would turn it.
     pub fn subsample_backward(
         &self,
         gpu: &Gpu,
         s: PoolShape,
-        squared: bool,
+        (squared, input_squash): (bool, Option<SquashFn>),
         [x, coef, da, dx, terms]: [View; 5],
     ) -> Result<Dispatch> {
         require_window(SUBSAMPLE_BACKWARD, s)?;
@@ -56,8 +53,17 @@ impl Subsample {
         da.require(SUBSAMPLE_BACKWARD, "da", s.y_len())?;
         dx.require(SUBSAMPLE_BACKWARD, "dx", s.x_len())?;
         terms.require(SUBSAMPLE_BACKWARD, "terms", s.y_len())?;
-        let pipeline =
-            gpu.pipeline(Shader::Subsample, SUBSAMPLE_BACKWARD, &[("SQUARED", if squared { 1.0 } else { 0.0 })])?;
+        let constants = [("SQUARED", if squared { 1.0 } else { 0.0 }), ("INPUT_SQUASH", squash_constant(input_squash))];
+        let pipeline = gpu.pipeline(Shader::Subsample, SUBSAMPLE_BACKWARD, &constants)?;
         Ok(prepare(gpu, &pipeline, SUBSAMPLE_BACKWARD, &[x, coef, da, dx, terms], &s, grid_1d(s.y_len())))
+    }
+}
+
+/// The shader's code for a squashing function (0: none).
+fn squash_constant(f: Option<SquashFn>) -> f64 {
+    match f {
+        None => 0.0,
+        Some(SquashFn::ScaledTanh) => 1.0,
+        Some(SquashFn::Sigmoid) => 2.0,
     }
 }

@@ -12,6 +12,7 @@ use crate::kernels::conv::{
     ConvChoice, ConvForwardViews, ConvInputGradViews, ConvUse, ConvWeightGradViews, ForwardPath,
 };
 use crate::kernels::conv_direct::{ConvInput, SubsampleOutput};
+use crate::kernels::squash::SquashFn;
 use crate::kernels::table::NONE;
 use crate::kernels::Kernels;
 use crate::model::params::{ParamLayout, ParamSpec};
@@ -325,6 +326,9 @@ fn build_conv(
         c,
         prefix,
         activation,
+        // Not where the convolution's output is a tap a gradient may start from (gradient
+        // ascent): that gradient is w.r.t. the output, which its squash's backward turns.
+        then_subsampled: then.is_some() && !b.mode.keeps_outputs(),
         input,
         tables: table.map(|t| Tables {
             span: t.span(b.layout),
@@ -376,7 +380,7 @@ fn build_conv(
     match then {
         Some(sub) => {
             let output = built.output.clone();
-            Ok(built.then(sub.build_with(b, &output, fused_sub.map(|(_, out)| out))?))
+            Ok(built.then(sub.build_with(b, &output, fused_sub.map(|(_, out)| out), conv.squash_in_next())?))
         }
         None => Ok(built),
     }
@@ -419,6 +423,8 @@ struct KernelConv<'a> {
     c: ConvChoice,
     prefix: &'a str,
     activation: Activation,
+    /// A subsampling follows (in the same layer) and does this layer's squash backward.
+    then_subsampled: bool,
     input: &'a Tensor,
     tables: Option<Tables>,
     wide: Option<Widened>,
@@ -442,6 +448,15 @@ struct Scratch {
 impl KernelConv<'_> {
     fn weight_name(&self) -> String {
         format!("{}.weight", self.prefix)
+    }
+
+    /// The squash whose backward the subsampling after it does (its dx is then w.r.t. the
+    /// pre-activation): the convolution's own, with a subsampling after it.
+    fn squash_in_next(&self) -> Option<SquashFn> {
+        match self.activation {
+            Activation::Squash(f) if self.then_subsampled => Some(f),
+            _ => None,
+        }
     }
 
     fn bias_name(&self) -> String {
@@ -522,7 +537,9 @@ impl KernelConv<'_> {
         };
         let x = sq_x.as_ref().map_or_else(|| self.x(), View::whole);
         let col = sq_col.as_ref().or(self.col.as_ref()).map(View::whole);
-        list.extend(deactivate(b, pass, self.activation, output)?);
+        if self.squash_in_next().is_none() {
+            list.extend(deactivate(b, pass, self.activation, output)?);
+        }
         let pre_grad = self.y.as_ref().and_then(Tensor::grad).expect("a training plan's conv has a gradient");
         let dy = match &self.wide {
             Some(w) => {

@@ -7,6 +7,7 @@ use crate::error::{Error, Result};
 use crate::export::onnx::{Attr, Graph};
 use crate::gpu::View;
 use crate::kernels::conv_direct::{ConvActivation, SubsampleOutput};
+use crate::kernels::squash::SquashFn;
 use crate::model::params::ParamSpec;
 use crate::model::summary::LayerInfo;
 use crate::shapes::{PoolShape, ReduceShape};
@@ -59,7 +60,7 @@ impl Layer for Subsample {
     }
 
     fn build(&self, b: &Build, input: &Tensor) -> Result<Built> {
-        self.build_with(b, input, None)
+        self.build_with(b, input, None, None)
     }
 }
 
@@ -108,8 +109,16 @@ impl Subsample {
     }
 
     /// As `build`, or where the convolution before wrote the output already (`fused`,
-    /// from [`Subsample::fused_output`]), the backward alone.
-    pub fn build_with(&self, b: &Build, input: &Tensor, fused: Option<Tensor>) -> Result<Built> {
+    /// from [`Subsample::fused_output`]), the backward alone. With `input_squash` (the
+    /// input being f(a) of the layer before), the backward's dx is w.r.t. that layer's a:
+    /// its squash's backward is done here.
+    pub fn build_with(
+        &self,
+        b: &Build,
+        input: &Tensor,
+        fused: Option<Tensor>,
+        input_squash: Option<SquashFn>,
+    ) -> Result<Built> {
         let p = self.prefix();
         let (c, h, w) = input.dims.chw();
         let s = PoolShape::new(b.batch, c, h, w);
@@ -147,7 +156,7 @@ impl Subsample {
             // Plain coefficients: the kernel squares them itself in the second-order pass.
             let second = matches!(pass, Pass::Second(_));
             let views = [input.value(), b.param(&coef), da, dx, View::whole(&terms)];
-            list.push(b.kernels.subsample.subsample_backward(b.gpu, s, second, views)?);
+            list.push(b.kernels.subsample.subsample_backward(b.gpu, s, (second, input_squash), views)?);
             list.push(b.kernels.reduce.sum_reduce(b.gpu, plane, View::whole(&terms), b.grad_out(pass, &coef))?);
             list.push(b.kernels.reduce.sum_reduce(b.gpu, plane, da, b.grad_out(pass, &bias_name))?);
             match pass {
