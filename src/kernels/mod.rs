@@ -203,7 +203,7 @@ impl Kernels {
         db: View,
     ) -> crate::Result<Vec<Dispatch>> {
         let with_bias = dense_direct::DenseProduct::WeightGrad { bias: true };
-        if self.tier == Tier::Fast && self.dense_direct.supports(with_bias, s) {
+        if self.dense_generated(with_bias, s) {
             let views = gemm::GemmViews { a: dy, b: x, operand: Some(db), c: dw };
             return Ok(vec![self.dense_direct.dense_direct(gpu, with_bias, s, views)?]);
         }
@@ -214,11 +214,16 @@ impl Kernels {
         ])
     }
 
+    /// Whether the generated dense kernel computes `p` for `s` (else the GEMM does).
+    fn dense_generated(&self, p: dense_direct::DenseProduct, s: crate::shapes::GemmShape) -> bool {
+        self.tier == Tier::Fast && self.dense_direct.supports(p, s)
+    }
+
     /// What a dense forward of `s` = (batch, outputs, inputs) applies of `wanted`: all of it
     /// on the generated kernel; on the GEMM a ReLU only (the layer applies a squash itself).
     pub fn dense_activation(&self, wanted: ConvActivation, s: crate::shapes::GemmShape) -> ConvActivation {
         let fused = dense_direct::DenseProduct::Forward { activation: wanted };
-        if self.tier == Tier::Fast && self.dense_direct.supports(fused, s) {
+        if self.dense_generated(fused, s) {
             wanted
         } else {
             ConvActivation::relu(wanted == ConvActivation::Relu)
@@ -235,7 +240,7 @@ impl Kernels {
         s: crate::shapes::GemmShape,
         v: gemm::GemmViews,
     ) -> crate::Result<Dispatch> {
-        if self.tier == Tier::Fast && self.dense_direct.supports(p, s) {
+        if self.dense_generated(p, s) {
             return self.dense_direct.dense_direct(gpu, p, s, v);
         }
         if p.squash().is_some() {

@@ -328,7 +328,10 @@ fn build_conv(
         activation,
         // Not where the convolution's output is a tap a gradient may start from (gradient
         // ascent): that gradient is w.r.t. the output, which its squash's backward turns.
-        then_subsampled: then.is_some() && !b.mode.keeps_outputs(),
+        squash_in_next: match activation {
+            Activation::Squash(f) if then.is_some() && !b.mode.keeps_outputs() => Some(f),
+            _ => None,
+        },
         input,
         tables: table.map(|t| Tables {
             span: t.span(b.layout),
@@ -380,7 +383,7 @@ fn build_conv(
     match then {
         Some(sub) => {
             let output = built.output.clone();
-            Ok(built.then(sub.build_with(b, &output, fused_sub.map(|(_, out)| out), conv.squash_in_next())?))
+            Ok(built.then(sub.build_with(b, &output, fused_sub.map(|(_, out)| out), conv.squash_in_next)?))
         }
         None => Ok(built),
     }
@@ -423,8 +426,9 @@ struct KernelConv<'a> {
     c: ConvChoice,
     prefix: &'a str,
     activation: Activation,
-    /// A subsampling follows (in the same layer) and does this layer's squash backward.
-    then_subsampled: bool,
+    /// The squash whose backward the subsampling after it (in the same layer) does, its dx
+    /// then being w.r.t. the pre-activation: the convolution's own.
+    squash_in_next: Option<SquashFn>,
     input: &'a Tensor,
     tables: Option<Tables>,
     wide: Option<Widened>,
@@ -448,15 +452,6 @@ struct Scratch {
 impl KernelConv<'_> {
     fn weight_name(&self) -> String {
         format!("{}.weight", self.prefix)
-    }
-
-    /// The squash whose backward the subsampling after it does (its dx is then w.r.t. the
-    /// pre-activation): the convolution's own, with a subsampling after it.
-    fn squash_in_next(&self) -> Option<SquashFn> {
-        match self.activation {
-            Activation::Squash(f) if self.then_subsampled => Some(f),
-            _ => None,
-        }
     }
 
     fn bias_name(&self) -> String {
@@ -537,7 +532,7 @@ impl KernelConv<'_> {
         };
         let x = sq_x.as_ref().map_or_else(|| self.x(), View::whole);
         let col = sq_col.as_ref().or(self.col.as_ref()).map(View::whole);
-        if self.squash_in_next().is_none() {
+        if self.squash_in_next.is_none() {
             list.extend(deactivate(b, pass, self.activation, output)?);
         }
         let pre_grad = self.y.as_ref().and_then(Tensor::grad).expect("a training plan's conv has a gradient");
