@@ -32,9 +32,7 @@ fn gather_batch(@builtin(workgroup_id) wid: vec3<u32>,
     let chunk = i % chunks;
     let sample = order[p.offset + n];
     let words = images[sample * chunks + chunk];
-    let shifts = vec4<u32>(0u, 8u, 16u, 24u);
     for (var j = 0u; j < 4u; j++) {
-        let bytes = (vec4<u32>(words[j]) >> shifts) & vec4<u32>(0xffu);
-        x[4u * i + j] = vec4<f32>(bytes) / 255.0;
+        x[4u * i + j] = pixels(words[j]);
     }
 }

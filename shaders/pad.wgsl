@@ -8,7 +8,7 @@
 //   (gradient ascent on the input). One invocation per dx row.
 // pad_normalize_forward_bytes: as the forward, x read in place from a dataset's packed
 //   bytes (4 per u32, W a multiple of 4), batch image n being image order[cursor.first + n]:
-//   the pixels as gather_batch converts them (byte / 255), so the same bits, without
+//   the pixels by the same pixels() as gather_batch, so the same bits, without
 //   gather_batch's pass and its f32 copy of the batch.
 // A row per invocation, not an element: lavapipe spent ~8 ns an element on the index
 // arithmetic (a division by a uniform is 8 scalar divisions per SIMD group), 8 ms of an
@@ -76,8 +76,7 @@ fn pad_normalize_forward_bytes(@builtin(workgroup_id) wid: vec3<u32>,
     let words = s.w / 4u;
     let first_word = (order[cursor.first + r / ph] * s.h + row - s.pad) * words;
     for (var j = 0u; j < words; j++) {
-        let bytes = (vec4<u32>(src[first_word + j]) >> vec4<u32>(0u, 8u, 16u, 24u)) & vec4<u32>(0xffu);
-        let v = s.lo + (s.hi - s.lo) * (vec4<f32>(bytes) / 255.0);
+        let v = s.lo + (s.hi - s.lo) * pixels(src[first_word + j]);
         let at = r * pw + s.pad + 4u * j;
         dst[at] = v.x;
         dst[at + 1u] = v.y;

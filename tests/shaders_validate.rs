@@ -1,12 +1,17 @@
 //! naga parses and validates every WGSL file in shaders/, with no GPU.
 
-use lenet_gpu::gpu::{gemm_subgroup_prelude, validate_wgsl, Shader, COMMON};
+use lenet_gpu::gpu::{gemm_subgroup_prelude, validate_wgsl, Shader, COMMON, PIXELS};
 
-/// A file as the loader compiles it: after the common prologue where its family uses it,
-/// after the 8-lane prelude for the subgroup GEMM.
+/// A file as the loader compiles it: after the common prologue and the pixel conversion
+/// where its family uses them, after the 8-lane prelude for the subgroup GEMM.
 fn as_compiled(file: &str, on_disk: &str) -> String {
+    let prologue = |s: &Shader| {
+        let common = if s.uses_common() { COMMON } else { "" };
+        let pixels = if s.uses_pixels() { PIXELS } else { "" };
+        format!("{common}{pixels}")
+    };
     match Shader::ALL.iter().find(|s| s.file() == file) {
-        Some(s) if s.uses_common() => format!("{COMMON}{on_disk}"),
+        Some(s) if s.uses_common() || s.uses_pixels() => format!("{}{on_disk}", prologue(s)),
         Some(Shader::GemmSubgroup { lanes }) => format!("{}{on_disk}", gemm_subgroup_prelude(*lanes)),
         _ => on_disk.to_string(),
     }
@@ -28,8 +33,8 @@ fn every_shader_file_parses_and_validates() {
         }
         checked += 1;
     }
-    // common.wgsl is the prologue, not a family of its own.
-    assert_eq!(checked, Shader::ALL.len() + 1, "every file in shaders/ is a Shader variant");
+    // common.wgsl and pixels.wgsl are prologues, not families of their own.
+    assert_eq!(checked, Shader::ALL.len() + 2, "every file in shaders/ is a Shader variant");
 }
 
 #[test]

@@ -18,7 +18,7 @@ pub use adapter::{describe, list_adapters, old_mesa_version, rank, AdapterChoice
 #[cfg(not(target_arch = "wasm32"))]
 pub use compile::{fast_kernels_note, fast_kernels_ready};
 pub use compile::{serve_compile_helper, CompileHelper, CompileObserver, CompileProgress};
-pub use shader::{gemm_subgroup_prelude, validate_wgsl, Shader, COMMON};
+pub use shader::{gemm_subgroup_prelude, validate_wgsl, Shader, COMMON, PIXELS};
 
 use crate::error::{Error, Result};
 

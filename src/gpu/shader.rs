@@ -4,6 +4,9 @@ use std::borrow::Cow;
 
 /// `shaders/common.wgsl`: the prologue of the 1-D kernel families.
 pub const COMMON: &str = include_str!("../../shaders/common.wgsl");
+/// `shaders/pixels.wgsl`: `pixels(word)`, a dataset word's 4 bytes as pixels, in front of
+/// every kernel that reads the dataset.
+pub const PIXELS: &str = include_str!("../../shaders/pixels.wgsl");
 
 /// One WGSL file in `shaders/`: one kernel family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -84,6 +87,12 @@ impl Shader {
         self.source().starts_with(COMMON)
     }
 
+    /// Whether [`PIXELS`] follows (the kernels that read the dataset's bytes).
+    pub fn uses_pixels(self) -> bool {
+        let after_common = if self.uses_common() { COMMON.len() } else { 0 };
+        self.source()[after_common..].starts_with(PIXELS)
+    }
+
     /// The WGSL, with `shaders/common.wgsl` (the 1-D kernels' workgroup size and linear
     /// index) in front for the families that use it, and the subgroup width's constants and
     /// functions in front of the subgroup GEMM.
@@ -106,7 +115,11 @@ impl Shader {
             Shader::Optim => {
                 concat!(include_str!("../../shaders/common.wgsl"), include_str!("../../shaders/optim.wgsl"))
             }
-            Shader::Data => concat!(include_str!("../../shaders/common.wgsl"), include_str!("../../shaders/data.wgsl")),
+            Shader::Data => concat!(
+                include_str!("../../shaders/common.wgsl"),
+                include_str!("../../shaders/pixels.wgsl"),
+                include_str!("../../shaders/data.wgsl")
+            ),
             Shader::Objective => include_str!("../../shaders/objective.wgsl"),
             Shader::Ascent => {
                 concat!(include_str!("../../shaders/common.wgsl"), include_str!("../../shaders/ascent.wgsl"))
@@ -117,7 +130,11 @@ impl Shader {
             Shader::Subsample => {
                 concat!(include_str!("../../shaders/common.wgsl"), include_str!("../../shaders/subsample.wgsl"))
             }
-            Shader::Pad => concat!(include_str!("../../shaders/common.wgsl"), include_str!("../../shaders/pad.wgsl")),
+            Shader::Pad => concat!(
+                include_str!("../../shaders/common.wgsl"),
+                include_str!("../../shaders/pixels.wgsl"),
+                include_str!("../../shaders/pad.wgsl")
+            ),
             Shader::ZeroPad => {
                 concat!(include_str!("../../shaders/common.wgsl"), include_str!("../../shaders/zero_pad.wgsl"))
             }

@@ -274,11 +274,7 @@ fn input_bindings(g: &mut Wgsl, input: InputFormat) {
 /// The module-scope function an [`InputFormat::Bytes`] kernel unpacks words with.
 fn input_functions(g: &mut Wgsl, input: InputFormat) {
     if input == InputFormat::Bytes {
-        g.comment("4 pixels from their bytes, as gather_batch converts them.");
-        g.open("fn pixels(word: u32) -> vec4<f32>");
-        g.line("return vec4<f32>((vec4<u32>(word) >> vec4<u32>(0u, 8u, 16u, 24u)) & vec4<u32>(0xffu)) / 255.0;");
-        g.close();
-        g.blank();
+        g.line(crate::gpu::PIXELS);
     }
 }
 
