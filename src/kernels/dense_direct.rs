@@ -242,28 +242,14 @@ fn source(p: DenseProduct, s: GemmShape, windows: Windows, lanes: u32) -> Genera
     }
     g.uniform("s", "Rows");
     let (b_rows, b_row_len) = if p.b_rows_are_columns() { (n, k) } else { (k, n) };
-    for i in 0..windows.count {
-        let rows = windows.rows.min(b_rows - i * windows.rows);
-        g.uniform(WINDOW_NAMES[i as usize], &format!("array<vec4<f32>, {}>", rows * b_row_len / 4));
-        g.line(format!("fn b{i}_at(i: u32) -> f32 {{ return b{i}[i / 4u][i % 4u]; }}"));
-    }
+    declare_windows(&mut g, &WINDOW_NAMES, windows, b_rows, b_row_len);
     g.entry_point(DENSE_DIRECT, lanes, true);
     // Lane `lid` takes rows row0 .. row0 + 3; rows past M repeat the last and are not stored.
     g.line(format!("let row0 = (group * {lanes}u + lid) * {ROWS_PER_LANE}u;"));
     load_a(&mut g, p, s);
+    let a_term = |i: u32| format!("a_{i}");
     if p.b_rows_are_columns() {
-        // B (N, K): a window is whole columns of C, each window its own loop.
-        for wi in 0..windows.count {
-            let first = wi * windows.rows;
-            g.open(format!("for (var j = 0u; j < {}u; j++)", windows.rows.min(n - first)));
-            g.line(format!("let col = {first}u + j;"));
-            g.line("var even = vec4<f32>(0.0);");
-            g.line("var odd = vec4<f32>(0.0);");
-            let len = windows.len(wi, b_rows, b_row_len);
-            terms(&mut g, lanes, wi, len, 0..k, &|i| format!("j * {k}u + {i}"));
-            store(&mut g, p, n);
-            g.close();
-        }
+        columns_by_window(&mut g, lanes, (&WINDOW_NAMES, windows), (n, k), &a_term, &|g| store(g, p, n));
     } else {
         // B (K, N): a window is a run of terms of every column.
         g.open(format!("for (var col = 0u; col < {n}u; col++)"));
@@ -272,8 +258,8 @@ fn source(p: DenseProduct, s: GemmShape, windows: Windows, lanes: u32) -> Genera
         for wi in 0..windows.count {
             let first = wi * windows.rows;
             let range = first..(first + windows.rows).min(k);
-            let len = windows.len(wi, b_rows, b_row_len);
-            terms(&mut g, lanes, wi, len, range, &|i| format!("({i} - {first}u) * {n}u + col"));
+            let window = (WINDOW_NAMES[wi as usize], windows.len(wi, b_rows, b_row_len));
+            terms(&mut g, lanes, window, range, &a_term, &|i| format!("({i} - {first}u) * {n}u + col"));
         }
         store(&mut g, p, n);
         g.close();
@@ -343,19 +329,60 @@ fn load_a(g: &mut Wgsl, p: DenseProduct, s: GemmShape) {
     }
 }
 
-/// Terms `terms` of column `col` into the two accumulators (even and odd terms), B(i, col)
-/// from window `wi` (`len` floats) at `b{wi}_at(index(i))`, each lane loading one of
-/// `lanes` and broadcasting.
-fn terms(g: &mut Wgsl, lanes: u32, wi: u32, len: u32, terms: std::ops::Range<u32>, index: &dyn Fn(&str) -> String) {
+/// The uniform windows `names` of B stored as `b_rows` rows of `b_row_len`, and for each a
+/// function `{name}_at(i)` reading float i of it.
+fn declare_windows(g: &mut Wgsl, names: &[&'static str], windows: Windows, b_rows: u32, b_row_len: u32) {
+    for (i, &name) in names.iter().enumerate().take(windows.count as usize) {
+        let rows = windows.rows.min(b_rows - i as u32 * windows.rows);
+        g.uniform(name, &format!("array<vec4<f32>, {}>", rows * b_row_len / 4));
+        g.line(format!("fn {name}_at(i: u32) -> f32 {{ return {name}[i / 4u][i % 4u]; }}"));
+    }
+}
+
+/// C's columns for B stored (N, K), in the uniform windows `names`: a window is whole
+/// columns, each window its own loop; every column's sum of `a` times B is in `even` and
+/// `odd` when `store` prints what follows.
+fn columns_by_window(
+    g: &mut Wgsl,
+    lanes: u32,
+    (names, windows): (&[&str], Windows),
+    (n, k): (u32, u32),
+    a: &dyn Fn(u32) -> String,
+    store: &dyn Fn(&mut Wgsl),
+) {
+    for wi in 0..windows.count {
+        let first = wi * windows.rows;
+        g.open(format!("for (var j = 0u; j < {}u; j++)", windows.rows.min(n - first)));
+        g.line(format!("let col = {first}u + j;"));
+        g.line("var even = vec4<f32>(0.0);");
+        g.line("var odd = vec4<f32>(0.0);");
+        let window = (names[wi as usize], windows.len(wi, n, k));
+        terms(g, lanes, window, 0..k, a, &|i| format!("j * {k}u + {i}"));
+        store(g);
+        g.close();
+    }
+}
+
+/// Terms `terms` of column `col` into the two accumulators (even and odd terms), term i of
+/// the lane's 4 rows being `a(i)`, B(i, col) from the uniform window `window` (`len` floats)
+/// at `{window}_at(index(i))`, each lane loading one of `lanes` and broadcasting.
+fn terms(
+    g: &mut Wgsl,
+    lanes: u32,
+    (window, len): (&str, u32),
+    terms: std::ops::Range<u32>,
+    a: &dyn Fn(u32) -> String,
+    index: &dyn Fn(&str) -> String,
+) {
     let first = terms.start;
     for chunk in 0..(terms.end - first).div_ceil(lanes) {
         let at = index(&format!("{}u + lane", first + lanes * chunk));
-        g.line(format!("let b{wi}_{chunk} = b{wi}_at(min({at}, {}u));", len - 1));
+        g.line(format!("let {window}_{chunk} = {window}_at(min({at}, {}u));", len - 1));
     }
     for i in terms {
         let acc = if i % 2 == 0 { "even" } else { "odd" };
         let (chunk, lane) = ((i - first) / lanes, (i - first) % lanes);
-        g.line(format!("{acc} = fma(vec4<f32>(subgroupBroadcast(b{wi}_{chunk}, {lane}u)), a_{i}, {acc});"));
+        g.line(format!("{acc} = fma(vec4<f32>(subgroupBroadcast({window}_{chunk}, {lane}u)), {}, {acc});", a(i)));
     }
 }
 

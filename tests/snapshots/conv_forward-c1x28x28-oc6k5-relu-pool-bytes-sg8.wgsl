@@ -12,8 +12,8 @@ struct Batch { n: u32, first: u32, _pad1: u32, _pad2: u32 }
 @group(0) @binding(6) var<uniform> s: Batch;
 
 // 4 pixels from a dataset word's 4 bytes (pixel = byte / 255), the one conversion every
-// kernel that reads the dataset uses: gather_batch, the input padding and the generated
-// convolutions (src/gpu/shader.rs puts this in front of them) read the same bits.
+// kernel that reads the dataset uses, so gather_batch, the input padding (src/gpu/shader.rs
+// puts it in front of both) and the generated convolutions (which print it) read the same bits.
 fn pixels(word: u32) -> vec4<f32> {
     return vec4<f32>((vec4<u32>(word) >> vec4<u32>(0u, 8u, 16u, 24u)) & vec4<u32>(0xffu)) / 255.0;
 }
