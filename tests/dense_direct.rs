@@ -7,7 +7,7 @@ mod common;
 use common::*;
 use lenet_gpu::gpu::{Dispatch, View};
 use lenet_gpu::kernels::conv_direct::ConvActivation;
-use lenet_gpu::kernels::dense_direct::{DenseDirect, DenseProduct};
+use lenet_gpu::kernels::dense_direct::{DenseDirect, DenseProduct, StackLayer, StackViews};
 use lenet_gpu::kernels::gemm::{Epilogue, GemmViews, Transpose};
 use lenet_gpu::kernels::squash::SquashFn;
 use lenet_gpu::kernels::Kernels;
@@ -239,4 +239,119 @@ fn misaligned_or_missing_operands_are_refused() {
     let err =
         dense.dense_direct(gpu, with_bias, s, GemmViews { a: xv, b: wv, operand: None, c: yv }).err().expect("no db");
     assert!(err.to_string().contains("bias gradient"), "{err}");
+}
+
+/// A dense stack's forward in one dispatch ([`DenseDirect::dense_stack_forward`]) against
+/// the same layers' forwards one dispatch each: the same bits, hidden outputs stored or
+/// not, and each layer within the reference's tolerance of the GEMM twin on its input.
+fn check_stack(batch: u32, inputs: u32, layers: &[StackLayer], store_hidden: bool, seed: u64) {
+    let gpu = gpu();
+    let dense = DenseDirect::new(gpu);
+    assert!(dense.supports_stack(inputs, layers), "{layers:?} on {inputs}");
+    let mut r = rng(seed);
+    let x = uniform(&mut r, (batch * inputs) as usize, -1.0, 1.0);
+    let gx = gpu.storage_from("x", &x);
+    let (mut k, mut input) = (inputs, x.clone());
+    let (mut weights, mut biases, mut separate, mut stacked) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut wants = Vec::new();
+    for (l, layer) in layers.iter().enumerate() {
+        let s = GemmShape::new(batch, layer.outputs, k);
+        let w = uniform(&mut r, s.b_len() as usize, -0.5, 0.5);
+        let bias = uniform(&mut r, s.n as usize, -0.5, 0.5);
+        // W 64 floats (256 bytes) into its buffer, as parameters are.
+        let mut padded = vec![f32::NAN; 64];
+        padded.extend(&w);
+        weights.push((gpu.storage_from("w", &padded), w.len()));
+        biases.push(gpu.storage_from("bias", &bias));
+        separate.push(nan_buffer(gpu, "separate", s.c_len() as usize));
+        let stored = store_hidden || l + 1 == layers.len();
+        stacked.push(stored.then(|| nan_buffer(gpu, "stacked", s.c_len() as usize)));
+        let p = DenseProduct::Forward { activation: layer.activation };
+        let a = if l == 0 { View::whole(&gx) } else { View::whole(&separate[l - 1]) };
+        let wv = View { buffer: &weights[l].0, offset: 64, len: w.len() as u64 };
+        let views = GemmViews { a, b: wv, operand: Some(View::whole(&biases[l])), c: View::whole(&separate[l]) };
+        run(gpu, dense.dense_direct(gpu, p, s, views).unwrap());
+        let mut want = vec![0.0; s.c_len() as usize];
+        let (transpose, epilogue) = p.gemm_form();
+        reference::gemm::gemm(transpose, epilogue, s, &input, &w, Some(&bias), &mut want);
+        if let Some(f) = p.squash() {
+            let linear = want.clone();
+            reference::squash::squash_forward(f, &linear, &mut want);
+        }
+        wants.push(want);
+        input = read(gpu, &separate[l], s.c_len() as usize);
+        k = layer.outputs;
+    }
+    let views: Vec<StackViews> = (0..layers.len())
+        .map(|l| StackViews {
+            w: View { buffer: &weights[l].0, offset: 64, len: weights[l].1 as u64 },
+            bias: View::whole(&biases[l]),
+            y: stacked[l].as_ref().map(View::whole),
+        })
+        .collect();
+    run(gpu, dense.dense_stack_forward(gpu, batch, (inputs, View::whole(&gx)), layers, &views).unwrap());
+    let mut k = inputs;
+    for (l, layer) in layers.iter().enumerate() {
+        let len = (batch * layer.outputs) as usize;
+        if let Some(y) = &stacked[l] {
+            let (got, label) = (read(gpu, y, len), format!("layer {l} of {layers:?}, batch {batch}"));
+            assert_close(&label, &got, &read(gpu, &separate[l], len), EXACT);
+            assert_close(&label, &got, &wants[l], Tol { abs: 1.2 * tol(k).abs + 1e-6, rel: 1e-5 });
+        }
+        k = layer.outputs;
+    }
+}
+
+#[test]
+fn a_dense_stack_is_its_layers_in_one_dispatch() {
+    let gpu = gpu();
+    if !subgroups(gpu) {
+        return;
+    }
+    let layer = |outputs, activation| StackLayer { outputs, activation };
+    let (relu, none) = (ConvActivation::Relu, ConvActivation::None);
+    let lenet5 = [layer(120, relu), layer(84, relu), layer(10, none)];
+    // LeNet-5's fc1 -> fc2 -> fc3 at batch 100, hidden outputs stored (training) and not
+    // (evaluation), and at batch 1000.
+    check_stack(100, 256, &lenet5, true, 1600);
+    check_stack(100, 256, &lenet5, false, 1601);
+    check_stack(1000, 256, &lenet5, false, 1602);
+    // One row; a batch not a multiple of a workgroup's 32 rows; squashes; two layers; one.
+    let tanh = ConvActivation::Squash(SquashFn::ScaledTanh);
+    let small = [layer(12, tanh), layer(8, ConvActivation::Squash(SquashFn::Sigmoid)), layer(5, none)];
+    check_stack(1, 28, &small, true, 1603);
+    check_stack(37, 28, &small, false, 1604);
+    check_stack(37, 260, &[layer(68, relu), layer(3, none)], true, 1605);
+    check_stack(5, 8, &[layer(4, relu)], false, 1606);
+}
+
+#[test]
+fn a_dense_stack_refuses_what_it_cannot_compute() {
+    let gpu = gpu();
+    let dense = DenseDirect::new(gpu);
+    if !subgroups(gpu) {
+        return;
+    }
+    let layer = |outputs| StackLayer { outputs, activation: ConvActivation::Relu };
+    // A hidden layer of 10 (the next one's inputs not whole vec4s), inputs not whole
+    // vec4s, no layer, more than 3.
+    assert!(!dense.supports_stack(256, &[layer(10), layer(4)]));
+    assert!(!dense.supports_stack(30, &[layer(8)]));
+    assert!(!dense.supports_stack(256, &[]));
+    assert!(!dense.supports_stack(16, &[layer(8), layer(8), layer(8), layer(8)]));
+    let (x, w, b, y) = (gpu.storage("x", 64), gpu.storage("w", 256), gpu.storage("b", 8), gpu.storage("y", 32));
+    let v = |buffer| View::whole(buffer);
+    let layers = [layer(8), layer(4)];
+    let hidden = StackViews { w: v(&w), bias: v(&b), y: Some(v(&y)) };
+    let last = StackViews { w: v(&w), bias: v(&b), y: Some(v(&y)) };
+    let no_output = StackViews { y: None, ..last };
+    let misaligned = StackViews { w: View { buffer: &w, offset: 1, len: 128 }, ..hidden };
+    for (views, what) in [
+        (vec![hidden, no_output], "last layer's output"),
+        (vec![last], "views for 2 layers"),
+        (vec![misaligned, last], "alignment"),
+    ] {
+        let err = dense.dense_stack_forward(gpu, 4, (16, v(&x)), &layers, &views).err().expect(what);
+        assert!(err.to_string().contains(what), "{what}: {err}");
+    }
 }

@@ -39,6 +39,14 @@ const MAX_WINDOWS: u32 = 4;
 /// The windows' binding names.
 const WINDOW_NAMES: [&str; MAX_WINDOWS as usize] = ["b0", "b1", "b2", "b3"];
 
+/// Most layers of a dense stack ([`DenseDirect::dense_stack_forward`]), and their
+/// bindings' names: bias, output y and W's windows of each layer.
+const MAX_STACK: usize = 3;
+const STACK_BIAS: [&str; MAX_STACK] = ["bias0", "bias1", "bias2"];
+const STACK_Y: [&str; MAX_STACK] = ["y0", "y1", "y2"];
+const STACK_WINDOWS: [[&str; MAX_WINDOWS as usize]; MAX_STACK] =
+    [["w0_0", "w0_1", "w0_2", "w0_3"], ["w1_0", "w1_1", "w1_2", "w1_3"], ["w2_0", "w2_1", "w2_2", "w2_3"]];
+
 /// Most terms per sum (K): the loop over C's columns is unrolled over them (fc1's 256
 /// compile in 4 s).
 const MAX_TERMS: u32 = 512;
@@ -95,6 +103,22 @@ impl DenseProduct {
     }
 }
 
+/// One layer of a dense stack: its outputs (units) and the activation after the bias.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StackLayer {
+    pub outputs: u32,
+    pub activation: ConvActivation,
+}
+
+/// One stack layer's views: W (outputs, inputs), the bias (outputs), and where its output
+/// (batch, outputs) is stored (the last layer's always is).
+#[derive(Clone, Copy)]
+pub struct StackViews<'a> {
+    pub w: View<'a>,
+    pub bias: View<'a>,
+    pub y: Option<View<'a>>,
+}
+
 /// How B is split into uniform windows: `rows` rows of its storage per window but the
 /// last, `count` windows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,6 +142,9 @@ pub struct DenseDirect {
     max_window: u32,
     /// Uniform bindings start at multiples of this many floats.
     window_align: u32,
+    /// Uniform and storage bindings a kernel may have (a stack's grow with its layers).
+    max_uniforms: u32,
+    max_storage: u32,
 }
 
 impl DenseDirect {
@@ -131,6 +158,8 @@ impl DenseDirect {
             lanes,
             max_window: gpu.limits.max_uniform_buffer_binding_size.min(u32::MAX as u64) as u32 / 4,
             window_align: (gpu.limits.min_uniform_buffer_offset_alignment / 4).max(1),
+            max_uniforms: gpu.limits.max_uniform_buffers_per_shader_stage,
+            max_storage: gpu.limits.max_storage_buffers_per_shader_stage,
         }
     }
 
@@ -218,6 +247,162 @@ impl DenseDirect {
         let grid = crate::gpu::grid(s.m.div_ceil(lanes * ROWS_PER_LANE));
         generated_dispatch(gpu, &source(p, s, windows, lanes), &views, s.m, grid)
     }
+
+    /// The windows of each layer's W where the stack's forward runs as one kernel
+    /// ([`DenseDirect::dense_stack_forward`]): every layer as its own forward would, at most
+    /// `MAX_STACK` layers, and the bindings within the device's limits.
+    fn stack_windows(&self, inputs: u32, layers: &[StackLayer]) -> Option<Vec<Windows>> {
+        if layers.is_empty() || layers.len() > MAX_STACK {
+            return None;
+        }
+        let mut k = inputs;
+        let mut all = Vec::new();
+        for l in layers {
+            let (p, s) = (DenseProduct::Forward { activation: l.activation }, GemmShape::new(1, l.outputs, k));
+            if !self.supports(p, s) {
+                return None;
+            }
+            all.push(self.b_windows(p, s)?);
+            k = l.outputs;
+        }
+        // x, each layer's bias and output; the batch and each window.
+        let storage = 1 + 2 * layers.len() as u32;
+        let uniforms = 1 + all.iter().map(|w| w.count).sum::<u32>();
+        (storage <= self.max_storage && uniforms <= self.max_uniforms).then_some(all)
+    }
+
+    /// Whether this device runs a stack of `layers` on `inputs` as one kernel.
+    pub fn supports_stack(&self, inputs: u32, layers: &[StackLayer]) -> bool {
+        self.stack_windows(inputs, layers).is_some()
+    }
+
+    /// The forward of dense layers one after another, y_l = activation_l(y_(l-1) · W_lᵀ +
+    /// bias_l) from y_0 = x (batch, inputs), in one dispatch: each lane keeps its 4 rows'
+    /// outputs of a layer in a private array that the next layer reads, so only the last
+    /// layer's output need be stored, and every sum is the one [`DenseProduct::Forward`]
+    /// computes (the same bits). The hidden layers' outputs are stored too where their
+    /// views are given (all of them, or none). W_l must start where a uniform binding may.
+    pub fn dense_stack_forward(
+        &self,
+        gpu: &Gpu,
+        batch: u32,
+        (inputs, x): (u32, View),
+        layers: &[StackLayer],
+        views: &[StackViews],
+    ) -> Result<Dispatch> {
+        let op = DENSE_DIRECT;
+        let fail = |what: String| Err(Error::ShapeMismatch { op, what });
+        let Some(windows) = self.stack_windows(inputs, layers) else {
+            return fail(format!("cannot compute the stack {layers:?} on {inputs} inputs on this device"));
+        };
+        if views.len() != layers.len() || batch == 0 {
+            return fail(format!("{} layers' views for {} layers, batch {batch}", views.len(), layers.len()));
+        }
+        let last = layers.len() - 1;
+        let store_hidden = views[0].y.is_some() && last > 0;
+        if views[last].y.is_none() || views[..last].iter().any(|v| v.y.is_some() != store_hidden) {
+            return fail("the last layer's output, and all hidden ones or none, must be given".into());
+        }
+        x.require(op, "x", batch as u64 * inputs as u64)?;
+        if !x.offset.is_multiple_of(4) {
+            return fail(format!("x starts at {}, not on a vec4", x.offset));
+        }
+        let mut bound = vec![("a", x)];
+        let mut k = inputs;
+        for (l, (layer, v)) in layers.iter().zip(views).enumerate() {
+            let n = layer.outputs;
+            v.w.require(op, "W", n as u64 * k as u64)?;
+            v.bias.require(op, "bias", n as u64)?;
+            if !v.w.offset.is_multiple_of(self.window_align as u64) {
+                return fail(format!("W of layer {l} starts at {}, not on a uniform binding's alignment", v.w.offset));
+            }
+            bound.push((STACK_BIAS[l], v.bias));
+            if let Some(y) = v.y {
+                y.require(op, "y", batch as u64 * n as u64)?;
+                bound.push((STACK_Y[l], y));
+            }
+            let w = windows[l];
+            bound.extend((0..w.count).map(|i| {
+                let (first, len) = (i * w.rows, w.len(i, n, k));
+                let view = View { buffer: v.w.buffer, offset: v.w.offset + (first * k) as u64, len: len as u64 };
+                (STACK_WINDOWS[l][i as usize], view)
+            }));
+            k = n;
+        }
+        let lanes = self.lanes.expect("checked by stack_windows");
+        let grid = crate::gpu::grid(batch.div_ceil(lanes * ROWS_PER_LANE));
+        generated_dispatch(gpu, &stack_source(inputs, layers, &windows, lanes, store_hidden), &bound, batch, grid)
+    }
+}
+
+/// The WGSL of a dense stack's forward (any batch size); see
+/// [`DenseDirect::dense_stack_forward`].
+fn stack_source(
+    inputs: u32,
+    layers: &[StackLayer],
+    windows: &[Windows],
+    lanes: u32,
+    store_hidden: bool,
+) -> GeneratedKernel {
+    let described: Vec<String> = layers
+        .iter()
+        .zip(windows)
+        .map(|(l, w)| format!("n{}{}-windows{}x{}", l.outputs, l.activation.tag(), w.count, w.rows))
+        .collect();
+    let mut g = Wgsl::new(
+        "src/kernels/dense_direct.rs",
+        &format!(
+            "the forward of dense layers {} on x (M,{inputs}), hidden outputs{} stored;\n\
+             // {ROWS_PER_LANE} rows per invocation, {lanes} per workgroup (one subgroup), each layer's W in uniform windows.",
+            described.join(" -> "),
+            if store_hidden { "" } else { " not" }
+        ),
+    );
+    g.line("struct Rows { m: u32, _pad0: u32, _pad1: u32, _pad2: u32 }");
+    g.storage("a", Access::Read, "array<vec4<f32>>");
+    let last = layers.len() - 1;
+    for l in 0..layers.len() {
+        g.storage(STACK_BIAS[l], Access::Read, "array<f32>");
+        if l == last || store_hidden {
+            g.storage(STACK_Y[l], Access::ReadWrite, "array<f32>");
+        }
+    }
+    g.uniform("s", "Rows");
+    let mut k = inputs;
+    for (l, layer) in layers.iter().enumerate() {
+        declare_windows(&mut g, &STACK_WINDOWS[l], windows[l], layer.outputs, k);
+        k = layer.outputs;
+    }
+    g.entry_point(DENSE_DIRECT, lanes, true);
+    g.line(format!("let row0 = (group * {lanes}u + lid) * {ROWS_PER_LANE}u;"));
+    let first = DenseProduct::Forward { activation: layers[0].activation };
+    load_a(&mut g, first, GemmShape::new(1, layers[0].outputs, inputs));
+    let mut k = inputs;
+    for (l, layer) in layers.iter().enumerate() {
+        let n = layer.outputs;
+        g.comment(format!("Layer {l}: {n} outputs{}.", if l < last { ", a vec4 of the 4 rows each" } else { "" }));
+        if l < last {
+            g.line(format!("var h{l}: array<vec4<f32>, {n}>;"));
+        }
+        let a_term = |i: u32| if l == 0 { format!("a_{i}") } else { format!("h{}[{i}u]", l - 1) };
+        let store = |g: &mut Wgsl| {
+            let bias = format!("vec4<f32>({}[col])", STACK_BIAS[l]);
+            g.line(format!("let sum = {};", layer.activation.of_typed(&format!("even + odd + {bias}"), "vec4<f32>")));
+            if l < last {
+                g.line(format!("h{l}[col] = sum;"));
+            }
+            if l == last || store_hidden {
+                store_rows(g, STACK_Y[l], n, &|c, _| format!("sum.{c}"));
+            }
+        };
+        columns_by_window(&mut g, lanes, (&STACK_WINDOWS[l], windows[l]), (n, k), &a_term, &store);
+        k = n;
+    }
+    g.close();
+    g.finish(
+        format!("dense-stack-k{inputs}-{}{}-sg{lanes}", described.join("-"), if store_hidden { "-hidden" } else { "" }),
+        DENSE_DIRECT,
+    )
 }
 
 /// The WGSL of `p` for `s` (any M unless A is transposed) on subgroups of `lanes`.
@@ -393,13 +578,18 @@ fn store(g: &mut Wgsl, p: DenseProduct, n: u32) {
         _ => "even + odd".to_string(),
     };
     g.line(format!("let sum = {sum};"));
+    store_rows(g, "c", n, &|c, at| match p {
+        DenseProduct::InputGrad { relu_mask: true } => format!("select(0.0, sum.{c}, relu_out[{at}] > 0.0)"),
+        _ => format!("sum.{c}"),
+    });
+}
+
+/// For each of the lane's 4 rows inside M, `out[at] = value(component, at)`: `at` is
+/// element (row, col) of `out` (M, n), `component` the row's in the accumulators.
+fn store_rows(g: &mut Wgsl, out: &str, n: u32, value: &dyn Fn(&str, &str) -> String) {
     for r in 0..ROWS_PER_LANE {
         let at = format!("(row0 + {r}u) * {n}u + col");
-        let c = COMPONENT[r as usize];
-        let v = match p {
-            DenseProduct::InputGrad { relu_mask: true } => format!("select(0.0, sum.{c}, relu_out[{at}] > 0.0)"),
-            _ => format!("sum.{c}"),
-        };
-        g.line(format!("if (row0 + {r}u < s.m) {{ c[{at}] = {v}; }}"));
+        let v = value(COMPONENT[r as usize], &at);
+        g.line(format!("if (row0 + {r}u < s.m) {{ {out}[{at}] = {v}; }}"));
     }
 }
