@@ -219,6 +219,12 @@ impl Kernels {
         self.tier == Tier::Fast && self.dense_direct.supports(p, s)
     }
 
+    /// Whether a stack of dense `layers` on `inputs` runs its forward as one kernel
+    /// ([`dense_direct::DenseDirect::dense_stack_forward`]), else one per layer.
+    pub fn dense_stack(&self, inputs: u32, layers: &[dense_direct::StackLayer]) -> bool {
+        self.tier == Tier::Fast && self.dense_direct.supports_stack(inputs, layers)
+    }
+
     /// What a dense forward of `s` = (batch, outputs, inputs) applies of `wanted`: all of it
     /// on the generated kernel; on the GEMM a ReLU only (the layer applies a squash itself).
     pub fn dense_activation(&self, wanted: ConvActivation, s: crate::shapes::GemmShape) -> ConvActivation {

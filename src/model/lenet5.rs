@@ -5,7 +5,7 @@
 //!
 //! Activations are NCHW, as in PyTorch, so flatten is free and checkpoints load there.
 
-use super::layers::{Activation, ConvPool, Dense, Dims, Flatten, Layer, PadNormalize, SoftmaxXent};
+use super::layers::{Activation, ConvPool, Dense, DenseStack, Dims, Flatten, Layer, PadNormalize, SoftmaxXent};
 use super::network::Network;
 use super::InputScale;
 use crate::shapes::{ConvShape, DenseShape, PoolShape, XentShape};
@@ -21,13 +21,16 @@ pub fn network(input_scale: InputScale) -> Network {
         InputScale::Unit => Vec::new(),
         InputScale::Raw => vec![Box::new(PadNormalize { pad: 0, lo: 0.0, hi: 255.0 })],
     };
-    layers.extend::<[Box<dyn Layer>; 7]>([
+    layers.extend::<[Box<dyn Layer>; 5]>([
         Box::new(ConvPool::new("conv1", "pool1", 6, 5)),
         Box::new(ConvPool::new("conv2", "pool2", 16, 5)),
         Box::new(Flatten),
-        Box::new(Dense::new("fc1", 120, Activation::Relu)),
-        Box::new(Dense::new("fc2", 84, Activation::Relu)),
-        Box::new(Dense::new("fc3", CLASSES, Activation::Softmax)),
+        // One forward kernel for the three where the device has it.
+        Box::new(DenseStack(vec![
+            Dense::new("fc1", 120, Activation::Relu),
+            Dense::new("fc2", 84, Activation::Relu),
+            Dense::new("fc3", CLASSES, Activation::Softmax),
+        ])),
         Box::new(SoftmaxXent),
     ]);
     Network {

@@ -4,11 +4,11 @@
 
 use super::squash::{activate, deactivate};
 use super::{bias, weight, Activation, Build, Built, Dims, Layer, Pass, Picture, Tensor};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::export::onnx::{Attr, Graph};
 use crate::gpu::View;
 use crate::kernels::conv_direct::ConvActivation;
-use crate::kernels::dense_direct::DenseProduct;
+use crate::kernels::dense_direct::{DenseProduct, StackLayer, StackViews};
 use crate::kernels::gemm::GemmViews;
 use crate::model::params::ParamSpec;
 use crate::model::summary::LayerInfo;
@@ -85,6 +85,14 @@ impl Layer for Dense {
     }
 
     fn build(&self, b: &Build, input: &Tensor) -> Result<Built> {
+        self.build_layer(b, input, true)
+    }
+}
+
+impl Dense {
+    /// Its buffers and dispatches; without `forward`, no forward dispatch (a
+    /// [`DenseStack`]'s kernel computes it, the activation included).
+    fn build_layer(&self, b: &Build, input: &Tensor, forward: bool) -> Result<Built> {
         let (n, inputs, outputs) = (b.batch, input.dims.len(), self.units);
         let (w, bias_name) = (format!("{}.weight", self.prefix()), format!("{}.bias", self.prefix()));
         let s = GemmShape::new(n, outputs, inputs);
@@ -96,7 +104,10 @@ impl Layer for Dense {
         let pre = Tensor::new(b, &label, Dims::Units(outputs), b.train());
         let product =
             GemmViews { a: input.value(), b: b.param(&w), operand: Some(b.param(&bias_name)), c: pre.value() };
-        let mut forward = vec![b.kernels.dense(b.gpu, DenseProduct::Forward { activation }, s, product)?];
+        let mut forward = match forward {
+            true => vec![b.kernels.dense(b.gpu, DenseProduct::Forward { activation }, s, product)?],
+            false => Vec::new(),
+        };
         let output = if squash_fused { pre } else { activate(b, &self.prefix(), pre, self.activation, &mut forward)? };
         // Logits (before the loss's softmax) are a tap of that name, shown by the output bars.
         let (tap, picture) = match self.activation {
@@ -147,6 +158,81 @@ impl Layer for Dense {
                 Pass::First => built.backward = list,
                 Pass::Second(_) => built.second_order = list,
             }
+        }
+        Ok(built)
+    }
+}
+
+/// Dense layers one after another (LeNet-5's fc1, fc2, fc3), whose forwards run as one
+/// kernel where the device has it ([`crate::kernels::Kernels::dense_stack`]: one dispatch
+/// instead of one per layer, the hidden outputs stored only where read), else each its
+/// own. Everything else (parameters, summary rows, taps, backward) is its layers'.
+pub struct DenseStack(pub Vec<Dense>);
+
+impl DenseStack {
+    /// Each layer with its input's dims.
+    fn with_inputs(&self, input: Dims) -> impl Iterator<Item = (&Dense, Dims)> {
+        self.0.iter().scan(input, |x, layer| Some((layer, std::mem::replace(x, layer.output(*x)))))
+    }
+
+    /// The layers as the stack kernel computes them.
+    fn stack_layers(&self) -> Vec<StackLayer> {
+        self.0.iter().map(|l| StackLayer { outputs: l.units, activation: l.activation.in_kernel() }).collect()
+    }
+}
+
+impl Layer for DenseStack {
+    fn output(&self, input: Dims) -> Dims {
+        self.0.iter().fold(input, |x, layer| layer.output(x))
+    }
+
+    fn params(&self, input: Dims) -> Vec<ParamSpec> {
+        self.with_inputs(input).flat_map(|(layer, x)| layer.params(x)).collect()
+    }
+
+    fn rows(&self, input: Dims) -> Vec<LayerInfo> {
+        self.with_inputs(input).flat_map(|(layer, x)| layer.rows(x)).collect()
+    }
+
+    fn export(&self, g: &mut Graph, x: &str, input: Dims) -> Result<String> {
+        let mut y = x.to_string();
+        for (layer, dims) in self.with_inputs(input) {
+            y = layer.export(g, &y, dims)?;
+        }
+        Ok(y)
+    }
+
+    fn build(&self, b: &Build, input: &Tensor) -> Result<Built> {
+        let stack = self.stack_layers();
+        let fused = b.kernels.dense_stack(input.dims.len(), &stack);
+        let (mut x, mut built, mut outputs) = (input.clone(), None::<Built>, Vec::new());
+        for layer in &self.0 {
+            let next = layer.build_layer(b, &x, !fused)?;
+            x = next.output.clone();
+            outputs.push(next.output.value.clone());
+            built = Some(match built {
+                Some(below) => below.then(next),
+                None => next,
+            });
+        }
+        let mut built = built.ok_or_else(|| Error::Config("a dense stack needs a layer".into()))?;
+        if fused {
+            // The hidden outputs are read by the backward and by pictures only.
+            let store_hidden = b.train() || b.mode.keeps_outputs();
+            let last = outputs.len() - 1;
+            let views: Vec<StackViews> = self
+                .0
+                .iter()
+                .zip(&outputs)
+                .enumerate()
+                .map(|(l, (layer, y))| StackViews {
+                    w: b.param(&format!("{}.weight", layer.prefix())),
+                    bias: b.param(&format!("{}.bias", layer.prefix())),
+                    y: (store_hidden || l == last).then(|| View::whole(y)),
+                })
+                .collect();
+            let x = (input.dims.len(), input.value());
+            built.forward = vec![b.kernels.dense_direct.dense_stack_forward(b.gpu, b.batch, x, &stack, &views)?];
         }
         Ok(built)
     }

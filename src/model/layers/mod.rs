@@ -20,7 +20,7 @@ mod subsampled;
 
 pub use conv::{Conv, TableConv};
 pub use conv_pool::ConvPool;
-pub use dense::Dense;
+pub use dense::{Dense, DenseStack};
 pub use loss::{Rbf, SoftmaxXent};
 pub use pad::PadNormalize;
 pub use subsample::Subsample;
