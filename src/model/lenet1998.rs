@@ -9,7 +9,7 @@
 //! and activations (`Plan::record_curvature`).
 
 use super::layers::{
-    Activation, Conv, Dense, Dims, Layer, PadNormalize, Picture, Rbf, Subsample, Subsampled, TableConv,
+    Activation, Conv, Dense, DenseStack, Dims, Layer, PadNormalize, Picture, Rbf, Subsample, Subsampled, TableConv,
 };
 use super::network::Network;
 use crate::kernels::squash::SquashFn;
@@ -74,11 +74,14 @@ pub fn network(squash: SquashFn) -> Network {
             conv: TableConv { activation: act, ..C3 },
             sub: Subsample { name: "S4", activation: act },
         }),
-        Box::new(Dense { as_conv: Some(5), ..Dense::new("C5", 120, act) }),
-        Box::new(Dense {
-            picture: Picture::Bitmap { h: BITMAP_H as u32, w: BITMAP_W as u32 },
-            ..Dense::new("F6", F6_UNITS, act)
-        }),
+        // One forward kernel for the two where the device has it.
+        Box::new(DenseStack(vec![
+            Dense { as_conv: Some(5), ..Dense::new("C5", 120, act) },
+            Dense {
+                picture: Picture::Bitmap { h: BITMAP_H as u32, w: BITMAP_W as u32 },
+                ..Dense::new("F6", F6_UNITS, act)
+            },
+        ])),
         Box::new(Rbf { classes: CLASSES, j: RBF_J, centers: rbf_centers(squash) }),
     ];
     Network {
